@@ -1,0 +1,109 @@
+// The Backend/Lab/Host contract. Backends (netns, docker, later vm) are the only
+// code that knows what a host is; everything above uses these interfaces.
+
+/** Result of a short command run to completion on a host. */
+export interface ExecResult {
+  exitCode: number
+  stdout: string
+  stderr: string
+}
+
+export interface ExecOptions {
+  /** Text written to the command's stdin. */
+  input?: string | undefined
+  /** Kill the command after this long (default 30 s). */
+  timeoutMs?: number | undefined
+  /** Throw ProcessError on a non-zero exit (default true). */
+  reject?: boolean | undefined
+}
+
+/** How a spawned process ended. */
+export interface ExitInfo {
+  /** Exit code, or undefined when a signal ended it. */
+  code: number | undefined
+  /** Signal name ("SIGKILL") when a signal ended it. */
+  signal: string | undefined
+}
+
+export interface SpawnOptions {
+  /** Keep stdin open for write() (default false: stdin is /dev/null). */
+  stdin?: boolean | undefined
+  /** Called with each complete stdout line (without "\n"). Ignored when onStdoutData is set. */
+  onStdoutLine?: ((line: string) => void) | undefined
+  /** Called with raw stdout chunks (binary output such as `tcpdump -w -`). */
+  onStdoutData?: ((chunk: Buffer) => void) | undefined
+  /** Called with each complete stderr line. */
+  onStderrLine?: ((line: string) => void) | undefined
+}
+
+/** A long-running process on a host, in its own process group. */
+export interface Proc {
+  readonly argv: readonly string[]
+  /** Resolves once the process is running (pid known); rejects if it could not start. */
+  readonly started: Promise<void>
+  /** Resolves when the process has exited (never rejects). */
+  readonly exited: Promise<ExitInfo>
+  /** Whether it has exited. */
+  readonly hasExited: boolean
+  /** Write to stdin (spawned with stdin: true). */
+  write(data: string | Buffer): Promise<void>
+  /** Close stdin. */
+  endStdin(): void
+  /** Deliver a signal to the process (and its group), e.g. SIGSTOP, SIGCONT. */
+  signal(sig: NodeJS.Signals): Promise<void>
+  /**
+   * Stop it: `sig` (default SIGTERM; SIGINT for tcpdump so it flushes), then SIGKILL
+   * after `graceMs` (default 2000) if still running. Idempotent.
+   */
+  stop(opts?: { sig?: NodeJS.Signals; graceMs?: number }): Promise<ExitInfo>
+}
+
+/** One lab host (a network namespace, a container, later a VM). */
+export interface Host {
+  readonly name: string
+  /** Primary IPv4 address on the lab network. */
+  readonly addr: string
+  /** Lab-facing interface names inside the host (first is the primary). */
+  readonly ifnames: readonly string[]
+  /** Path of the static socket agent binary as seen from inside the host. */
+  readonly agentPath: string
+  /** Run a command to completion inside the host (iptables, sysctl, ip, tc, ss). */
+  exec(argv: readonly string[], opts?: ExecOptions): Promise<ExecResult>
+  /** Start a long-running process inside the host (agent, tcpdump, nc, user programs). */
+  spawn(argv: readonly string[], opts?: SpawnOptions): Proc
+}
+
+export interface HostSpec {
+  name: string
+  /** Sysctls applied inside the host before anything runs (key -> value). */
+  sysctls: Record<string, string>
+  /** Router between the other hosts (`role: wire`). */
+  isWire: boolean
+  /** docker backend: the user's image (lab tools then run in a sidecar). */
+  image?: string | undefined
+}
+
+export interface LabSpec {
+  /** Unique per scenario execution; names every resource (`tcplab-<labId>-<host>`). */
+  labId: string
+  /** Scenario name (labels, messages). */
+  scenario: string
+  hosts: HostSpec[]
+}
+
+export interface Lab {
+  readonly labId: string
+  readonly hosts: ReadonlyMap<string, Host>
+  /** Tear everything down (LIFO, idempotent, settles all, reports failures together). */
+  down(): Promise<void>
+}
+
+export interface Backend {
+  readonly name: string
+  /** Check the machine can run labs (privilege, tools, daemon); throws EnvironmentError with the fix. */
+  check(): Promise<void>
+  /** Build the lab. If `signal` aborts (Ctrl-C) or anything fails, what was built is torn down before rejecting. */
+  up(spec: LabSpec, signal?: AbortSignal): Promise<Lab>
+  /** Remove leftovers of crashed runs (all of them, or one labId). Returns a line per removed thing. */
+  gc(labId?: string): Promise<string[]>
+}
