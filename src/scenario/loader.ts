@@ -1,0 +1,370 @@
+// Load scenario files: YAML parsed with source positions, validated by the zod
+// schema, then checked for meaning (known hosts, names defined before use).
+// Every problem becomes `file:line:col path: message`; nothing is created.
+
+import { readFile, readdir, stat } from 'node:fs/promises'
+import path from 'node:path'
+import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml'
+import type { z } from 'zod'
+import { ScenarioError, type ScenarioIssue, type SourcePos } from '../util/errors.js'
+import { AGENT_ACTIONS, Scenario, type ActionName, type HostActions, type Step } from './schema.js'
+import { findPlaceholders } from './template.js'
+
+export interface LoadedScenario {
+  /** Path as given (relative paths stay relative, for messages). */
+  file: string
+  /** The file's text, copied into results as scenario.yaml. */
+  source: string
+  scenario: Scenario
+  /** Source position of steps[i] and expect[i], for reports. */
+  stepPos: SourcePos[]
+  expectPos: SourcePos[]
+}
+
+/** Load and validate one scenario file; throws ScenarioError listing every problem. */
+export async function loadScenario(file: string): Promise<LoadedScenario> {
+  let source: string
+  try {
+    source = await readFile(file, 'utf8')
+  } catch (e: unknown) {
+    throw new ScenarioError([{ file, line: 1, col: 1, path: '', message: `cannot read file: ${(e as Error).message}` }], { cause: e })
+  }
+  return parseScenario(source, file)
+}
+
+/** Validate scenario text (as read from `file`). */
+export function parseScenario(source: string, file: string): LoadedScenario {
+  const lc = new LineCounter()
+  const doc = parseDocument(source, { lineCounter: lc, prettyErrors: false, uniqueKeys: true })
+  const posAt = (offset: number): SourcePos => {
+    const p = lc.linePos(offset)
+    return { file, line: p.line, col: p.col }
+  }
+  if (doc.errors.length > 0) {
+    throw new ScenarioError(doc.errors.map((e) => ({ ...posAt(e.pos[0]), path: '', message: `YAML: ${firstLine(e.message)}` })))
+  }
+  const data: unknown = doc.toJS()
+  const result = Scenario.safeParse(data)
+  if (!result.success) {
+    const hosts = hostNamesOf(data)
+    throw new ScenarioError(sortIssues(result.error.issues.map((i) => toIssue(i, doc, posAt, hosts))))
+  }
+  const scenario = result.data
+  const nodePos = (p: Array<string | number>): SourcePos => positionOf(doc, p, posAt)
+  const issues = checkMeaning(scenario, nodePos)
+  if (issues.length > 0) throw new ScenarioError(sortIssues(issues))
+  return {
+    file,
+    source,
+    scenario,
+    stepPos: scenario.steps.map((_, i) => nodePos(['steps', i])),
+    expectPos: scenario.expect.map((_, i) => nodePos(['expect', i])),
+  }
+}
+
+/** Find scenario files: each PATH is a file or a directory searched recursively for *.yaml/*.yml. */
+export async function findScenarioFiles(paths: string[]): Promise<string[]> {
+  const out: string[] = []
+  for (const p of paths) {
+    let st
+    try {
+      st = await stat(p)
+    } catch {
+      throw new ScenarioError([{ file: p, line: 1, col: 1, path: '', message: 'no such file or directory' }])
+    }
+    if (st.isDirectory()) {
+      const entries = await readdir(p, { recursive: true })
+      out.push(...entries.filter((e) => /\.ya?ml$/.test(e)).map((e) => path.join(p, e)).sort())
+    } else {
+      out.push(p)
+    }
+  }
+  return out
+}
+
+/** Load many files, collecting every file's problems into one error. Also rejects duplicate names. */
+export async function loadScenarios(files: string[]): Promise<LoadedScenario[]> {
+  const loaded: LoadedScenario[] = []
+  const issues: ScenarioIssue[] = []
+  for (const f of files) {
+    try {
+      loaded.push(await loadScenario(f))
+    } catch (e: unknown) {
+      if (e instanceof ScenarioError) issues.push(...e.issues)
+      else throw e
+    }
+  }
+  const seen = new Map<string, string>()
+  for (const l of loaded) {
+    const other = seen.get(l.scenario.name)
+    if (other) issues.push({ file: l.file, line: 1, col: 1, path: 'name', message: `duplicate scenario name "${l.scenario.name}" (also in ${other})` })
+    seen.set(l.scenario.name, l.file)
+  }
+  if (issues.length > 0) throw new ScenarioError(issues)
+  return loaded
+}
+
+// ---------------------------------------------------------------------------
+
+type PosFn = (p: Array<string | number>) => SourcePos
+const STEP_KEYS = ['at', 'after', 'delay', 'timeout', 'wait']
+
+/** Host key and action of a step (the schema guarantees at most one host key). */
+export function stepTarget(step: Step): { host: string; action: ActionName; args: unknown } | undefined {
+  for (const [k, v] of Object.entries(step)) {
+    if (STEP_KEYS.includes(k) || v === undefined) continue
+    const acts = v as HostActions
+    for (const [a, args] of Object.entries(acts)) {
+      if (args !== undefined) return { host: k, action: a as ActionName, args }
+    }
+  }
+  return undefined
+}
+
+/** Checks the schema cannot express: names defined before use, hosts known, times in range. */
+function checkMeaning(s: Scenario, pos: PosFn): ScenarioIssue[] {
+  const issues: ScenarioIssue[] = []
+  const add = (p: Array<string | number>, message: string): void => {
+    issues.push({ ...pos(p), path: formatPath(p), message })
+  }
+  const hosts = Object.keys(s.hosts)
+  const wires = hosts.filter((h) => s.hosts[h]?.role === 'wire')
+  if (hosts.length < 2) add(['hosts'], `expected at least two hosts, got ${hosts.length}`)
+  if (wires.length > 1) add(['hosts'], 'expected at most one host with role: wire')
+  if (wires.length === 1 && hosts.length !== 3) add(['hosts'], 'a wire host sits between exactly two other hosts')
+  const hostList = hosts.map((h) => `"${h}"`).join(', ')
+
+  // Names: processes (run) and sockets (agent) per host, iptables rules per host.
+  const procs = new Map<string, string>() // name -> host
+  const sockets = new Map<string, string>()
+  const rules = new Map<string, string>()
+  const eventSources = new Set<string>()
+  let lastAtMs = 0
+  s.steps.forEach((step, i) => {
+    const p: Array<string | number> = ['steps', i]
+    const hostKeys = Object.keys(step).filter((k) => !STEP_KEYS.includes(k))
+    for (const h of hostKeys) if (!s.hosts[h]) add([...p, h], `unknown host "${h}" (hosts: ${hostList})`)
+    if (hostKeys.length > 1) add(p, `expected one host per step, got ${hostKeys.join(' and ')}`)
+    if (hostKeys.length === 0 && step.wait === undefined) add(p, `expected a host key (${hostList}) with an action, or wait`)
+    if (hostKeys.length > 0 && step.wait !== undefined) add([...p, 'wait'], 'wait is a step of its own; move it to a separate step')
+    if (step.at !== undefined && step.after !== undefined) add([...p, 'after'], 'use either at or after, not both')
+    if (step.delay !== undefined && step.after === undefined) add([...p, 'delay'], 'delay only applies to after: EVENT')
+    if (step.at !== undefined) {
+      if (step.at < lastAtMs) add([...p, 'at'], `steps run in order: at ${step.at}ms is earlier than a previous step's at ${lastAtMs}ms`)
+      lastAtMs = step.at
+      if (s.duration !== undefined && step.at > s.duration) add([...p, 'at'], `at is after the scenario's duration`)
+    }
+    const refs: Array<[Array<string | number>, string]> = []
+    if (step.after) refs.push([[...p, 'after'], step.after])
+    if (step.wait !== undefined && typeof step.wait === 'object') refs.push([[...p, 'wait', 'for'], step.wait.for])
+    for (const [rp, ref] of refs) checkRef(rp, ref)
+
+    const target = stepTarget(step)
+    if (!target || !s.hosts[target.host]) return
+    const { host, action, args } = target
+    const ap = [...p, host, action]
+    const a = args as Record<string, unknown>
+    const defineName = (map: Map<string, string>, name: string, what: string): void => {
+      if (procs.has(name) || sockets.has(name)) add([...ap, 'name'], `${what} name "${name}" is already used`)
+      map.set(name, host)
+      eventSources.add(name)
+    }
+    const useName = (map: Map<string, string>, key: string, what: string): void => {
+      const name = a[key] as string
+      const where = map.get(name)
+      if (where === undefined) add([...ap, key], `unknown ${what} "${name}" (define it in an earlier step)`)
+      else if (where !== host) add([...ap, key], `${what} "${name}" is on host "${where}", not "${host}"`)
+    }
+    if (action === 'run') defineName(procs, a.name as string, 'process')
+    else if (action === 'write' || action === 'signal') useName(procs, 'to', 'process')
+    else if (action === 'listen' || action === 'connect') {
+      defineName(sockets, a.name as string, 'socket')
+      if (action === 'listen') {
+        const as = (a.as as string | undefined) ?? `${a.name as string}-conn`
+        sockets.set(as, host)
+        eventSources.add(as)
+      }
+      if (action === 'connect') checkHostPort([...ap, 'to'], a.to as string)
+    } else if (action === 'accept') {
+      useName(sockets, 'socket', 'socket')
+      if (a.as) { sockets.set(a.as as string, host); eventSources.add(a.as as string) }
+    } else if (AGENT_ACTIONS.has(action)) useName(sockets, 'socket', 'socket')
+    else if (action === 'iptables' || action === 'ip6tables') {
+      if (typeof a === 'object' && !Array.isArray(a) && 'delete' in a) {
+        const name = `${action}:${a.delete as string}`
+        const where = rules.get(name)
+        if (where === undefined) add([...ap, 'delete'], `unknown rule "${a.delete as string}" (name it in an earlier ${action} step)`)
+        else if (where !== host) add([...ap, 'delete'], `rule "${a.delete as string}" is on host "${where}", not "${host}"`)
+        else rules.delete(name)
+      } else if (typeof a === 'object' && !Array.isArray(a) && typeof a.name === 'string') {
+        if (rules.has(`${action}:${a.name}`)) add([...ap, 'name'], `rule "${a.name}" already exists`)
+        rules.set(`${action}:${a.name}`, host)
+      }
+    }
+    // {{host}} placeholders must name hosts.
+    for (const [sp, text] of stringsIn(args, ap)) {
+      for (const ph of findPlaceholders(text)) {
+        if (!s.hosts[ph.host]) add(sp, `unknown host "{{${ph.raw}}}" in placeholder (hosts: ${hostList})`)
+      }
+    }
+  })
+
+  function checkRef(p: Array<string | number>, ref: string): void {
+    const name = ref.slice(0, ref.lastIndexOf('.'))
+    if (!eventSources.has(name) && !procs.has(name) && !sockets.has(name)) {
+      add(p, `"${ref}" refers to "${name}", which no earlier step defines (run name or socket name)`)
+    }
+  }
+  function checkHostPort(p: Array<string | number>, hp: string): void {
+    const h = hp.slice(0, hp.lastIndexOf(':'))
+    if (/^[a-z]/.test(h) && !s.hosts[h]) add(p, `unknown host "${h}" (hosts: ${hostList})`)
+  }
+
+  // Expectations: hosts, names and references exist.
+  s.expect.forEach((e, i) => {
+    const [kind, body] = Object.entries(e).find(([, v]) => v !== undefined) as [string, Record<string, unknown>]
+    const p: Array<string | number> = ['expect', i, kind]
+    if (typeof body.on === 'string' && !s.hosts[body.on]) add([...p, 'on'], `unknown host "${body.on}" (hosts: ${hostList})`)
+    if (typeof body.since === 'string') {
+      const name = body.since.slice(0, body.since.lastIndexOf('.'))
+      if (!eventSources.has(name)) add([...p, 'since'], `"${body.since}" refers to "${name}", which no step defines`)
+    }
+    if (kind === 'process' && !procs.has(body.name as string)) add([...p, 'name'], `unknown process "${String(body.name)}"`)
+    if ((kind === 'ss' || kind === 'states') && body.on === undefined && typeof body.socket !== 'string') {
+      add(p, 'expected on: HOST (or socket: NAME of a named socket)')
+    }
+    if (typeof body.socket === 'string' && !sockets.has(body.socket)) add([...p, 'socket'], `unknown socket "${body.socket}"`)
+    if (kind === 'event') {
+      const src = (body.socket ?? body.source) as string | undefined
+      if (src === undefined) add(p, 'expected socket: NAME or source: NAME')
+      else if (!eventSources.has(src)) add([...p, body.socket ? 'socket' : 'source'], `unknown socket or process "${src}"`)
+    }
+    if (kind === 'counter' && body.value === undefined && body.packets === undefined && body.bytes === undefined) {
+      add(p, 'expected value, packets or bytes')
+    }
+    if (kind === 'packets' && body.at !== undefined && body.gaps !== undefined) add([...p, 'gaps'], 'use either at or gaps, not both')
+    const windows = ['at', 'during', 'before', 'after'].filter((k) => body[k] !== undefined)
+    if (windows.length > 1 && !(windows.length === 2 && windows.includes('before') && windows.includes('after'))) {
+      add([...p, windows[1] as string], `use one of at, during, before/after (got ${windows.join(' and ')})`)
+    }
+    const during = body.during as [number, number | 'end'] | undefined
+    if (during && during[1] !== 'end' && during[1] < during[0]) add([...p, 'during'], 'the window ends before it starts')
+  })
+  return issues
+}
+
+/** Every string inside a value, with its path (for placeholder checks). */
+function* stringsIn(v: unknown, p: Array<string | number>): Generator<[Array<string | number>, string]> {
+  if (typeof v === 'string') yield [p, v]
+  else if (Array.isArray(v)) for (let i = 0; i < v.length; i++) yield* stringsIn(v[i], [...p, i])
+  else if (v && typeof v === 'object') for (const [k, x] of Object.entries(v)) yield* stringsIn(x, [...p, k])
+}
+
+function hostNamesOf(data: unknown): string[] {
+  const hosts = (data as { hosts?: unknown } | null)?.hosts
+  return hosts && typeof hosts === 'object' ? Object.keys(hosts) : []
+}
+
+function toIssue(i: z.core.$ZodIssue, doc: Document, posAt: (o: number) => SourcePos, hosts: string[]): ScenarioIssue {
+  const p = i.path.filter((k): k is string | number => typeof k !== 'symbol')
+  // A step key that is neither a timing key nor a host: say so instead of "expected object".
+  const stepKey = p.length === 3 && p[0] === 'steps' ? p[2] : undefined
+  if (typeof stepKey === 'string' && !STEP_KEYS.includes(stepKey) && !hosts.includes(stepKey)) {
+    return {
+      ...positionOf(doc, p, posAt, true),
+      path: formatPath(p),
+      message: `unknown key "${stepKey}": a step has ${STEP_KEYS.join(', ')}, or a host name (${hosts.map((h) => `"${h}"`).join(', ')})`,
+    }
+  }
+  if (i.code === 'unrecognized_keys') {
+    const key = i.keys[0] as string
+    const keyPath = [...p, key]
+    return { ...positionOf(doc, keyPath, posAt, true), path: formatPath(keyPath), message: unknownKeyMessage(i.keys, p) }
+  }
+  return { ...positionOf(doc, p, posAt), path: formatPath(p), message: describeIssue(i, doc, p) }
+}
+
+function unknownKeyMessage(keys: string[], p: Array<string | number>): string {
+  const which = keys.map((k) => `"${k}"`).join(', ')
+  if (p.length === 2 && p[0] === 'steps') return `unknown key ${which}: a step has at, after, delay, timeout, wait, or a host name`
+  return `unknown key ${which}`
+}
+
+/** zod's message rewritten as `expected ..., got ...` with the value from the file. */
+function describeIssue(i: z.core.$ZodIssue, doc: Document, p: Array<string | number>): string {
+  const node = doc.getIn(p, true) as Node | undefined
+  const got = node === undefined ? 'nothing' : describeNode(node)
+  switch (i.code) {
+    case 'invalid_type':
+      return node === undefined ? `missing required key (expected ${i.expected})` : `expected ${i.expected}, got ${got}`
+    case 'invalid_value':
+      return `expected one of ${i.values.map((v) => JSON.stringify(v)).join(', ')}, got ${got}`
+    case 'invalid_union': {
+      // Prefer the message of the branch that got furthest.
+      const inner = i.errors.flat().find((e) => e.code === 'custom' || e.code === 'invalid_format')
+      return inner ? `${inner.message}` : `expected ${unionExpectation(p)}, got ${got}`
+    }
+    case 'invalid_format':
+      return `${i.message.replace(/^Invalid string: /, '')}, got ${got}`
+    case 'too_small':
+      return i.origin === 'array' ? `expected at least ${String(i.minimum)} item(s)` : `expected at least ${String(i.minimum)}, got ${got}`
+    case 'too_big':
+      return `expected at most ${String(i.maximum)}, got ${got}`
+    default:
+      return i.message
+  }
+}
+
+function unionExpectation(p: Array<string | number>): string {
+  const last = p[p.length - 1]
+  if (last === 'iptables' || last === 'ip6tables') return 'a rule (string or list), { name, rule } or { delete: NAME }'
+  return 'one of the allowed forms'
+}
+
+function describeNode(n: Node): string {
+  if (isScalar(n)) return JSON.stringify(n.value)
+  if (isSeq(n)) return 'a list'
+  if (isMap(n)) return 'a mapping'
+  return 'a value'
+}
+
+/** Position of the node at path `p` (or of its key); falls back to the nearest ancestor. */
+function positionOf(doc: Document, p: Array<string | number>, posAt: (o: number) => SourcePos, preferKey = false): SourcePos {
+  for (let n = p.length; n >= 0; n--) {
+    const sub = p.slice(0, n)
+    if (preferKey || n < p.length) {
+      const keyNode = keyNodeAt(doc, sub)
+      if (keyNode?.range) return posAt(keyNode.range[0])
+    }
+    const node = (sub.length === 0 ? doc.contents : doc.getIn(sub, true)) as Node | null | undefined
+    if (node && node.range) return posAt(node.range[0])
+  }
+  return posAt(0)
+}
+
+/** The key node of the pair that holds path `p` (so unknown keys point at the key). */
+function keyNodeAt(doc: Document, p: Array<string | number>): Node | undefined {
+  if (p.length === 0) return undefined
+  const parent = (p.length === 1 ? doc.contents : doc.getIn(p.slice(0, -1), true)) as Node | null | undefined
+  const last = p[p.length - 1]
+  if (!parent || !isMap(parent)) return undefined
+  for (const item of parent.items) {
+    if (isPair(item) && isScalar(item.key) && item.key.value === last) return item.key as Node
+  }
+  return undefined
+}
+
+/** `steps[2].client.run.cmd[0]` */
+export function formatPath(p: ReadonlyArray<string | number>): string {
+  let out = ''
+  for (const k of p) out += typeof k === 'number' ? `[${k}]` : out === '' ? k : `.${k}`
+  return out
+}
+
+function sortIssues(issues: ScenarioIssue[]): ScenarioIssue[] {
+  return [...issues].sort((a, b) => a.file.localeCompare(b.file) || a.line - b.line || a.col - b.col)
+}
+
+function firstLine(s: string): string {
+  return s.split('\n')[0] ?? s
+}
