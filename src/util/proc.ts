@@ -1,0 +1,168 @@
+// The one module that starts local processes (execa 9). argv arrays only.
+// Long-running children get their own process group (detached), so a signal
+// reaches the whole group (like a shell's job control) and a second Ctrl-C can
+// kill every group at once (killAllNow).
+
+import { execa, type ResultPromise } from 'execa'
+import { constants as osConstants } from 'node:os'
+import { ProcessError, MissingToolError } from './errors.js'
+import type { ExecOptions, ExecResult, ExitInfo, Proc, SpawnOptions } from '../lab/types.js'
+
+/** Every live process group we started, for killAllNow(). */
+const liveGroups = new Set<number>()
+
+/** Debian package of each tool we may need, for the "apt-get install" hint. */
+const PACKAGE_OF: Record<string, string> = {
+  ip: 'iproute2', ss: 'iproute2', tc: 'iproute2', iptables: 'iptables', ip6tables: 'iptables',
+  tcpdump: 'tcpdump', nc: 'netcat-openbsd', telnet: 'telnet', sysctl: 'procps', nsenter: 'util-linux',
+}
+
+/** Run a command to completion; throws ProcessError (with the stderr tail and a hint) on failure. */
+export async function runCommand(argv: readonly string[], opts: ExecOptions & { host?: string } = {}): Promise<ExecResult> {
+  const [file, ...args] = argv
+  if (file === undefined) throw new Error('runCommand: empty argv')
+  const r = await execa(file, args, {
+    input: opts.input,
+    timeout: opts.timeoutMs ?? 30_000,
+    reject: false,
+    stripFinalNewline: false,
+    encoding: 'utf8',
+    stdin: opts.input === undefined ? 'ignore' : 'pipe',
+  })
+  if (r.failed && r.exitCode === undefined && !r.signal) {
+    // Could not start at all.
+    if (/ENOENT/.test((r.message ?? ""))) throw new MissingToolError(file, PACKAGE_OF[file] ?? file, { cause: r })
+    throw new ProcessError({ argv, host: opts.host ?? 'local', exitCode: undefined, signal: undefined, stderr: (r.message ?? "") }, { cause: r })
+  }
+  const result: ExecResult = { exitCode: r.exitCode ?? -1, stdout: String(r.stdout ?? ''), stderr: String(r.stderr ?? '') }
+  if ((opts.reject ?? true) && (r.exitCode !== 0 || r.signal)) {
+    throw new ProcessError({
+      argv, host: opts.host ?? 'local', exitCode: r.exitCode, signal: r.signal ?? (r.timedOut ? 'timeout' : undefined), stderr: result.stderr,
+    })
+  }
+  return result
+}
+
+/** Start a long-running process in its own process group. */
+export function spawnProcess(argv: readonly string[], opts: SpawnOptions = {}): Proc {
+  return new LocalProc(argv, opts)
+}
+
+/** SIGKILL every process group still alive (second Ctrl-C, or exit). */
+export function killAllNow(): void {
+  for (const pgid of liveGroups) {
+    try {
+      process.kill(-pgid, 'SIGKILL')
+    } catch {
+      // already gone
+    }
+  }
+  liveGroups.clear()
+}
+
+/** Signal name for a number (execa reports names already; this covers raw codes). */
+export function signalName(sig: number | string | undefined): string | undefined {
+  if (sig === undefined) return undefined
+  if (typeof sig === 'string') return sig
+  return Object.entries(osConstants.signals).find(([, n]) => n === sig)?.[0]
+}
+
+class LocalProc implements Proc {
+  readonly argv: readonly string[]
+  readonly started: Promise<void>
+  readonly exited: Promise<ExitInfo>
+  hasExited = false
+  private readonly child: ResultPromise
+  private pgid: number | undefined
+  private stopping: Promise<ExitInfo> | undefined
+
+  constructor(argv: readonly string[], opts: SpawnOptions) {
+    this.argv = argv
+    const [file, ...args] = argv
+    if (file === undefined) throw new Error('spawnProcess: empty argv')
+    this.child = execa(file, args, {
+      detached: true,
+      stdin: opts.stdin ? 'pipe' : 'ignore',
+      stdout: 'pipe',
+      stderr: 'pipe',
+      buffer: false,
+      reject: false,
+      encoding: 'buffer',
+      cleanup: true,
+    })
+    this.pgid = this.child.pid
+    if (this.pgid !== undefined) liveGroups.add(this.pgid)
+    this.started = new Promise<void>((resolve, reject) => {
+      this.child.once('spawn', () => resolve())
+      this.child.once('error', (e) => reject(/ENOENT/.test(String(e)) ? new MissingToolError(file, PACKAGE_OF[file] ?? file, { cause: e }) : e))
+    })
+    this.started.catch(() => undefined)
+    if (opts.onStdoutData) this.child.stdout?.on('data', (b: Buffer) => opts.onStdoutData?.(b))
+    else if (opts.onStdoutLine) splitLines(this.child.stdout, opts.onStdoutLine)
+    else this.child.stdout?.resume()
+    if (opts.onStderrLine) splitLines(this.child.stderr, opts.onStderrLine)
+    else this.child.stderr?.resume()
+    this.exited = this.child.then(
+      (r) => ({ code: r.signal ? undefined : r.exitCode, signal: r.signal ?? undefined }),
+      () => ({ code: undefined, signal: undefined }),
+    ).then((info) => {
+      this.hasExited = true
+      if (this.pgid !== undefined) liveGroups.delete(this.pgid)
+      return info
+    })
+  }
+
+  async write(data: string | Buffer): Promise<void> {
+    const stdin = this.child.stdin
+    if (!stdin || stdin.destroyed || stdin.writableEnded) throw new Error(`stdin of "${this.argv.join(' ')}" is closed`)
+    await new Promise<void>((resolve, reject) => stdin.write(data, (e) => (e ? reject(e) : resolve())))
+  }
+
+  endStdin(): void {
+    this.child.stdin?.end()
+  }
+
+  async signal(sig: NodeJS.Signals): Promise<void> {
+    if (this.hasExited || this.pgid === undefined) return
+    try {
+      process.kill(-this.pgid, sig)
+    } catch (e: unknown) {
+      if ((e as NodeJS.ErrnoException).code !== 'ESRCH') throw e
+    }
+  }
+
+  stop(opts: { sig?: NodeJS.Signals; graceMs?: number } = {}): Promise<ExitInfo> {
+    if (this.hasExited) return this.exited
+    this.stopping ??= (async () => {
+      const sig = opts.sig ?? 'SIGTERM'
+      // A stopped process cannot act on SIGTERM/SIGINT until continued.
+      await this.signal(sig)
+      await this.signal('SIGCONT')
+      const timer = setTimeout(() => void this.signal('SIGKILL'), opts.graceMs ?? 2000)
+      try {
+        return await this.exited
+      } finally {
+        clearTimeout(timer)
+      }
+    })()
+    return this.stopping
+  }
+}
+
+/** Call `onLine` for each complete line of a stream (a trailing partial line is flushed at end). */
+function splitLines(stream: NodeJS.ReadableStream | null | undefined, onLine: (line: string) => void): void {
+  if (!stream) return
+  let buf = ''
+  stream.on('data', (chunk: Buffer | string) => {
+    buf += chunk.toString()
+    let i: number
+    while ((i = buf.indexOf('\n')) >= 0) {
+      onLine(buf.slice(0, i).replace(/\r$/, ''))
+      buf = buf.slice(i + 1)
+    }
+  })
+  stream.on('end', () => {
+    if (buf) onLine(buf)
+    buf = ''
+  })
+}
