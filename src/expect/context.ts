@@ -1,0 +1,160 @@
+// What every evaluator needs: the sorted timeline, the run's end, the hosts'
+// addresses, the tolerance rule, and how to resolve a window (`at`, `during`,
+// `before`, `after`, relative to t0 or to an event named by `since`).
+
+import type { EventRecord, PktRecord, SsRecord, TimelineRecord } from '../recorder/records.js'
+import { formatMs } from '../util/duration.js'
+
+export interface ToleranceRule {
+  floorMs: number
+  /** Percent of the interval since the previous asserted time. */
+  percent: number
+}
+
+export const DEFAULT_TOLERANCE: ToleranceRule = { floorMs: 50, percent: 10 }
+
+export interface EvalContext {
+  /** Sorted by t. */
+  records: readonly TimelineRecord[]
+  /** End of the run (seconds since t0). */
+  endT: number
+  /** Host name -> its lab addresses. */
+  hosts: ReadonlyMap<string, readonly string[]>
+  /** The scenario's (or the run's) default tolerance. */
+  tolerance: ToleranceRule
+  /** Kernel release, e.g. "6.18.44". */
+  kernel: string
+  /** Whether a sysctl exists on the lab hosts' kernel. */
+  hasSysctl(key: string): boolean
+}
+
+/** Fields every expectation kind may carry (see WindowFields in the schema). */
+export interface WindowSpec {
+  at?: number | number[] | undefined
+  during?: [number, number | 'end'] | undefined
+  before?: number | undefined
+  after?: number | undefined
+  since?: string | undefined
+  tolerance?: number | { floor?: number | undefined; percent?: number | undefined } | undefined
+}
+
+export interface Window {
+  /** Absolute bounds (seconds since t0). */
+  from: number
+  to: number
+  /** Reference time `since` resolves to (0 = t0). */
+  refT: number
+  /** "during [1s, 3s] after cli.connected" */
+  text: string
+}
+
+/** The tolerance rule of one expectation (its own `tolerance:`, else the scenario's). */
+export function toleranceOf(spec: WindowSpec, ctx: EvalContext): ToleranceRule {
+  const t = spec.tolerance
+  if (t === undefined) return ctx.tolerance
+  if (typeof t === 'number') return { floorMs: t, percent: ctx.tolerance.percent }
+  return { floorMs: t.floor ?? ctx.tolerance.floorMs, percent: t.percent ?? ctx.tolerance.percent }
+}
+
+/** Tolerance for a time asserted `intervalMs` after the previous asserted time: max(floor, percent x interval). */
+export function toleranceFor(rule: ToleranceRule, intervalMs: number): number {
+  return Math.max(rule.floorMs, (rule.percent / 100) * Math.abs(intervalMs))
+}
+
+/** Time of the first event `NAME.TYPE`, or undefined when it never happened. */
+export function eventTime(ctx: EvalContext, ref: string): number | undefined {
+  const dot = ref.lastIndexOf('.')
+  const source = ref.slice(0, dot)
+  const type = ref.slice(dot + 1)
+  for (const r of ctx.records) if (r.kind === 'event' && r.source === source && r.type === type) return r.t
+  return undefined
+}
+
+/** Resolve the window of an expectation; a `since` event that never happened is an error string. */
+export function resolveWindow(spec: WindowSpec, ctx: EvalContext): Window | string {
+  let refT = 0
+  let refText = ''
+  if (spec.since) {
+    const t = eventTime(ctx, spec.since)
+    if (t === undefined) return `the reference event ${spec.since} never happened`
+    refT = t
+    refText = ` after ${spec.since}`
+  }
+  const sec = (ms: number): number => ms / 1000
+  const rule = toleranceOf(spec, ctx)
+  if (typeof spec.at === 'number') {
+    const tol = toleranceFor(rule, spec.at)
+    return { from: refT + sec(spec.at - tol), to: refT + sec(spec.at + tol), refT, text: `at ${formatMs(spec.at)} ±${formatMs(tol)}${refText}` }
+  }
+  if (spec.during) {
+    const [a, b] = spec.during
+    const to = b === 'end' ? ctx.endT : refT + sec(b)
+    return { from: refT + sec(a), to, refT, text: `during [${formatMs(a)}, ${b === 'end' ? 'end' : formatMs(b)}]${refText}` }
+  }
+  if (spec.before !== undefined || spec.after !== undefined) {
+    const from = spec.after !== undefined ? refT + sec(spec.after) : refT
+    const to = spec.before !== undefined ? refT + sec(spec.before) : ctx.endT
+    const parts = [spec.after !== undefined ? `after ${formatMs(spec.after)}` : '', spec.before !== undefined ? `before ${formatMs(spec.before)}` : '']
+    return { from, to, refT, text: `${parts.filter(Boolean).join(' and ')}${refText || ' (since t0)'}` }
+  }
+  return { from: refT, to: ctx.endT, refT, text: spec.since ? `after ${spec.since}` : 'during the whole run' }
+}
+
+export function inWindow(t: number, w: Window): boolean {
+  return t >= w.from && t <= w.to
+}
+
+/** Seconds as "1.234s" for measured values. */
+export function fmtT(t: number): string {
+  return `${t.toFixed(3)}s`
+}
+
+/** Parse "HOST", "HOST:PORT", ":PORT", "ADDR:PORT", "*" into addresses and port. */
+export function resolveEndpoint(ep: string | number, ctx: EvalContext): { addrs?: readonly string[] | undefined; port?: number | undefined } {
+  if (typeof ep === 'number') return { port: ep }
+  if (ep === '*' || ep === '') return {}
+  const m = /^(.*?)(?::(\d+))?$/.exec(ep)
+  const hostPart = m?.[1] ?? ''
+  const port = m?.[2] !== undefined ? Number(m[2]) : undefined
+  if (hostPart === '' || hostPart === '*') return { port }
+  const hostAddrs = ctx.hosts.get(hostPart)
+  const addr = hostPart.replace(/^\[|\]$/g, '')
+  return { addrs: hostAddrs ?? [addr], port }
+}
+
+/** Whether an address/port pair matches an endpoint. */
+export function matchesEndpoint(addr: string, port: number, ep: { addrs?: readonly string[] | undefined; port?: number | undefined }): boolean {
+  if (ep.port !== undefined && ep.port !== port) return false
+  if (ep.addrs !== undefined && !ep.addrs.includes(addr)) return false
+  return true
+}
+
+/** Split ss's "198.18.0.1:8000" / "[::1]:8000" / "*:8000" into address and port. */
+export function splitHostPort(s: string): { addr: string; port: number } {
+  const i = s.lastIndexOf(':')
+  const addr = s.slice(0, i).replace(/^\[|\]$/g, '').replace(/%.*$/, '')
+  const port = Number(s.slice(i + 1))
+  return { addr, port: Number.isNaN(port) ? 0 : port }
+}
+
+export function ssRecords(ctx: EvalContext): SsRecord[] {
+  return ctx.records.filter((r): r is SsRecord => r.kind === 'ss')
+}
+export function pktRecords(ctx: EvalContext): PktRecord[] {
+  return ctx.records.filter((r): r is PktRecord => r.kind === 'pkt')
+}
+export function eventRecords(ctx: EvalContext): EventRecord[] {
+  return ctx.records.filter((r): r is EventRecord => r.kind === 'event')
+}
+
+/** Compare "6.18.44" with a constraint like ">=5.7". */
+export function kernelSatisfies(release: string, constraint: string): boolean {
+  const m = /^(>=|<=|>|<|=)?(\d+(?:\.\d+){0,2})$/.exec(constraint)
+  if (!m) return false
+  const op = m[1] ?? '>='
+  const want = (m[2] as string).split('.').map(Number)
+  const have = (/^(\d+(?:\.\d+){0,2})/.exec(release)?.[1] ?? '0').split('.').map(Number)
+  let cmp = 0
+  for (let i = 0; i < want.length && cmp === 0; i++) cmp = Math.sign((have[i] ?? 0) - (want[i] ?? 0))
+  return op === '>=' ? cmp >= 0 : op === '<=' ? cmp <= 0 : op === '>' ? cmp > 0 : op === '<' ? cmp < 0 : cmp === 0
+}

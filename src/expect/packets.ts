@@ -1,0 +1,68 @@
+// packets expectations: filter one host's capture (direction, endpoints,
+// socket, flags, length) and check the count, the times or the gaps.
+
+import type { ExpectationOf } from '../scenario/schema.js'
+import { compileComparator } from '../scenario/comparator.js'
+import type { PktRecord } from '../recorder/records.js'
+import { fmtT, inWindow, matchesEndpoint, pktRecords, resolveEndpoint, resolveWindow, toleranceOf, type EvalContext } from './context.js'
+import { formatMs } from '../util/duration.js'
+import type { Outcome } from './outcome.js'
+import { checkGaps, checkTimes } from './timing.js'
+
+const FLAG_NAMES: Record<string, string> = { FIN: 'F', SYN: 'S', RST: 'R', PSH: 'P', URG: 'U', ECE: 'E', CWR: 'W', ACK: '.' }
+
+/** Normalise "SYN,ACK" / [SYN, ACK] / "S." to tcpdump's notation "S.". */
+export function normalizeFlags(f: string): string {
+  const parts = f.includes(',') || /^[A-Z]{3}/.test(f) ? f.split(/[,+| ]+/).map((n) => FLAG_NAMES[n.toUpperCase()] ?? n) : [...f]
+  const order = 'FSRPUEW'
+  const set = new Set(parts)
+  return [...order].filter((c) => set.has(c)).join('') + (set.has('.') ? '.' : '')
+}
+
+/** Evaluate a `packets:` expectation. */
+export function evaluatePackets(e: ExpectationOf<'packets'>, ctx: EvalContext): Outcome {
+  const atList = Array.isArray(e.at) ? e.at : undefined
+  // With a list of times the window is everything after the reference; the list says when.
+  const w = resolveWindow(atList ? { ...e, at: undefined } : e, ctx)
+  const flagsWanted = e.flags === undefined ? undefined : (Array.isArray(e.flags) ? e.flags : [e.flags]).map(normalizeFlags)
+  const len = e.len !== undefined ? compileComparator(e.len) : undefined
+  const from = e.from !== undefined ? resolveEndpoint(e.from, ctx) : undefined
+  const to = e.to !== undefined ? resolveEndpoint(e.to, ctx) : undefined
+  const what = [
+    flagsWanted ? flagsWanted.map((f) => `[${f}]`).join('|') : 'packets',
+    e.dir && e.dir !== 'any' ? e.dir : '',
+    e.from ? `from ${e.from}` : '',
+    e.to ? `to ${e.to}` : '',
+    e.socket ? `of ${e.socket}` : '',
+    len ? `len ${len.text}` : '',
+    `on ${e.on}`,
+  ].filter(Boolean).join(' ')
+  const count = e.count !== undefined ? compileComparator(e.count) : undefined
+  const timing = atList
+    ? ` at ${atList.map((ms) => formatMs(ms)).join(', ')}`
+    : e.gaps ? ` with gaps ${e.gaps.map((ms) => formatMs(ms)).join(', ')}` : ''
+  const windowText = typeof w === 'string' ? '' : ` ${w.text}`
+  const expected = `${what}${count ? `, count ${count.text}` : ''}${timing}${windowText}`
+  if (typeof w === 'string') return { pass: false, expected, measured: w, reason: w }
+
+  const matched = pktRecords(ctx).filter((p: PktRecord) =>
+    p.host === e.on &&
+    inWindow(p.t, w) &&
+    (e.dir === undefined || e.dir === 'any' || p.dir === e.dir) &&
+    (from === undefined || matchesEndpoint(p.src, p.sport, from)) &&
+    (to === undefined || matchesEndpoint(p.dst, p.dport, to)) &&
+    (e.socket === undefined || p.socket === e.socket) &&
+    (flagsWanted === undefined || flagsWanted.includes(p.flags)) &&
+    (len === undefined || len.test(p.len)),
+  )
+  const times = matched.map((p) => p.t)
+  const rule = toleranceOf(e, ctx)
+  const timesText = (): string => times.slice(0, 12).map((t) => fmtT(t - w.refT)).join(', ') + (times.length > 12 ? ', ...' : '')
+  if (count && !count.test(matched.length)) {
+    return { pass: false, expected, measured: `${matched.length} packets${matched.length ? ` at ${timesText()}` : ''}`, t: times[0] ?? w.from }
+  }
+  if (atList) return { expected, ...checkTimes(times, atList, w.refT, rule, 'packets') }
+  if (e.gaps) return { expected, ...checkGaps(times, e.gaps, rule, 'packets') }
+  if (!count && matched.length === 0) return { pass: false, expected, measured: 'no matching packets', t: w.from }
+  return { pass: true, expected, measured: `${matched.length} packets at ${timesText()}`, t: times[0] }
+}

@@ -1,0 +1,69 @@
+// Times of matched records checked against a list of expected times (`at:`)
+// or of expected gaps between them (`gaps:`), each with its own tolerance
+// max(floor, percent x the interval since the previous asserted time).
+
+import { formatMs } from '../util/duration.js'
+import { fmtT, toleranceFor, type ToleranceRule } from './context.js'
+import type { Outcome } from './outcome.js'
+
+/** Check matched times (absolute seconds) against expected offsets (ms after refT). */
+export function checkTimes(timesT: number[], atMs: number[], refT: number, rule: ToleranceRule, what: string): Omit<Outcome, 'expected'> {
+  const rel = timesT.map((t) => (t - refT) * 1000)
+  const list = rel.map((ms) => fmtT(ms / 1000)).join(', ') || 'none'
+  if (rel.length !== atMs.length) {
+    return { pass: false, measured: `${rel.length} ${what} (expected ${atMs.length}) at ${list}`, t: timesT[0] }
+  }
+  let worst = 0
+  let worstTol = 0
+  let firstBad: number | undefined
+  let prevAt = 0
+  const deltas: string[] = []
+  rel.forEach((ms, i) => {
+    const at = atMs[i] as number
+    const tol = toleranceFor(rule, at - prevAt)
+    prevAt = at
+    const d = ms - at
+    deltas.push(`${fmtT(ms / 1000)} (${d >= 0 ? '+' : ''}${formatMs(d)})`)
+    if (Math.abs(d) > tol && firstBad === undefined) firstBad = i
+    if (Math.abs(d) > Math.abs(worst)) { worst = d; worstTol = tol }
+    worstTol = Math.max(worstTol, tol)
+  })
+  return {
+    pass: firstBad === undefined,
+    measured: `${what} at ${deltas.join(', ')}${firstBad !== undefined ? `; #${firstBad + 1} is outside its tolerance` : ''}`,
+    deltaMs: round(worst),
+    toleranceMs: round(worstTol),
+    t: timesT[firstBad ?? 0],
+  }
+}
+
+/** Check the gaps between consecutive matched times against expected gaps (ms). */
+export function checkGaps(timesT: number[], gapsMs: number[], rule: ToleranceRule, what: string): Omit<Outcome, 'expected'> {
+  const gaps = timesT.slice(1).map((t, i) => (t - (timesT[i] as number)) * 1000)
+  const list = gaps.map((g) => formatMs(g)).join(', ') || 'none'
+  if (gaps.length !== gapsMs.length) {
+    return { pass: false, measured: `${timesT.length} ${what} (expected ${gapsMs.length + 1}); gaps ${list}`, t: timesT[0] }
+  }
+  let worst = 0
+  let worstTol = 0
+  let firstBad: number | undefined
+  gaps.forEach((g, i) => {
+    const want = gapsMs[i] as number
+    const tol = toleranceFor(rule, want)
+    const d = g - want
+    if (Math.abs(d) > tol && firstBad === undefined) firstBad = i
+    if (Math.abs(d) > Math.abs(worst)) worst = d
+    worstTol = Math.max(worstTol, tol)
+  })
+  return {
+    pass: firstBad === undefined,
+    measured: `gaps ${list}${firstBad !== undefined ? `; gap #${firstBad + 1} is outside its tolerance` : ''}`,
+    deltaMs: round(worst),
+    toleranceMs: round(worstTol),
+    t: timesT[(firstBad ?? 0) + 1],
+  }
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 1000) / 1000
+}

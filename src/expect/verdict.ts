@@ -1,0 +1,66 @@
+// What a run concluded: one result per expectation, a verdict per scenario, a
+// summary per run. A failed expectation is data, never an exception.
+
+export type ResultStatus = 'pass' | 'fail' | 'skip'
+
+/** The outcome of one expectation, with the evidence next to the claim. */
+export interface ExpectationResult {
+  index: number
+  /** ss | states | packets | process | event | counter */
+  kind: string
+  status: ResultStatus
+  /** One line saying what was expected, in words. */
+  description: string
+  /** What was expected, e.g. "recvQ = 6 always during [1.3s, 2.9s]". */
+  expected: string
+  /** What was measured, e.g. "recvQ = 6 in 14 of 14 samples" or "SYN at 0.000s, 1.003s, ...". */
+  measured: string
+  /** Largest timing difference from the expectation, in ms (timing expectations). */
+  deltaMs?: number | undefined
+  /** Tolerance used, in ms (largest of the per-item tolerances). */
+  toleranceMs?: number | undefined
+  /** Timeline time (seconds since t0) the result points at: the first violation, or the match. */
+  t?: number | undefined
+  /** Why it was skipped (when:), or why it failed when the reason is not a mismatch. */
+  reason?: string | undefined
+  /** Where the expectation is written. */
+  line?: number | undefined
+  col?: number | undefined
+}
+
+export type ScenarioStatus = 'pass' | 'fail' | 'error' | 'skip'
+
+export interface ScenarioVerdict {
+  name: string
+  file: string
+  title: string
+  status: ScenarioStatus
+  backend: string
+  labId?: string | undefined
+  /** Wall-clock start (ISO) and duration of the whole scenario (setup to teardown). */
+  startedAt: string
+  durationMs: number
+  results: ExpectationResult[]
+  /** Set when the scenario could not run (error) or was skipped. */
+  error?: { code: string; message: string; hint?: string | undefined } | undefined
+  reason?: string | undefined
+}
+
+export interface RunSummary {
+  startedAt: string
+  durationMs: number
+  backend: string
+  resultsDir: string
+  scenarios: Array<{ name: string; file: string; status: ScenarioStatus; durationMs: number; passed: number; failed: number; skipped: number }>
+  passed: number
+  failed: number
+  errors: number
+  skipped: number
+}
+
+/** Overall status from the expectation results. */
+export function statusOf(results: ExpectationResult[]): ScenarioStatus {
+  if (results.some((r) => r.status === 'fail')) return 'fail'
+  if (results.length > 0 && results.every((r) => r.status === 'skip')) return 'skip'
+  return 'pass'
+}
