@@ -42,7 +42,7 @@ export interface ScenarioVerdict {
   durationMs: number
   results: ExpectationResult[]
   /** Set when the scenario could not run (error) or was skipped. */
-  error?: { code: string; message: string; hint?: string | undefined } | undefined
+  error?: { code: string; message: string; hint?: string | undefined; exitCode: number } | undefined
   reason?: string | undefined
 }
 

@@ -1,0 +1,41 @@
+// Give ss rows and packets the names the scenario gave their sockets: the
+// agent reports each socket's local and peer port when it listens, connects
+// or accepts, and every ss sample or packet with that 4-tuple on that host
+// gets the name.
+
+import type { TimelineRecord } from '../recorder/records.js'
+
+interface Named {
+  host: string
+  name: string
+  lport: number
+  rport?: number | undefined
+}
+
+/** Return the records with `socket` set on ss and pkt records that belong to named sockets. */
+export function nameSockets(records: TimelineRecord[]): TimelineRecord[] {
+  const named: Named[] = []
+  for (const r of records) {
+    if (r.kind !== 'event') continue
+    const lport = Number(r.data?.lport)
+    if (!Number.isFinite(lport) || lport <= 0) continue
+    if (r.type === 'listening') named.push({ host: r.host, name: r.source, lport })
+    else if (r.type === 'connected' || r.type === 'accepted' || r.type === 'connecting') {
+      named.push({ host: r.host, name: r.source, lport, rport: Number(r.data?.rport) || undefined })
+    }
+  }
+  if (named.length === 0) return records
+  const find = (host: string, lport: number, rport: number): string | undefined =>
+    named.find((n) => n.host === host && n.lport === lport && (n.rport === undefined ? rport === 0 : n.rport === rport))?.name
+  return records.map((r) => {
+    if (r.kind === 'ss' && r.socket === undefined) {
+      const name = find(r.host, r.localPort, r.peerPort)
+      return name ? { ...r, socket: name } : r
+    }
+    if (r.kind === 'pkt' && r.socket === undefined) {
+      const name = find(r.host, r.sport, r.dport) ?? find(r.host, r.dport, r.sport)
+      return name ? { ...r, socket: name } : r
+    }
+    return r
+  })
+}

@@ -1,0 +1,292 @@
+// Play one scenario: build the lab, start the recorders, play the steps on one
+// clock, stop everything, evaluate the expectations, write the results.
+// Whatever happens (a failed step, Ctrl-C), the lab is torn down.
+
+import { mkdir, writeFile } from 'node:fs/promises'
+import path from 'node:path'
+import { newLabId, type Backend, type Host, type HostSpec, type Lab, type Proc } from '../lab/index.js'
+import { loadScenarioKernelFacts, type KernelFacts } from './kernel.js'
+import type { LoadedScenario } from '../scenario/loader.js'
+import { stepTarget } from '../scenario/loader.js'
+import type { HostFacts } from '../scenario/template.js'
+import { nowUs, secondsSince, type EventRecord } from '../recorder/records.js'
+import { Timeline } from '../recorder/timeline.js'
+import { startSsSampler, type SsSampler } from '../recorder/ss-sampler.js'
+import { startCapture, type Capture } from '../recorder/capture.js'
+import { DEFAULT_TOLERANCE, evaluateAll, statusOf, type ExpectationResult, type ScenarioVerdict, type ToleranceRule } from '../expect/index.js'
+import { ACTION_IMPLS, recordCounters, type AgentPort, type StepContext } from './actions.js'
+import { startHostAgent, type HostAgent } from './agents.js'
+import { collectEnv } from './env.js'
+import { InterruptedError, StepError, TcplabError, TimeoutError } from '../util/errors.js'
+import { sleep } from '../util/sleep.js'
+import { Teardown } from '../util/teardown.js'
+import { formatMs } from '../util/duration.js'
+import type { IptablesCmd } from '../faults/iptables.js'
+import { nameSockets } from './name-sockets.js'
+
+export interface RunScenarioOptions {
+  backend: Backend
+  /** The run's results directory; this scenario writes into <resultsDir>/<name>/. */
+  resultsDir: string
+  /** Default tolerance floor/percent when the scenario sets none (--tolerance). */
+  tolerance?: Partial<ToleranceRule> | undefined
+  /** Sysctls set on every host of every scenario (--sysctl KEY=VALUE). */
+  sysctlOverrides?: Record<string, string> | undefined
+  /** Ctrl-C: stop playing, tear down, return an interrupted verdict. */
+  signal?: AbortSignal | undefined
+  /** Progress callbacks (the pretty reporter). */
+  onProgress?: ((msg: string) => void) | undefined
+}
+
+const DEFAULT_SAMPLE_MS = 100
+const END_LINGER_MS = 1000
+
+/** Run one loaded scenario and write its results; never throws for scenario failures (they are the verdict). */
+export async function runScenario(loaded: LoadedScenario, opts: RunScenarioOptions): Promise<ScenarioVerdict> {
+  const s = loaded.scenario
+  const startedAt = new Date()
+  const dir = path.join(opts.resultsDir, s.name)
+  await mkdir(dir, { recursive: true })
+  await writeFile(path.join(dir, 'scenario.yaml'), loaded.source)
+  const base = { name: s.name, file: loaded.file, title: s.title, backend: opts.backend.name, startedAt: startedAt.toISOString() }
+  const labId = newLabId()
+  const td = new Teardown()
+  const signal = opts.signal ?? new AbortController().signal
+  let verdict: ScenarioVerdict
+  try {
+    const hostSpecs: HostSpec[] = Object.entries(s.hosts).map(([name, h]) => ({
+      name,
+      isWire: h.role === 'wire',
+      image: h.image,
+      sysctls: { ...s.sysctls, ...h.sysctls, ...opts.sysctlOverrides },
+    }))
+    const lab: Lab = await opts.backend.up({ labId, scenario: s.name, hosts: hostSpecs }, signal)
+    td.push(`tear down lab ${labId}`, () => lab.down())
+    const env = await collectEnv(lab.hosts, opts.backend.name, opts.sysctlOverrides ?? {})
+    await writeFile(path.join(dir, 'env.json'), `${JSON.stringify(env, null, 2)}\n`)
+    const kernel: KernelFacts = loadScenarioKernelFacts(env)
+    const skip = await skipReason(loaded, lab, kernel)
+    if (skip) {
+      verdict = { ...base, labId, status: 'skip', reason: skip, durationMs: Date.now() - startedAt.getTime(), results: [] }
+    } else {
+      verdict = await play(loaded, lab, kernel, dir, td, signal, opts, base, labId, startedAt)
+    }
+  } catch (e: unknown) {
+    const err = e instanceof TcplabError ? e : undefined
+    verdict = {
+      ...base,
+      labId,
+      status: 'error',
+      durationMs: Date.now() - startedAt.getTime(),
+      results: [],
+      error: {
+        code: err?.code ?? 'E_INTERNAL',
+        message: err ? err.message : e instanceof Error ? (e.stack ?? e.message) : String(e),
+        hint: err?.hint,
+        exitCode: err?.exitCode ?? 1,
+      },
+    }
+  } finally {
+    try {
+      await td.run()
+    } catch (e: unknown) {
+      opts.onProgress?.(`teardown of ${s.name}: ${(e as Error).message}`)
+    }
+  }
+  verdict.durationMs = Date.now() - startedAt.getTime()
+  await writeFile(path.join(dir, 'verdict.json'), `${JSON.stringify(verdict, null, 2)}\n`)
+  return verdict
+}
+
+async function play(
+  loaded: LoadedScenario,
+  lab: Lab,
+  kernel: KernelFacts,
+  dir: string,
+  td: Teardown,
+  signal: AbortSignal,
+  opts: RunScenarioOptions,
+  base: Omit<ScenarioVerdict, 'status' | 'durationMs' | 'results'>,
+  labId: string,
+  startedAt: Date,
+): Promise<ScenarioVerdict> {
+  const s = loaded.scenario
+  const hosts = lab.hosts
+  const hostOf = (name: string): Host => hosts.get(name) as Host
+  const facts = new Map<string, HostFacts>([...hosts].map(([n, h]) => [n, { addr: h.addr, ifname: h.ifnames[0] ?? 'eth0' }]))
+
+  // Recorders start before t0: captures must be capturing, so nothing is missed.
+  const captures = new Map<string, Capture>()
+  const capture = s.capture
+  if (capture !== false) {
+    const started = await Promise.all([...hosts].map(async ([name, h]) => {
+      const cap = await startCapture(h, { file: path.join(dir, `${name}.pcap`), snaplen: capture?.snaplen, filter: capture?.filter })
+      return [name, cap] as const
+    }))
+    for (const [name, cap] of started) {
+      captures.set(name, cap)
+      td.push(`stop capture on ${name}`, () => cap.stop({ drainMs: 0 }))
+    }
+  }
+  const t0Us = nowUs()
+  const timeline = new Timeline(t0Us)
+  const samplers: SsSampler[] = []
+  const intervalMs = s.sample?.interval ?? DEFAULT_SAMPLE_MS
+  for (const [, h] of hosts) {
+    const sampler = startSsSampler(h, { intervalMs, t0Us, onRecords: (recs) => timeline.addAll(recs) })
+    samplers.push(sampler)
+    td.push(`stop ss sampler on ${h.name}`, () => sampler.stop())
+  }
+
+  const procs = new Map<string, { host: string; proc: Proc }>()
+  const rules: StepContext['rules'] = new Map()
+  const agents = new Map<string, Promise<HostAgent>>()
+  const agentFor = (name: string): Promise<AgentPort> => {
+    let a = agents.get(name)
+    if (!a) {
+      a = startHostAgent(hostOf(name), timeline)
+      agents.set(name, a)
+      td.push(`stop agent on ${name}`, async () => (await a?.catch(() => undefined))?.close())
+    }
+    return a
+  }
+  const extra: ExpectationResult[] = []
+  const defaultTimeoutMs = Math.max(s.duration ?? 0, 60_000)
+
+  // Play the steps in order.
+  let lastStepEndT = 0
+  for (const [i, step] of s.steps.entries()) {
+    try {
+      if (step.at !== undefined) {
+        await sleepUntil(t0Us, step.at, signal)
+      } else if (step.after !== undefined) {
+        const t = await timeline.waitForEvent(step.after, step.timeout ?? defaultTimeoutMs, signal)
+        await sleepUntil(t0Us, t * 1000 + (step.delay ?? 0), signal)
+      }
+      const target = stepTarget(step)
+      const now = secondsSince(t0Us, nowUs())
+      if (!target) {
+        // wait: DURATION | { for: EVENT, timeout }
+        const w = step.wait
+        if (typeof w === 'number') {
+          timeline.add({ kind: 'action', t: now, step: i, action: 'wait', detail: formatMs(w) })
+          await sleep(w, signal)
+        } else if (w) {
+          timeline.add({ kind: 'action', t: now, step: i, action: 'wait', detail: `for ${w.for}` })
+          await timeline.waitForEvent(w.for, w.timeout ?? defaultTimeoutMs, signal)
+        }
+      } else {
+        const impl = ACTION_IMPLS[target.action] as (ctx: StepContext, a: unknown) => Promise<string>
+        const ctx: StepContext = {
+          stepIndex: i, hostName: target.host, host: hostOf(target.host), timeline, facts, procs, rules, agent: agentFor, signal,
+        }
+        opts.onProgress?.(`step ${i} ${target.host} ${target.action}`)
+        const detail = await impl(ctx, target.args)
+        timeline.add({ kind: 'action', t: now, step: i, host: target.host, action: target.action, detail, target: targetName(target.args) })
+      }
+      lastStepEndT = secondsSince(t0Us, nowUs())
+    } catch (e: unknown) {
+      if (e instanceof TimeoutError) {
+        const pos = loaded.stepPos[i]
+        extra.push({
+          index: -1 - i, kind: 'step', status: 'fail', description: `step ${i} could not run`,
+          expected: step.after ? `${step.after} happens` : 'the step runs', measured: e.message, line: pos?.line, col: pos?.col,
+          t: secondsSince(t0Us, nowUs()),
+        })
+        break
+      }
+      if (e instanceof StepError) {
+        const pos = loaded.stepPos[i]
+        throw new StepError(`${loaded.file}:${pos?.line ?? 0}:${pos?.col ?? 0} steps[${i}]: ${e.message}`, { hint: e.hint, cause: e })
+      }
+      throw e
+    }
+  }
+
+  // Let the scenario run to its end.
+  const endMs = s.duration ?? lastStepEndT * 1000 + END_LINGER_MS
+  await sleepUntil(t0Us, endMs, signal)
+  const endT = secondsSince(t0Us, nowUs())
+
+  // Counters of every rule still installed, then stop endpoints, samplers, captures.
+  const ruleHosts = new Set<string>()
+  for (const [key, r] of rules) ruleHosts.add(`${key.split(':')[0] ?? 'iptables'}:${r.host}`)
+  for (const rh of ruleHosts) {
+    const [cmd, host] = rh.split(':') as [IptablesCmd, string]
+    await recordCounters({ host: hostOf(host), hostName: host, timeline }, cmd)
+  }
+  await Promise.all([...agents.values()].map(async (a) => (await a.catch(() => undefined))?.close()))
+  await Promise.all([...procs.values()].map(async ({ proc }) => {
+    if (!proc.hasExited) {
+      ;(proc as Proc & { stoppedByRunner?: boolean }).stoppedByRunner = true
+      await proc.stop({ graceMs: 1000 })
+    }
+  }))
+  await sleep(20) // let the exited events land
+  await Promise.all(samplers.map((x) => x.stop()))
+  for (const [name, cap] of captures) {
+    const { packets } = await cap.stop({ drainMs: 300, t0Us })
+    timeline.addAll(packets.map((p) => ({ ...p, host: name })))
+  }
+
+  const records = nameSockets(timeline.sorted())
+  const ctx = {
+    records,
+    endT,
+    hosts: new Map([...hosts].map(([n, h]) => [n, addressesOf(h, s.hosts[n]?.role === 'wire', facts)])),
+    tolerance: { ...DEFAULT_TOLERANCE, ...opts.tolerance, ...toleranceRule(s.tolerance) },
+    kernel: kernel.release,
+    hasSysctl: kernel.hasSysctl,
+  }
+  const results = [...extra, ...evaluateAll(s.expect, ctx, loaded.expectPos)]
+  const t = new Timeline(t0Us)
+  t.addAll(records)
+  await t.writeJsonl(path.join(dir, 'records.jsonl'))
+  return { ...base, labId, status: statusOf(results), durationMs: Date.now() - startedAt.getTime(), results }
+}
+
+/** All addresses of a host (a wire host has one per side). */
+function addressesOf(h: Host, _isWire: boolean, facts: Map<string, HostFacts>): string[] {
+  return [h.addr, ...(facts.get(h.name)?.addr !== h.addr ? [facts.get(h.name)?.addr ?? ''] : [])].filter(Boolean)
+}
+
+function toleranceRule(t: LoadedScenario['scenario']['tolerance']): Partial<ToleranceRule> {
+  if (t === undefined) return {}
+  if (typeof t === 'number') return { floorMs: t }
+  return { ...(t.floor !== undefined ? { floorMs: t.floor } : {}), ...(t.percent !== undefined ? { percent: t.percent } : {}) }
+}
+
+function targetName(args: unknown): string | undefined {
+  if (args && typeof args === 'object' && !Array.isArray(args)) {
+    const a = args as Record<string, unknown>
+    for (const k of ['name', 'to', 'socket', 'delete']) if (typeof a[k] === 'string') return a[k]
+  }
+  return undefined
+}
+
+async function sleepUntil(t0Us: number, atMs: number, signal: AbortSignal): Promise<void> {
+  const waitMs = atMs - (nowUs() - t0Us) / 1000
+  await sleep(waitMs, signal)
+}
+
+/** Why a scenario cannot run here (requires:), or undefined. */
+async function skipReason(loaded: LoadedScenario, lab: Lab, kernel: KernelFacts): Promise<string | undefined> {
+  const req = loaded.scenario.requires
+  if (!req) return undefined
+  if (req.kernel && !kernel.satisfies(req.kernel)) return `needs kernel ${req.kernel}, this is ${kernel.release}`
+  for (const k of req.sysctls ?? []) if (!kernel.hasSysctl(k)) return `needs sysctl ${k}, which this kernel lacks`
+  const first = [...lab.hosts.values()][0] as Host
+  for (const q of req.qdiscs ?? []) {
+    const r = await first.exec(['tc', 'qdisc', 'add', 'dev', 'lo', 'root', q], { reject: false })
+    if (r.exitCode !== 0) return `needs the ${q} qdisc, which this kernel lacks (${r.stderr.trim().split('\n')[0] ?? ''})`
+    await first.exec(['tc', 'qdisc', 'del', 'dev', 'lo', 'root'], { reject: false })
+  }
+  for (const tool of req.tools ?? []) {
+    const r = await first.exec(['sh', '-c', 'command -v "$1"', 'sh', tool], { reject: false })
+    if (r.exitCode !== 0) return `needs ${tool}, which is not installed`
+  }
+  return undefined
+}
+
+export type { EventRecord }
+export { InterruptedError }
