@@ -132,7 +132,8 @@ export function matchesEndpoint(addr: string, port: number, ep: { addrs?: readon
 /** Split ss's "198.18.0.1:8000" / "[::1]:8000" / "*:8000" into address and port. */
 export function splitHostPort(s: string): { addr: string; port: number } {
   const i = s.lastIndexOf(':')
-  const addr = s.slice(0, i).replace(/^\[|\]$/g, '').replace(/%.*$/, '')
+  // "[fe80::1]%eth0:22": drop the %dev scope first, then the brackets.
+  const addr = s.slice(0, i).replace(/%[^\]]*$/, '').replace(/^\[|\]$/g, '')
   const port = Number(s.slice(i + 1))
   return { addr, port: Number.isNaN(port) ? 0 : port }
 }

@@ -50,7 +50,7 @@ export function parseScenario(source: string, file: string): LoadedScenario {
     throw new ScenarioError(sortIssues(result.error.issues.map((i) => toIssue(i, doc, posAt, hosts))))
   }
   const scenario = result.data
-  const nodePos = (p: Array<string | number>): SourcePos => positionOf(doc, p, posAt)
+  const nodePos = (p: Array<string | number>, atKey = false): SourcePos => positionOf(doc, p, posAt, atKey)
   const issues = checkMeaning(scenario, nodePos)
   if (issues.length > 0) throw new ScenarioError(sortIssues(issues))
   return {
@@ -106,7 +106,7 @@ export async function loadScenarios(files: string[]): Promise<LoadedScenario[]> 
 
 // ---------------------------------------------------------------------------
 
-type PosFn = (p: Array<string | number>) => SourcePos
+type PosFn = (p: Array<string | number>, atKey?: boolean) => SourcePos
 const STEP_KEYS = ['at', 'after', 'delay', 'timeout', 'wait']
 
 /** Host key and action of a step (the schema guarantees at most one host key). */
@@ -124,8 +124,8 @@ export function stepTarget(step: Step): { host: string; action: ActionName; args
 /** Checks the schema cannot express: names defined before use, hosts known, times in range. */
 function checkMeaning(s: Scenario, pos: PosFn): ScenarioIssue[] {
   const issues: ScenarioIssue[] = []
-  const add = (p: Array<string | number>, message: string): void => {
-    issues.push({ ...pos(p), path: formatPath(p), message })
+  const add = (p: Array<string | number>, message: string, atKey = false): void => {
+    issues.push({ ...pos(p, atKey), path: formatPath(p), message })
   }
   const hosts = Object.keys(s.hosts)
   const wires = hosts.filter((h) => s.hosts[h]?.role === 'wire')
@@ -143,7 +143,7 @@ function checkMeaning(s: Scenario, pos: PosFn): ScenarioIssue[] {
   s.steps.forEach((step, i) => {
     const p: Array<string | number> = ['steps', i]
     const hostKeys = Object.keys(step).filter((k) => !STEP_KEYS.includes(k))
-    for (const h of hostKeys) if (!s.hosts[h]) add([...p, h], `unknown host "${h}" (hosts: ${hostList})`)
+    for (const h of hostKeys) if (!s.hosts[h]) add([...p, h], `unknown host "${h}" (hosts: ${hostList})`, true)
     if (hostKeys.length > 1) add(p, `expected one host per step, got ${hostKeys.join(' and ')}`)
     if (hostKeys.length === 0 && step.wait === undefined) add(p, `expected a host key (${hostList}) with an action, or wait`)
     if (hostKeys.length > 0 && step.wait !== undefined) add([...p, 'wait'], 'wait is a step of its own; move it to a separate step')

@@ -45,7 +45,7 @@ const HostName = z.string().regex(/^[a-z][a-z0-9]{0,7}$/, {
   message: 'expected a host name of lowercase letters and digits, at most 8 characters (it becomes part of interface names)',
 })
 
-const Argv = z.array(z.union([z.string(), z.number()]).transform(String)).min(1)
+const Argv = z.array(z.union([z.string(), z.number(), z.boolean()]).transform(String)).min(1)
 
 /** An iptables rule: a string split on whitespace (quotes allowed), or an argv array. */
 const Rule = z.union([z.string().min(1), Argv])

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Install what a fresh Debian 12 machine lacks for tcplab's netns backend:
+# the network tools the lab drives and a C compiler for the static agent.
+# Idempotent: installs only missing commands.
+set -euo pipefail
+
+need=()
+have() { command -v "$1" >/dev/null 2>&1; }
+have ip        || need+=(iproute2)
+have ss        || need+=(iproute2)
+have iptables  || need+=(iptables)
+have tcpdump   || need+=(tcpdump)
+have nc        || need+=(netcat-openbsd)
+have telnet    || need+=(telnet)
+have sysctl    || need+=(procps)
+have cc        || need+=(gcc)
+have make      || need+=(make)
+[ -e /usr/lib/x86_64-linux-gnu/libc.a ] || [ -e /usr/lib/aarch64-linux-gnu/libc.a ] || need+=(libc6-dev)
+
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "tcplab needs: ${need[*]} (run as root, or: sudo apt-get install -y ${need[*]})" >&2
+    exit 3
+  fi
+  echo "installing: ${need[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi

@@ -1,0 +1,201 @@
+// The socket agent's client: starts agent/build/tcplab-agent on a lab host,
+// writes commands as JSON lines and delivers its events (protocol.ts).
+
+import { fileURLToPath } from 'node:url'
+import { ProcessError, TimeoutError } from '../util/errors.js'
+import type { ExitInfo, Host, Proc } from '../lab/types.js'
+import type { AgentCommand, AgentEvent } from './protocol.js'
+
+export interface StartAgentOptions {
+  /** Every event the agent writes, in order (called before any `request` resolves with it). */
+  onEvent(ev: AgentEvent): void
+  /** Each line the agent writes to stderr (it only writes there when something is badly wrong). */
+  onStderrLine?: ((line: string) => void) | undefined
+  /** How long to wait for the agent's `ready` event (default 5000 ms). */
+  readyTimeoutMs?: number | undefined
+}
+
+export interface RequestOptions {
+  /** Resolve with the first event for which this is true (default: isFinalEventFor(cmd, ev)). */
+  until?: ((ev: AgentEvent) => boolean) | undefined
+  /** Reject with TimeoutError after this long (default 10000 ms). */
+  timeoutMs?: number | undefined
+}
+
+/** A running agent. */
+export interface AgentClient {
+  readonly host: Host
+  readonly proc: Proc
+  /** The agent's pid (from its `ready` event). */
+  readonly pid: number
+  /** Write one command (no waiting for its events). */
+  send(cmd: AgentCommand): Promise<void>
+  /** Write a command (given an `id` if it has none) and resolve with the first matching event. */
+  request(cmd: AgentCommand, opts?: RequestOptions): Promise<AgentEvent>
+  /** Resolve with the first event from now on for which `until` is true. */
+  waitFor(until: (ev: AgentEvent) => boolean, timeoutMs?: number): Promise<AgentEvent>
+  /** Close stdin (the agent closes its sockets and exits 0); SIGTERM, then SIGKILL, after `graceMs` (default 2000). */
+  close(opts?: { graceMs?: number }): Promise<ExitInfo>
+}
+
+const DEFAULT_REQUEST_TIMEOUT_MS = 10_000
+const DEFAULT_READY_TIMEOUT_MS = 5_000
+const STDERR_LINES_KEPT = 20
+
+/** Local path of the built agent binary (agent/build/tcplab-agent; TCPLAB_AGENT overrides). */
+export function agentBinaryPath(): string {
+  // src/agent/client.ts and dist/agent/client.js are both two levels below the repository root.
+  return process.env.TCPLAB_AGENT ?? fileURLToPath(new URL('../../agent/build/tcplab-agent', import.meta.url))
+}
+
+/** Parse one stdout line of the agent; undefined when it is not an event. */
+export function parseAgentEvent(line: string): AgentEvent | undefined {
+  let v: unknown
+  try {
+    v = JSON.parse(line)
+  } catch {
+    return undefined
+  }
+  if (typeof v !== 'object' || v === null) return undefined
+  const o = v as Record<string, unknown>
+  if (typeof o.t !== 'number' || typeof o.name !== 'string' || typeof o.type !== 'string') return undefined
+  return v as AgentEvent
+}
+
+/** Whether `ev` is the event that completes `cmd` (same id; for send the one with done; errors always). */
+export function isFinalEventFor(cmd: AgentCommand, ev: AgentEvent): boolean {
+  if (cmd.id === undefined || ev.id !== cmd.id) return false
+  if (ev.type === 'error') return true
+  switch (cmd.op) {
+    case 'send':
+      return ev.type === 'sent' && ev.done === true
+    case 'connect':
+      return ev.type === 'connected' || (cmd.nonblock === true && ev.type === 'connecting')
+    case 'accept':
+      return ev.type === 'accepted'
+    default:
+      return true
+  }
+}
+
+interface Waiter {
+  until(ev: AgentEvent): boolean
+  resolve(ev: AgentEvent): void
+  reject(e: Error): void
+  timer: NodeJS.Timeout
+}
+
+/** Start the agent on a host and wait until it is ready. */
+export async function startAgent(host: Host, opts: StartAgentOptions): Promise<AgentClient> {
+  const waiters = new Set<Waiter>()
+  const stderrTail: string[] = []
+  const keepStderr = (line: string): void => {
+    stderrTail.push(line)
+    if (stderrTail.length > STDERR_LINES_KEPT) stderrTail.shift()
+  }
+  const argv = [host.agentPath]
+  const proc = host.spawn(argv, {
+    stdin: true,
+    onStdoutLine: (line) => {
+      const ev = parseAgentEvent(line)
+      if (ev === undefined) {
+        keepStderr(`unparseable stdout line: ${line}`)
+        opts.onStderrLine?.(`unparseable stdout line: ${line}`)
+        return
+      }
+      opts.onEvent(ev)
+      for (const w of waiters) {
+        if (w.until(ev)) {
+          waiters.delete(w)
+          clearTimeout(w.timer)
+          w.resolve(ev)
+        }
+      }
+    },
+    onStderrLine: (line) => {
+      keepStderr(line)
+      opts.onStderrLine?.(line)
+    },
+  })
+  const failureOf = (info: ExitInfo | undefined): ProcessError =>
+    new ProcessError({
+      argv, host: host.name, exitCode: info?.code, signal: info?.signal, stderr: stderrTail.join('\n'),
+    }, { hint: info === undefined ? undefined : 'the socket agent exited; its stderr (above) says why' })
+
+  const waitFor = (until: (ev: AgentEvent) => boolean, timeoutMs: number, what: string): Promise<AgentEvent> =>
+    new Promise<AgentEvent>((resolve, reject) => {
+      if (proc.hasExited) {
+        reject(failureOf(undefined))
+        return
+      }
+      const w: Waiter = {
+        until, resolve, reject,
+        timer: setTimeout(() => {
+          waiters.delete(w)
+          reject(new TimeoutError(`socket agent on ${host.name}: ${what} did not happen within ${timeoutMs} ms`))
+        }, timeoutMs),
+      }
+      waiters.add(w)
+    })
+
+  void proc.exited.then((info) => {
+    for (const w of waiters) {
+      clearTimeout(w.timer)
+      w.reject(failureOf(info))
+    }
+    waiters.clear()
+  })
+
+  const ready = waitFor((ev) => ev.type === 'ready', opts.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS, 'start-up (ready event)')
+  try {
+    await proc.started
+  } catch (e: unknown) {
+    ready.catch(() => undefined)
+    throw e
+  }
+  let pid: number
+  try {
+    const ev = await ready
+    pid = ev.type === 'ready' ? ev.pid : 0
+  } catch (e: unknown) {
+    await proc.stop({ graceMs: 500 })
+    throw e
+  }
+
+  let nextId = 1
+  const send = (cmd: AgentCommand): Promise<void> => proc.write(`${JSON.stringify(cmd)}\n`)
+
+  return {
+    host,
+    proc,
+    pid,
+    send,
+    async request(cmd, ropts = {}) {
+      const withId: AgentCommand = cmd.id === undefined ? { ...cmd, id: nextId++ } : cmd
+      const until = ropts.until ?? ((ev: AgentEvent) => isFinalEventFor(withId, ev))
+      const label = `${withId.op}${'name' in withId ? ` ${withId.name}` : ''} (id ${String(withId.id)})`
+      const pending = waitFor(until, ropts.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS, `the reply to ${label}`)
+      try {
+        await send(withId)
+      } catch (e: unknown) {
+        pending.catch(() => undefined)
+        throw e
+      }
+      return pending
+    },
+    waitFor(until, timeoutMs = DEFAULT_REQUEST_TIMEOUT_MS) {
+      return waitFor(until, timeoutMs, 'the awaited event')
+    },
+    async close(copts = {}) {
+      if (proc.hasExited) return proc.exited
+      const graceMs = copts.graceMs ?? 2000
+      proc.endStdin()
+      let timer: NodeJS.Timeout | undefined
+      const late = new Promise<'late'>((resolve) => { timer = setTimeout(() => resolve('late'), graceMs) })
+      const first = await Promise.race([proc.exited, late])
+      clearTimeout(timer)
+      if (first !== 'late') return first
+      return proc.stop({ sig: 'SIGTERM', graceMs })
+    },
+  }
+}

@@ -1,0 +1,498 @@
+// The socket agent's wire protocol (agent/tcplab-agent.c): one JSON command per
+// line on its stdin, one JSON event per line on its stdout. Keep this file and
+// the C program in step; test/unit/agent checks the C tables against it.
+
+/** How a socket's incoming data is consumed. */
+export type ReadMode =
+  /** The agent reads whatever arrives (emits `read` coalesced per wakeup, `eof` once, `error` op "read"). */
+  | 'auto'
+  /** Nothing is read: the kernel queues data (Recv-Q grows, the window closes); errors stay pending for `poll`/`read`. */
+  | 'pause'
+
+/** When a listener accepts. */
+export type AcceptMode =
+  /** As soon as the kernel has a connection. */
+  | 'auto'
+  /** Only on an `accept` command (connections wait in the accept queue: LISTEN Recv-Q). */
+  | 'manual'
+  /** Never (the accept queue fills up to the backlog). */
+  | 'never'
+
+/** poll(2) event names. */
+export type PollFlag = 'in' | 'pri' | 'out' | 'err' | 'hup' | 'rdhup' | 'nval'
+
+/** shutdown(2) directions. */
+export type ShutdownHow = 'rd' | 'wr' | 'rdwr'
+
+/** Symbolic errno name ("ETIMEDOUT"), or "E<number>" for one the agent has no name for. */
+export type ErrnoName = `E${string}`
+
+/**
+ * Socket options, set in the order written; see socket(7), tcp(7), ipv6(7).
+ * Events report what the kernel reads back (SO_RCVBUF doubled, TCP_DEFER_ACCEPT
+ * rounded to a SYN-ACK retransmission count, TCP_MAXSEG clamped...).
+ */
+export interface SocketOptions {
+  /** SO_RCVBUF in bytes (the kernel doubles it). Set before listen/connect to shape the window. */
+  rcvbuf?: number
+  /** SO_SNDBUF in bytes (the kernel doubles it). */
+  sndbuf?: number
+  /** SO_KEEPALIVE. */
+  keepalive?: boolean
+  /** TCP_KEEPIDLE: idle seconds before the first keepalive probe. */
+  keepidle?: number
+  /** TCP_KEEPINTVL: seconds between probes. */
+  keepintvl?: number
+  /** TCP_KEEPCNT: unanswered probes before ETIMEDOUT. */
+  keepcnt?: number
+  /** TCP_USER_TIMEOUT: ms that sent data may stay unacknowledged before ETIMEDOUT (0: the kernel default). */
+  userTimeoutMs?: number
+  /** TCP_NODELAY: disable Nagle. */
+  nodelay?: boolean
+  /** TCP_DEFER_ACCEPT (listener): seconds to wait for data before accept() sees a connection. */
+  deferAccept?: number
+  /** TCP_SYNCNT: SYN retransmissions before connect fails with ETIMEDOUT. */
+  syncnt?: number
+  /** SO_LINGER: seconds, or -1 for off; 0 makes close() send a RST. */
+  linger?: number
+  /** SO_REUSEADDR (listen defaults to true). */
+  reuseaddr?: boolean
+  /** SO_REUSEPORT. */
+  reuseport?: boolean
+  /** IPV6_V6ONLY (IPv6 sockets only). */
+  v6only?: boolean
+  /** TCP_QUICKACK. */
+  quickack?: boolean
+  /** TCP_CORK. */
+  cork?: boolean
+  /** TCP_MAXSEG: MSS for outgoing segments. */
+  maxseg?: number
+  /** TCP_NOTSENT_LOWAT: bytes of unsent data above which the socket is not writable. */
+  notsentLowat?: number
+  /** TCP_WINDOW_CLAMP: bound on the advertised window. */
+  windowClamp?: number
+  /** TCP_CONGESTION: "cubic", "reno", "bbr"... */
+  congestion?: string
+}
+
+/** Option names, as in `opts` and `getsockopt`. */
+export type SocketOptionName = keyof SocketOptions
+
+/** Read-back values (null where the kernel refused the getsockopt, e.g. v6only on IPv4). */
+export type SocketOptionValues = { [K in SocketOptionName]?: SocketOptions[K] | null }
+
+/** Every option name, in the agent's table order (agent/options.c). */
+export const SOCKET_OPTION_NAMES = [
+  'rcvbuf', 'sndbuf', 'keepalive', 'keepidle', 'keepintvl', 'keepcnt', 'userTimeoutMs', 'nodelay',
+  'deferAccept', 'syncnt', 'linger', 'reuseaddr', 'reuseport', 'v6only', 'quickack', 'cork', 'maxseg',
+  'notsentLowat', 'windowClamp', 'congestion',
+] as const satisfies readonly SocketOptionName[]
+
+/** Fields every command may carry. */
+interface CommandBase {
+  /** Echoed by every event the command produces. */
+  id?: string | number | undefined
+}
+
+/**
+ * Create a listening socket: socket, options (SO_REUSEADDR on unless given),
+ * bind, listen. Event `listening`, or `error` (op "listen", with `syscall`).
+ * Accepted sockets are named `as` (default `<name>-conn`), then `<as>-2`, `<as>-3`...
+ */
+export interface ListenCommand extends CommandBase {
+  op: 'listen'
+  name: string
+  /** 0 picks a free port (see `lport`). */
+  port: number
+  /** IPv4 or IPv6 literal; default 0.0.0.0. */
+  addr?: string | undefined
+  /** listen(2) backlog; default 128. */
+  backlog?: number | undefined
+  /** Default "auto". */
+  accept?: AcceptMode | undefined
+  /** Name of accepted sockets; default `<name>-conn`. */
+  as?: string | undefined
+  /** Read mode given to accepted sockets; default "auto". */
+  read?: ReadMode | undefined
+  /** Set before listen(); accepted sockets inherit what the kernel makes them inherit. */
+  opts?: SocketOptions | undefined
+}
+
+/**
+ * Connect (options set before connect, source port bound when `sport` is given).
+ * Blocking semantics by default: `connected`, or `error` op "connect" (ECONNREFUSED,
+ * ETIMEDOUT...). With `nonblock`, `connecting` (errno EINPROGRESS) comes right away;
+ * `connected` follows on success, while a failure is left pending in the socket
+ * (SO_ERROR) for `poll`, `getsockopt SO_ERROR`, `read` or `send` to find.
+ * The name exists from connect() on, whatever its outcome (close it to reuse it).
+ */
+export interface ConnectCommand extends CommandBase {
+  op: 'connect'
+  name: string
+  /** IPv4 or IPv6 literal (no name lookup). */
+  host: string
+  port: number
+  /** Source port, bound before connect. */
+  sport?: number | undefined
+  nonblock?: boolean | undefined
+  /** Default "auto". */
+  read?: ReadMode | undefined
+  opts?: SocketOptions | undefined
+}
+
+/**
+ * Accept one connection on a listener created with accept "manual"; waits (inside
+ * the agent's loop) until the kernel has one. Event `accepted` on the new socket's name.
+ */
+export interface AcceptCommand extends CommandBase {
+  op: 'accept'
+  /** The listener. */
+  name: string
+  /** Name of the accepted socket (suffixed -2, -3... if taken). */
+  as?: string | undefined
+}
+
+/**
+ * Write `data` (a string) or `bytes` filler bytes ('x'), `count` times, starting a
+ * repeat every `everyMs`. Blocking semantics: the rest of a partial write waits for
+ * POLLOUT, and sends queue behind each other. Each write(2) emits `sent` {n, total};
+ * the last one has `done: true`. A failure emits `error` op "send" (EPIPE, ECONNRESET,
+ * ETIMEDOUT...) with the `total` written so far.
+ * `untilFull` writes non-blocking until EAGAIN and emits one `sent` with `full: true`
+ * (`full: false` if it stopped at its safety bound: 1 GiB or 5 s).
+ */
+export interface SendCommand extends CommandBase {
+  op: 'send'
+  name: string
+  data?: string | undefined
+  bytes?: number | undefined
+  /** Default 1. */
+  count?: number | undefined
+  /** Interval between the starts of two repeats; default 0. */
+  everyMs?: number | undefined
+  untilFull?: boolean | undefined
+}
+
+/**
+ * One-shot read now (never waits): one recv(2) of up to `bytes`, or (`all`, the
+ * default) recv(2) until the queue is empty. Events: `read` {n}, then `eof` at
+ * end of stream, or `error` op "read"; `read` {n: 0, errno: "EAGAIN"} when nothing is there.
+ */
+export interface ReadCommand extends CommandBase {
+  op: 'read'
+  name: string
+  bytes?: number | undefined
+  all?: boolean | undefined
+}
+
+/** Stop reading (read mode "pause"). Event `paused`. */
+export interface PauseCommand extends CommandBase {
+  op: 'pause'
+  name: string
+}
+
+/** Read whatever arrives (read mode "auto"). Event `resumed`. */
+export interface ResumeCommand extends CommandBase {
+  op: 'resume'
+  name: string
+}
+
+/**
+ * poll(2) emulated inside the loop (never blocks other sockets): waits until the
+ * socket reports one of `events` (default ["in"]; err and hup are always reported)
+ * or `timeoutMs` passes (default: no timeout). Event `polled`. On a closed
+ * socket: `polled` {revents: ["nval"]} at once. One poll per socket at a time (else EALREADY).
+ */
+export interface PollCommand extends CommandBase {
+  op: 'poll'
+  name: string
+  events?: PollFlag[] | undefined
+  timeoutMs?: number | undefined
+}
+
+/** What `getsockopt` can read. */
+export type GetsockoptName =
+  /** SO_ERROR (reading it clears it, as for an application). Event `sockopt` with `errno` when non-zero. */
+  | 'SO_ERROR'
+  /** struct tcp_info. Event `tcpinfo`. */
+  | 'TCP_INFO'
+  /** ioctl(2) queue sizes (tcp(7) "Ioctls"): unread bytes, unsent+unacked bytes, unsent bytes. Event `sockopt`. */
+  | 'SIOCINQ' | 'SIOCOUTQ' | 'SIOCOUTQNSD'
+  /** Every option of the table. Event `opts`. */
+  | 'all'
+  /** One option. Event `sockopt`. */
+  | SocketOptionName
+
+/** Read something back from the kernel. Failures: `error` op "getsockopt" with `opt`. */
+export interface GetsockoptCommand extends CommandBase {
+  op: 'getsockopt'
+  name: string
+  opt: GetsockoptName
+}
+
+/** Set options (in order; stops at the first failure: `error` with `opt`). Event `opts` with the read-back values. */
+export interface SetsockoptCommand extends CommandBase {
+  op: 'setsockopt'
+  name: string
+  opts: SocketOptions
+}
+
+/** shutdown(2). Event `shutdown`, or `error` op "shutdown". */
+export interface ShutdownCommand extends CommandBase {
+  op: 'shutdown'
+  name: string
+  /** Default "rdwr". */
+  how?: ShutdownHow | undefined
+}
+
+/**
+ * close(2). Event `closed`. The name stays known: later operations on it run on
+ * fd -1 and get EBADF from the kernel (like an application using its closed fd).
+ * Operations still pending (send, accept, poll, blocking connect) end with
+ * `error` errno ECANCELED first.
+ */
+export interface CloseCommand extends CommandBase {
+  op: 'close'
+  name: string
+}
+
+/** SO_LINGER {1, 0} then close(2): the kernel sends a RST. Event `closed` {abort: true}. */
+export interface AbortCommand extends CommandBase {
+  op: 'abort'
+  name: string
+}
+
+/** Event `sockets` describing every socket the agent knows. */
+export interface ListCommand extends CommandBase {
+  op: 'list'
+}
+
+/** Every command, discriminated on `op`. */
+export type AgentCommand =
+  | ListenCommand | ConnectCommand | AcceptCommand | SendCommand | ReadCommand | PauseCommand
+  | ResumeCommand | PollCommand | GetsockoptCommand | SetsockoptCommand | ShutdownCommand
+  | CloseCommand | AbortCommand | ListCommand
+
+export type AgentOp = AgentCommand['op']
+
+/** Every op, in the agent's dispatch-table order. */
+export const AGENT_OPS = [
+  'listen', 'connect', 'accept', 'send', 'read', 'pause', 'resume', 'poll', 'getsockopt',
+  'setsockopt', 'shutdown', 'close', 'abort', 'list',
+] as const satisfies readonly AgentOp[]
+
+// ---------------------------------------------------------------- events
+
+/** Fields of every event. */
+interface EventBase {
+  /** CLOCK_REALTIME, microseconds since the epoch, taken when the event was written. */
+  t: number
+  /** Socket name; "" for agent-wide events (ready, exit, sockets, unparseable command). */
+  name: string
+  /** The `id` of the command that caused it; absent for events the loop produced by itself. */
+  id?: string | number | undefined
+}
+
+/** Local endpoint, as ss(8) prints it: "198.18.0.1:8000", "[::1]:8000". */
+interface LocalEndpoint {
+  local: string
+  lport: number
+}
+
+/** Both endpoints of a connected socket. */
+interface Endpoints extends LocalEndpoint {
+  peer: string
+  rport: number
+}
+
+/** The agent is running (first line it writes). */
+export interface ReadyEvent extends EventBase {
+  type: 'ready'
+  pid: number
+  /** Protocol version (1). */
+  version: number
+}
+
+/** The agent is exiting after closing every socket (exit code 0). */
+export interface ExitEvent extends EventBase {
+  type: 'exit'
+  reason: 'stdin' | 'signal'
+  signal?: 'SIGTERM' | 'SIGINT' | undefined
+  /** Sockets it closed. */
+  closed: number
+}
+
+export interface ListeningEvent extends EventBase, LocalEndpoint {
+  type: 'listening'
+  opts: SocketOptionValues
+}
+
+/** A nonblock connect returned EINPROGRESS. */
+export interface ConnectingEvent extends EventBase, LocalEndpoint {
+  type: 'connecting'
+  errno: 'EINPROGRESS'
+  message: string
+  opts: SocketOptionValues
+}
+
+export interface ConnectedEvent extends EventBase, Endpoints {
+  type: 'connected'
+  opts: SocketOptionValues
+}
+
+/** A new socket (this event's `name`) accepted on `listener`. */
+export interface AcceptedEvent extends EventBase, Endpoints {
+  type: 'accepted'
+  listener: string
+  /** Read-back of the options set on the listener, as the accepted socket has them. */
+  opts: SocketOptionValues
+}
+
+/** One write(2) (or one untilFull run). */
+export interface SentEvent extends EventBase {
+  type: 'sent'
+  /** Bytes the kernel accepted in this call (untilFull: in the whole run). */
+  n: number
+  /** Bytes written by this command so far. */
+  total: number
+  /** Last event of the command. */
+  done?: boolean | undefined
+  /** untilFull: whether the run ended on EAGAIN (the send buffer is full). */
+  full?: boolean | undefined
+}
+
+/** Bytes read (auto mode: coalesced per wakeup; read command: that call). */
+export interface ReadEvent extends EventBase {
+  type: 'read'
+  n: number
+  /** Bytes read from this socket so far. */
+  total: number
+  /** "EAGAIN" when a read command found nothing. */
+  errno?: 'EAGAIN' | undefined
+  message?: string | undefined
+}
+
+/** recv(2) returned 0: the peer's FIN (or our own shutdown rd). */
+export interface EofEvent extends EventBase {
+  type: 'eof'
+}
+
+/** A failure: the errno of a system call, or EINVAL for a command the agent rejects. */
+export interface ErrorEvent extends EventBase {
+  type: 'error'
+  /** The command's op, or "read"/"accept" for failures the loop met by itself ("" for an unparseable line). */
+  op: AgentOp | ''
+  errno: ErrnoName
+  /** strerror(3), or the agent's explanation for EINVAL/EEXIST/EALREADY/ECANCELED. */
+  message: string
+  /** Which call failed when an op makes several (socket, setsockopt, bind, listen, connect). */
+  syscall?: string | undefined
+  /** The option concerned (setsockopt/getsockopt failures). */
+  opt?: string | undefined
+  /** send: bytes written before the failure. */
+  total?: number | undefined
+  /** accept: automatic accepting stopped after this error. */
+  stopped?: boolean | undefined
+}
+
+export interface PolledEvent extends EventBase {
+  type: 'polled'
+  /** What poll(2) reported (empty on timeout). */
+  revents: PollFlag[]
+  /** Time from the poll command to this event, in ms (microsecond resolution). */
+  elapsedMs: number
+  timeout?: boolean | undefined
+}
+
+/** getsockopt of one value (SO_ERROR, an ioctl queue size, or an option). */
+export interface SockoptEvent extends EventBase {
+  type: 'sockopt'
+  opt: string
+  value: number | boolean | string
+  /** SO_ERROR: the name of a non-zero value. */
+  errno?: ErrnoName | undefined
+  message?: string | undefined
+}
+
+/**
+ * struct tcp_info (include/uapi/linux/tcp.h) with the tcpi_ prefix dropped. Units
+ * are the kernel's: rto, ato, rtt, rttvar, min_rtt, rcv_rtt in µs; last_* in ms;
+ * rates in bytes/s. Fields the running kernel does not fill are absent.
+ */
+export interface TcpInfo {
+  /** ss(8) state name: ESTAB, SYN-SENT, SYN-RECV, FIN-WAIT-1, FIN-WAIT-2, TIME-WAIT, UNCONN, CLOSE-WAIT, LAST-ACK, LISTEN, CLOSING. */
+  state: string
+  /** Open, Disorder, CWR, Recovery, Loss. */
+  ca_state: string
+  [field: string]: number | string | undefined
+}
+
+export interface TcpInfoEvent extends EventBase {
+  type: 'tcpinfo'
+  info: TcpInfo
+}
+
+/** Option read-backs (setsockopt, getsockopt "all"). */
+export interface OptsEvent extends EventBase {
+  type: 'opts'
+  opts: SocketOptionValues
+}
+
+export interface ShutdownEvent extends EventBase {
+  type: 'shutdown'
+  how: ShutdownHow
+}
+
+export interface ClosedEvent extends EventBase {
+  type: 'closed'
+  /** Closed with a RST (abort). */
+  abort?: boolean | undefined
+}
+
+export interface PausedEvent extends EventBase {
+  type: 'paused'
+  read: 'pause'
+}
+
+export interface ResumedEvent extends EventBase {
+  type: 'resumed'
+  read: 'auto'
+}
+
+/** One socket in a `sockets` event. */
+export interface SocketSummary {
+  name: string
+  /** -1 once closed. */
+  fd: number
+  kind: 'listener' | 'stream'
+  state: 'listening' | 'connecting' | 'connected' | 'failed' | 'closed' | 'open'
+  /** Read mode (listeners: the one given to accepted sockets). */
+  read: ReadMode
+  accept?: AcceptMode | undefined
+  local?: string | undefined
+  lport?: number | undefined
+  peer?: string | undefined
+  rport?: number | undefined
+}
+
+export interface SocketsEvent extends EventBase {
+  type: 'sockets'
+  sockets: SocketSummary[]
+}
+
+/** Every event, discriminated on `type`. */
+export type AgentEvent =
+  | ReadyEvent | ExitEvent | ListeningEvent | ConnectingEvent | ConnectedEvent | AcceptedEvent
+  | SentEvent | ReadEvent | EofEvent | ErrorEvent | PolledEvent | SockoptEvent | TcpInfoEvent
+  | OptsEvent | ShutdownEvent | ClosedEvent | PausedEvent | ResumedEvent | SocketsEvent
+
+export type AgentEventType = AgentEvent['type']
+
+/** The event of a given type. */
+export type AgentEventOf<T extends AgentEventType> = Extract<AgentEvent, { type: T }>
+
+/** Every event type, for exhaustive handling (`satisfies Record<AgentEventType, ...>`). */
+export const AGENT_EVENT_TYPES = [
+  'ready', 'exit', 'listening', 'connecting', 'connected', 'accepted', 'sent', 'read', 'eof', 'error',
+  'polled', 'sockopt', 'tcpinfo', 'opts', 'shutdown', 'closed', 'paused', 'resumed', 'sockets',
+] as const satisfies readonly AgentEventType[]

@@ -1,0 +1,15 @@
+// tcplab's public library API: load scenarios, run them, read their verdicts.
+// The CLI (src/cli) is a thin client of exactly this.
+
+export { loadScenario, loadScenarios, parseScenario, findScenarioFiles, type LoadedScenario } from './scenario/loader.js'
+export { Scenario, type Expectation, type Step } from './scenario/schema.js'
+export { runScenario, type RunScenarioOptions } from './runner/run-scenario.js'
+export { runSuite, summarize, type RunSuiteOptions } from './runner/suite.js'
+export { createBackend, newLabId, BACKEND_NAMES, type Backend, type BackendName, type Host, type Lab, type LabSpec } from './lab/index.js'
+export { evaluateAll, evaluateExpectation, type EvalContext, type ExpectationResult, type RunSummary, type ScenarioVerdict } from './expect/index.js'
+export { createReporter, formatResult, summaryLine, REPORTER_NAMES, type ReporterName } from './report/terminal.js'
+export type { SuiteReporter } from './report/reporter.js'
+export type { TimelineRecord, ActionRecord, SsRecord, PktRecord, EventRecord, CounterRecord } from './recorder/records.js'
+export { parseJsonl } from './recorder/timeline.js'
+export * from './util/errors.js'
+export { parseDurationMs, formatMs } from './util/duration.js'

@@ -1,0 +1,43 @@
+// Second Ctrl-C: no time for graceful teardown. Delete, synchronously, the
+// namespaces of every lab this process registered (processes were already
+// SIGKILLed). Docker leftovers are for `tcplab gc`.
+
+import { spawnSync } from 'node:child_process'
+import { readdirSync, readFileSync, rmSync } from 'node:fs'
+import path from 'node:path'
+import { STATE_DIR } from './lease.js'
+
+/** Remove this process's lab namespaces and state files right now. */
+export function removeOwnLabsSync(): void {
+  const labsDir = path.join(STATE_DIR, 'labs')
+  let files: string[] = []
+  try {
+    files = readdirSync(labsDir)
+  } catch {
+    return
+  }
+  const ns = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout ?? ''
+  for (const f of files) {
+    try {
+      const rec = JSON.parse(readFileSync(path.join(labsDir, f), 'utf8')) as { pid: number; labId: string }
+      if (rec.pid !== process.pid) continue
+      for (const line of ns.split('\n')) {
+        const name = line.split(' ')[0] ?? ''
+        if (name.startsWith(`tcplab-${rec.labId}-`)) {
+          const pids = (spawnSync('ip', ['netns', 'pids', name], { encoding: 'utf8' }).stdout ?? '').split(/\s+/).filter(Boolean)
+          for (const p of pids) {
+            try {
+              process.kill(Number(p), 'SIGKILL')
+            } catch {
+              // gone
+            }
+          }
+          spawnSync('ip', ['netns', 'del', name])
+        }
+      }
+      rmSync(path.join(labsDir, f), { force: true })
+    } catch {
+      // best effort
+    }
+  }
+}
