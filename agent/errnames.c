@@ -1,0 +1,53 @@
+/* errnames.c - see errnames.h. The table covers errno(3) on Linux; EAGAIN and
+ * EWOULDBLOCK (and EDEADLK/EDEADLOCK, ENOTSUP/EOPNOTSUPP) share a value, the
+ * first spelling listed wins. */
+#include "errnames.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+
+struct errname {
+	int err;
+	const char *name;
+};
+
+#define E(x) { x, #x }
+static const struct errname ERRNAMES[] = {
+	/* the ones TCP experiments meet, first */
+	E(ETIMEDOUT), E(ECONNRESET), E(EPIPE), E(ECONNREFUSED), E(EAGAIN),
+	E(EBADF), E(ENOTCONN), E(EHOSTUNREACH), E(ENETUNREACH), E(EINPROGRESS),
+	E(EINVAL), E(EADDRINUSE), E(EADDRNOTAVAIL), E(EALREADY), E(EISCONN),
+	E(ECONNABORTED), E(ENETDOWN), E(ENETRESET), E(EHOSTDOWN), E(EPROTO),
+	E(ENOBUFS), E(ENOMEM), E(EMFILE), E(ENFILE), E(EACCES), E(EPERM),
+	E(EINTR), E(EFAULT), E(EOPNOTSUPP), E(ENOPROTOOPT), E(EPROTONOSUPPORT),
+	E(EPROTOTYPE), E(EAFNOSUPPORT), E(EPFNOSUPPORT), E(ESOCKTNOSUPPORT),
+	E(EDESTADDRREQ), E(EMSGSIZE), E(ENOTSOCK), E(ESHUTDOWN), E(ETOOMANYREFS),
+	E(ECANCELED), E(EEXIST), E(ENOENT), E(ENODEV), E(ENXIO), E(EIO),
+	/* the rest of errno(3) */
+	E(ESRCH), E(E2BIG), E(ENOEXEC), E(ECHILD), E(ENOTBLK), E(EBUSY), E(EXDEV),
+	E(ENOTDIR), E(EISDIR), E(ENOTTY), E(ETXTBSY), E(EFBIG), E(ENOSPC),
+	E(ESPIPE), E(EROFS), E(EMLINK), E(EDOM), E(ERANGE), E(EDEADLK),
+	E(ENAMETOOLONG), E(ENOLCK), E(ENOSYS), E(ENOTEMPTY), E(ELOOP), E(ENOMSG),
+	E(EIDRM), E(ECHRNG), E(EL2NSYNC), E(EL3HLT), E(EL3RST), E(ELNRNG),
+	E(EUNATCH), E(ENOCSI), E(EL2HLT), E(EBADE), E(EBADR), E(EXFULL),
+	E(ENOANO), E(EBADRQC), E(EBADSLT), E(EBFONT), E(ENOSTR), E(ENODATA),
+	E(ETIME), E(ENOSR), E(ENONET), E(ENOPKG), E(EREMOTE), E(ENOLINK),
+	E(EADV), E(ESRMNT), E(ECOMM), E(EMULTIHOP), E(EDOTDOT), E(EBADMSG),
+	E(EOVERFLOW), E(ENOTUNIQ), E(EBADFD), E(EREMCHG), E(ELIBACC), E(ELIBBAD),
+	E(ELIBSCN), E(ELIBMAX), E(ELIBEXEC), E(EILSEQ), E(ERESTART), E(ESTRPIPE),
+	E(EUSERS), E(ESTALE), E(EUCLEAN), E(ENOTNAM), E(ENAVAIL), E(EISNAM),
+	E(EREMOTEIO), E(EDQUOT), E(ENOMEDIUM), E(EMEDIUMTYPE), E(ENOKEY),
+	E(EKEYEXPIRED), E(EKEYREVOKED), E(EKEYREJECTED), E(EOWNERDEAD),
+	E(ENOTRECOVERABLE), E(ERFKILL), E(EHWPOISON),
+};
+#undef E
+
+const char *errno_name(int err, char *buf, unsigned buflen)
+{
+	for (size_t i = 0; i < sizeof ERRNAMES / sizeof ERRNAMES[0]; i++)
+		if (ERRNAMES[i].err == err)
+			return ERRNAMES[i].name;
+	snprintf(buf, buflen, "E%d", err);
+	return buf;
+}
