@@ -58,7 +58,7 @@ export interface PcapPacket {
   sport: number
   dst: string
   dport: number
-  /** tcpdump's notation: F S R P U E W then "." for ACK; "none" when no flag is set. */
+  /** tcpdump's notation, letters in the order F S R P . U E W ("S.", "P.", "S.E", "SEW"); "none" when no flag is set. */
   flags: TcpFlagsText
   /** The TCP flags octet (FIN 0x01 ... CWR 0x80). */
   flagBits: number
@@ -100,16 +100,18 @@ const IPV6_FRAGMENT = 44
 const IPV6_AH = 51
 const IPV6_DSTOPTS = 60
 
-/** tcpdump's flag letters in its print order (print-tcp.c tcp_flag_values); ACK is "." last. */
+/**
+ * tcpdump's flag letters in its print order (print-tcp.c tcp_flag_values): F S R P . U E W.
+ * ACK's "." comes before URG/ECE/CWR: an ECN SYN-ACK prints "S.E", a CWR data segment "P.W".
+ */
 const FLAG_LETTERS: ReadonlyArray<[number, string]> = [
-  [0x01, 'F'], [0x02, 'S'], [0x04, 'R'], [0x08, 'P'], [0x20, 'U'], [0x40, 'E'], [0x80, 'W'], [0x10, '.'],
+  [0x01, 'F'], [0x02, 'S'], [0x04, 'R'], [0x08, 'P'], [0x10, '.'], [0x20, 'U'], [0x40, 'E'], [0x80, 'W'],
 ]
 
 interface FileFormat {
   isLittleEndian: boolean
   isNano: boolean
   linkType: number
-  snaplen: number
 }
 
 /** Parse a classic pcap file (µs or ns magic, either byte order) into its TCP segments. */
@@ -161,10 +163,9 @@ function readFileHeader(buf: Buffer): FileFormat | undefined {
     throw new TcplabError('E_PCAP', `not a pcap file (magic 0x${magic.toString(16).padStart(8, '0')})`)
   }
   if (buf.length < FILE_HEADER_BYTES) return undefined
-  const snaplen = isLittleEndian ? buf.readUInt32LE(16) : buf.readUInt32BE(16)
   // draft-ietf-opsawg-pcap: the low 16 bits are the link type; the high bits carry FCS information.
   const linkField = isLittleEndian ? buf.readUInt32LE(20) : buf.readUInt32BE(20)
-  return { isLittleEndian, isNano, linkType: linkField & 0xffff, snaplen }
+  return { isLittleEndian, isNano, linkType: linkField & 0xffff }
 }
 
 /** What the record header says about one frame. */
@@ -177,8 +178,8 @@ interface Frame {
 interface LinkInfo {
   /** Offset of the IP header. */
   l3: number
-  /** Ethertype, or 0 when only the IP version nibble says. */
-  etherType: number
+  /** Ethertype; undefined when the link layer does not say (NULL, LOOP, RAW): the IP version nibble decides. */
+  etherType: number | undefined
   ifindex?: number | undefined
   pktType?: number | undefined
 }
@@ -187,7 +188,9 @@ interface LinkInfo {
 function decodeLink(buf: Buffer, start: number, end: number, linkType: number): LinkInfo | undefined {
   switch (linkType) {
     case LINKTYPE.LINUX_SLL2: {
-      // protocol(2) reserved(2) if_index(4) hatype(2) pkttype(1) halen(1) addr(8): 20 bytes, big endian.
+      // https://www.tcpdump.org/linktypes/LINKTYPE_LINUX_SLL2.html: protocol(2) reserved(2)
+      // if_index(4) hatype(2) pkttype(1) halen(1) addr(8), 20 bytes, big endian.
+      // if_index is an index in the capturing network namespace (capture.ts records the names).
       if (end - start < 20) return undefined
       return {
         l3: start + 20,
@@ -197,7 +200,8 @@ function decodeLink(buf: Buffer, start: number, end: number, linkType: number): 
       }
     }
     case LINKTYPE.LINUX_SLL: {
-      // pkttype(2) hatype(2) halen(2) addr(8) protocol(2): 16 bytes, big endian.
+      // https://www.tcpdump.org/linktypes/LINKTYPE_LINUX_SLL.html: pkttype(2) hatype(2) halen(2)
+      // addr(8) protocol(2), 16 bytes, big endian.
       if (end - start < 16) return undefined
       return { l3: start + 16, etherType: buf.readUInt16BE(start + 14), pktType: buf.readUInt16BE(start) }
     }
@@ -217,11 +221,11 @@ function decodeLink(buf: Buffer, start: number, end: number, linkType: number): 
     case LINKTYPE.LOOP:
       // A 4-byte address family, in the writer's byte order (NULL) or big endian (LOOP), and
       // AF_INET6 differs between systems (10, 24, 28, 30): the IP version nibble decides instead.
-      return { l3: start + 4, etherType: 0 }
+      return { l3: start + 4, etherType: undefined }
     case LINKTYPE.RAW:
     case LINKTYPE.RAW_12:
     case LINKTYPE.RAW_14:
-      return { l3: start, etherType: 0 }
+      return { l3: start, etherType: undefined }
     default:
       throw new TcplabError('E_PCAP', `unsupported pcap link type ${linkType}`, {
         hint: 'capture with `tcpdump -i any` (LINUX_SLL2) or on an Ethernet/veth interface (EN10MB)',
@@ -236,11 +240,11 @@ function decodeRecord(buf: Buffer, start: number, end: number, linkType: number,
   const l3 = link.l3
   if (l3 >= end) return undefined
   const version = buf.readUInt8(l3) >> 4
-  if (link.etherType === ETHERTYPE_IPV4 || (link.etherType === 0 && version === 4)) {
+  if (link.etherType === ETHERTYPE_IPV4 || (link.etherType === undefined && version === 4)) {
     if (version !== 4) return undefined
     return decodeIpv4(buf, l3, end, frame.origLen - (l3 - start), frame, link)
   }
-  if (link.etherType === ETHERTYPE_IPV6 || (link.etherType === 0 && version === 6)) {
+  if (link.etherType === ETHERTYPE_IPV6 || (link.etherType === undefined && version === 6)) {
     if (version !== 6) return undefined
     return decodeIpv6(buf, l3, end, frame.origLen - (l3 - start), frame, link)
   }
@@ -302,8 +306,9 @@ function decodeTcp(
 ): PcapPacket | undefined {
   if (end - l4 < 20) return undefined
   const dataOffsetBytes = (buf.readUInt8(l4 + 12) >> 4) * 4
+  if (dataOffsetBytes < 20) return undefined // malformed (tcpdump: "bad hdr length")
   const flagBits = buf.readUInt8(l4 + 13)
-  const optEnd = Math.min(l4 + Math.max(dataOffsetBytes, 20), end)
+  const optEnd = Math.min(l4 + dataOffsetBytes, end)
   const tcpOptions = decodeTcpOptions(buf, l4 + 20, optEnd)
   const pktType = link.pktType
   return {
@@ -367,7 +372,7 @@ function decodeTcpOptions(buf: Buffer, from: number, to: number): TcpOption[] {
   return opts
 }
 
-/** TCP flags octet -> tcpdump's text ("S.", "FP.", "R"; "none" when no flag is set). */
+/** TCP flags octet -> tcpdump's text ("S.", "FP.", "R", "S.E"; "none" when no flag is set). */
 export function formatTcpFlags(flagBits: number): TcpFlagsText {
   let s = ''
   for (const [bit, letter] of FLAG_LETTERS) if (flagBits & bit) s += letter
