@@ -118,15 +118,16 @@ function missingProgramError(ref: ContainerRef, argv: readonly string[], program
 
 /** Deliver `sig` to process group `pid` inside the container. Resolves whether or not the group still exists. */
 export async function signalInContainer(ref: ContainerRef, pid: number, sig: NodeJS.Signals | 'SIGKILL'): Promise<void> {
-  const name = sig.replace(/^SIG/, '')
+  // `kill -NAME -- -PGID`: procps-ng 4.0.2 rejects `-s NAME --`; this form works there, in util-linux and busybox.
+  const argv = ['kill', `-${sig.replace(/^SIG/, '')}`, '--', `-${pid}`]
   const stderr: Buffer[] = []
   try {
-    const a = await attachExec(ref, ['kill', '-s', name, '--', `-${pid}`], false, () => undefined, (b) => stderr.push(b))
+    const a = await attachExec(ref, argv, false, () => undefined, (b) => stderr.push(b))
     await a.closed
     const code = await exitCodeOf(a.exec)
     const text = Buffer.concat(stderr).toString()
     if (code !== 0 && !/No such process/i.test(text)) {
-      throw new ProcessError({ argv: ['kill', '-s', name, '--', `-${pid}`], host: ref.host, exitCode: code, signal: undefined, stderr: text })
+      throw new ProcessError({ argv, host: ref.host, exitCode: code, signal: undefined, stderr: text })
     }
   } catch (e: unknown) {
     // The container is gone or stopped (lab torn down): nothing left to signal.
@@ -157,7 +158,9 @@ export async function execInContainer(ref: ContainerRef, argv: readonly string[]
   const timeoutMs = opts.timeoutMs ?? 30_000
   const timer = setTimeout(() => {
     timedOut = true
-    void headerSeen.then(() => header.pid !== undefined && signalInContainer(ref, header.pid, 'SIGKILL')).catch(() => undefined)
+    void headerSeen.then(async () => {
+      if (header.pid !== undefined) await signalInContainer(ref, header.pid, 'SIGKILL')
+    }).catch(() => undefined)
     setTimeout(() => a.stream.destroy(), 2000).unref()
   }, timeoutMs)
   try {
@@ -226,7 +229,7 @@ class DockerProc implements Proc {
     const header = new WrapperHeader(() => headerDone(), (b) => stderrLines?.push(b))
 
     const attaching = attachExec(ref, wrapArgv(argv), opts.stdin === true, onStdout, (b) => header.push(b))
-    this.started = (async () => {
+    const started = (async () => {
       try {
         this.attached = await attaching
       } catch (e: unknown) {
@@ -241,11 +244,12 @@ class DockerProc implements Proc {
       }
       this.pid = header.pid
     })()
-    this.started.catch(() => undefined)
+    started.catch(() => undefined)
+    this.started = started
 
     this.exited = (async (): Promise<ExitInfo> => {
       try {
-        await this.started
+        await started
       } catch {
         return { code: header.missing !== undefined ? 127 : undefined, signal: undefined }
       }
