@@ -11,12 +11,11 @@ import { checkGaps, checkTimes } from './timing.js'
 
 const FLAG_NAMES: Record<string, string> = { FIN: 'F', SYN: 'S', RST: 'R', PSH: 'P', URG: 'U', ECE: 'E', CWR: 'W', ACK: '.' }
 
-/** Normalise "SYN,ACK" / [SYN, ACK] / "S." to tcpdump's notation "S.". */
+/** Normalise "SYN,ACK" / "S." / ".S" to tcpdump's notation: F S R P . U E W, in that order (print-tcp.c). */
 export function normalizeFlags(f: string): string {
   const parts = f.includes(',') || /^[A-Z]{3}/.test(f) ? f.split(/[,+| ]+/).map((n) => FLAG_NAMES[n.toUpperCase()] ?? n) : [...f]
-  const order = 'FSRPUEW'
   const set = new Set(parts)
-  return [...order].filter((c) => set.has(c)).join('') + (set.has('.') ? '.' : '')
+  return [...'FSRP.UEW'].filter((c) => set.has(c)).join('')
 }
 
 /** Evaluate a `packets:` expectation. */

@@ -101,22 +101,23 @@ export function evaluateStates(e: ExpectationOf<'states'>, ctx: EvalContext): Ou
   if (typeof w === 'string') return { pass: false, expected, measured: w, reason: w }
   const all = selectSockets(ctx, e.on, e.socket)
   const lastSampleT = new Map<string, number>()
-  for (const r of ssRecords(ctx)) lastSampleT.set(r.host, r.t)
+  for (const r of ctx.records) if (r.kind === 'sample' || r.kind === 'ss') lastSampleT.set(r.host, r.t)
   // One sequence per socket (host + 4-tuple).
   const seqs = new Map<string, { states: string[]; firstT: number }>()
   const lastSeen = new Map<string, SsRecord>()
   for (const r of all) {
-    if (!inWindow(r.t, w)) continue
     const key = `${r.host} ${r.local} ${r.peer}`
+    lastSeen.set(key, r)
+    if (!inWindow(r.t, w)) continue
     const s = seqs.get(key) ?? { states: [], firstT: r.t }
     if (s.states[s.states.length - 1] !== r.state) s.states.push(r.state)
     seqs.set(key, s)
-    lastSeen.set(key, r)
   }
-  // A socket that disappeared while the host was still sampled went to CLOSED.
-  for (const [key, r] of lastSeen) {
+  // A socket that disappeared (within the window) while its host was still sampled went to CLOSED.
+  for (const [key, s] of seqs) {
+    const r = lastSeen.get(key) as SsRecord
     const hostLast = lastSampleT.get(r.host) ?? r.t
-    if (hostLast > r.t && hostLast <= w.to + 1) seqs.get(key)?.states.push('CLOSED')
+    if (hostLast > r.t && r.t <= w.to) s.states.push('CLOSED')
   }
   if (seqs.size === 0) return { pass: false, expected, measured: 'no samples of the socket in the window', t: w.from }
   const observed = [...seqs.values()]

@@ -41,7 +41,7 @@ export interface Proc {
   readonly argv: readonly string[]
   /** Resolves once the process is running (pid known); rejects if it could not start. */
   readonly started: Promise<void>
-  /** Resolves when the process has exited (never rejects). */
+  /** Resolves when the process has exited and its stdout/stderr were fully delivered (never rejects). */
   readonly exited: Promise<ExitInfo>
   /** Whether it has exited. */
   readonly hasExited: boolean

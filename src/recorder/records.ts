@@ -64,7 +64,7 @@ export interface SsRecord {
   info: Record<string, number | string | boolean>
 }
 
-/** TCP flags in tcpdump's notation: "S", "S.", ".", "P.", "F.", "R", "R.", "FP." (order: F S R P U E W then "." for ACK). */
+/** TCP flags in tcpdump's notation: "S", "S.", ".", "P.", "F.", "R", "R.", "FP.", "S.E" (order F S R P . U E W, print-tcp.c). */
 export type TcpFlagsText = string
 
 /** One captured TCP packet. */
@@ -134,12 +134,21 @@ export interface CounterRecord {
   bytes?: number | undefined
 }
 
-export type TimelineRecord = ActionRecord | SsRecord | PktRecord | EventRecord | CounterRecord
+/** One ss sample of one host was taken (also when it found no socket), so "the socket is gone" is observable. */
+export interface SampleRecord {
+  kind: 'sample'
+  t: number
+  host: string
+  /** Sockets in the sample. */
+  sockets: number
+}
+
+export type TimelineRecord = ActionRecord | SsRecord | PktRecord | EventRecord | CounterRecord | SampleRecord
 export type RecordKind = TimelineRecord['kind']
 export type RecordOf<K extends RecordKind> = Extract<TimelineRecord, { kind: K }>
 
 /** Every record kind, for exhaustive renderers (`satisfies Record<RecordKind, ...>`). */
-export const RECORD_KINDS = ['action', 'ss', 'pkt', 'event', 'counter'] as const satisfies readonly RecordKind[]
+export const RECORD_KINDS = ['action', 'ss', 'pkt', 'event', 'counter', 'sample'] as const satisfies readonly RecordKind[]
 
 /** Microseconds since the epoch on CLOCK_REALTIME, as precisely as Node gives it. */
 export function nowUs(): number {

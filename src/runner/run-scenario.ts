@@ -133,7 +133,15 @@ async function play(
   const samplers: SsSampler[] = []
   const intervalMs = s.sample?.interval ?? DEFAULT_SAMPLE_MS
   for (const [, h] of hosts) {
-    const sampler = startSsSampler(h, { intervalMs, t0Us, onRecords: (recs) => timeline.addAll(recs) })
+    const sampler = startSsSampler(h, {
+      intervalMs,
+      t0Us,
+      onRecords: (recs) => {
+        // The sample's own time: the records share it; an empty sample is stamped now.
+        timeline.add({ kind: 'sample', t: recs[0]?.t ?? secondsSince(t0Us, nowUs()), host: h.name, sockets: recs.length })
+        timeline.addAll(recs)
+      },
+    })
     samplers.push(sampler)
     td.push(`stop ss sampler on ${h.name}`, () => sampler.stop())
   }

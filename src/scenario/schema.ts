@@ -50,10 +50,22 @@ const Argv = z.array(z.union([z.string(), z.number(), z.boolean()]).transform(St
 /** An iptables rule: a string split on whitespace (quotes allowed), or an argv array. */
 const Rule = z.union([z.string().min(1), Argv])
 
-const SysctlMap = z.record(
-  z.string().regex(/^[a-z0-9_]+(\.[A-Za-z0-9_-]+)+$/, { message: 'expected a sysctl key like net.ipv4.tcp_syn_retries' }),
-  z.union([z.string(), z.number()]).transform(String),
-)
+/**
+ * Sysctls: key -> value. `{ value: 2, optional: true }` sets it only where the
+ * kernel has it (e.g. net.ipv4.tcp_syn_linear_timeouts, new in 6.5). Optional
+ * keys come out prefixed with "?" (see applySysctls).
+ */
+const SysctlMap = z
+  .record(
+    z.string().regex(/^[a-z0-9_]+(\.[A-Za-z0-9_-]+)+$/, { message: 'expected a sysctl key like net.ipv4.tcp_syn_retries' }),
+    z.union([
+      z.union([z.string(), z.number()]).transform(String),
+      z.object({ value: z.union([z.string(), z.number()]).transform(String), optional: z.boolean().optional() }).strict(),
+    ]),
+  )
+  .transform((m) =>
+    Object.fromEntries(Object.entries(m).map(([k, v]) => (typeof v === 'string' ? [k, v] : [v.optional ? `?${k}` : k, v.value]))),
+  )
 
 const Signal = z.enum(['STOP', 'CONT', 'INT', 'TERM', 'KILL', 'HUP', 'QUIT', 'USR1', 'USR2'])
 

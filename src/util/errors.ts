@@ -120,8 +120,8 @@ const STDERR_HINTS: Array<[RegExp, string]> = [
     'check the rule with `iptables -A ... ` syntax (iptables(8), iptables-extensions(8)); the rule is passed as argv, without a shell'],
   [/Specified qdisc kind is unknown|Unknown qdisc/i, 'this kernel lacks the qdisc (sch_netem is often not built); `tcplab doctor` lists the available ones'],
   [/cannot stat .*No such file or directory|unknown key|is an unknown key/i, 'this sysctl does not exist on this kernel; `tcplab doctor` lists the tcp sysctls'],
-  [/No such file or directory/i, 'the program is not installed in the lab host'],
   [/Cannot open network namespace/i, 'the lab namespace is gone (was `tcplab gc` run during the scenario?)'],
+  [/No such file or directory/i, 'the program is not installed in the lab host'],
 ]
 
 /** A command failed: exit code 1 unless the cause says otherwise. */

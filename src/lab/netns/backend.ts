@@ -128,16 +128,25 @@ async function upNetnsLab(spec: LabSpec, signal?: AbortSignal): Promise<Lab> {
   }
 }
 
-/** Set sysctls inside a host; an unknown key or bad value is the scenario's fault (exit 2). */
+/**
+ * Set sysctls inside a host; an unknown key or bad value is the scenario's fault (exit 2).
+ * Keys prefixed with "?" are optional: set only where this kernel has them.
+ */
 export async function applySysctls(host: Host, sysctls: Record<string, string>): Promise<void> {
-  const entries = Object.entries(sysctls)
+  const entries: Array<[string, string]> = []
+  for (const [k, v] of Object.entries(sysctls)) {
+    if (!k.startsWith('?')) entries.push([k, v])
+    else if ((await host.exec(['sysctl', '-n', k.slice(1)], { reject: false })).exitCode === 0) entries.push([k.slice(1), v])
+  }
   if (entries.length === 0) return
   try {
     await host.exec(['sysctl', '-q', '-w', ...entries.map(([k, v]) => `${k}=${v}`)])
   } catch (e: unknown) {
     if (e instanceof ProcessError) {
       throw new StepError(`cannot set sysctl on ${host.name}: ${e.failure.stderr.trim() || e.message}`, {
-        hint: 'the key must exist in a network namespace on this kernel (per-netns sysctls only; `tcplab doctor` lists them)',
+        hint: /Operation not permitted/.test(e.failure.stderr)
+          ? 'the kernel refuses this value inside a namespace (e.g. a congestion control not in net.ipv4.tcp_allowed_congestion_control); set it per socket instead'
+          : 'the key must exist in a network namespace on this kernel (per-netns sysctls only; `tcplab doctor` lists them)',
         cause: e,
       })
     }
