@@ -23,6 +23,28 @@ struct parser {
 
 static int parse_value(struct parser *p, struct jval *v);
 
+/* Length of the well-formed UTF-8 sequence at s (RFC 3629: no overlongs, no
+ * surrogates, at most U+10FFFF), or 0 when it is not one. */
+static size_t utf8_len(const unsigned char *s, size_t n)
+{
+	if (n >= 1 && s[0] < 0x80)
+		return 1;
+	if (n >= 2 && s[0] >= 0xC2 && s[0] <= 0xDF && (s[1] & 0xC0) == 0x80)
+		return 2;
+	if (n >= 3 && s[0] >= 0xE0 && s[0] <= 0xEF && (s[1] & 0xC0) == 0x80 && (s[2] & 0xC0) == 0x80) {
+		if ((s[0] == 0xE0 && s[1] < 0xA0) || (s[0] == 0xED && s[1] > 0x9F))
+			return 0;
+		return 3;
+	}
+	if (n >= 4 && s[0] >= 0xF0 && s[0] <= 0xF4 && (s[1] & 0xC0) == 0x80 && (s[2] & 0xC0) == 0x80 &&
+	    (s[3] & 0xC0) == 0x80) {
+		if ((s[0] == 0xF0 && s[1] < 0x90) || (s[0] == 0xF4 && s[1] > 0x8F))
+			return 0;
+		return 4;
+	}
+	return 0;
+}
+
 static int fail(struct parser *p, const char *fmt, ...)
 {
 	va_list ap;
@@ -127,6 +149,17 @@ static int parse_string(struct parser *p, char **out, size_t *outlen)
 		if (c < 0x20) {
 			free(buf);
 			return fail(p, "control character in string");
+		}
+		if (c >= 0x80) {
+			size_t k = utf8_len((const unsigned char *)p->s - 1, (size_t)(p->end - p->s) + 1);
+			if (k == 0) {
+				free(buf);
+				return fail(p, "invalid UTF-8 in string");
+			}
+			memcpy(buf + n, p->s - 1, k);
+			n += k;
+			p->s += k - 1;
+			continue;
 		}
 		if (c != '\\') {
 			buf[n++] = (char)c;
@@ -240,8 +273,10 @@ static int parse_array(struct parser *p, struct jval *v)
 	}
 	for (;;) {
 		grow_items(v, &cap, 0);
-		if (parse_value(p, &v->items[v->n]) < 0)
+		if (parse_value(p, &v->items[v->n]) < 0) {
+			json_free(&v->items[v->n]); /* a partial child is not counted in n */
 			return -1;
+		}
 		v->n++;
 		skip_ws(p);
 		if (p->s < p->end && *p->s == ',') {
@@ -288,6 +323,7 @@ static int parse_object(struct parser *p, struct jval *v)
 		grow_items(v, &cap, 1);
 		v->keys[v->n] = key;
 		if (parse_value(p, &v->items[v->n]) < 0) {
+			json_free(&v->items[v->n]); /* a partial child is not counted in n */
 			free(key);
 			return -1;
 		}
@@ -460,8 +496,16 @@ static void put_quoted(struct jbuf *b, const char *s, size_t n)
 		} else if (c < 0x20) {
 			snprintf(esc, sizeof esc, "\\u%04x", c);
 			jb_append(b, esc, 6);
-		} else {
+		} else if (c < 0x80) {
 			jb_append(b, (const char *)&s[i], 1);
+		} else {
+			/* Events are UTF-8: a byte that starts no valid sequence becomes U+FFFD. */
+			size_t k = utf8_len((const unsigned char *)s + i, n - i);
+			if (k == 0)
+				jb_append(b, "\xEF\xBF\xBD", 3);
+			else
+				jb_append(b, s + i, k);
+			i += k > 0 ? k - 1 : 0;
 		}
 	}
 	jb_append(b, "\"", 1);

@@ -17,8 +17,8 @@
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
+#include <math.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
@@ -36,8 +36,10 @@
 #include <linux/tcp.h>
 
 #include "errnames.h"
+#include "events.h"
 #include "json.h"
 #include "options.h"
+#include "tcpinfo.h"
 #include "util.h"
 
 #define AGENT_PROTOCOL_VERSION 1
@@ -143,85 +145,6 @@ struct cmd {
 };
 
 /* ------------------------------------------------------------------ events */
-
-/* Write all of buf to stdout. A controller that stopped reading leaves
- * nothing to report to: exit (the kernel closes the sockets). */
-static void write_stdout(const char *buf, size_t len)
-{
-	while (len > 0) {
-		ssize_t w = write(STDOUT_FILENO, buf, len);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			fprintf(stderr, "tcplab-agent: writing an event to stdout: %s\n", strerror(errno));
-			exit(1);
-		}
-		buf += w;
-		len -= (size_t)w;
-	}
-}
-
-static void ev_begin(struct jbuf *b, const char *name, const char *type, const char *id)
-{
-	jb_init(b);
-	jb_obj_begin(b);
-	jb_key(b, "t");
-	jb_int(b, realtime_us());
-	jb_key(b, "name");
-	jb_str(b, name);
-	jb_key(b, "type");
-	jb_str(b, type);
-	if (id != NULL) {
-		jb_key(b, "id");
-		jb_raw(b, id);
-	}
-}
-
-/* Finish the event and write it (one line, unbuffered). */
-static void ev_end(struct jbuf *b)
-{
-	jb_obj_end(b);
-	jb_append(b, "\n", 1);
-	write_stdout(b->p, b->len);
-	jb_free(b);
-}
-
-static void put_errno(struct jbuf *b, int err, const char *message)
-{
-	char tmp[16];
-	jb_key(b, "errno");
-	jb_str(b, errno_name(err, tmp, sizeof tmp));
-	jb_key(b, "message");
-	jb_str(b, message != NULL ? message : strerror(err));
-}
-
-/* Begin an "error" event; the caller may add fields, then ev_end(). */
-static void ev_error_begin(struct jbuf *b, const char *name, const char *id, const char *op, int err,
-                           const char *message)
-{
-	ev_begin(b, name, "error", id);
-	jb_key(b, "op");
-	jb_str(b, op);
-	put_errno(b, err, message);
-}
-
-/* error {op, errno, message} for a failed system call (message = strerror). */
-static void emit_error(const char *name, const char *id, const char *op, int err)
-{
-	struct jbuf b;
-	ev_error_begin(&b, name, id, op, err, NULL);
-	ev_end(&b);
-}
-
-/* error {op, syscall, errno} when a command makes several calls. */
-static void emit_syscall_error(const char *name, const char *id, const char *op, const char *syscall, int err)
-{
-	struct jbuf b;
-	ev_error_begin(&b, name, id, op, err, NULL);
-	jb_key(&b, "syscall");
-	jb_str(&b, syscall);
-	ev_end(&b);
-}
 
 /* error {op, errno: EINVAL} for a command the agent cannot run as written. */
 __attribute__((format(printf, 2, 3)))
@@ -455,7 +378,8 @@ static int arg_int(const struct cmd *c, const char *key, long long min, long lon
 			emit_invalid(c, "missing \"%s\"", key);
 		return required ? -1 : 0;
 	}
-	if (v->type != J_NUM || v->num != (double)(long long)v->num || v->num < (double)min || v->num > (double)max) {
+	/* Range first: converting an out-of-range double to an integer is undefined. */
+	if (v->type != J_NUM || v->num < (double)min || v->num > (double)max || v->num != floor(v->num)) {
 		emit_invalid(c, "\"%s\": expected an integer from %lld to %lld", key, min, max);
 		return -1;
 	}
@@ -1067,13 +991,6 @@ static void emit_read(struct sock *s, const char *id, size_t n)
 	ev_end(&b);
 }
 
-static void emit_simple(const char *name, const char *type, const char *id)
-{
-	struct jbuf b;
-	ev_begin(&b, name, type, id);
-	ev_end(&b);
-}
-
 /* Auto mode: read what is there (coalesced into one event per wakeup); after
  * EOF or an error the socket is no longer watched for reading. */
 static void auto_read(struct agent *a, struct sock *s)
@@ -1282,87 +1199,6 @@ static void cmd_poll(struct agent *a, struct cmd *c)
 }
 
 /* -------------------------------------------------------------- getsockopt */
-
-/* ss(8) state names, indexed by the kernel's TCP_* state (include/net/tcp_states.h). */
-static const char *const TCP_STATE_NAMES[] = {
-	"UNKNOWN", "ESTAB", "SYN-SENT", "SYN-RECV", "FIN-WAIT-1", "FIN-WAIT-2", "TIME-WAIT",
-	"UNCONN", "CLOSE-WAIT", "LAST-ACK", "LISTEN", "CLOSING", "NEW-SYN-RECV",
-};
-/* tcp_ca_state (include/uapi/linux/tcp.h). */
-static const char *const CA_STATE_NAMES[] = { "Open", "Disorder", "CWR", "Recovery", "Loss" };
-
-/* Fields past what this kernel filled in (older kernels return a shorter struct) are left out. */
-#define HAS_FIELD(f) (len >= offsetof(struct tcp_info, f) + sizeof(((struct tcp_info *)0)->f))
-#define PUT_U(f) do { if (HAS_FIELD(tcpi_##f)) { jb_key(b, #f); jb_uint(b, ti.tcpi_##f); } } while (0)
-
-/* struct tcp_info as tcp(7) TCP_INFO returns it. Units are the kernel's:
- * rto, ato, rtt, rttvar, min_rtt in microseconds; last_* in milliseconds. */
-static int put_tcp_info(int fd, struct jbuf *b)
-{
-	struct tcp_info ti;
-	socklen_t len = sizeof ti;
-	memset(&ti, 0, sizeof ti);
-	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0)
-		return -1;
-	jb_key(b, "info");
-	jb_obj_begin(b);
-	jb_key(b, "state");
-	jb_str(b, ti.tcpi_state < sizeof TCP_STATE_NAMES / sizeof TCP_STATE_NAMES[0]
-	              ? TCP_STATE_NAMES[ti.tcpi_state] : "UNKNOWN");
-	jb_key(b, "ca_state");
-	jb_str(b, ti.tcpi_ca_state < 5 ? CA_STATE_NAMES[ti.tcpi_ca_state] : "Unknown");
-	PUT_U(retransmits);
-	PUT_U(probes);
-	PUT_U(backoff);
-	PUT_U(options);
-	jb_key(b, "snd_wscale");
-	jb_uint(b, ti.tcpi_snd_wscale);
-	jb_key(b, "rcv_wscale");
-	jb_uint(b, ti.tcpi_rcv_wscale);
-	PUT_U(rto);
-	PUT_U(ato);
-	PUT_U(snd_mss);
-	PUT_U(rcv_mss);
-	PUT_U(unacked);
-	PUT_U(sacked);
-	PUT_U(lost);
-	PUT_U(retrans);
-	PUT_U(last_data_sent);
-	PUT_U(last_data_recv);
-	PUT_U(last_ack_recv);
-	PUT_U(pmtu);
-	PUT_U(rcv_ssthresh);
-	PUT_U(rtt);
-	PUT_U(rttvar);
-	PUT_U(snd_ssthresh);
-	PUT_U(snd_cwnd);
-	PUT_U(advmss);
-	PUT_U(reordering);
-	PUT_U(rcv_rtt);
-	PUT_U(rcv_space);
-	PUT_U(total_retrans);
-	PUT_U(pacing_rate);
-	PUT_U(bytes_acked);
-	PUT_U(bytes_received);
-	PUT_U(segs_out);
-	PUT_U(segs_in);
-	PUT_U(notsent_bytes);
-	PUT_U(min_rtt);
-	PUT_U(data_segs_in);
-	PUT_U(data_segs_out);
-	PUT_U(delivery_rate);
-	PUT_U(busy_time);
-	PUT_U(rwnd_limited);
-	PUT_U(sndbuf_limited);
-	PUT_U(delivered);
-	PUT_U(bytes_sent);
-	PUT_U(bytes_retrans);
-	PUT_U(dsack_dups);
-	PUT_U(reord_seen);
-	PUT_U(snd_wnd);
-	jb_obj_end(b);
-	return 0;
-}
 
 /* ioctl(2) queue sizes, tcp(7) "Ioctls": unread bytes, unsent+unacked bytes, unsent bytes. */
 static int queue_ioctl(const char *name, unsigned long *req)
@@ -1625,7 +1461,8 @@ static const struct {
 /* Serialise "id" so events can echo it verbatim: a string or an integer. */
 static char *serialise_id(const struct jval *v)
 {
-	if (v->type == J_NUM && v->num == (double)(long long)v->num)
+	/* |id| < 2^53: exact in a double, and in range for long long. */
+	if (v->type == J_NUM && fabs(v->num) < 9007199254740992.0 && v->num == floor(v->num))
 		return xasprintf("%lld", (long long)v->num);
 	if (v->type != J_STR)
 		return NULL;
@@ -1692,10 +1529,15 @@ static int read_stdin(struct agent *a)
 {
 	char chunk[65536];
 	ssize_t r = read(STDIN_FILENO, chunk, sizeof chunk);
-	if (r < 0)
-		return (errno == EINTR || errno == EAGAIN) ? 0 : -1;
-	if (r == 0)
+	if (r < 0 && (errno == EINTR || errno == EAGAIN))
+		return 0;
+	if (r <= 0) {
+		/* EOF (or a broken stdin): run a last command that lacked its newline. */
+		if (a->linelen > 0 && !a->line_overlong)
+			handle_line(a, a->line, a->linelen);
+		a->linelen = 0;
 		return -1;
+	}
 	for (ssize_t i = 0; i < r; i++) {
 		char ch = chunk[i];
 		if (ch == '\n') {

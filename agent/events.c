@@ -1,0 +1,99 @@
+/* events.c - see events.h. Each event is built in memory and written with
+ * one write(2), so a reader never sees half a line. */
+#define _GNU_SOURCE
+#include "events.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "errnames.h"
+#include "util.h"
+
+/* Write all of buf to stdout. A controller that stopped reading leaves
+ * nothing to report to: exit (the kernel closes the sockets). */
+static void write_stdout(const char *buf, size_t len)
+{
+	while (len > 0) {
+		ssize_t w = write(STDOUT_FILENO, buf, len);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			fprintf(stderr, "tcplab-agent: writing an event to stdout: %s\n", strerror(errno));
+			exit(1);
+		}
+		buf += w;
+		len -= (size_t)w;
+	}
+}
+
+void ev_begin(struct jbuf *b, const char *name, const char *type, const char *id)
+{
+	jb_init(b);
+	jb_obj_begin(b);
+	jb_key(b, "t");
+	jb_int(b, realtime_us());
+	jb_key(b, "name");
+	jb_str(b, name);
+	jb_key(b, "type");
+	jb_str(b, type);
+	if (id != NULL) {
+		jb_key(b, "id");
+		jb_raw(b, id);
+	}
+}
+
+/* Finish the event and write it (one line, unbuffered). */
+void ev_end(struct jbuf *b)
+{
+	jb_obj_end(b);
+	jb_append(b, "\n", 1);
+	write_stdout(b->p, b->len);
+	jb_free(b);
+}
+
+void put_errno(struct jbuf *b, int err, const char *message)
+{
+	char tmp[16];
+	jb_key(b, "errno");
+	jb_str(b, errno_name(err, tmp, sizeof tmp));
+	jb_key(b, "message");
+	jb_str(b, message != NULL ? message : strerror(err));
+}
+
+/* Begin an "error" event; the caller may add fields, then ev_end(). */
+void ev_error_begin(struct jbuf *b, const char *name, const char *id, const char *op, int err,
+                    const char *message)
+{
+	ev_begin(b, name, "error", id);
+	jb_key(b, "op");
+	jb_str(b, op);
+	put_errno(b, err, message);
+}
+
+/* error {op, errno, message} for a failed system call (message = strerror). */
+void emit_error(const char *name, const char *id, const char *op, int err)
+{
+	struct jbuf b;
+	ev_error_begin(&b, name, id, op, err, NULL);
+	ev_end(&b);
+}
+
+/* error {op, syscall, errno} when a command makes several calls. */
+void emit_syscall_error(const char *name, const char *id, const char *op, const char *syscall, int err)
+{
+	struct jbuf b;
+	ev_error_begin(&b, name, id, op, err, NULL);
+	jb_key(&b, "syscall");
+	jb_str(&b, syscall);
+	ev_end(&b);
+}
+
+void emit_simple(const char *name, const char *type, const char *id)
+{
+	struct jbuf b;
+	ev_begin(&b, name, type, id);
+	ev_end(&b);
+}

@@ -1,0 +1,25 @@
+/* events.h - writing events: one JSON object per line on stdout, with "t"
+ * (CLOCK_REALTIME microseconds), "name", "type" and the command's "id". */
+#ifndef TCPLAB_EVENTS_H
+#define TCPLAB_EVENTS_H
+
+#include "json.h"
+
+/* Start an event; add fields with jb_key/jb_*, then ev_end(). id is
+ * serialised JSON (a remembered command id) or NULL. */
+void ev_begin(struct jbuf *b, const char *name, const char *type, const char *id);
+/* Finish the event and write it (one line, unbuffered). Exits if stdout is gone. */
+void ev_end(struct jbuf *b);
+/* "errno": symbolic name, "message": message or strerror(err). */
+void put_errno(struct jbuf *b, int err, const char *message);
+/* Begin an "error" event {op, errno, message}; the caller may add fields, then ev_end(). */
+void ev_error_begin(struct jbuf *b, const char *name, const char *id, const char *op, int err,
+                    const char *message);
+/* error {op, errno, message} for a failed system call (message = strerror). */
+void emit_error(const char *name, const char *id, const char *op, int err);
+/* error {op, syscall, errno, message} when a command makes several calls. */
+void emit_syscall_error(const char *name, const char *id, const char *op, const char *syscall, int err);
+/* An event with no fields of its own (eof). */
+void emit_simple(const char *name, const char *type, const char *id);
+
+#endif
