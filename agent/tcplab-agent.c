@@ -79,6 +79,7 @@ struct sendop {
 	int64_t due_ns;          /* CLOCK_MONOTONIC time the current repeat may start (0: now) */
 	int64_t rep_start_ns;    /* when the current repeat started (0: not yet) */
 	int until_full;
+	int continue_on_error;   /* a failed repeat does not end the command (a write loop that ignores errors) */
 	unsigned long long total;
 };
 
@@ -307,6 +308,8 @@ static void cancel_pending(struct sock *s)
 		ev_error_begin(&b, s->name, op->id, "send", ECANCELED, "socket closed before the send finished");
 		jb_key(&b, "total");
 		jb_uint(&b, op->total);
+		jb_key(&b, "done");
+		jb_bool(&b, 1);
 		ev_end(&b);
 	}
 	for (struct acceptreq *r = s->accq; r != NULL; r = r->next) {
@@ -811,12 +814,15 @@ static void pop_send(struct sock *s)
 	free(op);
 }
 
-static void emit_send_error(struct sock *s, struct sendop *op, int err)
+/* error op "send" with the total so far; done tells whether the command ends with it. */
+static void emit_send_error(struct sock *s, struct sendop *op, int err, int done)
 {
 	struct jbuf b;
 	ev_error_begin(&b, s->name, op->id, "send", err, NULL);
 	jb_key(&b, "total");
 	jb_uint(&b, op->total);
+	jb_key(&b, "done");
+	jb_bool(&b, done);
 	ev_end(&b);
 }
 
@@ -835,7 +841,7 @@ static void send_until_full(struct sock *s, struct sendop *op)
 				full = 1;
 				break;
 			}
-			emit_send_error(s, op, errno);
+			emit_send_error(s, op, errno, 1);
 			return;
 		}
 		op->total += (unsigned long long)w;
@@ -855,6 +861,16 @@ static void send_until_full(struct sock *s, struct sendop *op)
 	jb_key(&b, "done");
 	jb_bool(&b, 1);
 	ev_end(&b);
+}
+
+/* The current repeat is over (written, or failed with continueOnError): the
+ * next one starts everyMs after this one started. */
+static void next_repeat(struct sendop *op)
+{
+	op->count--;
+	op->off = 0;
+	op->due_ns = op->rep_start_ns + op->every_ms * 1000000LL;
+	op->rep_start_ns = 0;
 }
 
 /* Make progress on the send queue: write while the kernel takes bytes and
@@ -882,8 +898,13 @@ static void pump_send(struct sock *s)
 				s->want_out = 1;
 				return;
 			}
-			emit_send_error(s, op, errno);
-			pop_send(s);
+			int more = op->continue_on_error && op->count > 1;
+			emit_send_error(s, op, errno, !more);
+			if (!more)
+				pop_send(s);
+			else
+				next_repeat(op);
+			now = monotonic_ns();
 			continue;
 		}
 		op->off += (size_t)w;
@@ -902,14 +923,11 @@ static void pump_send(struct sock *s)
 		ev_end(&b);
 		if (op->off < op->len)
 			continue;
-		if (--op->count == 0) {
+		if (op->count == 1) {
 			pop_send(s);
 			continue;
 		}
-		/* everyMs is the interval between the starts of two repeats. */
-		op->off = 0;
-		op->due_ns = op->rep_start_ns + op->every_ms * 1000000LL;
-		op->rep_start_ns = 0;
+		next_repeat(op);
 		now = monotonic_ns();
 	}
 }
@@ -944,11 +962,12 @@ static void fill_sendop(struct sendop *op, const char *data, size_t datalen, siz
 static void cmd_send(struct agent *a, struct cmd *c)
 {
 	long long nbytes = -1, count = 1, every_ms = 0;
-	int until_full = 0;
+	int until_full = 0, continue_on_error = 0;
 	struct sock *s = need_sock(a, c);
 	if (s == NULL || arg_int(c, "bytes", 0, MAX_SEND_BYTES, 0, &nbytes) < 0 ||
 	    arg_int(c, "count", 1, MAX_SEND_COUNT, 0, &count) < 0 ||
-	    arg_int(c, "everyMs", 0, 86400000, 0, &every_ms) < 0 || arg_bool(c, "untilFull", &until_full) < 0)
+	    arg_int(c, "everyMs", 0, 86400000, 0, &every_ms) < 0 || arg_bool(c, "untilFull", &until_full) < 0 ||
+	    arg_bool(c, "continueOnError", &continue_on_error) < 0)
 		return;
 	const struct jval *data = json_get(c->root, "data");
 	if (data != NULL && data->type != J_STR) {
@@ -969,6 +988,7 @@ static void cmd_send(struct agent *a, struct cmd *c)
 	op->count = until_full ? 1 : count;
 	op->every_ms = every_ms;
 	op->until_full = until_full;
+	op->continue_on_error = continue_on_error;
 	fill_sendop(op, data != NULL ? data->str : NULL, data != NULL ? data->len : 0,
 	            nbytes >= 0 ? (size_t)nbytes : 0);
 	while (*tail != NULL)
@@ -1445,7 +1465,7 @@ static const struct {
 	{ "listen", cmd_listen, "name port addr backlog accept as read opts" },
 	{ "connect", cmd_connect, "name host port sport nonblock read opts" },
 	{ "accept", cmd_accept, "name as" },
-	{ "send", cmd_send, "name data bytes count everyMs untilFull" },
+	{ "send", cmd_send, "name data bytes count everyMs untilFull continueOnError" },
 	{ "read", cmd_read, "name bytes all" },
 	{ "pause", cmd_pause, "name" },
 	{ "resume", cmd_resume, "name" },

@@ -62,10 +62,10 @@ export function parseAgentEvent(line: string): AgentEvent | undefined {
   return v as AgentEvent
 }
 
-/** Whether `ev` is the event that completes `cmd` (same id; for send the one with done; errors always). */
+/** Whether `ev` is the event that completes `cmd` (same id; for send the one with done; errors unless done is false). */
 export function isFinalEventFor(cmd: AgentCommand, ev: AgentEvent): boolean {
   if (cmd.id === undefined || ev.id !== cmd.id) return false
-  if (ev.type === 'error') return true
+  if (ev.type === 'error') return ev.done !== false
   switch (cmd.op) {
     case 'send':
       return ev.type === 'sent' && ev.done === true

@@ -157,7 +157,9 @@ export interface AcceptCommand extends CommandBase {
  * repeat every `everyMs`. Blocking semantics: the rest of a partial write waits for
  * POLLOUT, and sends queue behind each other. Each write(2) emits `sent` {n, total};
  * the last one has `done: true`. A failure emits `error` op "send" (EPIPE, ECONNRESET,
- * ETIMEDOUT...) with the `total` written so far.
+ * ETIMEDOUT...) with the `total` written so far; it ends the command (`done: true`)
+ * unless `continueOnError`, where each later repeat is still attempted at its time
+ * (a write loop that ignores errors: ETIMEDOUT, then EPIPE, EPIPE...).
  * `untilFull` writes non-blocking until EAGAIN and emits one `sent` with `full: true`
  * (`full: false` if it stopped at its safety bound: 1 GiB or 5 s).
  */
@@ -171,6 +173,8 @@ export interface SendCommand extends CommandBase {
   /** Interval between the starts of two repeats; default 0. */
   everyMs?: number | undefined
   untilFull?: boolean | undefined
+  /** Keep repeating after a failed write (default false). */
+  continueOnError?: boolean | undefined
 }
 
 /**
@@ -391,6 +395,8 @@ export interface ErrorEvent extends EventBase {
   opt?: string | undefined
   /** send: bytes written before the failure. */
   total?: number | undefined
+  /** send: whether the command ends with this error (false: continueOnError and repeats remain). */
+  done?: boolean | undefined
   /** accept: automatic accepting stopped after this error. */
   stopped?: boolean | undefined
 }

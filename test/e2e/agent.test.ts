@@ -226,6 +226,23 @@ async function runAll(): Promise<void> {
     expectError(tt, await cli.req({ op: 'send', name: 'utc', data: 'again' }), 'EPIPE', 'send')
   })
 
+  await t.test('a write loop under TCP_USER_TIMEOUT: ETIMEDOUT once, then EPIPE (continueOnError)', async (tt) => {
+    expectType(tt, await srv.req({ op: 'listen', name: 'loopl', port: 7018 }), 'listening')
+    expectType(tt, await cli.req({ op: 'connect', name: 'loopc', host: SERVER_ADDR, port: 7018, read: 'pause', opts: { userTimeoutMs: 1000 } }), 'connected')
+    const rule = ['INPUT', '-p', 'tcp', '--dport', '7018', '-j', 'DROP']
+    await lab.server.exec(['iptables', '-A', ...rule])
+    tt.teardown(() => lab.server.exec(['iptables', '-D', ...rule]))
+    const since = cli.events.length
+    const last = await cli.req({ op: 'send', name: 'loopc', data: 'hello', count: 8, everyMs: 400, continueOnError: true }, 10_000)
+    const mine = cli.events.slice(since).filter((e) => e.id === last.id)
+    const kinds = mine.map((e) => (e.type === 'error' ? e.errno : e.type))
+    tt.match(kinds.join(' '), /^(sent )+ETIMEDOUT( EPIPE)+$/, `writes succeed, then ETIMEDOUT once, then EPIPE: ${kinds.join(' ')}`)
+    tt.equal(mine.length, 8, 'every repeat was attempted')
+    tt.match(last, { type: 'error', errno: 'EPIPE', done: true }, 'the last repeat ends the command')
+    tt.ok(mine.slice(0, -1).every((e) => e.type !== 'error' || e.done === false), 'earlier errors say done: false')
+    expectType(tt, await cli.req({ op: 'read', name: 'loopc' }), 'eof')
+  })
+
   await t.test('ECONNRESET: the peer aborts while we read', async (tt) => {
     const p = await connectPair(tt, 7005)
     const since = cli.events.length

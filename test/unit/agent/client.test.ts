@@ -36,7 +36,8 @@ t.test('isFinalEventFor', async (t) => {
   const send: AgentCommand = { op: 'send', name: 'x', data: 'a', count: 2, id: 7 }
   t.notOk(isFinalEventFor(send, ev({ type: 'sent', id: 7, n: 1, total: 1 })), 'not the first of two writes')
   t.ok(isFinalEventFor(send, ev({ type: 'sent', id: 7, n: 1, total: 2, done: true })), 'the done one')
-  t.ok(isFinalEventFor(send, ev({ type: 'error', id: 7, op: 'send', errno: 'EPIPE' })), 'an error ends it')
+  t.ok(isFinalEventFor(send, ev({ type: 'error', id: 7, op: 'send', errno: 'EPIPE', done: true })), 'an error ends it')
+  t.notOk(isFinalEventFor(send, ev({ type: 'error', id: 7, op: 'send', errno: 'EPIPE', done: false })), 'unless continueOnError goes on')
   t.notOk(isFinalEventFor(send, ev({ type: 'sent', id: 8, done: true })), 'another id')
   const nb: AgentCommand = { op: 'connect', name: 'x', host: '::1', port: 1, nonblock: true, id: 'c' }
   t.ok(isFinalEventFor(nb, ev({ type: 'connecting', id: 'c' })), 'nonblock connect: connecting')
