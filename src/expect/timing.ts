@@ -6,7 +6,13 @@ import { formatMs } from '../util/duration.js'
 import { fmtT, toleranceFor, type ToleranceRule } from './context.js'
 import type { Outcome } from './outcome.js'
 
-/** Check matched times (absolute seconds) against expected offsets (ms after refT). */
+/**
+ * Check matched times (absolute seconds) against expected offsets (ms after refT).
+ * Like packetdrill, each time is judged relative to the previous *measured* one:
+ * item i is expected at measured(i-1) + (at[i] - at[i-1]) (the first at refT + at[0]),
+ * with tolerance max(floor, percent x (at[i] - at[i-1])). So timer rounding that
+ * adds a few ms per retransmission does not accumulate into a failure.
+ */
 export function checkTimes(timesT: number[], atMs: number[], refT: number, rule: ToleranceRule, what: string): Omit<Outcome, 'expected'> {
   const rel = timesT.map((t) => (t - refT) * 1000)
   const list = rel.map((ms) => fmtT(ms / 1000)).join(', ') || 'none'
@@ -17,15 +23,18 @@ export function checkTimes(timesT: number[], atMs: number[], refT: number, rule:
   let worstTol = 0
   let firstBad: number | undefined
   let prevAt = 0
+  let prevMeasured = 0
   const deltas: string[] = []
   rel.forEach((ms, i) => {
     const at = atMs[i] as number
-    const tol = toleranceFor(rule, at - prevAt)
+    const interval = at - prevAt
+    const tol = toleranceFor(rule, interval)
+    const d = ms - (prevMeasured + interval)
     prevAt = at
-    const d = ms - at
+    prevMeasured = ms
     deltas.push(`${fmtT(ms / 1000)} (${d >= 0 ? '+' : ''}${formatMs(d)})`)
     if (Math.abs(d) > tol && firstBad === undefined) firstBad = i
-    if (Math.abs(d) > Math.abs(worst)) { worst = d; worstTol = tol }
+    if (Math.abs(d) > Math.abs(worst)) worst = d
     worstTol = Math.max(worstTol, tol)
   })
   return {

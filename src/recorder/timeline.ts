@@ -9,12 +9,24 @@ import { TimeoutError, InterruptedError } from '../util/errors.js'
 type Waiter = { source: string; type: string; resolve(t: number): void }
 
 export class Timeline {
-  readonly t0Us: number
+  private t0: number
   private readonly recs: TimelineRecord[] = []
   private waiters: Waiter[] = []
 
   constructor(t0Us: number) {
-    this.t0Us = t0Us
+    this.t0 = t0Us
+  }
+
+  /** t0: microseconds since the epoch (CLOCK_REALTIME). */
+  get t0Us(): number {
+    return this.t0
+  }
+
+  /** Move t0 (set-up done before the real start): records already added are re-stamped. */
+  rebase(t0Us: number): void {
+    const shift = (t0Us - this.t0) / 1e6
+    for (const r of this.recs) r.t = Math.round((r.t - shift) * 1e6) / 1e6
+    this.t0 = t0Us
   }
 
   /** Append a record; wakes steps waiting for this event. */

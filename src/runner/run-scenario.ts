@@ -8,6 +8,7 @@ import { newLabId, type Backend, type Host, type HostSpec, type Lab, type Proc }
 import { loadScenarioKernelFacts, type KernelFacts } from './kernel.js'
 import type { LoadedScenario } from '../scenario/loader.js'
 import { stepTarget } from '../scenario/loader.js'
+import { AGENT_ACTIONS } from '../scenario/schema.js'
 import type { HostFacts } from '../scenario/template.js'
 import { nowUs, secondsSince, type EventRecord } from '../recorder/records.js'
 import { Timeline } from '../recorder/timeline.js'
@@ -128,8 +129,22 @@ async function play(
       td.push(`stop capture on ${name}`, () => cap.stop({ drainMs: 0 }))
     }
   }
+  // Agents of hosts with socket steps also start before t0 (an agent takes ~100 ms to come up).
+  const timeline = new Timeline(nowUs())
+  const agents = new Map<string, Promise<HostAgent>>()
+  const agentFor = (name: string): Promise<AgentPort> => {
+    let a = agents.get(name)
+    if (!a) {
+      a = startHostAgent(hostOf(name), timeline)
+      agents.set(name, a)
+      td.push(`stop agent on ${name}`, async () => (await a?.catch(() => undefined))?.close())
+    }
+    return a
+  }
+  const agentHosts = new Set(s.steps.map(stepTarget).filter((x) => x !== undefined && AGENT_ACTIONS.has(x.action)).map((x) => x?.host as string))
+  await Promise.all([...agentHosts].map((h) => agentFor(h)))
   const t0Us = nowUs()
-  const timeline = new Timeline(t0Us)
+  timeline.rebase(t0Us)
   const samplers: SsSampler[] = []
   const intervalMs = s.sample?.interval ?? DEFAULT_SAMPLE_MS
   for (const [, h] of hosts) {
@@ -148,16 +163,6 @@ async function play(
 
   const procs = new Map<string, { host: string; proc: Proc }>()
   const rules: StepContext['rules'] = new Map()
-  const agents = new Map<string, Promise<HostAgent>>()
-  const agentFor = (name: string): Promise<AgentPort> => {
-    let a = agents.get(name)
-    if (!a) {
-      a = startHostAgent(hostOf(name), timeline)
-      agents.set(name, a)
-      td.push(`stop agent on ${name}`, async () => (await a?.catch(() => undefined))?.close())
-    }
-    return a
-  }
   const extra: ExpectationResult[] = []
   const defaultTimeoutMs = Math.max(s.duration ?? 0, 60_000)
 
