@@ -7,7 +7,7 @@ import type { ExitInfo, Host, Proc } from '../lab/types.js'
 import type { AgentCommand, AgentEvent } from './protocol.js'
 
 export interface StartAgentOptions {
-  /** Every event the agent writes, in order (called before any `request` resolves with it). */
+  /** Every event the agent writes, in order (called before any `request` resolves with it). Must not throw. */
   onEvent(ev: AgentEvent): void
   /** Each line the agent writes to stderr (it only writes there when something is badly wrong). */
   onStderrLine?: ((line: string) => void) | undefined
@@ -30,7 +30,7 @@ export interface AgentClient {
   readonly pid: number
   /** Write one command (no waiting for its events). */
   send(cmd: AgentCommand): Promise<void>
-  /** Write a command (given an `id` if it has none) and resolve with the first matching event. */
+  /** Write a command (given an id "r<N>" if it has none) and resolve with the first matching event. */
   request(cmd: AgentCommand, opts?: RequestOptions): Promise<AgentEvent>
   /** Resolve with the first event from now on for which `until` is true. */
   waitFor(until: (ev: AgentEvent) => boolean, timeoutMs?: number): Promise<AgentEvent>
@@ -171,7 +171,8 @@ export async function startAgent(host: Host, opts: StartAgentOptions): Promise<A
     pid,
     send,
     async request(cmd, ropts = {}) {
-      const withId: AgentCommand = cmd.id === undefined ? { ...cmd, id: nextId++ } : cmd
+      // String ids cannot collide with numeric ids a caller gives to send().
+      const withId: AgentCommand = cmd.id === undefined ? { ...cmd, id: `r${nextId++}` } : cmd
       const until = ropts.until ?? ((ev: AgentEvent) => isFinalEventFor(withId, ev))
       const label = `${withId.op}${'name' in withId ? ` ${withId.name}` : ''} (id ${String(withId.id)})`
       const pending = waitFor(until, ropts.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS, `the reply to ${label}`)

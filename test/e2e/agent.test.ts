@@ -167,7 +167,7 @@ async function runAll(): Promise<void> {
 
   await t.test('ECONNREFUSED: connect to a closed port', async (tt) => {
     const ev = expectError(tt, await cli.req({ op: 'connect', name: 'refused', host: SERVER_ADDR, port: 7999 }), 'ECONNREFUSED', 'connect')
-    tt.equal(typeof ev?.id, 'number', 'the error echoes the command id')
+    tt.match(ev?.id, /^r\d+$/, 'the error echoes the command id')
     const again = await cli.req({ op: 'connect', name: 'refused', host: SERVER_ADDR, port: 7999 })
     expectError(tt, again, 'EEXIST', 'connect')
   })
@@ -371,11 +371,12 @@ async function runAll(): Promise<void> {
     tt.equal(last.total, 12)
     for (let i = 1; i < sents.length; i++) {
       const gapMs = ((sents[i]?.t ?? 0) - (sents[i - 1]?.t ?? 0)) / 1000
-      tt.ok(Math.abs(gapMs - 200) < 30, `repeat ${i} after ${gapMs.toFixed(1)} ms`)
+      // Never early (a timer); late only by scheduling delay, which a loaded machine stretches.
+      tt.ok(gapMs >= 195 && gapMs < 320, `repeat ${i} after ${gapMs.toFixed(1)} ms`)
     }
     const pr = expectType(tt, await cli.req({ op: 'poll', name: p.name, events: ['in'], timeoutMs: 150 }), 'polled')
     tt.equal(pr.timeout, true)
-    tt.ok(pr.elapsedMs >= 150 && pr.elapsedMs < 200, `poll timed out after ${pr.elapsedMs} ms`)
+    tt.ok(pr.elapsedMs >= 150 && pr.elapsedMs < 270, `poll timed out after ${pr.elapsedMs} ms`)
     const busy = cli.req({ op: 'poll', name: p.name, events: ['in'], timeoutMs: 300 })
     expectError(tt, await cli.req({ op: 'poll', name: p.name, timeoutMs: 10 }), 'EALREADY', 'poll')
     expectType(tt, await busy, 'polled')

@@ -67,7 +67,7 @@ t.test('a local agent', async (t) => {
   await t.test('request resolves with the final event; ids are assigned and echoed', async (t) => {
     const l = await agent.request({ op: 'listen', name: 'l', addr: '127.0.0.1', port: 0 })
     t.equal(l.type, 'listening')
-    t.equal(typeof l.id, 'number')
+    t.match(l.id, /^r\d+$/, 'request assigns ids r<N>')
     const lport = l.type === 'listening' ? l.lport : 0
     t.ok(lport > 0, `port ${lport}`)
     const c = await agent.request({ op: 'connect', name: 'c', host: '127.0.0.1', port: lport })
