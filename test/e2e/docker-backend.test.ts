@@ -267,6 +267,24 @@ if (reason !== undefined) {
     tt.same(await leftovers(docker, labId), [], 'nothing left')
   })
 
+  t.test('optional sysctls ("?key") are set where the kernel has them and skipped elsewhere', async (tt) => {
+    const labId = newId()
+    const hasLinear = existsSync('/proc/sys/net/ipv4/tcp_syn_linear_timeouts') || !isLocal
+    const lab = await backend.up({ labId, scenario: 'docker-e2e-sysctl-opt', hosts: [
+      host('a', { sysctls: { '?net.ipv4.no_such_key': '1', '?net.ipv4.tcp_syn_linear_timeouts': '2', 'net.ipv4.tcp_syn_retries': '4' } }),
+      host('b'),
+    ] })
+    try {
+      const a = lab.hosts.get('a') as Host
+      tt.equal((await a.exec(['sysctl', '-n', 'net.ipv4.tcp_syn_retries'])).stdout.trim(), '4', 'the required one is set')
+      if (hasLinear) tt.equal((await a.exec(['sysctl', '-n', 'net.ipv4.tcp_syn_linear_timeouts'])).stdout.trim(), '2', 'an optional one this kernel has is set')
+      tt.equal((await a.exec(['sysctl', '-n', 'net.ipv4.no_such_key'], { reject: false })).exitCode === 0, false, 'the missing optional one is skipped')
+    } finally {
+      await lab.down()
+    }
+    tt.same(await leftovers(docker, labId), [], 'nothing left (the container made with the missing key is gone too)')
+  })
+
   t.test('an aborted setup tears down what it built', async (tt) => {
     const labId = newId()
     const ac = new AbortController()

@@ -129,10 +129,25 @@ async function upDockerLab(docker: Docker, spec: LabSpec, signal?: AbortSignal):
     const containers: Docker.Container[] = []
     td.push('remove containers', () => settleAll(containers.map((c) => removeContainer(c))))
     const refs = await settleAll(plan.hosts.map(async (hp): Promise<ContainerRef> => {
-      const container = await createContainer(docker, spec, hp, image)
-      containers.push(container)
-      await startContainer(container, hp)
-      return { docker, container, host: hp.name }
+      const h = spec.hosts.find((x) => x.name === hp.name)
+      if (!h) throw new LabError(`lab ${spec.labId}: no spec for host ${hp.name}`)
+      // Optional sysctls ("?key") go in too; a key this kernel lacks fails the start, and the
+      // container is made again without it (only costs time on kernels that lack one).
+      const { sysctls, optional } = splitSysctls(h.sysctls, h.isWire)
+      for (;;) {
+        const container = await createContainer(docker, spec, hp, image, sysctls)
+        containers.push(container)
+        try {
+          await container.start()
+          return { docker, container, host: hp.name }
+        } catch (e: unknown) {
+          const key = missingSysctlKey(e)
+          if (key === undefined || !optional.has(key)) throw sysctlError(e, hp.name) ?? toLabError(e, `cannot start the container of ${hp.name}`)
+          await removeContainer(container)
+          delete sysctls[key]
+          optional.delete(key)
+        }
+      }
     }))
     checkAbort()
 
@@ -208,10 +223,9 @@ async function createNetworks(docker: Docker, spec: LabSpec, td: Teardown): Prom
   }
 }
 
-async function createContainer(docker: Docker, spec: LabSpec, hp: HostPlan, image: string): Promise<Docker.Container> {
-  const h = spec.hosts.find((x) => x.name === hp.name)
+async function createContainer(docker: Docker, spec: LabSpec, hp: HostPlan, image: string, sysctls: Record<string, string>): Promise<Docker.Container> {
   const first = hp.attachments[0]
-  if (!h || !first) throw new LabError(`lab ${spec.labId}: no plan for host ${hp.name}`)
+  if (!first) throw new LabError(`lab ${spec.labId}: no network for host ${hp.name}`)
   const name = containerName(spec.labId, hp.name)
   try {
     return await docker.createContainer({
@@ -228,7 +242,7 @@ async function createContainer(docker: Docker, spec: LabSpec, hp: HostPlan, imag
         SecurityOpt: ['no-new-privileges'],
         // docker-init as pid 1 reaps what lab commands leave behind (`sleep` would not).
         Init: true,
-        Sysctls: { ...h.sysctls, ...(h.isWire ? { 'net.ipv4.ip_forward': '1' } : {}) },
+        Sysctls: sysctls,
         LogConfig: { Type: 'none', Config: {} },
       },
       NetworkingConfig: {
@@ -241,24 +255,39 @@ async function createContainer(docker: Docker, spec: LabSpec, hp: HostPlan, imag
   }
 }
 
-async function startContainer(container: Docker.Container, hp: HostPlan): Promise<void> {
-  try {
-    await container.start()
-  } catch (e: unknown) {
-    throw sysctlError(e, hp.name) ?? toLabError(e, `cannot start the container of ${hp.name}`)
+/**
+ * Sysctls for the container config: "?key" (optional: set only where the kernel has it, see
+ * applySysctls) loses its "?"; the wire forwards.
+ */
+function splitSysctls(spec: Record<string, string>, isWire: boolean): { sysctls: Record<string, string>; optional: Set<string> } {
+  const sysctls: Record<string, string> = {}
+  const optional = new Set<string>()
+  for (const [k, v] of Object.entries(spec)) {
+    const key = k.startsWith('?') ? k.slice(1) : k
+    if (key !== k) optional.add(key)
+    sysctls[key] = v
   }
+  if (isWire) sysctls['net.ipv4.ip_forward'] = '1'
+  return { sysctls, optional }
+}
+
+// runc: "... write sysctl key net.ipv4.x: open /proc/sys/net/ipv4/x: no such file or directory: unknown"
+const MISSING_SYSCTL = /\/proc\/sys\/(\S+?): no such file or directory/i
+
+/** The sysctl key a container start failed on because this kernel does not have it. */
+function missingSysctlKey(e: unknown): string | undefined {
+  const path = MISSING_SYSCTL.exec(errorText(e))?.[1]
+  return path?.replace(/\//g, '.')
 }
 
 /** A sysctl the daemon or the kernel refused: the scenario's fault (exit 2), like the netns backend's. */
 function sysctlError(e: unknown, host: string): StepError | undefined {
   const text = errorText(e)
-  // runc: "... open /proc/sys/net/ipv4/no_such_key: no such file or directory: unknown";
-  // the daemon: "sysctl 'kernel.x' is not in a separate kernel namespace".
-  const path = /\/proc\/sys\/(\S+?): ([^:]+)/.exec(text)
-  if (!path && !/sysctl/i.test(text)) return undefined
-  const what = path ? `sysctl ${(path[1] ?? '').replace(/\//g, '.')} on ${host}: ${path[2] ?? ''}` : `sysctl on ${host}: ${text}`
-  return new StepError(`cannot set ${what}`, {
-    hint: 'the key must exist in a network namespace on this kernel (per-netns net.* sysctls only; `tcplab doctor` lists them)',
+  const missing = missingSysctlKey(e)
+  // The daemon or runc: "sysctl \"kernel.x\" is not in a separate kernel namespace", "... not whitelisted".
+  if (missing === undefined && !/sysctl/i.test(text)) return undefined
+  return new StepError(missing !== undefined ? `cannot set sysctl ${missing} on ${host}: this kernel does not have it` : `cannot set sysctl on ${host}: ${text}`, {
+    hint: 'the key must exist in a network namespace on this kernel (per-netns net.* sysctls only; `tcplab doctor` lists them); `{ value: V, optional: true }` sets it only where it exists',
     cause: e,
   })
 }
