@@ -44,12 +44,17 @@ function summarizeUs(values: readonly number[]): string {
 }
 
 /** Start tcpdump in a host and wait until it is capturing (it says "listening on" on stderr). */
-async function startCapture(lab: AgentTestLab, file: string): Promise<Proc> {
+async function startCapture(lab: AgentTestLab, file: string, stats: string[]): Promise<Proc> {
   let capturing: () => void = () => undefined
   const ready = new Promise<void>((resolve) => { capturing = resolve })
   const proc = lab.client.spawn(
     ['tcpdump', '-i', 'any', '-n', '-U', '--immediate-mode', '--time-stamp-precision', 'micro', '-w', file, 'tcp', 'port', String(PORT)],
-    { onStderrLine: (line) => { if (/listening on/.test(line)) capturing() } },
+    {
+      onStderrLine: (line) => {
+        if (/listening on/.test(line)) capturing()
+        if (/packets? (captured|received|dropped)/.test(line)) stats.push(line.trim())
+      },
+    },
   )
   await proc.started
   await Promise.race([ready, sleep(5000).then(() => { throw new Error('tcpdump did not start capturing within 5 s') })])
@@ -95,7 +100,8 @@ async function main(): Promise<number> {
   const agents: AgentClient[] = []
   let tcpdump: Proc | undefined
   try {
-    tcpdump = await startCapture(lab, file)
+    const stats: string[] = []
+    tcpdump = await startCapture(lab, file, stats)
     const ignore = (_ev: AgentEvent): void => undefined
     const srv = await startAgent(lab.server, { onEvent: ignore })
     agents.push(srv)
@@ -121,6 +127,7 @@ async function main(): Promise<number> {
     console.log(`  sent.t      - data out     ${summarizeUs(data)}`)
     console.log(`  |difference|               ${summarizeUs(abs([...synack, ...data]))}`)
     console.log(`  within ${TARGET_US} µs: ${within}/${synack.length + data.length}${missing ? `   (${missing} packets not found in the capture)` : ''}`)
+    console.log(`  tcpdump: ${stats.join(', ')}`)
     return 0
   } finally {
     await Promise.allSettled(agents.map((a) => a.close()))
