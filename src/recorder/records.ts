@@ -150,9 +150,20 @@ export type RecordOf<K extends RecordKind> = Extract<TimelineRecord, { kind: K }
 /** Every record kind, for exhaustive renderers (`satisfies Record<RecordKind, ...>`). */
 export const RECORD_KINDS = ['action', 'ss', 'pkt', 'event', 'counter', 'sample'] as const satisfies readonly RecordKind[]
 
-/** Microseconds since the epoch on CLOCK_REALTIME, as precisely as Node gives it. */
+let wallOffsetMs: number | undefined
+
+/**
+ * Microseconds since the epoch on CLOCK_REALTIME (what pcap, the agent and
+ * bash's $EPOCHREALTIME use), with sub-millisecond resolution. performance.now()
+ * gives the resolution but is monotonic: its origin is fixed at start-up, so
+ * when the wall clock is stepped (VMs do this) it drifts from CLOCK_REALTIME.
+ * Re-anchor on Date.now() whenever the two disagree by more than a millisecond.
+ */
 export function nowUs(): number {
-  return Math.round((performance.timeOrigin + performance.now()) * 1000)
+  const mono = performance.now()
+  const wall = Date.now()
+  if (wallOffsetMs === undefined || Math.abs(wall - (wallOffsetMs + mono)) > 1) wallOffsetMs = wall - mono
+  return Math.round((wallOffsetMs + mono) * 1000)
 }
 
 /** Seconds since t0 with microsecond resolution. */

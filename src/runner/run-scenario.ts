@@ -12,7 +12,8 @@ import { AGENT_ACTIONS } from '../scenario/schema.js'
 import type { HostFacts } from '../scenario/template.js'
 import { nowUs, secondsSince, type EventRecord } from '../recorder/records.js'
 import { Timeline } from '../recorder/timeline.js'
-import { startSsSampler, type SsSampler } from '../recorder/ss-sampler.js'
+import type { SsSampler } from '../recorder/ss-sampler.js'
+import { startSsStreamSampler } from '../recorder/ss-stream-sampler.js'
 import { startCapture, type Capture } from '../recorder/capture.js'
 import { DEFAULT_TOLERANCE, evaluateAll, statusOf, type ExpectationResult, type ScenarioVerdict, type ToleranceRule } from '../expect/index.js'
 import { ACTION_IMPLS, recordCounters, type AgentPort, type StepContext } from './actions.js'
@@ -148,7 +149,7 @@ async function play(
   const samplers: SsSampler[] = []
   const intervalMs = s.sample?.interval ?? DEFAULT_SAMPLE_MS
   for (const [, h] of hosts) {
-    const sampler = startSsSampler(h, {
+    const sampler = startSsStreamSampler(h, {
       intervalMs,
       t0Us,
       onRecords: (recs) => {

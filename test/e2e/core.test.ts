@@ -1,0 +1,135 @@
+// End to end on the netns backend: the five seed scenarios run concurrently and
+// hold; a wrong expectation exits 1; a malformed file exits 2 with file:line:col
+// and creates nothing; a rule iptables rejects exits 2 and leaves nothing; Ctrl-C
+// tears down and exits 130. After each: no namespace, process or host rule left.
+import t, { type Test } from 'tap'
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
+import path from 'node:path'
+import { e2eSkipReason, hostIptables, labNamespaces, labProcesses, runCli, sleep, tempDir, type CliResult } from './helpers.js'
+
+const skip = e2eSkipReason()
+if (skip) {
+  t.plan(0, skip)
+} else {
+  const iptablesBefore = hostIptables()
+
+  // Other tcplab runs may be going on at the same time on this machine, so the
+  // checks look for what *these* runs created: their lab ids are in verdict.json.
+  const labIdsIn = (dir: string): string[] => {
+    const ids: string[] = []
+    for (const name of readdirSync(dir)) {
+      const f = path.join(dir, name, 'verdict.json')
+      if (existsSync(f)) ids.push((JSON.parse(readFileSync(f, 'utf8')) as { labId: string }).labId)
+    }
+    return ids
+  }
+  const assertClean = async (t: Test, what: string, dir?: string): Promise<void> => {
+    // Teardown is finished when the CLI exits; give the kernel a moment to reap.
+    await sleep(100)
+    const ids = dir ? labIdsIn(dir) : undefined
+    if (ids) t.ok(ids.length > 0, `${what}: the run recorded its lab ids`)
+    t.same(labNamespaces(ids), [], `${what}: no tcplab namespace of this run left`)
+    t.same(labProcesses(ids), [], `${what}: no lab process of this run left`)
+    t.equal(hostIptables(), iptablesBefore, `${what}: the host's iptables rules are unchanged`)
+  }
+
+  t.test('the five seed scenarios hold, run concurrently (--jobs 5)', async (t) => {
+    const dir = tempDir('tcplab-e2e-seed-')
+    const r = await runCli(['run', 'scenarios/seed', '--jobs', '5', '--results', dir, '--reporter', 'json'])
+    t.equal(r.code, 0, `exit 0\n${r.stdout.slice(-3000)}\n${r.stderr}`)
+    const summary = JSON.parse(readFileSync(path.join(dir, 'summary.json'), 'utf8')) as { passed: number; scenarios: Array<{ name: string; status: string }> }
+    t.same(
+      summary.scenarios.map((s) => s.name).sort(),
+      ['seed-accept-queue', 'seed-close-wait', 'seed-recvq-stalled-reader', 'seed-sendq-ack-drop', 'seed-syn-drop-timeout'],
+    )
+    for (const s of summary.scenarios) t.equal(s.status, 'pass', `${s.name} passes`)
+    for (const s of summary.scenarios) {
+      const files = ['scenario.yaml', 'records.jsonl', 'verdict.json', 'env.json', 'client.pcap', 'server.pcap']
+      for (const f of files) t.ok(readFileSync(path.join(dir, s.name, f)).length > 0, `${s.name}/${f} written`)
+    }
+    await assertClean(t, 'after the suite', dir)
+  })
+
+  t.test('a deliberately wrong expectation fails the run with exit 1 and says what was measured', async (t) => {
+    const dir = tempDir('tcplab-e2e-wrong-')
+    const r = await runCli(['run', 'test/fixtures/scenarios/e2e/wrong-expectation.yaml', '--results', dir])
+    t.equal(r.code, 1)
+    t.match(r.stdout, /FAIL e2e-wrong-expectation/)
+    t.match(r.stdout, /recvQ = 7 always during \[1\.3s, 2\.8s\]/)
+    t.match(r.stdout, /measured: 0 of \d+ samples matched; first mismatch at [\d.]+s: recvQ=6/)
+    const verdict = JSON.parse(readFileSync(path.join(dir, 'e2e-wrong-expectation', 'verdict.json'), 'utf8')) as { results: Array<{ status: string }> }
+    t.same(verdict.results.map((x) => x.status), ['pass', 'fail'], 'only the wrong expectation fails')
+    await assertClean(t, 'after a failing run', dir)
+  })
+
+  t.test('a malformed scenario exits 2 with file:line:col and creates nothing', async (t) => {
+    const r = await runCli(['run', 'test/fixtures/scenarios/bad-duration.yaml', 'scenarios/seed'])
+    t.equal(r.code, 2)
+    t.match(r.stderr, /test\/fixtures\/scenarios\/bad-duration\.yaml:6:9 steps\[0\]\.at: expected a duration like "200ms" or "2s", got "fast"/)
+    t.notMatch(r.stdout, /PASS|FAIL/, 'no scenario ran')
+    t.notMatch(r.stdout, /tcplab: \d+ scenario/, 'no run started')
+    const v = await runCli(['validate', 'test/fixtures/scenarios/bad-host.yaml'])
+    t.equal(v.code, 2)
+    t.match(v.stderr, /bad-host\.yaml:9:5 steps\[1\]\.sever: unknown host "sever"/)
+  })
+
+  t.test('a rule iptables rejects stops the scenario with exit 2 naming the command, and leaves nothing', async (t) => {
+    const dir = tempDir('tcplab-e2e-badrule-')
+    const r = await runCli(['run', 'test/fixtures/scenarios/e2e/bad-rule.yaml', '--results', dir])
+    t.equal(r.code, 2)
+    t.match(r.stdout, /ERROR e2e-bad-rule/)
+    t.match(r.stdout, /bad-rule\.yaml:\d+:\d+ steps\[1\]: iptables rejected the rule on server: iptables -A NOPE -p tcp -j DROP/)
+    t.match(r.stdout, /hint: /)
+    await assertClean(t, 'after a rejected rule', dir)
+  })
+
+  t.test('bad usage exits 2', async (t) => {
+    const r: CliResult = await runCli(['run', '--jobs', 'many', 'scenarios/seed'])
+    t.equal(r.code, 2)
+    t.match(r.stderr, /--jobs expects an integer >= 1, got "many"/)
+    const u = await runCli(['frobnicate'])
+    t.equal(u.code, 2)
+    t.match(u.stderr, /unknown command "frobnicate"/)
+  })
+
+  t.test('Ctrl-C in the middle of a run tears the lab down and exits 130', async (t) => {
+    const dir = tempDir('tcplab-e2e-int-')
+    const started = Date.now()
+    const r = await runCli(['run', 'test/fixtures/scenarios/e2e/long-running.yaml', '--results', dir], {
+      onSpawn: (child) => {
+        void (async () => {
+          // Wait until the lab exists and the rule is in, then interrupt.
+          while (!existsSync(path.join(dir, 'e2e-long-running', 'env.json')) && Date.now() - started < 20_000) await sleep(50)
+          await sleep(1500)
+          child.kill('SIGINT')
+        })()
+      },
+    })
+    t.equal(r.code, 130, `exit 130 (stderr: ${r.stderr})`)
+    t.ok(Date.now() - started < 20_000, 'it stopped long before the scenario would have ended')
+    t.match(r.stderr, /interrupted; tearing down/)
+    await assertClean(t, 'after Ctrl-C', dir)
+  })
+
+  t.test('tcplab gc removes the leftovers of a crashed run', async (t) => {
+    const dir = tempDir('tcplab-e2e-crash-')
+    const started = Date.now()
+    await runCli(['run', 'test/fixtures/scenarios/e2e/long-running.yaml', '--results', dir], {
+      onSpawn: (child) => {
+        void (async () => {
+          while (!existsSync(path.join(dir, 'e2e-long-running', 'env.json')) && Date.now() - started < 20_000) await sleep(50)
+          await sleep(800)
+          child.kill('SIGKILL') // a crash: no teardown at all
+        })()
+      },
+    })
+    const ids = readdirSync('/run/tcplab/labs').map((f) => f.replace(/\.json$/, ''))
+    const left = labNamespaces(ids)
+    t.ok(left.length >= 2, 'the crash left namespaces behind')
+    const g = await runCli(['gc', '--backend', 'netns'])
+    t.equal(g.code, 0)
+    for (const ns of left) t.match(g.stdout, `removed network namespace ${ns}`)
+    t.same(labNamespaces(left.map((n) => n.split('-')[1] as string)), [], 'gc removed them')
+    t.same(labProcesses(left.map((n) => n.split('-')[1] as string)), [], 'and killed their processes')
+  })
+}

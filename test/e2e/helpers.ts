@@ -1,0 +1,72 @@
+// Shared helpers for end-to-end tests: run the built CLI, and check that
+// nothing of tcplab is left on the machine.
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
+import { existsSync, mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+
+export const CLI = path.resolve('dist/cli/main.js')
+
+/** Why e2e tests cannot run here, or undefined. */
+export function e2eSkipReason(): string | undefined {
+  if (process.getuid?.() !== 0) return 'end-to-end tests need root (network namespaces)'
+  if (!existsSync(CLI)) return 'dist/cli/main.js is missing: run `make build` first'
+  return undefined
+}
+
+export interface CliResult {
+  code: number | null
+  signal: NodeJS.Signals | null
+  stdout: string
+  stderr: string
+}
+
+/** Run the CLI to completion. */
+export function runCli(args: string[], opts: { onSpawn?: (c: ChildProcess) => void; timeoutMs?: number } = {}): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (b: Buffer) => (stdout += b.toString()))
+    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()))
+    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 300_000)
+    child.on('error', reject)
+    child.on('close', (code, signal) => {
+      clearTimeout(timer)
+      resolve({ code, signal, stdout, stderr })
+    })
+    opts.onSpawn?.(child)
+  })
+}
+
+export function tempDir(prefix: string): string {
+  return mkdtempSync(path.join(tmpdir(), prefix))
+}
+
+/** Network namespaces whose names start with tcplab- (optionally of given lab ids). */
+export function labNamespaces(labIds?: string[]): string[] {
+  const out = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })
+  return out
+    .split('\n')
+    .map((l) => l.split(' ')[0] ?? '')
+    .filter((n) => n.startsWith('tcplab-') && (labIds === undefined || labIds.some((id) => n.startsWith(`tcplab-${id}-`))))
+}
+
+/** Processes started in tcplab namespaces (optionally of given lab ids): nc, tcpdump, ss, the agent. */
+export function labProcesses(labIds?: string[]): string[] {
+  const out = execFileSync('ps', ['-eo', 'pid,args'], { encoding: 'utf8' })
+  const re = labIds === undefined ? /ip netns exec tcplab-/ : new RegExp(`ip netns exec tcplab-(${labIds.join('|')})-`)
+  const inNs = out.split('\n').filter((l) => re.test(l))
+  // Processes exec'd by `ip netns exec` lose that prefix: also ask the kernel which pids live in the namespaces.
+  const pids = labNamespaces(labIds).flatMap((ns) => execFileSync('ip', ['netns', 'pids', ns], { encoding: 'utf8' }).split(/\s+/).filter(Boolean))
+  return [...inNs, ...pids.map((p) => `pid ${p}`)]
+}
+
+/** The host's own iptables rules (to check the lab never touches them). */
+export function hostIptables(): string {
+  return execFileSync('iptables-save', { encoding: 'utf8' }).split('\n').filter((l) => !l.startsWith('#')).join('\n')
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms))
+}
