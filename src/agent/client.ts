@@ -1,10 +1,10 @@
 // The socket agent's client: starts agent/build/tcplab-agent on a lab host,
 // writes commands as JSON lines and delivers its events (protocol.ts).
 
-import { fileURLToPath } from 'node:url'
 import { ProcessError, TimeoutError } from '../util/errors.js'
 import type { ExitInfo, Host, Proc } from '../lab/types.js'
 import type { AgentCommand, AgentEvent } from './protocol.js'
+export { agentBinaryPath } from '../lab/agent-path.js'
 
 export interface StartAgentOptions {
   /** Every event the agent writes, in order (called before any `request` resolves with it). Must not throw. */
@@ -41,12 +41,6 @@ export interface AgentClient {
 const DEFAULT_REQUEST_TIMEOUT_MS = 10_000
 const DEFAULT_READY_TIMEOUT_MS = 5_000
 const STDERR_LINES_KEPT = 20
-
-/** Local path of the built agent binary (agent/build/tcplab-agent; TCPLAB_AGENT overrides). */
-export function agentBinaryPath(): string {
-  // src/agent/client.ts and dist/agent/client.js are both two levels below the repository root.
-  return process.env.TCPLAB_AGENT ?? fileURLToPath(new URL('../../agent/build/tcplab-agent', import.meta.url))
-}
 
 /** Parse one stdout line of the agent; undefined when it is not an event. */
 export function parseAgentEvent(line: string): AgentEvent | undefined {
