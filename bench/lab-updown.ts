@@ -1,18 +1,18 @@
-// What a docker lab costs: up + down of a two-host lab (target: <= 1.5 s), the
-// same with a wire host, and the per-call costs that the recorder and the runner
-// pay on every step: one exec (`true`), a spawn until its pid is known, one
-// signal delivered inside the container. Prints figures, asserts nothing.
+// What a lab costs, netns and docker side by side: up + down of a two-host lab
+// (targets: netns <= 100 ms, docker <= 1.5 s), the same with a wire host, and the
+// per-call costs that the recorder and the runner pay on every step: one exec
+// (`true`), a spawn until its pid is known, one signal. Prints figures, asserts nothing.
 //
 // Run:  npx tsx bench/lab-updown.ts [ROUNDS]     (default 10; DOCKER_HOST is honoured)
-// Needs a Docker daemon and the lab image (`make docker image`); says so and
-// exits 0 without them. Labs are named tcplab-<labId>-*, removed in `finally`.
+// The docker half needs a daemon and the lab image (`make docker image`); without
+// them it says so. Labs are named tcplab-<labId>-*, removed in `finally`.
 
-import { createDockerBackend } from '../src/lab/docker/backend.js'
+import { createBackend } from '../src/lab/index.js'
 import type { Backend, HostSpec, Lab } from '../src/lab/types.js'
 import { TcplabError } from '../src/util/errors.js'
 
 const ROUNDS = Number(process.argv[2] ?? 10)
-const TARGET_MS = 1500
+const TARGET_MS: Record<string, number> = { netns: 100, docker: 1500 }
 const CALLS = 20
 
 const host = (name: string, isWire = false): HostSpec => ({ name, sysctls: {}, isWire })
@@ -64,25 +64,28 @@ async function measureCalls(lab: Lab): Promise<void> {
   console.log(`signal (SIGSTOP)   ${summarize(signal)}`)
 }
 
-const backend = createDockerBackend()
-try {
-  await backend.check()
-} catch (e: unknown) {
-  console.log(`skipped: ${e instanceof TcplabError ? e.format() : String(e)}`)
-  process.exit(0)
+for (const name of ['netns', 'docker']) {
+  const backend = await createBackend(name)
+  try {
+    await backend.check()
+  } catch (e: unknown) {
+    console.log(`\n== ${name}: skipped: ${e instanceof TcplabError ? e.format() : String(e)}`)
+    continue
+  }
+  console.log(`\n== ${name} backend${name === 'docker' ? ` at ${process.env.DOCKER_HOST ?? 'unix:///var/run/docker.sock'}` : ''}, ${ROUNDS} rounds`)
+  const two = await measureUpDown(backend, [host('client'), host('server')], 0)
+  console.log(`2 hosts  up        ${summarize(two.up)}`)
+  console.log(`2 hosts  down      ${summarize(two.down)}`)
+  console.log(`2 hosts  up+down   ${summarize(two.total)}`)
+  const wire = await measureUpDown(backend, [host('client'), host('wire', true), host('server')], 0x100)
+  console.log(`wire     up+down   ${summarize(wire.total)}`)
+  const lab = await backend.up({ labId: labId(0x200), scenario: 'bench-lab-updown', hosts: [host('client'), host('server')] })
+  try {
+    await measureCalls(lab)
+  } finally {
+    await lab.down()
+  }
+  const target = TARGET_MS[name] ?? 0
+  const p50 = [...two.total].sort((a, b) => a - b)[Math.floor(two.total.length / 2)] ?? NaN
+  console.log(`target: 2-host up+down p50 <= ${target} ms: ${p50 <= target ? 'met' : 'MISSED'} (${p50.toFixed(0)} ms)`)
 }
-console.log(`docker backend at ${process.env.DOCKER_HOST ?? 'unix:///var/run/docker.sock'}, ${ROUNDS} rounds`)
-const two = await measureUpDown(backend, [host('client'), host('server')], 0)
-console.log(`2 hosts  up        ${summarize(two.up)}`)
-console.log(`2 hosts  down      ${summarize(two.down)}`)
-console.log(`2 hosts  up+down   ${summarize(two.total)}`)
-const wire = await measureUpDown(backend, [host('client'), host('wire', true), host('server')], 0x100)
-console.log(`wire     up+down   ${summarize(wire.total)}`)
-const lab = await backend.up({ labId: labId(0x200), scenario: 'bench-lab-updown', hosts: [host('client'), host('server')] })
-try {
-  await measureCalls(lab)
-} finally {
-  await lab.down()
-}
-const p50 = [...two.total].sort((a, b) => a - b)[Math.floor(two.total.length / 2)] ?? NaN
-console.log(`target: 2-host up+down p50 <= ${TARGET_MS} ms: ${p50 <= TARGET_MS ? 'met' : 'MISSED'} (${p50.toFixed(0)} ms)`)

@@ -60,13 +60,21 @@ async function upNetnsLab(spec: LabSpec, signal?: AbortSignal): Promise<Lab> {
     const lease = await leaseSubnet(spec.labId)
     td.push(`release subnet ${lease.cidr}`, () => lease.release())
 
-    // Namespaces first; each delete is pushed right after its creation.
-    for (const h of spec.hosts) {
+    // Namespaces first (in parallel); each delete is pushed once its creation is known.
+    const created = await Promise.allSettled(spec.hosts.map(async (h) => {
       const ns = names.get(h.name) as string
       await ip(['netns', 'add', ns])
-      td.push(`delete netns ${ns}`, () => deleteNamespace(ns))
-      checkAbort()
-    }
+      return ns
+    }))
+    const made = created.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []))
+    td.push(`delete netns ${made.join(' ')}`, async () => {
+      const r = await Promise.allSettled(made.map((ns) => deleteNamespace(ns)))
+      const bad = r.find((x): x is PromiseRejectedResult => x.status === 'rejected')
+      if (bad) throw bad.reason
+    })
+    const failed = created.find((r): r is PromiseRejectedResult => r.status === 'rejected')
+    if (failed) throw failed.reason
+    checkAbort()
     const wire = spec.hosts.find((h) => h.isWire)
     const ends = spec.hosts.filter((h) => !h.isWire)
     const plan: Addressing = { addrs: new Map(), routes: new Map() }
@@ -102,7 +110,7 @@ async function upNetnsLab(spec: LabSpec, signal?: AbortSignal): Promise<Lab> {
     checkAbort()
 
     const hosts = new Map<string, Host>()
-    for (const h of spec.hosts) {
+    await Promise.all(spec.hosts.map(async (h) => {
       const ns = nsOf(h)
       const addrs = plan.addrs.get(h.name) ?? []
       const batch = ['link set lo up']
@@ -113,13 +121,15 @@ async function upNetnsLab(spec: LabSpec, signal?: AbortSignal): Promise<Lab> {
       const host = createNetnsHost(h.name, ns, addrs, procs)
       await applySysctls(host, sysctls)
       hosts.set(h.name, host)
-      checkAbort()
-    }
+    }))
+    checkAbort()
+    // Keep the scenario's host order.
+    const ordered = new Map(spec.hosts.map((h) => [h.name, hosts.get(h.name) as Host]))
     // Processes die before their namespaces go (pushed last, so undone first).
     td.push('stop processes', () => stopAll(procs))
     return {
       labId: spec.labId,
-      hosts,
+      hosts: ordered,
       down: () => td.run(),
     }
   } catch (e: unknown) {
