@@ -169,6 +169,7 @@ export const SendAction = z
     count: z.number().int().positive().optional(),
     every: Duration.optional(),
     untilFull: z.boolean().optional(),
+    continueOnError: z.boolean().optional().meta({ description: 'keep repeating after a failed write, like a write loop that ignores errors (ETIMEDOUT, then EPIPE, EPIPE...)' }),
   })
   .strict()
 
