@@ -4,6 +4,8 @@
 // Counts are leaf test points (assertions), plus one for the type check.
 import { spawn, spawnSync } from 'node:child_process'
 import { Parser } from 'tap-parser'
+import { readdirSync, statSync } from 'node:fs'
+import path from 'node:path'
 
 const args = process.argv.slice(2)
 let passed = 0
@@ -14,7 +16,13 @@ const tsc = spawnSync('node_modules/.bin/tsc', ['--noEmit', '-p', 'tsconfig.json
 if (tsc.status === 0) passed++
 else failed++
 
-const files = args.length > 0 ? args : ['test/unit', 'test/e2e']
+// Test files are *.test.ts; helpers and fixtures next to them are not run on their own.
+const roots = args.length > 0 ? args : ['test/unit', 'test/e2e']
+const files = roots.flatMap((r) =>
+  statSync(r).isDirectory()
+    ? readdirSync(r, { recursive: true }).filter((f) => String(f).endsWith('.test.ts')).map((f) => path.join(r, String(f))).sort()
+    : [r],
+)
 const parser = new Parser()
 let asserts = { pass: 0, fail: 0 }
 let children = { pass: 0, fail: 0 }

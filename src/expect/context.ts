@@ -113,14 +113,17 @@ export function fmtT(t: number): string {
 export function resolveEndpoint(ep: string | number, ctx: EvalContext): { addrs?: readonly string[] | undefined; port?: number | undefined } {
   if (typeof ep === 'number') return { port: ep }
   if (ep === '*' || ep === '') return {}
-  const m = /^(.*?)(?::(\d+))?$/.exec(ep)
+  // "[2001:2::1]:80" and "2001:2::1" (a bare IPv6 address has no port); "host:80", ":80", "host".
+  const m = ep.startsWith('[') ? /^\[([^\]]*)\](?::(\d+))?$/.exec(ep) : (ep.match(/:/g) ?? []).length > 1 ? [ep, ep, undefined] : /^(.*?)(?::(\d+))?$/.exec(ep)
   const hostPart = m?.[1] ?? ''
   const port = m?.[2] !== undefined ? Number(m[2]) : undefined
   if (hostPart === '' || hostPart === '*') return { port }
   const hostAddrs = ctx.hosts.get(hostPart)
-  const addr = hostPart.replace(/^\[|\]$/g, '')
-  return { addrs: hostAddrs ?? [addr], port }
+  return { addrs: hostAddrs ?? [hostPart], port }
 }
+
+/** Addresses ss prints for a socket bound to any address. */
+export const WILDCARD_ADDRS: ReadonlySet<string> = new Set(['*', '0.0.0.0', '::'])
 
 /** Whether an address/port pair matches an endpoint. */
 export function matchesEndpoint(addr: string, port: number, ep: { addrs?: readonly string[] | undefined; port?: number | undefined }): boolean {

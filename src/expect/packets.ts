@@ -4,7 +4,7 @@
 import type { ExpectationOf } from '../scenario/schema.js'
 import { compileComparator } from '../scenario/comparator.js'
 import type { PktRecord } from '../recorder/records.js'
-import { fmtT, inWindow, matchesEndpoint, pktRecords, resolveEndpoint, resolveWindow, toleranceOf, type EvalContext } from './context.js'
+import { fmtT, inWindow, matchesEndpoint, pktRecords, resolveEndpoint, resolveWindow, toleranceFor, toleranceOf, type EvalContext } from './context.js'
 import { formatMs } from '../util/duration.js'
 import type { Outcome } from './outcome.js'
 import { checkGaps, checkTimes } from './timing.js'
@@ -13,7 +13,10 @@ const FLAG_NAMES: Record<string, string> = { FIN: 'F', SYN: 'S', RST: 'R', PSH: 
 
 /** Normalise "SYN,ACK" / "S." / ".S" to tcpdump's notation: F S R P . U E W, in that order (print-tcp.c). */
 export function normalizeFlags(f: string): string {
-  const parts = f.includes(',') || /^[A-Z]{3}/.test(f) ? f.split(/[,+| ]+/).map((n) => FLAG_NAMES[n.toUpperCase()] ?? n) : [...f]
+  // Names ("SYN,ACK", "syn+ack", "RST") when separated or when the whole word is a name; else tcpdump letters.
+  const words = f.split(/[,+| ]+/).filter(Boolean)
+  const isNames = words.length > 1 || FLAG_NAMES[f.toUpperCase()] !== undefined
+  const parts = isNames ? words.map((n) => FLAG_NAMES[n.toUpperCase()] ?? n) : [...f]
   const set = new Set(parts)
   return [...'FSRP.UEW'].filter((c) => set.has(c)).join('')
 }
@@ -44,16 +47,14 @@ export function evaluatePackets(e: ExpectationOf<'packets'>, ctx: EvalContext): 
   const expected = `${what}${count ? `, count ${count.text}` : ''}${timing}${windowText}`
   if (typeof w === 'string') return { pass: false, expected, measured: w, reason: w }
 
-  const matched = pktRecords(ctx).filter((p: PktRecord) =>
-    p.host === e.on &&
-    inWindow(p.t, w) &&
+  const matchesFilter = (p: PktRecord): boolean =>
     (e.dir === undefined || e.dir === 'any' || p.dir === e.dir) &&
     (from === undefined || matchesEndpoint(p.src, p.sport, from)) &&
     (to === undefined || matchesEndpoint(p.dst, p.dport, to)) &&
     (e.socket === undefined || p.socket === e.socket) &&
     (flagsWanted === undefined || flagsWanted.includes(p.flags)) &&
-    (len === undefined || len.test(p.len)),
-  )
+    (len === undefined || len.test(p.len))
+  const matched = pktRecords(ctx).filter((p) => p.host === e.on && inWindow(p.t, w) && matchesFilter(p))
   const times = matched.map((p) => p.t)
   const rule = toleranceOf(e, ctx)
   const timesText = (): string => times.slice(0, 12).map((t) => fmtT(t - w.refT)).join(', ') + (times.length > 12 ? ', ...' : '')
@@ -62,6 +63,18 @@ export function evaluatePackets(e: ExpectationOf<'packets'>, ctx: EvalContext): 
   }
   if (atList) return { expected, ...checkTimes(times, atList, w.refT, rule, 'packets') }
   if (e.gaps) return { expected, ...checkGaps(times, e.gaps, rule, 'packets') }
+  if (typeof e.at === 'number') {
+    // A single time: the delta of the nearest match (or of the nearest packet outside the window, to show the miss).
+    const want = w.refT + e.at / 1000
+    const tolMs = toleranceFor(rule, e.at)
+    const nearestOf = (ts: number[]): number | undefined => ts.reduce<number | undefined>((b, x) => (b === undefined || Math.abs(x - want) < Math.abs(b - want) ? x : b), undefined)
+    const near = nearestOf(times) ?? nearestOf(pktRecords(ctx).filter((p) => p.host === e.on && matchesFilter(p)).map((p) => p.t))
+    const deltaMs = near === undefined ? undefined : Math.round((near - want) * 1e6) / 1000
+    if (!count && matched.length === 0) {
+      return { pass: false, expected, measured: near === undefined ? 'no matching packets' : `no matching packet in the window; nearest at ${fmtT(near - w.refT)}`, t: near ?? w.from, deltaMs, toleranceMs: tolMs }
+    }
+    return { pass: true, expected, measured: `${matched.length} packets at ${timesText()}`, t: times[0], deltaMs, toleranceMs: tolMs }
+  }
   if (!count && matched.length === 0) return { pass: false, expected, measured: 'no matching packets', t: w.from }
-  return { pass: true, expected, measured: `${matched.length} packets at ${timesText()}`, t: times[0] }
+  return { pass: true, expected, measured: matched.length ? `${matched.length} packets at ${timesText()}` : 'no matching packets', t: times[0] }
 }

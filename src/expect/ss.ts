@@ -4,7 +4,7 @@
 import type { ExpectationOf } from '../scenario/schema.js'
 import { compileComparator, type ParsedComparator } from '../scenario/comparator.js'
 import type { SsRecord } from '../recorder/records.js'
-import { fmtT, inWindow, matchesEndpoint, resolveEndpoint, resolveWindow, splitHostPort, ssRecords, type EvalContext } from './context.js'
+import { fmtT, inWindow, matchesEndpoint, resolveEndpoint, resolveWindow, splitHostPort, ssRecords, WILDCARD_ADDRS, type EvalContext } from './context.js'
 import type { Outcome } from './outcome.js'
 
 type Selector = ExpectationOf<'ss'>['socket']
@@ -39,7 +39,8 @@ export function selectSockets(ctx: EvalContext, on: string | undefined, sel: Sel
     if (states && !states.includes(r.state)) return false
     if (local) {
       const { addr, port } = splitHostPort(r.local)
-      if (!matchesEndpoint(addr, port, local) && !(local.addrs && addr === '*' && matchesEndpoint(addr, port, { port: local.port }))) return false
+      // A listener bound to any address (*, 0.0.0.0, ::) listens on the host's addresses too.
+      if (!matchesEndpoint(addr, port, local) && !(local.addrs && WILDCARD_ADDRS.has(addr) && matchesEndpoint(addr, port, { port: local.port }))) return false
     }
     if (peer) {
       const { addr, port } = splitHostPort(r.peer)
@@ -100,8 +101,14 @@ export function evaluateStates(e: ExpectationOf<'states'>, ctx: EvalContext): Ou
   const expected = `${describeSelector(e.on, e.socket)} goes through ${e.sequence.join(' → ')}${e.exact ? ' (exactly)' : ''}${typeof w === 'string' ? '' : ` ${w.text}`}`
   if (typeof w === 'string') return { pass: false, expected, measured: w, reason: w }
   const all = selectSockets(ctx, e.on, e.socket)
-  const lastSampleT = new Map<string, number>()
-  for (const r of ctx.records) if (r.kind === 'sample' || r.kind === 'ss') lastSampleT.set(r.host, r.t)
+  // Times each host was sampled (sorted), to see when a socket stopped showing up.
+  const sampleTimes = new Map<string, number[]>()
+  for (const r of ctx.records) {
+    if (r.kind !== 'sample') continue
+    const list = sampleTimes.get(r.host) ?? []
+    list.push(r.t)
+    sampleTimes.set(r.host, list)
+  }
   // One sequence per socket (host + 4-tuple).
   const seqs = new Map<string, { states: string[]; firstT: number }>()
   const lastSeen = new Map<string, SsRecord>()
@@ -113,11 +120,11 @@ export function evaluateStates(e: ExpectationOf<'states'>, ctx: EvalContext): Ou
     if (s.states[s.states.length - 1] !== r.state) s.states.push(r.state)
     seqs.set(key, s)
   }
-  // A socket that disappeared (within the window) while its host was still sampled went to CLOSED.
+  // A socket that a later sample of its host (within the window) no longer shows went to CLOSED.
   for (const [key, s] of seqs) {
     const r = lastSeen.get(key) as SsRecord
-    const hostLast = lastSampleT.get(r.host) ?? r.t
-    if (hostLast > r.t && r.t <= w.to) s.states.push('CLOSED')
+    const next = sampleTimes.get(r.host)?.find((t) => t > r.t)
+    if (next !== undefined && next <= w.to) s.states.push('CLOSED')
   }
   if (seqs.size === 0) return { pass: false, expected, measured: 'no samples of the socket in the window', t: w.from }
   const observed = [...seqs.values()]

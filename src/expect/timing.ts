@@ -33,9 +33,17 @@ export function checkTimes(timesT: number[], atMs: number[], refT: number, rule:
     prevAt = at
     prevMeasured = ms
     deltas.push(`${fmtT(ms / 1000)} (${d >= 0 ? '+' : ''}${formatMs(d)})`)
-    if (Math.abs(d) > tol && firstBad === undefined) firstBad = i
-    if (Math.abs(d) > Math.abs(worst)) worst = d
-    worstTol = Math.max(worstTol, tol)
+    if (firstBad !== undefined) return
+    if (Math.abs(d) > tol) {
+      // Report the failing item's own delta and tolerance.
+      firstBad = i
+      worst = d
+      worstTol = tol
+    } else if (Math.abs(d) / tol >= Math.abs(worst) / (worstTol || Infinity)) {
+      // Passing so far: report the item closest to its limit.
+      worst = d
+      worstTol = tol
+    }
   })
   return {
     pass: firstBad === undefined,
@@ -60,9 +68,15 @@ export function checkGaps(timesT: number[], gapsMs: number[], rule: ToleranceRul
     const want = gapsMs[i] as number
     const tol = toleranceFor(rule, want)
     const d = g - want
-    if (Math.abs(d) > tol && firstBad === undefined) firstBad = i
-    if (Math.abs(d) > Math.abs(worst)) worst = d
-    worstTol = Math.max(worstTol, tol)
+    if (firstBad !== undefined) return
+    if (Math.abs(d) > tol) {
+      firstBad = i
+      worst = d
+      worstTol = tol
+    } else if (Math.abs(d) / tol >= Math.abs(worst) / (worstTol || Infinity)) {
+      worst = d
+      worstTol = tol
+    }
   })
   return {
     pass: firstBad === undefined,

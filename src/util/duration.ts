@@ -24,6 +24,7 @@ export function parseDurationMs(text: string): number | undefined {
 export function formatMs(ms: number): string {
   const sign = ms < 0 ? '-' : ''
   const a = Math.abs(ms)
+  if (a === 0) return '0s'
   if (a < 1) return `${sign}${Math.round(a * 1000)}us`
   if (a < 1000) return `${sign}${round(a, 1)}ms`
   if (a < 60_000) return `${sign}${round(a / 1000, 3)}s`
