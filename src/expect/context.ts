@@ -82,6 +82,7 @@ export function resolveWindow(spec: WindowSpec, ctx: EvalContext): Window | stri
   }
   const sec = (ms: number): number => ms / 1000
   const rule = toleranceOf(spec, ctx)
+  if (Array.isArray(spec.at)) return 'a list of times (at: [...]) applies to packets and event expectations only'
   if (typeof spec.at === 'number') {
     const tol = toleranceFor(rule, spec.at)
     return { from: refT + sec(spec.at - tol), to: refT + sec(spec.at + tol), refT, text: `at ${formatMs(spec.at)} ±${formatMs(tol)}${refText}` }

@@ -4,7 +4,7 @@
 import type { ExpectationOf } from '../scenario/schema.js'
 import { compileComparator } from '../scenario/comparator.js'
 import type { CounterRecord, EventRecord } from '../recorder/records.js'
-import { eventRecords, fmtT, inWindow, resolveWindow, toleranceOf, type EvalContext } from './context.js'
+import { eventRecords, fmtT, inWindow, resolveWindow, toleranceFor, toleranceOf, type EvalContext } from './context.js'
 import type { Outcome } from './outcome.js'
 import { checkTimes } from './timing.js'
 
@@ -20,9 +20,12 @@ export function evaluateProcess(e: ExpectationOf<'process'>, ctx: EvalContext): 
   const expected = `${e.name} ${wants.join(', ') || 'exits'}${typeof w === 'string' ? '' : e.at !== undefined ? ` ${w.text}` : ''}`
   if (typeof w === 'string') return { pass: false, expected, measured: w, reason: w }
   const stoppedByRunner = exit?.data?.stoppedByRunner === true
-  const exitText = !exit || stoppedByRunner ? 'still running at the end' : exit.signal ? `killed by ${exit.signal} at ${fmtT(exit.t)}` : `exited with ${String(exit.code)} at ${fmtT(exit.t)}`
+  const started = evs.some((r) => r.type === 'started')
+  const exitText = !started ? 'never started' : !exit || stoppedByRunner ? 'still running at the end' : exit.signal ? `killed by ${exit.signal} at ${fmtT(exit.t)}` : `exited with ${String(exit.code)} at ${fmtT(exit.t)}`
   const problems: string[] = []
-  if (e.exit === 'running') {
+  if (!started) {
+    problems.push('never started')
+  } else if (e.exit === 'running') {
     if (exit && !stoppedByRunner) problems.push(exitText)
   } else if (e.exit !== undefined || e.at !== undefined) {
     if (!exit || stoppedByRunner) problems.push('still running at the end')
@@ -39,8 +42,12 @@ export function evaluateProcess(e: ExpectationOf<'process'>, ctx: EvalContext): 
   }
   const measured = problems.length ? problems.join('; ') : exitText
   let deltaMs: number | undefined
-  if (typeof e.at === 'number' && exit) deltaMs = Math.round(((exit.t - w.refT) * 1000 - e.at) * 1000) / 1000
-  return { pass: problems.length === 0, expected, measured, t: exit?.t, deltaMs }
+  let toleranceMs: number | undefined
+  if (typeof e.at === 'number' && exit) {
+    deltaMs = Math.round(((exit.t - w.refT) * 1000 - e.at) * 1000) / 1000
+    toleranceMs = toleranceFor(toleranceOf(e, ctx), e.at)
+  }
+  return { pass: problems.length === 0, expected, measured, t: exit?.t, deltaMs, toleranceMs }
 }
 
 /** Evaluate an `event:` expectation (socket/process events: type, errno, count, times, order). */
@@ -79,8 +86,12 @@ export function evaluateEvent(e: ExpectationOf<'event'>, ctx: EvalContext): Outc
   }
   if (atList) return { expected, ...checkTimes(times, atList, w.refT, toleranceOf(e, ctx), 'events') }
   let deltaMs: number | undefined
-  if (typeof e.at === 'number' && times[0] !== undefined) deltaMs = Math.round(((times[0] - w.refT) * 1000 - e.at) * 1000) / 1000
-  return { pass: true, expected, measured: `${matched.length} at ${times.slice(0, 10).map((t) => fmtT(t - w.refT)).join(', ')}`, t: times[0], deltaMs }
+  let toleranceMs: number | undefined
+  if (typeof e.at === 'number' && times[0] !== undefined) {
+    deltaMs = Math.round(((times[0] - w.refT) * 1000 - e.at) * 1000) / 1000
+    toleranceMs = toleranceFor(toleranceOf(e, ctx), e.at)
+  }
+  return { pass: true, expected, measured: `${matched.length} at ${times.slice(0, 10).map((t) => fmtT(t - w.refT)).join(', ')}`, t: times[0], deltaMs, toleranceMs }
 }
 
 /** Evaluate a `counter:` expectation against the last value recorded for it. */

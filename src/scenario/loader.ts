@@ -243,6 +243,17 @@ function checkMeaning(s: Scenario, pos: PosFn): ScenarioIssue[] {
       add(p, 'expected value, packets or bytes')
     }
     if (kind === 'packets' && body.at !== undefined && body.gaps !== undefined) add([...p, 'gaps'], 'use either at or gaps, not both')
+    if (Array.isArray(body.at) && kind !== 'packets' && kind !== 'event') add([...p, 'at'], 'a list of times applies to packets and event expectations; use one time, or during: [FROM, TO]')
+    for (const stream of ['stdout', 'stderr']) {
+      const v = body[stream]
+      if (typeof v === 'string' && v.length > 2 && v.startsWith('/') && v.endsWith('/')) {
+        try {
+          new RegExp(v.slice(1, -1))
+        } catch (err: unknown) {
+          add([...p, stream], `bad regular expression ${v}: ${(err as Error).message}`)
+        }
+      }
+    }
     const windows = ['at', 'during', 'before', 'after'].filter((k) => body[k] !== undefined)
     if (windows.length > 1 && !(windows.length === 2 && windows.includes('before') && windows.includes('after'))) {
       add([...p, windows[1] as string], `use one of at, during, before/after (got ${windows.join(' and ')})`)
