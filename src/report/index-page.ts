@@ -1,0 +1,54 @@
+// index.html of a run: every scenario with its status, its expectations
+// counted, what failed (measured against expected), and a link to its report.
+
+import type { RunSummary, ScenarioVerdict } from '../expect/verdict.js'
+import { formatMs } from '../util/duration.js'
+import { escapeXml as x } from './escape.js'
+import type { EnvView } from './results.js'
+import { REPORT_CSS } from './styles.js'
+
+export interface IndexEntry {
+  verdict: ScenarioVerdict
+  /** Folder name inside the run directory. */
+  folder: string
+  hasReport: boolean
+  env?: EnvView | undefined
+}
+
+/** The HTML of a run's index.html. */
+export function renderIndexPage(entries: readonly IndexEntry[], summary: RunSummary | undefined, runDir: string): string {
+  const count = (st: string): number => entries.filter((e) => e.verdict.status === st).length
+  const overall = count('error') > 0 ? 'error' : count('fail') > 0 ? 'fail' : entries.length > 0 && count('skip') === entries.length ? 'skip' : 'pass'
+  const kernels = [...new Set(entries.map((e) => e.env?.kernel).filter((k): k is string => !!k))]
+  const overrides = entries.find((e) => e.env?.sysctlOverrides && Object.keys(e.env.sysctlOverrides).length > 0)?.env?.sysctlOverrides
+  const rows = entries.map((e) => {
+    const v = e.verdict
+    const n = (st: string): number => v.results.filter((r) => r.status === st).length
+    const failures = v.results
+      .filter((r) => r.status === 'fail')
+      .map((r) => `<div><b>#${r.index + 1}</b> ${x(r.description)}<br><span class="muted">expected</span> ${x(r.expected)}<br><span class="muted">measured</span> ${x(r.measured)}</div>`)
+    const note = v.error ? `<div><b>${x(v.error.code)}</b> ${x(v.error.message.split('\n')[0] ?? '')}</div>` : v.reason ? `<div class="muted">${x(v.reason)}</div>` : ''
+    const href = e.hasReport ? `${encodeURIComponent(e.folder)}/report.html` : `${encodeURIComponent(e.folder)}/`
+    return `<tr class="${v.status}"><td><span class="badge ${v.status}">${v.status}</span></td><td><a href="${x(href)}">${x(v.name)}</a><br><span class="muted">${x(v.title)}</span></td><td class="num">${n('pass')} ✓ ${n('fail') ? `<b style="color:var(--fail)">${n('fail')} ✗</b>` : '0 ✗'} ${n('skip') ? `${n('skip')} skipped` : ''}</td><td class="num">${x(formatMs(v.durationMs))}</td><td>${failures.join('')}${note}</td></tr>`
+  })
+  const meta = [
+    `<span><b>results</b> ${x(runDir)}</span>`,
+    summary ? `<span><b>started</b> ${x(summary.startedAt)}</span>` : '',
+    summary ? `<span><b>took</b> ${x(formatMs(summary.durationMs))}</span>` : '',
+    `<span><b>backend</b> ${x(summary?.backend ?? entries[0]?.verdict.backend ?? '?')}</span>`,
+    kernels.length ? `<span><b>kernel</b> ${x(kernels.join(', '))}</span>` : '',
+    overrides ? `<span><b>--sysctl</b> ${x(Object.entries(overrides).map(([k, v]) => `${k}=${v}`).join(' '))}</span>` : '',
+  ].filter(Boolean)
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${x(`${overall.toUpperCase()} tcplab run ${runDir}`)}</title><style>${REPORT_CSS}</style></head><body><main>
+<h1><span class="badge ${overall}">${overall}</span> tcplab run</h1>
+<div class="meta">${meta.join('')}</div>
+<div class="banner ${overall}"><div class="what">${entries.length} scenario${entries.length === 1 ? '' : 's'}: ${count('pass')} passed, ${count('fail')} failed, ${count('error')} errors, ${count('skip')} skipped</div></div>
+<table><tr><th>result</th><th>scenario</th><th>expectations</th><th>took</th><th>what failed</th></tr>
+${rows.join('\n')}
+</table>
+<p class="muted">Each report is self-contained: open it from disk, no network needed. <a href="summary.json">summary.json</a></p>
+</main></body></html>
+`
+}

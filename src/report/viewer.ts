@@ -1,0 +1,392 @@
+// The report page's script: zoom and pan over the time axis, label layout,
+// a cursor with an ss inspector, links from expectations to their moment.
+// Written in TypeScript and checked like the rest; the page embeds the
+// compiled functions' source (Function.prototype.toString), so they must
+// not use anything outside their own bodies. The same layout functions run
+// here when the page is written, so the SVG is readable without scripts.
+
+/** Geometry shared by the writer and the page. */
+export interface ViewGeometry {
+  width: number
+  gutter: number
+  rightPad: number
+  /** Approximate width of one character of the label font (px). */
+  charW: number
+  /** Label groups: each is a stack of rows starting at y0, growing by dy (negative: upward). */
+  groups: Array<{ y0: number; dy: number; rows: number }>
+  height: number
+  /** Height of the plot area from the top of the first row to the last. */
+  plotTop: number
+  plotBottom: number
+}
+
+/** One ss sample as the inspector shows it. */
+export interface InspectorSample {
+  t: number
+  state: string
+  recvQ: number
+  sendQ: number
+  timer?: string | undefined
+  skmem?: Record<string, number> | undefined
+  info: Record<string, number | string | boolean>
+}
+
+/** What the page's script needs besides the SVG. */
+export interface ViewData {
+  tMin: number
+  tMax: number
+  geometry: ViewGeometry
+  tracks: Array<{ label: string; host: string; listen: boolean; samples: InspectorSample[] }>
+  /** Field meanings for tooltips (glossary key -> text), and ss names -> key. */
+  glossary: Record<string, string>
+  /** Queue meanings on LISTEN vs other sockets. */
+  queues: { listen: { recvQ: string; sendQ: string }; other: { recvQ: string; sendQ: string } }
+}
+
+/** Nice tick positions for [t0, t1] (1, 2, 5 × 10^n steps), at most about `max` ticks. */
+export function computeTicks(t0: number, t1: number, max: number): { step: number; ticks: number[] } {
+  const span = Math.max(t1 - t0, 1e-9)
+  const raw = span / Math.max(1, max)
+  const p = Math.pow(10, Math.floor(Math.log10(raw)))
+  const m = raw / p
+  const step = (m <= 1 ? 1 : m <= 2 ? 2 : m <= 5 ? 5 : 10) * p
+  const ticks: number[] = []
+  for (let t = Math.ceil(t0 / step) * step; t <= t1 + step * 1e-9; t += step) ticks.push(Math.round(t / step) * step)
+  return { step, ticks }
+}
+
+/** "1.5s", "250ms", "12.5ms", "40us", with the precision the tick step needs. */
+export function formatTick(t: number, step: number): string {
+  const a = Math.abs(step)
+  if (a >= 1) return `${Number(t.toFixed(a >= 10 ? 0 : 1))}s`
+  if (a >= 0.001) {
+    const digits = a >= 0.1 ? 1 : a >= 0.01 ? 2 : 3
+    return Math.abs(t) >= 1 ? `${t.toFixed(digits)}s` : `${Number((t * 1000).toFixed(Math.max(0, digits - 1)))}ms`
+  }
+  return `${(t * 1e6).toFixed(0)}us`
+}
+
+/** Greedy row assignment for labels in x order: the first row free at x, or -1 (hidden). */
+export function assignRows(items: ReadonlyArray<readonly [x: number, w: number]>, rows: number, gapPx: number): number[] {
+  const ends: number[] = []
+  for (let r = 0; r < rows; r++) ends.push(-Infinity)
+  const out: number[] = []
+  for (const [x, w] of items) {
+    let row = -1
+    for (let r = 0; r < rows; r++) {
+      if ((ends[r] as number) <= x) {
+        row = r
+        break
+      }
+    }
+    if (row >= 0) ends[row] = x + w + gapPx
+    out.push(row)
+  }
+  return out
+}
+
+/** Where a label starts: right of its time, kept inside [left, right] (flipped left of the time near the right edge). */
+export function placeLabel(xt: number, dx: number, wPx: number, left: number, right: number): number {
+  let xx = xt + dx
+  if (xx + wPx > right) xx = xt - Math.abs(dx) - wPx
+  return Math.max(left + 1, xx)
+}
+
+// ---------------------------------------------------------------------------
+// The page script. Only the DOM subset below is used; declared here so the
+// rest of the project keeps its Node-only type environment.
+
+interface VStyle {
+  setProperty(name: string, value: string): void
+}
+interface VElement {
+  readonly dataset: Record<string, string | undefined>
+  readonly style: VStyle
+  readonly clientWidth: number
+  readonly classList: { add(c: string): void; remove(c: string): void; toggle(c: string, force?: boolean): boolean }
+  textContent: string | null
+  innerHTML: string
+  getAttribute(name: string): string | null
+  setAttribute(name: string, value: string): void
+  querySelector(sel: string): VElement | null
+  querySelectorAll(sel: string): ArrayLike<VElement>
+  addEventListener(type: string, fn: (ev: VEvent) => void, opts?: { passive?: boolean }): void
+  getBoundingClientRect(): { left: number; top: number; width: number; height: number }
+  scrollIntoView(opts?: { behavior?: string; block?: string }): void
+  closest(sel: string): VElement | null
+  setPointerCapture?(id: number): void
+}
+interface VEvent {
+  readonly clientX: number
+  readonly clientY: number
+  readonly deltaY: number
+  readonly key: string
+  readonly pointerId: number
+  readonly button: number
+  readonly target: VElement | null
+  readonly ctrlKey: boolean
+  preventDefault(): void
+}
+interface VDocument {
+  getElementById(id: string): VElement | null
+  querySelectorAll(sel: string): ArrayLike<VElement>
+  addEventListener(type: string, fn: (ev: VEvent) => void): void
+}
+interface VWindow {
+  addEventListener(type: string, fn: (ev: VEvent) => void): void
+  readonly location: { hash: string }
+}
+
+/** The page script: runs in the browser with the embedded ViewData. */
+export function runViewer(data: ViewData, doc: VDocument, win: VWindow): void {
+  const svg = doc.getElementById('tl')
+  const holder = doc.getElementById('tl-holder')
+  if (!svg || !holder) return
+  const g = data.geometry
+  let width = g.width
+  let v0 = data.tMin
+  let v1 = data.tMax
+  const full0 = data.tMin
+  const full1 = data.tMax
+  let cursor: number | undefined
+  const list = (sel: string): VElement[] => Array.from(svg.querySelectorAll(sel))
+  const lines = list('[data-t1]')
+  const moved = list('[data-t]:not(text)')
+  const polys = list('[data-pts]')
+  const labels = list('text[data-t]')
+  const ticks = svg.querySelector('#ticks')
+  const cursorLine = svg.querySelector('#cursor')
+  const clip = svg.querySelector('#plotclip rect')
+  const readout = doc.getElementById('readout')
+  const inspector = doc.getElementById('inspector')
+  const plotW = (): number => width - g.gutter - g.rightPad
+  const X = (t: number): number => g.gutter + ((t - v0) / (v1 - v0)) * plotW()
+  const T = (x: number): number => v0 + ((x - g.gutter) / plotW()) * (v1 - v0)
+  const num = (s: string | undefined): number => (s === undefined ? NaN : Number(s))
+
+  function layout(): void {
+    svg?.setAttribute('width', String(width))
+    svg?.setAttribute('viewBox', `0 0 ${width} ${g.height}`)
+    clip?.setAttribute('width', String(plotW()))
+    for (const el of lines) {
+      const x1 = X(num(el.dataset.t1))
+      const x2 = X(num(el.dataset.t2 ?? el.dataset.t1))
+      if (el.getAttribute('x1') !== null) {
+        el.setAttribute('x1', x1.toFixed(1))
+        el.setAttribute('x2', x2.toFixed(1))
+      } else {
+        el.setAttribute('x', x1.toFixed(1))
+        el.setAttribute('width', Math.max(1, x2 - x1).toFixed(1))
+        const minW = num(el.dataset.w) * g.charW
+        const lbl = el.dataset.label ? svg?.querySelector(`#${el.dataset.label}`) : null
+        if (lbl) {
+          const left = Math.max(x1, g.gutter)
+          lbl.setAttribute('x', (left + 3).toFixed(1))
+          lbl.classList.toggle('hidden', Math.min(x2, width - g.rightPad) - left < minW)
+        }
+      }
+    }
+    for (const el of moved) el.setAttribute('transform', `translate(${X(num(el.dataset.t)).toFixed(1)},0)`)
+    for (const el of polys) {
+      const pts = (el.dataset.pts ?? '').split(' ').filter((p) => p !== '').map((p) => {
+        const [t, y] = p.split(',')
+        return `${X(num(t)).toFixed(1)},${y ?? '0'}`
+      })
+      el.setAttribute('points', pts.join(' '))
+    }
+    // Labels: per group, in time order, greedy rows; hidden when no row is free.
+    const byGroup = new Map<number, VElement[]>()
+    for (const el of labels) {
+      const gi = num(el.dataset.g)
+      const arr = byGroup.get(gi) ?? []
+      arr.push(el)
+      byGroup.set(gi, arr)
+    }
+    for (const [gi, els] of byGroup) {
+      const grp = g.groups[gi]
+      if (!grp) continue
+      const xts = els.map((el) => X(num(el.dataset.t)))
+      const xs = els.map((el, i) => placeLabel(xts[i] as number, num(el.dataset.dx ?? '0'), num(el.dataset.w) * g.charW, g.gutter, width - g.rightPad))
+      const visible = els.map((_, i) => (xts[i] as number) >= g.gutter - 2 && (xts[i] as number) <= width - g.rightPad + 2)
+      const rows = assignRows(els.map((el, i) => [visible[i] ? (xs[i] as number) : -1e9, num(el.dataset.w) * g.charW] as const), grp.rows, 6)
+      els.forEach((el, i) => {
+        const row = rows[i] as number
+        const show = visible[i] === true && row >= 0
+        el.classList.toggle('hidden', !show)
+        if (show) {
+          el.setAttribute('x', (xs[i] as number).toFixed(1))
+          el.setAttribute('y', (grp.y0 + row * grp.dy).toFixed(1))
+        }
+      })
+    }
+    if (ticks) {
+      const { step, ticks: ts } = computeTicks(v0, v1, Math.max(2, Math.floor(plotW() / 90)))
+      ticks.innerHTML = ts
+        .map((t) => `<line x1="${X(t).toFixed(1)}" x2="${X(t).toFixed(1)}" y1="${g.plotTop}" y2="${g.plotBottom}" class="grid"/><text x="${X(t).toFixed(1)}" y="${g.plotTop - 6}" class="tick">${formatTick(t, step)}</text>`)
+        .join('')
+    }
+    if (cursorLine) {
+      if (cursor === undefined) cursorLine.classList.add('hidden')
+      else {
+        cursorLine.classList.remove('hidden')
+        cursorLine.setAttribute('transform', `translate(${X(cursor).toFixed(1)},0)`)
+      }
+    }
+    if (readout) readout.textContent = `showing ${formatTick(v0, (v1 - v0) / 10)} … ${formatTick(v1, (v1 - v0) / 10)}${cursor !== undefined ? ` · cursor at ${cursor.toFixed(6)}s` : ''}`
+  }
+
+  function setView(a: number, b: number): void {
+    const span = Math.min(Math.max(b - a, 1e-5), (full1 - full0) * 1.02 + 1e-3)
+    let s = a
+    if (s < full0 - span * 0.5) s = full0 - span * 0.5
+    if (s + span > full1 + span * 0.5) s = full1 + span * 0.5 - span
+    v0 = s
+    v1 = s + span
+    layout()
+  }
+
+  function zoomAt(t: number, factor: number): void {
+    setView(t - (t - v0) * factor, t + (v1 - t) * factor)
+  }
+
+  function escapeText(s: string): string {
+    return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;')
+  }
+
+  function field(key: string, label: string, value: string, listen: boolean): string {
+    const q = key === 'recvQ' || key === 'sendQ' ? (listen ? data.queues.listen : data.queues.other)[key] : undefined
+    const meaning = q ?? data.glossary[key] ?? ''
+    return `<span class="f"${meaning ? ` title="${escapeText(meaning)}"` : ''}><b>${escapeText(label)}</b>${value === '' ? '' : ` ${escapeText(value)}`}</span>`
+  }
+
+  function showInspector(t: number): void {
+    if (!inspector) return
+    const parts: string[] = []
+    for (const tr of data.tracks) {
+      let lo = 0
+      let hi = tr.samples.length
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1
+        if ((tr.samples[mid] as InspectorSample).t <= t) lo = mid + 1
+        else hi = mid
+      }
+      const s = tr.samples[lo - 1]
+      if (!s || (tr.samples[lo] === undefined && t - s.t > 1)) continue
+      const fields = [
+        field('state', 'State', s.state, tr.listen),
+        field('recvQ', 'Recv-Q', String(s.recvQ), tr.listen),
+        field('sendQ', 'Send-Q', String(s.sendQ), tr.listen),
+      ]
+      if (s.timer) fields.push(field('timer', 'timer', s.timer, tr.listen))
+      if (s.skmem) fields.push(field('skmem', 'skmem', '', tr.listen), ...Object.entries(s.skmem).map(([k, val]) => field(`skmem.${k}`, k, String(val), tr.listen)))
+      for (const [k, val] of Object.entries(s.info)) {
+        if (k === 'sk' || k === 'cgroup' || k === 'wscale' || k === 'retrans') continue
+        fields.push(field(k, k, val === true ? '' : String(val), tr.listen))
+      }
+      parts.push(`<div class="sock"><div class="sock-h">${escapeText(tr.host)} ${escapeText(tr.label)} <span class="muted">sample at ${s.t.toFixed(3)}s</span></div><div class="fields">${fields.join(' ')}</div></div>`)
+    }
+    inspector.innerHTML = parts.length ? parts.join('') : '<p class="muted">no socket sampled at this time</p>'
+  }
+
+  function setCursor(t: number): void {
+    cursor = t
+    layout()
+    showInspector(t)
+  }
+
+  // Pointer: drag pans, a click without drag sets the cursor.
+  let drag: { x: number; a: number; b: number; moved: boolean } | undefined
+  const localX = (ev: VEvent): number => {
+    const r = svg.getBoundingClientRect()
+    return ((ev.clientX - r.left) / r.width) * width
+  }
+  svg.addEventListener('pointerdown', (ev) => {
+    if (ev.button !== 0) return
+    drag = { x: localX(ev), a: v0, b: v1, moved: false }
+    svg.setPointerCapture?.(ev.pointerId)
+  })
+  svg.addEventListener('pointermove', (ev) => {
+    if (!drag) return
+    const dx = localX(ev) - drag.x
+    if (Math.abs(dx) > 3) drag.moved = true
+    if (drag.moved) {
+      const dt = (dx / plotW()) * (drag.b - drag.a)
+      setView(drag.a - dt, drag.b - dt)
+    }
+  })
+  svg.addEventListener('pointerup', (ev) => {
+    const d = drag
+    drag = undefined
+    if (!d || d.moved) return
+    const x = localX(ev)
+    if (x < g.gutter) return
+    const link = ev.target?.closest('[data-goto]')
+    if (link) return
+    setCursor(T(x))
+  })
+  svg.addEventListener('wheel', (ev) => {
+    const x = localX(ev)
+    if (x < g.gutter) return
+    ev.preventDefault()
+    zoomAt(T(x), Math.exp(ev.deltaY * 0.0015))
+  }, { passive: false })
+  const button = (id: string, fn: () => void): void => doc.getElementById(id)?.addEventListener('click', () => fn())
+  button('zoom-in', () => zoomAt((v0 + v1) / 2, 0.5))
+  button('zoom-out', () => zoomAt((v0 + v1) / 2, 2))
+  button('zoom-fit', () => setView(full0, full1))
+  doc.addEventListener('keydown', (ev) => {
+    if (ev.target?.closest('input, textarea')) return
+    if (ev.key === '+' || ev.key === '=') zoomAt(cursor ?? (v0 + v1) / 2, 0.5)
+    else if (ev.key === '-') zoomAt(cursor ?? (v0 + v1) / 2, 2)
+    else if (ev.key === '0') setView(full0, full1)
+  })
+  // Expectation links (table and markers) and any [data-goto] element: show that moment.
+  for (const el of Array.from(doc.querySelectorAll('[data-goto]'))) {
+    el.addEventListener('click', (ev) => {
+      ev.preventDefault()
+      const t = num(el.dataset.goto)
+      if (!Number.isFinite(t)) return
+      const span = Math.min(v1 - v0, Math.max(0.5, (full1 - full0) / 8))
+      setView(t - span / 2, t + span / 2)
+      setCursor(t)
+      for (const m of Array.from(svg.querySelectorAll('.exp.sel'))) m.classList.remove('sel')
+      if (el.dataset.exp !== undefined) svg.querySelector(`#expm-${el.dataset.exp}`)?.classList.add('sel')
+      holder.scrollIntoView({ behavior: 'smooth', block: 'start' })
+    })
+  }
+  for (const el of Array.from(doc.querySelectorAll('[data-row]'))) {
+    el.addEventListener('click', () => {
+      const row = doc.getElementById(`exp-${el.dataset.row ?? ''}`)
+      row?.scrollIntoView({ behavior: 'smooth', block: 'center' })
+      row?.classList.add('flash')
+    })
+  }
+  const showSs = doc.getElementById('log-ss')
+  showSs?.addEventListener('change', () => doc.getElementById('log')?.classList.toggle('with-ss'))
+  const fit = (): void => {
+    const w = Math.max(720, Math.floor(holder.clientWidth))
+    if (w !== width) {
+      width = w
+      layout()
+    }
+  }
+  win.addEventListener('resize', fit)
+  width = Math.max(720, Math.floor(holder.clientWidth)) || g.width
+  layout()
+  const hash = /^#t=([\d.]+)$/.exec(win.location.hash)
+  if (hash) setCursor(Number(hash[1]))
+}
+
+/** The page's inline script: the functions above as source, then the call with the embedded data. */
+export function viewerScript(): string {
+  // esbuild (tsx) may wrap named functions with __name(); make it a no-op in the page.
+  return [
+    'var __name = function (f) { return f; };',
+    computeTicks.toString(),
+    formatTick.toString(),
+    assignRows.toString(),
+    placeLabel.toString(),
+    runViewer.toString(),
+    "runViewer(JSON.parse(document.getElementById('tcplab-data').textContent), document, window);",
+  ].join('\n')
+}
