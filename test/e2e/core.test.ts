@@ -114,8 +114,10 @@ if (skip) {
   t.test('tcplab gc removes the leftovers of a crashed run', async (t) => {
     const dir = tempDir('tcplab-e2e-crash-')
     const started = Date.now()
+    let crashedPid = 0
     await runCli(['run', 'test/fixtures/scenarios/e2e/long-running.yaml', '--results', dir], {
       onSpawn: (child) => {
+        crashedPid = child.pid ?? 0
         void (async () => {
           while (!existsSync(path.join(dir, 'e2e-long-running', 'env.json')) && Date.now() - started < 20_000) await sleep(50)
           await sleep(800)
@@ -123,7 +125,11 @@ if (skip) {
         })()
       },
     })
-    const ids = readdirSync('/run/tcplab/labs').map((f) => f.replace(/\.json$/, ''))
+    // The crashed process's labs, from the registry (other tcplab runs may be live on this machine).
+    const ids = readdirSync('/run/tcplab/labs')
+      .map((f) => JSON.parse(readFileSync(path.join('/run/tcplab/labs', f), 'utf8')) as { labId: string; pid: number })
+      .filter((r) => r.pid === crashedPid)
+      .map((r) => r.labId)
     const left = labNamespaces(ids)
     t.ok(left.length >= 2, 'the crash left namespaces behind')
     const g = await runCli(['gc', '--backend', 'netns'])
