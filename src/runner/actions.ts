@@ -46,6 +46,9 @@ const run: ActionImpl<'run'> = async (ctx, a) => {
   const { timeline, hostName } = ctx
   const ev = (type: string, extra: Record<string, unknown> = {}): void =>
     timeline.add({ kind: 'event', t: t(ctx), host: hostName, source: a.name, type, ...extra })
+  // "started" is when the runner started it: a backend may confirm the pid later
+  // (docker exec takes ~50 ms), by which time the program may already be talking.
+  const startedT = t(ctx)
   const proc = ctx.host.spawn(argv, {
     stdin: a.stdin,
     onStdoutLine: (line) => ev('stdout', { text: line }),
@@ -57,7 +60,7 @@ const run: ActionImpl<'run'> = async (ctx, a) => {
   } catch (e: unknown) {
     throw new StepError(`cannot start ${argv.join(' ')} on ${hostName}: ${(e as Error).message}`, { cause: e })
   }
-  ev('started', { data: { argv } })
+  timeline.add({ kind: 'event', t: startedT, host: hostName, source: a.name, type: 'started', data: { argv } })
   void proc.exited.then((x) => {
     const stopped = (proc as Proc & { stoppedByRunner?: boolean }).stoppedByRunner === true
     ev('exited', { code: x.code, signal: signalName(x.signal), ...(stopped ? { data: { stoppedByRunner: true } } : {}) })
