@@ -6,6 +6,26 @@ import { formatMs } from '../util/duration.js'
 import { fmtT, toleranceFor, type ToleranceRule } from './context.js'
 import type { Outcome } from './outcome.js'
 
+/** Keeps what a timing result reports: the first failing item's delta and tolerance, else the item closest to its limit. */
+class WorstItem {
+  deltaMs = 0
+  toleranceMs = 0
+  failedAt: number | undefined
+
+  /** Judge item i (after a failure, later items are not judged). */
+  add(i: number, deltaMs: number, toleranceMs: number): void {
+    if (this.failedAt !== undefined) return
+    if (Math.abs(deltaMs) > toleranceMs) {
+      this.failedAt = i
+      this.deltaMs = deltaMs
+      this.toleranceMs = toleranceMs
+    } else if (Math.abs(deltaMs) / toleranceMs >= Math.abs(this.deltaMs) / (this.toleranceMs || Infinity)) {
+      this.deltaMs = deltaMs
+      this.toleranceMs = toleranceMs
+    }
+  }
+}
+
 /**
  * Check matched times (absolute seconds) against expected offsets (ms after refT).
  * Like packetdrill, each time is judged relative to the previous *measured* one:
@@ -19,38 +39,26 @@ export function checkTimes(timesT: number[], atMs: number[], refT: number, rule:
   if (rel.length !== atMs.length) {
     return { pass: false, measured: `${rel.length} ${what} (expected ${atMs.length}) at ${list}`, t: timesT[0] }
   }
-  let worst = 0
-  let worstTol = 0
-  let firstBad: number | undefined
+  const worst = new WorstItem()
   let prevAt = 0
   let prevMeasured = 0
   const deltas: string[] = []
   rel.forEach((ms, i) => {
     const at = atMs[i] as number
     const interval = at - prevAt
-    const tol = toleranceFor(rule, interval)
     const d = ms - (prevMeasured + interval)
     prevAt = at
     prevMeasured = ms
     deltas.push(`${fmtT(ms / 1000)} (${d >= 0 ? '+' : ''}${formatMs(d)})`)
-    if (firstBad !== undefined) return
-    if (Math.abs(d) > tol) {
-      // Report the failing item's own delta and tolerance.
-      firstBad = i
-      worst = d
-      worstTol = tol
-    } else if (Math.abs(d) / tol >= Math.abs(worst) / (worstTol || Infinity)) {
-      // Passing so far: report the item closest to its limit.
-      worst = d
-      worstTol = tol
-    }
+    worst.add(i, d, toleranceFor(rule, interval))
   })
+  const bad = worst.failedAt
   return {
-    pass: firstBad === undefined,
-    measured: `${what} at ${deltas.join(', ')}${firstBad !== undefined ? `; #${firstBad + 1} is outside its tolerance` : ''}`,
-    deltaMs: round(worst),
-    toleranceMs: round(worstTol),
-    t: timesT[firstBad ?? 0],
+    pass: bad === undefined,
+    measured: `${what} at ${deltas.join(', ')}${bad !== undefined ? `; #${bad + 1} is outside its tolerance` : ''}`,
+    deltaMs: round(worst.deltaMs),
+    toleranceMs: round(worst.toleranceMs),
+    t: timesT[bad ?? 0],
   }
 }
 
@@ -61,29 +69,18 @@ export function checkGaps(timesT: number[], gapsMs: number[], rule: ToleranceRul
   if (gaps.length !== gapsMs.length) {
     return { pass: false, measured: `${timesT.length} ${what} (expected ${gapsMs.length + 1}); gaps ${list}`, t: timesT[0] }
   }
-  let worst = 0
-  let worstTol = 0
-  let firstBad: number | undefined
+  const worst = new WorstItem()
   gaps.forEach((g, i) => {
     const want = gapsMs[i] as number
-    const tol = toleranceFor(rule, want)
-    const d = g - want
-    if (firstBad !== undefined) return
-    if (Math.abs(d) > tol) {
-      firstBad = i
-      worst = d
-      worstTol = tol
-    } else if (Math.abs(d) / tol >= Math.abs(worst) / (worstTol || Infinity)) {
-      worst = d
-      worstTol = tol
-    }
+    worst.add(i, g - want, toleranceFor(rule, want))
   })
+  const bad = worst.failedAt
   return {
-    pass: firstBad === undefined,
-    measured: `gaps ${list}${firstBad !== undefined ? `; gap #${firstBad + 1} is outside its tolerance` : ''}`,
-    deltaMs: round(worst),
-    toleranceMs: round(worstTol),
-    t: timesT[(firstBad ?? 0) + 1],
+    pass: bad === undefined,
+    measured: `gaps ${list}${bad !== undefined ? `; gap #${bad + 1} is outside its tolerance` : ''}`,
+    deltaMs: round(worst.deltaMs),
+    toleranceMs: round(worst.toleranceMs),
+    t: timesT[(bad ?? 0) + 1],
   }
 }
 
