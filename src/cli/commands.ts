@@ -11,6 +11,7 @@ import {
 } from '../index.js'
 import { runDoctor } from './doctor.js'
 import { explainScenario } from './explain.js'
+import { diffCommand, reportCommand } from './report-commands.js'
 
 export interface CommandContext {
   values: Record<string, string | boolean | string[] | undefined>
@@ -188,6 +189,6 @@ const doctor: Command = {
   },
 }
 
-export const COMMANDS: Record<string, Command> = { run, list, validate, explain, gc, doctor }
+export const COMMANDS: Record<string, Command> = { run, list, validate, explain, gc, doctor, report: reportCommand, diff: diffCommand }
 
 export { formatMs }

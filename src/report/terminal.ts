@@ -1,23 +1,48 @@
-// Terminal reporters for `tcplab run`: pretty (default), tap, json.
+// Terminal reporters for `tcplab run`: pretty (default, with live progress on
+// a terminal), tap, json, junit.
 
 import type { Writable } from 'node:stream'
 import type { ExpectationResult, RunSummary, ScenarioVerdict } from '../expect/verdict.js'
+import type { LoadedScenario } from '../scenario/loader.js'
 import type { SuiteReporter } from './reporter.js'
+import { renderJunit } from './junit.js'
 import { formatMs } from '../util/duration.js'
 
-export const REPORTER_NAMES = ['pretty', 'tap', 'json'] as const
+export const REPORTER_NAMES = ['pretty', 'tap', 'json', 'junit'] as const
 export type ReporterName = (typeof REPORTER_NAMES)[number]
 
+/** Where a reporter writes, and how the pretty one draws progress (tests set these). */
+export interface ReporterOptions {
+  /** Redraw a live status line (default: out.isTTY). */
+  live?: boolean | undefined
+  /** Terminal width for the status line (default: out.columns or 100). */
+  columns?: number | undefined
+  /** Clock, ms (default Date.now). */
+  now?: (() => number) | undefined
+  /** Status line refresh period (default 500 ms). */
+  refreshMs?: number | undefined
+}
+
 /** A reporter writing to `out`. */
-export function createReporter(name: ReporterName, out: Writable): SuiteReporter {
+export function createReporter(name: ReporterName, out: Writable, opts: ReporterOptions = {}): SuiteReporter {
   switch (name) {
     case 'tap':
       return tapReporter(out)
     case 'json':
       return { onEnd: (summary, verdicts) => out.write(`${JSON.stringify({ summary, verdicts }, null, 2)}\n`) }
+    case 'junit':
+      return { onEnd: (summary, verdicts) => out.write(renderJunit(summary, verdicts)) }
     default:
-      return prettyReporter(out)
+      return prettyReporter(out, opts)
   }
+}
+
+/** How long a scenario should take: its `duration`, else its last `at:` step plus the runner's 1 s linger. */
+export function expectedDurationMs(s: LoadedScenario): number | undefined {
+  const sc = s.scenario
+  if (sc.duration !== undefined) return sc.duration
+  const ats = sc.steps.map((st) => st.at).filter((a): a is number => typeof a === 'number')
+  return ats.length > 0 ? Math.max(...ats) + 1000 : undefined
 }
 
 const ICON: Record<string, string> = { pass: 'PASS', fail: 'FAIL', error: 'ERROR', skip: 'SKIP' }
@@ -35,22 +60,83 @@ export function formatResult(r: ExpectationResult): string {
   return lines.join('\n')
 }
 
-function prettyReporter(out: Writable): SuiteReporter {
+/**
+ * Pretty: one line per finished scenario (failures explained under it). On a
+ * terminal a status line at the bottom shows what is running, for how long
+ * and how long it should take, and how many passed/failed so far; elsewhere
+ * (CI logs) a line when each scenario starts, for long suites.
+ */
+function prettyReporter(out: Writable, opts: ReporterOptions): SuiteReporter {
+  const tty = out as Writable & { isTTY?: boolean; columns?: number }
+  const live = opts.live ?? tty.isTTY === true
+  const now = opts.now ?? Date.now
+  const running = new Map<string, { startMs: number; expectedMs?: number | undefined }>()
+  const done = { pass: 0, fail: 0, error: 0, skip: 0 }
+  let total = 0
+  let timer: NodeJS.Timeout | undefined
+  let statusShown = false
+  const clearStatus = (): void => {
+    if (statusShown) out.write('\r\x1b[2K')
+    statusShown = false
+  }
+  const drawStatus = (): void => {
+    if (!live || running.size === 0) return
+    const cols = opts.columns ?? tty.columns ?? 100
+    const line = progressLine(running, done, total, now())
+    out.write(`\r\x1b[2K${line.length > cols - 1 ? `${line.slice(0, cols - 2)}…` : line}`)
+    statusShown = true
+  }
   return {
     onStart(scenarios, info) {
+      total = scenarios.length
       out.write(`tcplab: ${scenarios.length} scenario(s) on ${info.backend}, ${info.jobs} at a time; results in ${info.resultsDir}\n`)
+      if (live) {
+        timer = setInterval(drawStatus, opts.refreshMs ?? 500)
+        timer.unref()
+      }
+    },
+    onScenarioStart(s) {
+      const expectedMs = expectedDurationMs(s)
+      running.set(s.scenario.name, { startMs: now(), expectedMs })
+      if (live) drawStatus()
+      else out.write(`RUN  ${s.scenario.name}${expectedMs !== undefined ? ` (expected ~${formatMs(expectedMs)})` : ''}\n`)
     },
     onScenarioEnd(v) {
-      const counts = `${v.results.filter((r) => r.status === 'pass').length}/${v.results.length} expectations`
-      out.write(`${ICON[v.status] ?? v.status} ${v.name} (${formatMs(v.durationMs)}, ${counts})${v.reason ? `: ${v.reason}` : ''}\n`)
-      const show = v.status === 'pass' ? [] : v.results.filter((r) => r.status !== 'pass')
-      for (const r of show) out.write(`  ${formatResult(r).replace(/\n/g, '\n  ')}\n`)
+      const r = running.get(v.name)
+      running.delete(v.name)
+      done[v.status]++
+      clearStatus()
+      const counts = `${v.results.filter((x) => x.status === 'pass').length}/${v.results.length} expectations`
+      const expected = r?.expectedMs !== undefined ? `, expected ~${formatMs(r.expectedMs)}` : ''
+      out.write(`${ICON[v.status] ?? v.status} ${v.name} (${formatMs(v.durationMs)}${expected}, ${counts})${v.reason ? `: ${v.reason}` : ''}\n`)
+      const show = v.status === 'pass' ? [] : v.results.filter((x) => x.status !== 'pass')
+      for (const x of show) out.write(`  ${formatResult(x).replace(/\n/g, '\n  ')}\n`)
       if (v.error) out.write(`  ${v.error.message.replace(/\n/g, '\n  ')}${v.error.hint ? `\n  hint: ${v.error.hint}` : ''}\n`)
+      drawStatus()
     },
     onEnd(summary) {
+      if (timer) clearInterval(timer)
+      clearStatus()
       out.write(`\n${summaryLine(summary)}\n`)
     },
   }
+}
+
+/** "[3/5] 2 passed, 1 failed · running: syn-drop 3.2s/~10s, close-wait 1.0s/~8s" */
+export function progressLine(
+  running: ReadonlyMap<string, { startMs: number; expectedMs?: number | undefined }>,
+  done: Readonly<Record<'pass' | 'fail' | 'error' | 'skip', number>>,
+  total: number,
+  nowMs: number,
+): string {
+  const finished = done.pass + done.fail + done.error + done.skip
+  const counts = [`${done.pass} passed`, ...(done.fail ? [`${done.fail} failed`] : []), ...(done.error ? [`${done.error} errors`] : []), ...(done.skip ? [`${done.skip} skipped`] : [])].join(', ')
+  const items = [...running].map(([name, r]) => {
+    const elapsed = Math.max(0, nowMs - r.startMs)
+    const late = r.expectedMs !== undefined && elapsed > r.expectedMs + 5000 ? ' (late)' : ''
+    return `${name} ${(elapsed / 1000).toFixed(1)}s${r.expectedMs !== undefined ? `/~${formatMs(r.expectedMs)}` : ''}${late}`
+  })
+  return `[${finished}/${total}] ${counts} · running: ${items.join(', ')}`
 }
 
 /** "5 scenarios: 4 passed, 1 failed, 0 errors, 0 skipped in 23.1s" */

@@ -3,6 +3,8 @@
 // compared (tcplab diff) and a reader knows what the kernel was told.
 
 import { readFileSync } from 'node:fs'
+import { release } from 'node:os'
+import { gunzipSync } from 'node:zlib'
 import type { Host } from '../lab/index.js'
 
 export interface HostEnv {
@@ -57,11 +59,13 @@ export async function collectEnv(hosts: ReadonlyMap<string, Host>, backend: stri
     const text = `${r?.stdout ?? ''}\n${r?.stderr ?? ''}`
     return re.exec(text)?.[1] ?? 'unknown'
   }
-  const [kernel, ss, iptables, tcpdump] = await Promise.all([
+  const [kernel, ss, iptables, tcpdump, hostConfig] = await Promise.all([
     first.exec(['uname', '-r']).then((r) => r.stdout.trim(), () => 'unknown'),
     version(['ss', '-V'], /iproute2-([\w.-]+)/),
     version(['iptables', '-V'], /(v[\d.]+(?: \(\w+\))?)/),
     version(['tcpdump', '--version'], /tcpdump version ([\w.-]+)/),
+    // The lab's kernel config as the lab sees it (a remote Docker daemon runs another kernel than ours).
+    first.exec(['sh', '-c', '{ zcat /proc/config.gz 2>/dev/null || cat "/boot/config-$(uname -r)"; } 2>/dev/null | grep "^CONFIG_HZ="'], { reject: false }).then((r) => r.stdout, () => ''),
   ])
   const hostsEnv: Record<string, HostEnv> = {}
   for (const [name, h] of hosts) hostsEnv[name] = { sysctls: await readHostSysctls(h) }
@@ -71,7 +75,7 @@ export async function collectEnv(hosts: ReadonlyMap<string, Host>, backend: stri
     tcplab: tcplabVersion(),
     backend,
     kernel,
-    hz: readHz(kernel),
+    hz: parseConfigHz(hostConfig) ?? readLocalHz(kernel),
     congestionControl: firstSysctls['net.ipv4.tcp_congestion_control'],
     availableCongestionControl: firstSysctls['net.ipv4.tcp_available_congestion_control'],
     qdiscs: qd ? [...new Set(qd.stdout.split('\n').map((l) => l.split(' ')[1]).filter((x): x is string => !!x))] : undefined,
@@ -81,11 +85,20 @@ export async function collectEnv(hosts: ReadonlyMap<string, Host>, backend: stri
   }
 }
 
-function readHz(kernel: string): number | undefined {
-  for (const f of [`/boot/config-${kernel}`]) {
+/** CONFIG_HZ from a kernel config text (jiffies per second: timer granularity, e.g. 4 ms at 250). */
+export function parseConfigHz(config: string): number | undefined {
+  const m = /^CONFIG_HZ=(\d+)$/m.exec(config)
+  return m ? Number(m[1]) : undefined
+}
+
+/** CONFIG_HZ of `kernel` read on this machine: /proc/config.gz when it is the running kernel, else /boot/config-<release>. */
+function readLocalHz(kernel: string): number | undefined {
+  const readers: Array<() => string> = [() => readFileSync(`/boot/config-${kernel}`, 'utf8')]
+  if (kernel === release()) readers.unshift(() => gunzipSync(readFileSync('/proc/config.gz')).toString('utf8'))
+  for (const read of readers) {
     try {
-      const m = /^CONFIG_HZ=(\d+)$/m.exec(readFileSync(f, 'utf8'))
-      if (m) return Number(m[1])
+      const hz = parseConfigHz(read())
+      if (hz !== undefined) return hz
     } catch {
       // not readable here
     }

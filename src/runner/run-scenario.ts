@@ -25,6 +25,7 @@ import { Teardown } from '../util/teardown.js'
 import { formatMs } from '../util/duration.js'
 import type { IptablesCmd } from '../faults/iptables.js'
 import { nameSockets } from './name-sockets.js'
+import { writeScenarioReport } from '../report/index.js'
 
 export interface RunScenarioOptions {
   backend: Backend
@@ -97,6 +98,7 @@ export async function runScenario(loaded: LoadedScenario, opts: RunScenarioOptio
   }
   verdict.durationMs = Date.now() - startedAt.getTime()
   await writeFile(path.join(dir, 'verdict.json'), `${JSON.stringify(verdict, null, 2)}\n`)
+  await writeScenarioReport(dir)
   return verdict
 }
 

@@ -8,6 +8,7 @@ import type { LoadedScenario } from '../scenario/loader.js'
 import type { RunSummary, ScenarioVerdict, ToleranceRule } from '../expect/index.js'
 import { runScenario } from './run-scenario.js'
 import type { SuiteReporter } from '../report/reporter.js'
+import { writeRunIndex } from '../report/index.js'
 
 
 export interface RunSuiteOptions {
@@ -49,6 +50,7 @@ export async function runSuite(scenarios: readonly LoadedScenario[], opts: RunSu
   const done = verdicts.filter((v): v is ScenarioVerdict => v !== undefined)
   const summary = summarize(done, opts.backend.name, opts.resultsDir, started)
   await writeFile(path.join(opts.resultsDir, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`)
+  await writeRunIndex(opts.resultsDir)
   opts.reporter?.onEnd?.(summary, done)
   return { summary, verdicts: done }
 }

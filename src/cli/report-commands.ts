@@ -1,0 +1,53 @@
+// `tcplab report DIR` and `tcplab diff A B`: commands over results
+// directories (no lab, no root needed).
+
+import { regenerateReports, readRunResults } from '../report/index.js'
+import { diffRuns, formatDiffText, DEFAULT_DIFF_TOLERANCE } from '../diff/index.js'
+import { UsageError } from '../util/errors.js'
+import type { Command } from './commands.js'
+
+/** Regenerate report.html of every scenario and the run's index.html; exit 1 when a report could not be drawn. */
+export const reportCommand: Command = {
+  options: {},
+  async run(ctx) {
+    const dirs = ctx.positionals
+    if (dirs.length === 0) throw new UsageError('report expects a results directory (what `tcplab run --results DIR` wrote)')
+    let failed = 0
+    for (const dir of dirs) {
+      for (const w of await regenerateReports(dir)) {
+        if (w.error) {
+          failed++
+          ctx.err.write(`tcplab: cannot draw ${w.file}: ${w.error.split('\n')[0] ?? ''}\n`)
+        } else ctx.out.write(`wrote ${w.file}\n`)
+      }
+    }
+    return failed > 0 ? 1 : 0
+  },
+}
+
+/** Compare two results directories; exit 1 when something regressed, 0 otherwise, 2 on bad input. */
+export const diffCommand: Command = {
+  options: {
+    json: { type: 'boolean' },
+    verbose: { type: 'boolean', short: 'v' },
+    tolerance: { type: 'string' },
+    percent: { type: 'string' },
+  },
+  async run(ctx) {
+    const [a, b, ...rest] = ctx.positionals
+    if (!a || !b || rest.length > 0) throw new UsageError('diff expects two results directories: tcplab diff DIR_A DIR_B')
+    const floorMs = parseNumber(ctx.values.tolerance, 'tolerance') ?? DEFAULT_DIFF_TOLERANCE.floorMs
+    const percent = parseNumber(ctx.values.percent, 'percent') ?? DEFAULT_DIFF_TOLERANCE.percent
+    const d = diffRuns(readRunResults(a), readRunResults(b), { floorMs, percent })
+    if (ctx.values.json) ctx.out.write(`${JSON.stringify(d, null, 2)}\n`)
+    else ctx.out.write(formatDiffText(d, { verbose: ctx.values.verbose === true }))
+    return d.regressed ? 1 : 0
+  },
+}
+
+function parseNumber(v: unknown, name: string): number | undefined {
+  if (v === undefined) return undefined
+  const n = Number(v)
+  if (!Number.isFinite(n) || n < 0) throw new UsageError(`--${name} expects a number >= 0, got "${String(v)}"`)
+  return n
+}
