@@ -148,8 +148,13 @@ t.test('ss selectors: by host name, host:port, state list; a bare port', async (
 t.test('ss on a LISTEN socket selected by host:port (ss prints 0.0.0.0:8000 for a wildcard bind)', async (t) => {
   const ctx = contextOf(recvq)
   const r = evaluate(ctx, { ss: { on: 'server', socket: { local: 'server:8000', state: 'LISTEN' }, match: { sendQ: 1 }, quantifier: 'always' } })
-  t.equal(r.status, 'pass', { todo: 'bug: selectSockets treats only "*" as a wildcard local address; ss 6.x prints 0.0.0.0:8000 / [::]:8000, so a listener is never matched by host:port' })
-  t.not(r.measured, 'no samples of the socket in the window', { todo: 'bug: same' })
+  t.equal(r.status, 'pass', 'a listener on 0.0.0.0 listens on the server\'s address')
+  t.match(r.measured, /^(\d+) of \1 samples matched \(seen: sendQ: 1×\1\)$/)
+  const other = evaluate(ctx, { ss: { on: 'server', socket: { local: 'server:8001', state: 'LISTEN' }, match: { sendQ: 1 } } })
+  t.equal(other.status, 'fail', 'but only on its own port')
+  t.equal(other.measured, 'no samples of the socket in the window')
+  const clientAddr = evaluate(ctx, { ss: { on: 'server', socket: { local: 'client:8000', state: 'LISTEN' }, match: { sendQ: 1 } } })
+  t.equal(clientAddr.status, 'pass', 'a wildcard bind matches any host\'s address (the rule does not check the host)')
 })
 
 t.test('ss windows: at with tolerance, before/after, since, since that never happened', async (t) => {
@@ -254,12 +259,13 @@ t.test('states: CLOSED only when the disappearance is observed inside the window
   // about 9.07s (RST at 9.069s) and the next server sample (9.155s) finds nothing.
   // Within [1s, 9s] the socket went ESTAB → CLOSE-WAIT and stayed there.
   const r = evaluate(ctx, { states: { on: 'server', socket: { peer: 'client' }, sequence: ['ESTAB', 'CLOSE-WAIT'], exact: true, during: ['1s', '9s'] } })
-  t.equal(r.status, 'pass', { todo: 'bug: evaluateStates appends CLOSED when the socket\'s last sample is in the window and the host has any later sample, even one after the window (here the teardown at 9.155s)' })
-  t.equal(r.measured, 'ESTAB → CLOSE-WAIT', { todo: 'bug: same' })
+  t.equal(r.status, 'pass', 'the teardown\'s disappearance (seen at 9.155s) is after the window')
+  t.equal(r.measured, 'ESTAB → CLOSE-WAIT')
   // The client's FIN-WAIT-2 socket: last seen at 6.797s, found gone at 7.174s. During
   // [1s, 7s] it had not been seen gone yet.
   const early = evaluate(ctx, { states: { on: 'client', socket: { peer: 8000 }, sequence: ['FIN-WAIT-2', 'CLOSED'], during: ['1s', '7s'] } })
-  t.equal(early.status, 'fail', { todo: 'bug: same; the disappearance is dated by the next host sample (7.174s), after the window' })
+  t.equal(early.status, 'fail', 'the disappearance is dated by the next host sample (7.174s), after the window')
+  t.equal(early.measured, 'observed ESTAB → FIN-WAIT-2')
   const late = evaluate(ctx, { states: { on: 'client', socket: { peer: 8000 }, sequence: ['FIN-WAIT-2', 'CLOSED'], during: ['1s', '7.2s'] } })
   t.equal(late.status, 'pass', 'observed gone at 7.174s, inside [1s, 7.2s]')
 })
