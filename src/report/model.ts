@@ -157,7 +157,8 @@ function orderLanes(sc: ScenarioView | undefined, records: readonly TimelineReco
 }
 
 function actionMarker(r: ActionRecord): Marker {
-  const what = r.target ? `${r.action} ${r.target}` : r.action
+  const deleted = /\(deleted\)$/.test(r.detail)
+  const what = r.target ? `${r.action} ${deleted ? 'delete ' : ''}${r.target}` : r.action
   return {
     t: r.t,
     host: r.host,

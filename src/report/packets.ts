@@ -191,7 +191,6 @@ export function buildFlights(records: readonly TimelineRecord[], rules: RuleSpan
       label: labelOf(pkt, relSeq, relAck),
       detail: '',
     }
-    f.detail = detailOf(f, nameOf)
     flights.push(f)
     return f
   }
@@ -216,6 +215,7 @@ export function buildFlights(records: readonly TimelineRecord[], rules: RuleSpan
   flights.sort((a, b) => (a.tSend ?? a.tRecv ?? 0) - (b.tSend ?? b.tRecv ?? 0) || a.id - b.id)
   flights.forEach((f, i) => (f.id = i))
   applyRules(flights, rules, owners)
+  for (const f of flights) f.detail = detailOf(f, nameOf)
   return flights
 }
 
