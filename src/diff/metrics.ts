@@ -174,12 +174,23 @@ function scheduleMetrics(flights: readonly Flight[], conns: Map<string, ConnName
     let m = byKey.get(key)
     if (!m) {
       const since = anchor(f.from ?? p.host, t)
-      m = { kind: 'schedule', key, what: `[${p.flags}] ${seg}${ack} ${dir}${via} (${conn.name})`, times: [], sinceT: since.t, sinceKind: since.kind, topics: packetTopics(p) }
+      const topics = packetTopics(p)
+      m = { kind: 'schedule', key, what: `${SCHEDULE_NAME[topics[0] ?? 'ack']} ${dir}${via} [${p.flags}] ${seg}${ack} (${conn.name})`, times: [], sinceT: since.t, sinceKind: since.kind, topics }
       byKey.set(key, m)
     }
     m.times.push(t)
   }
   return [...byKey.values()]
+}
+
+/** What a series of transmissions of one segment is called. */
+const SCHEDULE_NAME: Partial<Record<Topic, string>> & { ack: string } = {
+  syn: 'SYN schedule',
+  synack: 'SYN-ACK schedule',
+  data: 'data (re)transmissions',
+  fin: 'FIN schedule',
+  rst: 'RST',
+  ack: 'ACK',
 }
 
 function countMetrics(records: readonly TimelineRecord[], pkts: readonly PktRecord[]): CountMetric[] {
