@@ -40,6 +40,8 @@ export interface ScenarioVerdict {
   /** Wall-clock start (ISO) and duration of the whole scenario (setup to teardown). */
   startedAt: string
   durationMs: number
+  /** End of the played timeline (seconds since t0): windows that end at `end` end here. */
+  endT?: number | undefined
   results: ExpectationResult[]
   /** Set when the scenario could not run (error) or was skipped. */
   error?: { code: string; message: string; hint?: string | undefined; exitCode: number } | undefined

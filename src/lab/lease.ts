@@ -47,11 +47,21 @@ export async function leaseSubnet(labId: string): Promise<SubnetLease> {
     if (await tryCreate(file, JSON.stringify({ pid: process.pid, labId }))) {
       return makeLease(index, file)
     }
-    // Held: take it over if its owner is dead.
+    // Held: take it over if its owner is dead, under a lock so that two
+    // processes that both saw the dead owner cannot both remove and re-create it.
     const owner = await readJson<{ pid: number }>(file)
     if (owner && !isAlive(owner.pid)) {
-      await rm(file, { force: true })
-      if (await tryCreate(file, JSON.stringify({ pid: process.pid, labId }))) return makeLease(index, file)
+      const lock = `${file}.takeover`
+      if (!(await tryCreate(lock, JSON.stringify({ pid: process.pid })))) continue
+      try {
+        const again = await readJson<{ pid: number }>(file)
+        if (again === undefined || again.pid === owner.pid) {
+          await rm(file, { force: true })
+          if (await tryCreate(file, JSON.stringify({ pid: process.pid, labId }))) return makeLease(index, file)
+        }
+      } finally {
+        await rm(lock, { force: true })
+      }
     }
   }
   throw new Error('all 512 lab subnets in 198.18.0.0/15 are leased (too many concurrent labs, or run `tcplab gc`)')

@@ -58,6 +58,7 @@ export class Timeline {
   waitForEvent(ref: string, timeoutMs: number, signal?: AbortSignal): Promise<number> {
     const seen = this.findEvent(ref)
     if (seen !== undefined) return Promise.resolve(seen)
+    if (signal?.aborted) return Promise.reject(new InterruptedError())
     const { source, type } = splitRef(ref)
     return new Promise<number>((resolve, reject) => {
       const timer = setTimeout(() => {

@@ -6,6 +6,8 @@
 import type { TimelineRecord } from '../recorder/records.js'
 
 interface Named {
+  /** When the name was given: a later socket may reuse the same ports. */
+  t: number
   host: string
   name: string
   lport: number
@@ -19,21 +21,27 @@ export function nameSockets(records: TimelineRecord[]): TimelineRecord[] {
     if (r.kind !== 'event') continue
     const lport = Number(r.data?.lport)
     if (!Number.isFinite(lport) || lport <= 0) continue
-    if (r.type === 'listening') named.push({ host: r.host, name: r.source, lport })
+    if (r.type === 'listening') named.push({ t: r.t, host: r.host, name: r.source, lport })
     else if (r.type === 'connected' || r.type === 'accepted' || r.type === 'connecting') {
-      named.push({ host: r.host, name: r.source, lport, rport: Number(r.data?.rport) || undefined })
+      named.push({ t: r.t, host: r.host, name: r.source, lport, rport: Number(r.data?.rport) || undefined })
     }
   }
   if (named.length === 0) return records
-  const find = (host: string, lport: number, rport: number): string | undefined =>
-    named.find((n) => n.host === host && n.lport === lport && (n.rport === undefined ? rport === 0 : n.rport === rport))?.name
+  // The socket named latest at or before t; records from before any naming
+  // (the handshake precedes `connected`) go to the earliest.
+  const find = (host: string, lport: number, rport: number, t: number): string | undefined => {
+    const cands = named.filter((n) => n.host === host && n.lport === lport && (n.rport === undefined ? rport === 0 : n.rport === rport))
+    let best: Named | undefined
+    for (const n of cands) if (n.t <= t && (best === undefined || n.t >= best.t)) best = n
+    return (best ?? cands.reduce<Named | undefined>((a, n) => (a === undefined || n.t < a.t ? n : a), undefined))?.name
+  }
   return records.map((r) => {
     if (r.kind === 'ss' && r.socket === undefined) {
-      const name = find(r.host, r.localPort, r.peerPort)
+      const name = find(r.host, r.localPort, r.peerPort, r.t)
       return name ? { ...r, socket: name } : r
     }
     if (r.kind === 'pkt' && r.socket === undefined) {
-      const name = find(r.host, r.sport, r.dport) ?? find(r.host, r.dport, r.sport)
+      const name = find(r.host, r.sport, r.dport, r.t) ?? find(r.host, r.dport, r.sport, r.t)
       return name ? { ...r, socket: name } : r
     }
     return r

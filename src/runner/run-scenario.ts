@@ -258,7 +258,7 @@ async function play(
   const t = new Timeline(t0Us)
   t.addAll(records)
   await t.writeJsonl(path.join(dir, 'records.jsonl'))
-  return { ...base, labId, status: statusOf(results), durationMs: Date.now() - startedAt.getTime(), results }
+  return { ...base, labId, status: statusOf(results), durationMs: Date.now() - startedAt.getTime(), endT, results }
 }
 
 /** All addresses of a host (a wire host has one per side). */

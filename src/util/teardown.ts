@@ -19,6 +19,7 @@ interface Undo {
 export class Teardown {
   private readonly stack: Undo[] = []
   private running: Promise<void> | undefined
+  private settled = false
 
   /** Register an undo; it runs before everything pushed earlier. */
   push(label: string, fn: () => Promise<unknown> | unknown): void {
@@ -29,20 +30,31 @@ export class Teardown {
     return this.stack.length
   }
 
-  /** Undo everything (LIFO). Safe to call more than once: later calls wait for the first. */
+  /**
+   * Undo everything (LIFO). Safe to call more than once: a call during a drain
+   * waits for it; a call after it (something was pushed late) drains again.
+   */
   run(): Promise<void> {
-    this.running ??= (async () => {
-      const errors: unknown[] = []
-      while (this.stack.length > 0) {
-        const u = this.stack.pop() as Undo
-        try {
-          await u.fn()
-        } catch (e: unknown) {
-          errors.push(e instanceof Error ? Object.assign(e, { message: `${u.label}: ${e.message}` }) : new Error(`${u.label}: ${String(e)}`))
-        }
-      }
-      if (errors.length > 0) throw new TeardownError(errors)
-    })()
+    if (this.running === undefined || (this.settled && this.stack.length > 0)) {
+      this.settled = false
+      this.running = this.drain().finally(() => {
+        this.settled = true
+      })
+    }
     return this.running
+  }
+
+  private async drain(): Promise<void> {
+    const errors: unknown[] = []
+    while (this.stack.length > 0) {
+      const u = this.stack.pop() as Undo
+      try {
+        await u.fn()
+      } catch (e: unknown) {
+        // A new Error: some errors (DOMException) have a read-only message.
+        errors.push(new Error(`${u.label}: ${e instanceof Error ? e.message : String(e)}`, { cause: e }))
+      }
+    }
+    if (errors.length > 0) throw new TeardownError(errors)
   }
 }
