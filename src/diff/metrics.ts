@@ -89,10 +89,8 @@ export function extractMetrics(records: readonly TimelineRecord[], opts: { hostO
     pktTimes.set(r.host, list)
   }
   const anchor: Anchor = (host, t) => {
-    let step = 0
-    for (const s of stepTimes) if (s <= t) step = s
-    let pkt = -Infinity
-    for (const p of pktTimes.get(host) ?? []) if (p < t - 1e-6) pkt = p
+    const step = lastAtOrBefore(stepTimes, t) ?? 0
+    const pkt = lastAtOrBefore(pktTimes.get(host) ?? [], t - 1e-6, true) ?? -Infinity
     return pkt > step ? { t: pkt, kind: 'packet' } : { t: step, kind: 'step' }
   }
   const pkts = sorted.filter((r): r is PktRecord => r.kind === 'pkt')
@@ -108,6 +106,19 @@ export function extractMetrics(records: readonly TimelineRecord[], opts: { hostO
   out.push(...timeMetrics(sorted, anchor))
   out.push(...sequenceMetrics(sorted, hostOf, hostOrder, listenPorts, anchor))
   return out
+}
+
+/** The last value <= t (< t when strict) of a sorted list, by binary search. */
+function lastAtOrBefore(sorted: readonly number[], t: number, strict = false): number | undefined {
+  let lo = 0
+  let hi = sorted.length
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1
+    const v = sorted[mid] as number
+    if (strict ? v < t : v <= t) lo = mid + 1
+    else hi = mid
+  }
+  return lo > 0 ? sorted[lo - 1] : undefined
 }
 
 /** What a time on `host` is measured from. */
@@ -157,11 +168,12 @@ export function packetTopics(p: Pick<PktRecord, 'flags' | 'len'>): Topic[] {
 
 function scheduleMetrics(flights: readonly Flight[], conns: Map<string, ConnName>, hostOf: (a: string) => string, anchor: Anchor): ScheduleMetric[] {
   const byKey = new Map<string, ScheduleMetric>()
+  const sendersCapturing = new Set(flights.filter((g) => g.tSend !== undefined).map((g) => g.from))
   for (const f of flights) {
     const t = f.tSend ?? f.tRecv
     if (t === undefined) continue
     // The sender's capture is the schedule; an arrival-only copy counts where the sender captured nothing.
-    if (f.tSend === undefined && f.from !== undefined && flights.some((g) => g.from === f.from && g.tSend !== undefined)) continue
+    if (f.tSend === undefined && f.from !== undefined && sendersCapturing.has(f.from)) continue
     const p = f.pkt
     const conn = conns.get(rawConnKey(p))
     if (!conn) continue
