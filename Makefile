@@ -33,6 +33,7 @@ run: build
 	node dist/cli/main.js run $(ARGS)
 
 test: build
+	@bash scripts/install-deps.sh --test
 	node scripts/test.mjs $(TESTS)
 
 unit: build

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Install what a fresh Debian 12 machine lacks for tcplab's netns backend:
 # the network tools the lab drives and a C compiler for the static agent.
+# With --test, also what the tests use: Chromium (the HTML report is opened
+# headless) and python3-junitparser (a real JUnit consumer).
 # Idempotent: installs only missing commands.
 set -euo pipefail
 
@@ -16,6 +18,10 @@ have sysctl    || need+=(procps)
 have cc        || need+=(gcc)
 have make      || need+=(make)
 [ -e /usr/lib/x86_64-linux-gnu/libc.a ] || [ -e /usr/lib/aarch64-linux-gnu/libc.a ] || need+=(libc6-dev)
+if [ "${1:-}" = "--test" ]; then
+  have chromium || need+=(chromium)
+  python3 -c 'import junitparser' 2>/dev/null || need+=(python3-junitparser)
+fi
 
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then

@@ -27,9 +27,10 @@ const parser = new Parser()
 let asserts = { pass: 0, fail: 0 }
 let children = { pass: 0, fail: 0 }
 const attach = (p) => {
-  p.on('assert', (res) => { if (res.ok) asserts.pass++; else asserts.fail++ })
+  // A failing `todo` test point is a known gap, not a failure (TAP 14).
+  p.on('assert', (res) => { if (res.ok || res.todo) asserts.pass++; else asserts.fail++ })
   p.on('child', (c) => {
-    c.on('complete', (r) => { if (r.ok) children.pass++; else children.fail++ })
+    c.on('complete', (r) => { if (r.ok || r.todo) children.pass++; else children.fail++ })
     attach(c)
   })
 }

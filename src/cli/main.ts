@@ -12,11 +12,13 @@ const HELP = `tcplab: reproducible TCP failure scenarios on real kernels
 
 usage:
   tcplab run [PATH...] [--backend netns|docker] [--jobs N] [--results DIR]
-                       [--reporter pretty|tap|json] [--tag T] [--tolerance MS]
+                       [--reporter pretty|tap|json|junit] [--tag T] [--tolerance MS]
                        [--sysctl KEY=VALUE]
   tcplab list [PATH...] [--json] [--tag T]
   tcplab validate [PATH...]
   tcplab explain NAME
+  tcplab report DIR                 regenerate report.html / index.html of a results directory
+  tcplab diff DIR_A DIR_B [--json]  compare two runs (kernels, sysctls); exit 1 on regression
   tcplab gc [--backend netns|docker|all]
   tcplab doctor
 

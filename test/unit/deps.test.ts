@@ -23,19 +23,17 @@ import ts from 'typescript'
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..')
 const SRC = join(ROOT, 'src')
 
-/** The layers STYLE.md names. */
+/** The layers STYLE.md names, plus diff/ (docs/architecture.md: it sits beside report/). */
 const STYLE_RANK: Record<string, number> = {
   cli: 4, api: 3, runner: 2,
-  scenario: 1, lab: 1, faults: 1, agent: 1, recorder: 1, expect: 1, report: 1,
+  scenario: 1, lab: 1, faults: 1, agent: 1, recorder: 1, expect: 1, report: 1, diff: 1,
   util: 0,
 }
 /**
  * Folders STYLE.md does not name yet, placed where their imports and users put
  * them so the direction rules still apply to them (see the todo below).
  */
-const PROVISIONAL: Record<string, { rank: number; why: string }> = {
-  diff: { rank: 1, why: '`tcplab diff` compares two results directories; it reads verdicts and records like report/ does and is used by cli' },
-}
+const PROVISIONAL: Record<string, { rank: number; why: string }> = {}
 const RANK: Record<string, number> = { ...STYLE_RANK, ...Object.fromEntries(Object.entries(PROVISIONAL).map(([k, v]) => [k, v.rank])) }
 
 interface Edge {
