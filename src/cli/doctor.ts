@@ -25,7 +25,7 @@ const SYSCTLS = [
 ]
 const QDISCS = ['netem', 'tbf', 'fq', 'fq_codel', 'pfifo', 'htb']
 
-/** Print the machine report; exit 0 when the netns backend can run, 3 otherwise. */
+/** Print the machine report; exit 0 when the netns backend can run, 3 otherwise (docker is reported, not required). */
 export async function runDoctor(out: Writable): Promise<number> {
   let ok = true
   const line = (status: 'ok' | 'missing' | 'info' | 'warn', what: string, detail = ''): void => {
@@ -73,14 +73,18 @@ export async function runDoctor(out: Writable): Promise<number> {
       await runCommand(['ip', 'netns', 'del', ns], { reject: false }).catch(() => undefined)
     }
   }
+  // The same check `run --backend docker` makes (daemon, Linux engine, lab image carrying this agent), then where and what.
+  let dockerOk = false
   try {
     const docker = await createBackend('docker')
     await docker.check()
-    line('ok', 'docker backend', 'daemon reachable, lab image present')
+    line('ok', 'docker backend', (await docker.describe?.()) ?? 'daemon reachable, lab image present')
+    dockerOk = true
   } catch (e: unknown) {
     const err = e as Error & { hint?: string }
-    line('info', 'docker backend', `${err.message.split('\n')[0] ?? ''}${err.hint ? ` (${err.hint})` : ''}`)
+    line('warn', 'docker backend', `${err.message.split('\n')[0] ?? ''}${err.hint ? ` (hint: ${err.hint})` : ''}`)
   }
   out.write(ok ? '\nthe netns backend can run here\n' : '\nthe netns backend cannot run here: fix the "missing" lines\n')
+  out.write(dockerOk ? 'the docker backend can run here (--backend docker)\n' : 'the docker backend cannot run here: see the "docker backend" line\n')
   return ok ? 0 : 3
 }

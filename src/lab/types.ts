@@ -15,6 +15,8 @@ export interface ExecOptions {
   timeoutMs?: number | undefined
   /** Throw ProcessError on a non-zero exit (default true). */
   reject?: boolean | undefined
+  /** Run it in the host's own image (HostSpec.image) instead of next to it with the lab tools; see SpawnOptions. */
+  inUserImage?: boolean | undefined
 }
 
 /** How a spawned process ended. */
@@ -34,6 +36,12 @@ export interface SpawnOptions {
   onStdoutData?: ((chunk: Buffer) => void) | undefined
   /** Called with each complete stderr line. */
   onStderrLine?: ((line: string) => void) | undefined
+  /**
+   * Run it in the host's own image (HostSpec.image: the user's program is there) instead of with
+   * the lab tools (the sidecar: recorders, faults, agent). A program the image lacks still runs,
+   * with the lab tools. No effect on a host without its own image (default false).
+   */
+  inUserImage?: boolean | undefined
 }
 
 /** A long-running process on a host, in its own process group. */
@@ -71,6 +79,11 @@ export interface Host {
   exec(argv: readonly string[], opts?: ExecOptions): Promise<ExecResult>
   /** Start a long-running process inside the host (agent, tcpdump, nc, user programs). */
   spawn(argv: readonly string[], opts?: SpawnOptions): Proc
+  /**
+   * Set sysctls while the lab runs, where `sysctl -w` through exec cannot (a container's /proc/sys
+   * is read-only). Keys prefixed "?" are optional. Absent: applySysctls uses `sysctl -w`.
+   */
+  setSysctls?(sysctls: Record<string, string>): Promise<void>
 }
 
 export interface HostSpec {
@@ -102,6 +115,8 @@ export interface Backend {
   readonly name: string
   /** Check the machine can run labs (privilege, tools, daemon); throws EnvironmentError with the fix. */
   check(): Promise<void>
+  /** After a passing check(): one line on where labs run and with what, for `tcplab doctor`. */
+  describe?(): Promise<string>
   /** Build the lab. If `signal` aborts (Ctrl-C) or anything fails, what was built is torn down before rejecting. */
   up(spec: LabSpec, signal?: AbortSignal): Promise<Lab>
   /** Remove leftovers of crashed runs (all of them, or one labId). Returns a line per removed thing. */

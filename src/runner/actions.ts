@@ -49,7 +49,9 @@ const run: ActionImpl<'run'> = async (ctx, a) => {
   // "started" is when the runner started it: a backend may confirm the pid later
   // (docker exec takes ~50 ms), by which time the program may already be talking.
   const startedT = t(ctx)
+  // The user's program lives in the host's own image (docker `image:`), not with the lab tools.
   const proc = ctx.host.spawn(argv, {
+    inUserImage: true,
     stdin: a.stdin,
     onStdoutLine: (line) => ev('stdout', { text: line }),
     onStderrLine: (line) => ev('stderr', { text: line }),

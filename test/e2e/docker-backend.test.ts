@@ -2,6 +2,8 @@
 // internal networks, exec and spawn through the API, signals delivered inside
 // the container, a wire host, sysctls, errors, gc, and the same lab driven
 // through a second daemon reached only over TCP (DOCKER_HOST=tcp://127.0.0.1).
+// Hosts from a user's own image (a scratch image with one static program, built
+// here offline) get the lab's tools from a sidecar; sysctls change at runtime.
 // Every test ends with a leak check: nothing labelled with its lab id is left.
 // Skips, with the reason, where there is no daemon or no lab image
 // (`make docker image` makes both).
@@ -11,12 +13,16 @@ import Docker from 'dockerode'
 import { execFileSync, spawnSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdir, mkdtemp, rm } from 'node:fs/promises'
+import { Readable } from 'node:stream'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { startAgent } from '../../src/agent/client.js'
 import type { AgentEvent } from '../../src/agent/protocol.js'
-import { createDockerBackend, LABEL_OWNER, LABEL_RUN_ID, LABEL_SCENARIO } from '../../src/lab/docker/backend.js'
+import { createDockerBackend, LABEL_OWNER, LABEL_ROLE, LABEL_RUN_ID, LABEL_SCENARIO } from '../../src/lab/docker/backend.js'
+import { applySysctls } from '../../src/lab/index.js'
+import { loadScenario } from '../../src/scenario/loader.js'
+import { runScenario } from '../../src/runner/run-scenario.js'
 import { labImageName } from '../../src/lab/docker/image.js'
 import { startCapture } from '../../src/recorder/capture.js'
 import type { Backend, Host, HostSpec, Lab } from '../../src/lab/types.js'
@@ -25,6 +31,11 @@ import { EnvironmentError, InterruptedError, ProcessError, StepError } from '../
 type TT = Parameters<Parameters<typeof t.test>[0]>[0]
 
 const IMAGE = labImageName()
+/** The user-image test's image: a scratch filesystem with one static program (test/fixtures/user-image/tcp-echo.c). */
+const USER_IMAGE = 'tcplab-test-echo:1'
+const USER_SOURCE = fileURLToPath(new URL('../fixtures/user-image/tcp-echo.c', import.meta.url))
+const USER_SCENARIO = fileURLToPath(new URL('../fixtures/scenarios/docker/user-image.yaml', import.meta.url))
+const builtImages = new Set<string>()
 const TCP_HOST = 'tcp://127.0.0.1:23750'
 const START_DOCKERD = fileURLToPath(new URL('../../containers/start-dockerd.sh', import.meta.url))
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
@@ -90,6 +101,31 @@ async function psState(h: Host, prefix: string): Promise<string | undefined> {
 async function recvQ(h: Host, port: number): Promise<number> {
   const r = await h.exec(['ss', '-Htn', 'state', 'established', `( sport = :${port} )`])
   return Number(r.stdout.trim().split(/\s+/)[0] ?? 0)
+}
+
+/**
+ * Build `tag` offline: a scratch root filesystem holding only the static tcp-echo (cc -static), imported
+ * with `cmd` as its CMD. Removed when the tests end. Returns why it cannot be built, or undefined.
+ */
+async function buildUserImage(docker: Docker, tag: string, cmd: string[]): Promise<string | undefined> {
+  if (builtImages.has(tag)) return undefined
+  const dir = await mkdtemp(join(tmpdir(), 'tcplab-user-image-'))
+  try {
+    await mkdir(join(dir, 'rootfs'))
+    const cc = spawnSync('cc', ['-O2', '-static', '-Wall', '-Wextra', '-Werror', '-o', join(dir, 'rootfs', 'tcp-echo'), USER_SOURCE], { encoding: 'utf8' })
+    if (cc.error || cc.status !== 0) return `cannot build the test program with cc -static: ${cc.error?.message ?? cc.stderr}`
+    const tar = execFileSync('tar', ['-C', join(dir, 'rootfs'), '-c', '.'])
+    const [repo, version] = tag.split(':') as [string, string]
+    const progress = await docker.importImage(Readable.from(tar), { repo, tag: version, changes: `CMD ${JSON.stringify(cmd)}` })
+    for await (const _ of progress) void _
+    const info = await docker.getImage(tag).inspect()
+    if (JSON.stringify(info.Config.Cmd) !== JSON.stringify(cmd)) return `the imported image has CMD ${JSON.stringify(info.Config.Cmd)}, not ${JSON.stringify(cmd)}`
+    builtImages.add(tag)
+    t.teardown(() => docker.getImage(tag).remove({ force: true }).then(() => undefined, () => undefined))
+    return undefined
+  } finally {
+    await rm(dir, { recursive: true, force: true })
+  }
 }
 
 /** The core of the backend contract on two hosts; used for the local and the TCP daemon. */
@@ -316,6 +352,154 @@ if (reason !== undefined) {
     }
   })
 
+  t.test('sysctls at runtime: a helper container sets them in the host\'s namespace; bad ones are the scenario\'s error', async (tt) => {
+    const labId = newId()
+    const lab = await backend.up({ labId, scenario: 'docker-e2e-sysctl-runtime', hosts: [host('a'), host('b')] })
+    try {
+      const a = lab.hosts.get('a') as Host
+      const b = lab.hosts.get('b') as Host
+      tt.ok(a.setSysctls, 'docker hosts set sysctls their own way (sysctl -w cannot: /proc/sys is read-only)')
+      await applySysctls(a, { 'net.ipv4.tcp_syn_retries': '3', '?net.ipv4.no_such_key': '1' })
+      tt.equal((await a.exec(['sysctl', '-n', 'net.ipv4.tcp_syn_retries'])).stdout.trim(), '3', 'set on a (a missing optional key is skipped)')
+      tt.equal((await b.exec(['sysctl', '-n', 'net.ipv4.tcp_syn_retries'])).stdout.trim(), '6', 'b keeps its own')
+      const missing = await applySysctls(a, { 'net.ipv4.no_such_key': '1' }).catch((e: unknown) => e)
+      tt.ok(missing instanceof StepError && /net\.ipv4\.no_such_key.*does not have it/.test(missing.message), `a missing key: StepError naming it (${String(missing)})`)
+      const bad = await applySysctls(a, { 'net.ipv4.tcp_syn_retries': 'abc' }).catch((e: unknown) => e)
+      tt.ok(bad instanceof StepError && /tcp_syn_retries.*refuses/.test(bad.message), `a bad value: StepError (${String(bad)})`)
+      const helpers = await docker.listContainers({ all: true, filters: { label: [`${LABEL_RUN_ID}=${labId}`, `${LABEL_ROLE}=sysctl`] } })
+      tt.same(helpers.map((c) => c.Names[0]), [], 'the helper containers are gone once done')
+    } finally {
+      await lab.down()
+    }
+    tt.same(await leftovers(docker, labId), [], 'nothing left')
+  })
+
+  t.test('a host with its own image (no shell, no tools in it): the lab\'s tools run in a sidecar', async (tt) => {
+    const why = await buildUserImage(docker, USER_IMAGE, ['/tcp-echo', '8000'])
+    if (why !== undefined) {
+      tt.plan(0, why)
+      return
+    }
+    const labId = newId()
+    const lab = await backend.up({ labId, scenario: 'docker-e2e-user-image', hosts: [
+      host('client'),
+      host('server', { image: USER_IMAGE, sysctls: { 'net.ipv4.tcp_syn_retries': '2' } }),
+    ] })
+    try {
+      const cli = lab.hosts.get('client') as Host
+      const srv = lab.hosts.get('server') as Host
+      const user = await docker.getContainer(`tcplab-${labId}-server`).inspect()
+      const side = await docker.getContainer(`tcplab-${labId}-server-tools`).inspect()
+      tt.equal(user.Config.Image, USER_IMAGE, 'the host runs the user\'s image')
+      tt.same(user.Config.Cmd, ['/tcp-echo', '8000'], 'with its own command')
+      tt.equal(side.HostConfig.NetworkMode, `container:${user.Id}`, 'the sidecar shares its network namespace')
+      tt.equal(side.HostConfig.PidMode, `container:${user.Id}`, 'and its processes')
+      for (const [what, c] of [['user container', user], ['sidecar', side]] as const) {
+        tt.equal(c.Config.Labels[LABEL_RUN_ID], labId, `${what} labelled with the run id`)
+        tt.ok(c.HostConfig.Privileged === false && (c.HostConfig.CapDrop ?? []).includes('ALL'), `${what}: not privileged, capabilities dropped`)
+      }
+      tt.equal(side.Config.Labels[LABEL_ROLE], 'sidecar', 'the sidecar says what it is')
+      tt.equal((await srv.exec(['sysctl', '-n', 'net.ipv4.tcp_syn_retries'])).stdout.trim(), '2', 'host sysctls go into the user\'s container config')
+      tt.match((await srv.exec(['ss', '-Hltn'])).stdout, /:8000\s/, 'ss in the sidecar sees the user\'s listener')
+      tt.match((await srv.exec(['ps', '-eo', 'args'])).stdout, /^\/tcp-echo 8000$/m, 'ps in the sidecar sees the user\'s program')
+      tt.notMatch((await srv.exec(['ip', 'route'])).stdout, /default/, 'no default route out of the lab')
+
+      const r = await srv.exec(['/tcp-echo', '--exit', '3'], { inUserImage: true, reject: false })
+      tt.same({ code: r.exitCode, err: r.stderr.trim() }, { code: 3, err: 'tcp-echo: exiting with 3 as asked' }, 'exec in the user\'s image: exit code and stderr')
+      tt.match((await srv.exec(['cat', '/etc/debian_version'], { inUserImage: true })).stdout, /^\d/, 'a program the image lacks runs with the lab tools')
+      const neither = await srv.exec(['no-such-program'], { inUserImage: true }).catch((e: unknown) => e)
+      tt.ok(neither instanceof ProcessError && /neither in the image/.test(neither.hint ?? ''), `in neither image: ProcessError with a hint (${String((neither as ProcessError).hint)})`)
+
+      // A second copy of the program, started in the user's image, signalled from the sidecar.
+      const lines: string[] = []
+      const echo = srv.spawn(['/tcp-echo', '9000'], { inUserImage: true, onStdoutLine: (l) => lines.push(l) })
+      await echo.started
+      await waitUntil('listening 9000', () => lines.includes('listening 9000'))
+      const nc = cli.spawn(['nc', srv.addr, '9000'], { stdin: true, onStdoutLine: (l) => lines.push(`nc: ${l}`) })
+      await nc.started
+      await nc.write('ping\n')
+      await waitUntil('echoed', () => lines.includes('nc: ping'))
+      tt.pass('the user\'s program serves the lab network')
+      await echo.signal('SIGSTOP')
+      tt.match(await psState(srv, '/tcp-echo 9000'), /^T/, 'SIGSTOP from the sidecar stops it')
+      await nc.write('held\n')
+      await waitUntil('Recv-Q grows', async () => (await recvQ(srv, 9000)) === 5)
+      tt.pass('a stopped user program leaves the data in Recv-Q')
+      await echo.signal('SIGCONT')
+      await waitUntil('echo after SIGCONT', () => lines.includes('nc: held'))
+      tt.pass('SIGCONT: it goes on')
+
+      // The lab's faults and recorders act on the user's namespace.
+      const dir = await mkdtemp(join(tmpdir(), 'tcplab-docker-user-'))
+      try {
+        const cap = await startCapture(srv, { file: join(dir, 'server.pcap') })
+        await srv.exec(['iptables', '-A', 'INPUT', '-p', 'tcp', '--dport', '8000', '-j', 'DROP'])
+        const dropped = await cli.exec(['nc', '-z', '-w', '1', srv.addr, '8000'], { reject: false })
+        tt.not(dropped.exitCode, 0, 'an iptables DROP in the sidecar stops connections to the user\'s program')
+        await srv.exec(['iptables', '-D', 'INPUT', '-p', 'tcp', '--dport', '8000', '-j', 'DROP'])
+        tt.equal((await cli.exec(['nc', '-z', '-w', '2', srv.addr, '8000'], { reject: false })).exitCode, 0, 'without it they get through')
+        const res = await cap.stop()
+        const syns = res.packets.filter((p) => p.dport === 8000 && p.flags === 'S' && p.dir === 'in').length
+        tt.ok(syns >= 2, `tcpdump in the sidecar saw the SYNs to the user's program (${syns})`)
+      } finally {
+        await rm(dir, { recursive: true, force: true })
+      }
+      await srv.setSysctls?.({ 'net.ipv4.tcp_syn_retries': '4' })
+      tt.equal((await srv.exec(['sysctl', '-n', 'net.ipv4.tcp_syn_retries'])).stdout.trim(), '4', 'runtime sysctls reach the user\'s namespace')
+
+      tt.same(await echo.stop(), { code: undefined, signal: 'SIGTERM' }, 'stop(): SIGTERM from the sidecar ends the user\'s program')
+      nc.endStdin()
+      await nc.stop({ graceMs: 500 })
+    } finally {
+      await lab.down()
+    }
+    tt.same(await leftovers(docker, labId), [], 'down() removes the user\'s container and the sidecar')
+  })
+
+  t.test("a host's image whose program exits at once: StepError with its exit code and output; nothing left", async (tt) => {
+    const image = 'tcplab-test-echo:exits'
+    const why = await buildUserImage(docker, image, ['/tcp-echo', '--exit', '3'])
+    if (why !== undefined) {
+      tt.plan(0, why)
+      return
+    }
+    const labId = newId()
+    const err = await backend.up({ labId, scenario: 'docker-e2e-user-exits', hosts: [host('client'), host('server', { image })] }).catch((e: unknown) => e)
+    tt.ok(err instanceof StepError, `StepError (${String(err)})`)
+    tt.match((err as StepError).message, /host server .*exited with code 3/, 'names the host and the exit code')
+    tt.match((err as StepError).message, /exiting with 3 as asked/, 'shows what it printed')
+    tt.match((err as StepError).hint ?? '', /docker run --rm tcplab-test-echo:exits/, 'hint: try the image on its own')
+    tt.same(await leftovers(docker, labId), [], 'nothing left')
+  })
+
+  t.test('a user image that is not on the daemon: EnvironmentError before anything is made', async (tt) => {
+    const labId = newId()
+    const err = await backend.up({ labId, scenario: 'docker-e2e-user-missing', hosts: [host('a'), host('b', { image: 'tcplab-no-such-image:1' })] }).catch((e: unknown) => e)
+    tt.ok(err instanceof EnvironmentError && err.exitCode === 3, `EnvironmentError, exit 3 (${String(err)})`)
+    tt.match((err as EnvironmentError).message, /tcplab-no-such-image:1 of host b/, 'names the image and the host')
+    tt.match((err as EnvironmentError).hint ?? '', /never pulls/, 'hint: build or load it')
+    tt.same(await leftovers(docker, labId), [], 'nothing left')
+  })
+
+  t.test('a scenario whose server is a user image: recorded, faulted and signalled through the sidecar', async (tt) => {
+    const why = await buildUserImage(docker, USER_IMAGE, ['/tcp-echo', '8000'])
+    if (why !== undefined) {
+      tt.plan(0, why)
+      return
+    }
+    const dir = await mkdtemp(join(tmpdir(), 'tcplab-docker-user-scenario-'))
+    try {
+      const loaded = await loadScenario(USER_SCENARIO)
+      const v = await runScenario(loaded, { backend, resultsDir: dir })
+      const lines = v.results.map((r) => `${r.status} ${r.description}${r.status === 'pass' ? '' : `: ${String(r.measured)}`}`)
+      tt.equal(v.status, 'pass', `the scenario holds\n${lines.join('\n')}${v.error ? `\n${v.error.message}` : ''}`)
+      tt.equal(v.results.length, 6, 'all six expectations were evaluated')
+      tt.same(await leftovers(docker, v.labId ?? ''), [], 'nothing left')
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
+
   t.test('check() names the fix', async (tt) => {
     const saved = { image: process.env.TCPLAB_IMAGE, host: process.env.DOCKER_HOST }
     try {
@@ -324,6 +508,14 @@ if (reason !== undefined) {
       tt.ok(e1 instanceof EnvironmentError && e1.code === 'E_DOCKER_IMAGE' && e1.exitCode === 3, 'missing image: EnvironmentError, exit 3')
       tt.match((e1 as EnvironmentError).hint ?? '', /make image/, 'hint: make image')
       delete process.env.TCPLAB_IMAGE
+      // An image whose agent is not this checkout's (built before the agent changed).
+      const savedAgent = process.env.TCPLAB_AGENT
+      process.env.TCPLAB_AGENT = fileURLToPath(import.meta.url)
+      const stale = await createDockerBackend().check().catch((e: unknown) => e)
+      if (savedAgent === undefined) delete process.env.TCPLAB_AGENT
+      else process.env.TCPLAB_AGENT = savedAgent
+      tt.ok(stale instanceof EnvironmentError && stale.code === 'E_DOCKER_IMAGE' && /out of date/.test(stale.message), `a stale image: EnvironmentError (${String(stale)})`)
+      tt.match((stale as EnvironmentError).hint ?? '', /make image/, 'hint: make image')
       process.env.DOCKER_HOST = 'unix:///nonexistent/docker.sock'
       const e2 = await createDockerBackend().check().catch((e: unknown) => e)
       tt.ok(e2 instanceof EnvironmentError && e2.code === 'E_DOCKER', 'no daemon: EnvironmentError')
@@ -346,7 +538,9 @@ if (reason !== undefined) {
     if (!wasUp) execFileSync('bash', [START_DOCKERD, '--name', 'tcp', '--host', TCP_HOST], { stdio: ['ignore', 'ignore', 'inherit'] })
     const saved = process.env.DOCKER_HOST
     try {
-      if (!(await tcp.getImage(IMAGE).inspect().then(() => true, () => false))) {
+      // The same image (same id) on both daemons; an older copy there is replaced.
+      const localId = (await docker.getImage(IMAGE).inspect()).Id
+      if ((await tcp.getImage(IMAGE).inspect().then((i) => i.Id, () => undefined)) !== localId) {
         // docker save | docker load, through the API of both daemons.
         const progress = await tcp.loadImage(await docker.getImage(IMAGE).get(), {})
         for await (const _ of progress) void _

@@ -15,14 +15,17 @@
 
 import type Docker from 'dockerode'
 import { createHash } from 'node:crypto'
+import { readFileSync } from 'node:fs'
 import { hostname } from 'node:os'
-import { EnvironmentError, InterruptedError, LabError, ProcessError, StepError, TcplabError, UsageError } from '../../util/errors.js'
+import { EnvironmentError, InterruptedError, LabError, ProcessError, StepError, TcplabError } from '../../util/errors.js'
 import { Teardown } from '../../util/teardown.js'
+import { agentBinaryPath } from '../agent-path.js'
 import { isLabLive, leaseSubnet, pruneStale, registerLab, type SubnetLease } from '../lease.js'
-import type { Backend, ExecOptions, ExecResult, Host, Lab, LabSpec, Proc, SpawnOptions } from '../types.js'
+import type { Backend, ExecOptions, ExecResult, Host, HostSpec, Lab, LabSpec, Proc, SpawnOptions } from '../types.js'
 import { planDockerLab, type HostPlan, type LabPlan } from './addressing.js'
 import { connectDocker, describeDaemon, errorText, statusOf, toLabError, unreachableError } from './client.js'
-import { execInContainer, spawnInContainer, type ContainerRef } from './exec.js'
+import { DockerProc, execInContainer, execWith, LauncherPool, spawnInContainer, type ContainerRef } from './exec.js'
+import { exitedError, userImageStarter, type UserImageHost } from './user-exec.js'
 import { LAB_AGENT_PATH, labImageName } from './image.js'
 
 export const LABEL_RUN_ID = 'tcplab.run-id'
@@ -30,6 +33,10 @@ export const LABEL_SCENARIO = 'tcplab.scenario'
 export const LABEL_HOST = 'tcplab.host'
 /** "<hostname>:<pid>" of the tcplab process that made it: gc leaves live labs and other machines' labs alone. */
 export const LABEL_OWNER = 'tcplab.owner'
+/** What a container is: "host" (a lab host, or a host's own image), "sidecar" (lab tools next to a user image), "sysctl" (a helper). */
+export const LABEL_ROLE = 'tcplab.role'
+/** Image label: sha256 of the agent inside (containers/build-image.sh). */
+const LABEL_AGENT_SHA = 'tcplab.agent-sha256'
 
 /**
  * Capabilities of lab containers (everything else dropped): NET_ADMIN for iptables, tc, ip and
@@ -62,27 +69,75 @@ export function createDockerBackend(): Backend {
   return {
     name: 'docker',
     check: () => checkDocker(client()),
+    describe: () => describeDocker(client()),
     up: (spec, signal) => upDockerLab(client(), spec, signal),
     gc: (labId) => gcDocker(client(), labId),
   }
 }
 
 async function checkDocker(docker: Docker): Promise<void> {
-  try {
-    await withTimeout(docker.ping(), 10_000, `no answer from ${describeDaemon()} within 10 s`)
-  } catch (e: unknown) {
-    throw unreachableError(e)
-  }
+  await inspectDaemon(docker)
   await checkImage(docker, labImageName())
 }
 
-async function checkImage(docker: Docker, image: string): Promise<void> {
+/** The daemon's facts; not reachable or not a Linux engine: EnvironmentError with the fix. */
+async function inspectDaemon(docker: Docker): Promise<{ version: string; kernel: string; os: string; arch: string }> {
+  let info: { ServerVersion?: string; KernelVersion?: string; OperatingSystem?: string; OSType?: string; Architecture?: string }
   try {
-    await docker.getImage(image).inspect()
+    info = await withTimeout(docker.info() as Promise<typeof info>, 10_000, `no answer from ${describeDaemon()} within 10 s`)
+  } catch (e: unknown) {
+    throw unreachableError(e)
+  }
+  if (info.OSType !== undefined && info.OSType !== 'linux') {
+    throw new EnvironmentError('E_DOCKER', `the Docker daemon at ${describeDaemon()} runs ${info.OSType} containers; lab hosts are Linux containers`, {
+      hint: 'switch the engine to Linux containers, or point DOCKER_HOST at a Linux daemon',
+    })
+  }
+  return { version: info.ServerVersion ?? '?', kernel: info.KernelVersion ?? '?', os: info.OperatingSystem ?? '?', arch: info.Architecture ?? '?' }
+}
+
+/** sha256 of the local agent binary (what `make image` puts in the image), or undefined when it is not built. */
+function localAgentSha256(): string | undefined {
+  try {
+    return createHash('sha256').update(readFileSync(agentBinaryPath())).digest('hex')
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * The lab image is on the daemon and carries this checkout's agent: an image built before the
+ * agent changed speaks an older protocol (new command fields fail with EINVAL in the middle of a
+ * scenario), so a stale one is refused here. An image without the label (built by hand, or named
+ * by TCPLAB_IMAGE) is taken as it is.
+ */
+async function checkImage(docker: Docker, image: string): Promise<Docker.ImageInspectInfo> {
+  let info: Docker.ImageInspectInfo
+  try {
+    info = await docker.getImage(image).inspect()
   } catch (e: unknown) {
     if (statusOf(e) === 404) throw missingImageError(image, e)
     throw toLabError(e, `cannot inspect the lab image ${image}`)
   }
+  const inImage = info.Config.Labels?.[LABEL_AGENT_SHA]
+  const local = localAgentSha256()
+  if (inImage && local && inImage !== local) {
+    // build-image.sh writes "none" when the agent was not built yet.
+    const what = inImage === 'none' ? 'has no agent (it was built before `make agent`)' : `has another agent (sha256 ${inImage.slice(0, 12)}) than ${agentBinaryPath()} (sha256 ${local.slice(0, 12)})`
+    throw new EnvironmentError('E_DOCKER_IMAGE', `the lab image ${image} on ${describeDaemon()} is out of date: it ${what}`, {
+      hint: 'rebuild it: make image (a few seconds once the root filesystem is cached); with DOCKER_HOST set it is built on that daemon',
+    })
+  }
+  return info
+}
+
+/** Daemon, kernel and image in one line (for `tcplab doctor`). */
+async function describeDocker(docker: Docker): Promise<string> {
+  const d = await inspectDaemon(docker)
+  const image = labImageName()
+  const info = await checkImage(docker, image)
+  const agent = info.Config.Labels?.[LABEL_AGENT_SHA] ? (localAgentSha256() ? 'agent current' : 'agent not built here to compare') : 'no agent label'
+  return `${describeDaemon()}: Docker ${d.version} on ${d.os} (${d.arch}), kernel ${d.kernel}; ${image} ${(info.Size / 1e6).toFixed(0)} MB, ${agent}`
 }
 
 function missingImageError(image: string, cause: unknown): EnvironmentError {
@@ -105,12 +160,6 @@ function labelsOf(spec: LabSpec, host?: string): Record<string, string> {
 }
 
 async function upDockerLab(docker: Docker, spec: LabSpec, signal?: AbortSignal): Promise<Lab> {
-  const withImage = spec.hosts.find((h) => h.image !== undefined)
-  if (withImage) {
-    throw new UsageError(`host "${withImage.name}" names its own image (${withImage.image ?? ''}): the docker backend does not run user images yet`, {
-      hint: 'remove `image:` from the host, or run the program from the lab image',
-    })
-  }
   const td = new Teardown()
   const procs = new Set<Proc>()
   const checkAbort = (): void => {
@@ -118,36 +167,29 @@ async function upDockerLab(docker: Docker, spec: LabSpec, signal?: AbortSignal):
   }
   try {
     checkAbort()
+    const image = labImageName()
+    // The user's images are checked before anything is made (tcplab never pulls).
+    const userImages = await inspectUserImages(docker, spec)
     const unregister = await registerLab({ labId: spec.labId, backend: 'docker', scenario: spec.scenario })
     td.push('unregister lab', unregister)
-    const image = labImageName()
     const plan = await createNetworks(docker, spec, td)
     checkAbort()
 
-    // Containers: create and start all at once. One undo removes every container made so far,
-    // in parallel (registered before the first create, so none can be missed).
+    // Containers: create and start all at once. One undo removes every container made so far
+    // (hosts, sidecars, sysctl helpers), in parallel (registered before the first create, so none can be missed).
     const containers: Docker.Container[] = []
     td.push('remove containers', () => settleAll(containers.map((c) => removeContainer(c))))
-    const refs = await settleAll(plan.hosts.map(async (hp): Promise<ContainerRef> => {
+    // Launchers start once the lab is up (earlier, they would slow its setup), before the recorders and agents start.
+    const pools: LauncherPool[] = []
+    td.push('close launchers', () => {
+      for (const p of pools) p.close()
+    })
+    const made: MadeContainers = { docker, spec, labImage: image, containers, pools }
+    const refs = await settleAll(plan.hosts.map(async (hp): Promise<HostRefs> => {
       const h = spec.hosts.find((x) => x.name === hp.name)
       if (!h) throw new LabError(`lab ${spec.labId}: no spec for host ${hp.name}`)
-      // Optional sysctls ("?key") go in too; a key this kernel lacks fails the start, and the
-      // container is made again without it (only costs time on kernels that lack one).
-      const { sysctls, optional } = splitSysctls(h.sysctls, h.isWire)
-      for (;;) {
-        const container = await createContainer(docker, spec, hp, image, sysctls)
-        containers.push(container)
-        try {
-          await container.start()
-          return { docker, container, host: hp.name }
-        } catch (e: unknown) {
-          const key = missingSysctlKey(e)
-          if (key === undefined || !optional.has(key)) throw sysctlError(e, hp.name) ?? toLabError(e, `cannot start the container of ${hp.name}`)
-          await removeContainer(container)
-          delete sysctls[key]
-          optional.delete(key)
-        }
-      }
+      const userImage = h.image === undefined ? undefined : userImages.get(h.image)
+      return userImage && h.image !== undefined ? startUserHost(made, hp, h, h.image, userImage) : startLabHost(made, hp, h)
     }))
     checkAbort()
 
@@ -155,7 +197,7 @@ async function upDockerLab(docker: Docker, spec: LabSpec, signal?: AbortSignal):
     for (const [i, hp] of plan.hosts.entries()) {
       for (const at of hp.attachments.slice(1)) {
         await docker.getNetwork(networkName(spec.labId, at.network)).connect({
-          Container: (refs[i] as ContainerRef).container.id,
+          Container: (refs[i] as HostRefs).netOwner.id,
           EndpointConfig: { IPAMConfig: { IPv4Address: at.ip }, Aliases: [hp.name] },
         }).catch((e: unknown) => {
           throw toLabError(e, `cannot connect ${hp.name} to ${networkName(spec.labId, at.network)}`)
@@ -165,11 +207,18 @@ async function upDockerLab(docker: Docker, spec: LabSpec, signal?: AbortSignal):
     checkAbort()
 
     // Routes: drop Docker's default route (no way out of the lab), add the lab routes.
-    await settleAll(plan.hosts.map((hp, i) => setRoutes(refs[i] as ContainerRef, hp)))
+    await settleAll(plan.hosts.map((hp, i) => setRoutes((refs[i] as HostRefs).tools, hp)))
+    // A host's own program must still be running (one that exits at once is the image's problem: say so).
+    await settleAll(refs.map(async (r) => {
+      if (!r.user) return
+      const err = await exitedError(r.user.user.container, r.user.user.host, r.user.image)
+      if (err) throw err
+    }))
     checkAbort()
 
+    for (const p of pools) p.fill()
     const hosts = new Map<string, Host>()
-    for (const [i, hp] of plan.hosts.entries()) hosts.set(hp.name, createDockerHost(refs[i] as ContainerRef, hp, procs))
+    for (const [i, hp] of plan.hosts.entries()) hosts.set(hp.name, createDockerHost(made, refs[i] as HostRefs, hp, procs))
     // Processes are stopped (gracefully) before their containers go (pushed last, so undone first).
     td.push('stop processes', () => stopAll(procs))
     return { labId: spec.labId, hosts, down: () => td.run() }
@@ -177,6 +226,143 @@ async function upDockerLab(docker: Docker, spec: LabSpec, signal?: AbortSignal):
     await td.run().catch(() => undefined)
     throw e
   }
+}
+
+/** What the lab's containers are made with, and the list teardown removes. */
+interface MadeContainers {
+  docker: Docker
+  spec: LabSpec
+  labImage: string
+  containers: Docker.Container[]
+  pools: LauncherPool[]
+}
+
+/** A tools container's ref, with a pool of launchers (filled once the lab is up). */
+function toolsRef(m: MadeContainers, container: Docker.Container, host: string): ContainerRef {
+  const ref: ContainerRef = { docker: m.docker, container, host }
+  ref.pool = new LauncherPool(ref)
+  m.pools.push(ref.pool)
+  return ref
+}
+
+/** The containers behind one host. */
+interface HostRefs {
+  /** Where the lab tools run: the host's container, or the sidecar of a host with its own image. */
+  tools: ContainerRef
+  /** The container that owns the host's network namespace (networks connect to it, sysctl helpers join it). */
+  netOwner: Docker.Container
+  /** A host with its own image. */
+  user?: UserImageHost | undefined
+}
+
+/** Inspect every user image the scenario names: each must be on the daemon and have a command. */
+async function inspectUserImages(docker: Docker, spec: LabSpec): Promise<Map<string, Docker.ImageInspectInfo>> {
+  const out = new Map<string, Docker.ImageInspectInfo>()
+  for (const h of spec.hosts) {
+    if (h.image === undefined || out.has(h.image)) continue
+    let info: Docker.ImageInspectInfo
+    try {
+      info = await docker.getImage(h.image).inspect()
+    } catch (e: unknown) {
+      if (statusOf(e) !== 404) throw toLabError(e, `cannot inspect the image ${h.image} of host ${h.name}`)
+      throw new EnvironmentError('E_DOCKER_IMAGE', `the image ${h.image} of host ${h.name} is not on the Docker daemon at ${describeDaemon()}`, {
+        hint: `build or load it there first (docker build -t ${h.image} ., or docker save ${h.image} | docker load); tcplab never pulls`,
+        cause: e,
+      })
+    }
+    if ((info.Config.Entrypoint ?? []).length === 0 && (info.Config.Cmd ?? []).length === 0) {
+      throw new StepError(`the image ${h.image} of host ${h.name} has no ENTRYPOINT or CMD: its program is the host and must keep running`, {
+        hint: 'give the image a command (CMD ["/your-server", "8000"]; with docker import: -c \'CMD ["/your-server","8000"]\')',
+      })
+    }
+    out.set(h.image, info)
+  }
+  return out
+}
+
+/**
+ * Create and start a host's container (the lab image, or the user's image with its own command).
+ * Optional sysctls ("?key") go in too; a key this kernel lacks fails the start, and the container
+ * is made again without it (only costs time on kernels that lack one).
+ */
+async function createAndStart(m: MadeContainers, hp: HostPlan, h: HostSpec, userImage?: string): Promise<Docker.Container> {
+  const { sysctls, optional } = splitSysctls(h.sysctls, h.isWire)
+  for (;;) {
+    const container = await createContainer(m.docker, m.spec, hp, userImage ?? m.labImage, sysctls, userImage !== undefined)
+    m.containers.push(container)
+    try {
+      await container.start()
+      return container
+    } catch (e: unknown) {
+      const key = missingSysctlKey(e)
+      if (key === undefined || !optional.has(key)) throw sysctlError(e, hp.name) ?? toLabError(e, `cannot start the container of ${hp.name}`)
+      await removeContainer(container)
+      delete sysctls[key]
+      optional.delete(key)
+    }
+  }
+}
+
+/** A host from the lab image: one container. */
+async function startLabHost(m: MadeContainers, hp: HostPlan, h: HostSpec): Promise<HostRefs> {
+  const container = await createAndStart(m, hp, h)
+  return { tools: toolsRef(m, container, hp.name), netOwner: container }
+}
+
+/**
+ * A host from the user's image: its container runs the image's own entrypoint and command (with the
+ * host's sysctls); a sidecar from the lab image joins its network and pid namespaces and runs the
+ * lab's tools, agent, sampler and tcpdump.
+ */
+async function startUserHost(m: MadeContainers, hp: HostPlan, h: HostSpec, image: string, info: Docker.ImageInspectInfo): Promise<HostRefs> {
+  const user = await createAndStart(m, hp, h, image)
+  const name = `${containerName(m.spec.labId, hp.name)}-tools`
+  let sidecar: Docker.Container
+  try {
+    sidecar = await m.docker.createContainer({
+      name,
+      Image: m.labImage,
+      Labels: { ...labelsOf(m.spec, hp.name), [LABEL_ROLE]: 'sidecar' },
+      Tty: false,
+      HostConfig: {
+        // Hostname, /etc/hosts and the network come from the user's container.
+        NetworkMode: `container:${user.id}`,
+        // Same processes: `kill` and `ps` here reach the user's programs; orphans go to its docker-init.
+        PidMode: `container:${user.id}`,
+        CapDrop: ['ALL'],
+        CapAdd: [...LAB_CAPABILITIES],
+        Privileged: false,
+        SecurityOpt: ['no-new-privileges'],
+        LogConfig: { Type: 'none', Config: {} },
+      },
+    })
+  } catch (e: unknown) {
+    if (statusOf(e) === 404 && /no such image/i.test(errorText(e))) throw missingImageError(m.labImage, e)
+    throw toLabError(e, `cannot create container ${name}`)
+  }
+  m.containers.push(sidecar)
+  try {
+    await sidecar.start()
+  } catch (e: unknown) {
+    // "cannot join network of a non running container": the user's program has exited already.
+    throw (await exitedError(user, hp.name, image, e)) ?? toLabError(e, `cannot start the sidecar of ${hp.name}`)
+  }
+  const tools = toolsRef(m, sidecar, hp.name)
+  return {
+    tools,
+    netOwner: user,
+    user: { user: { docker: m.docker, container: user, host: hp.name }, tools, image, finderUser: await imageUser(tools, info) },
+  }
+}
+
+/** "uid:gid" the user's image runs as, when not root (read from its pid 1, docker-init, which runs as that user). */
+async function imageUser(tools: ContainerRef, info: Docker.ImageInspectInfo): Promise<string | undefined> {
+  const configured = info.Config.User ?? ''
+  if (configured === '' || /^(root|0)(:(root|0))?$/.test(configured)) return undefined
+  const status = (await execInContainer(tools, ['cat', '/proc/1/status'])).stdout
+  const uid = /^Uid:\s+(\d+)/m.exec(status)?.[1]
+  const gid = /^Gid:\s+(\d+)/m.exec(status)?.[1]
+  return uid === undefined || uid === '0' ? undefined : `${uid}:${gid ?? uid}`
 }
 
 /** Lease a /24 and create the lab's networks in it; a subnet the daemon already uses (another machine's lab) is skipped. */
@@ -223,7 +409,8 @@ async function createNetworks(docker: Docker, spec: LabSpec, td: Teardown): Prom
   }
 }
 
-async function createContainer(docker: Docker, spec: LabSpec, hp: HostPlan, image: string, sysctls: Record<string, string>): Promise<Docker.Container> {
+async function createContainer(docker: Docker, spec: LabSpec, hp: HostPlan, image: string, sysctls: Record<string, string>,
+  isUserImage: boolean): Promise<Docker.Container> {
   const first = hp.attachments[0]
   if (!first) throw new LabError(`lab ${spec.labId}: no network for host ${hp.name}`)
   const name = containerName(spec.labId, hp.name)
@@ -232,7 +419,7 @@ async function createContainer(docker: Docker, spec: LabSpec, hp: HostPlan, imag
       name,
       Image: image,
       Hostname: hp.name,
-      Labels: labelsOf(spec, hp.name),
+      Labels: { ...labelsOf(spec, hp.name), [LABEL_ROLE]: 'host' },
       Tty: false,
       HostConfig: {
         NetworkMode: networkName(spec.labId, first.network),
@@ -240,10 +427,11 @@ async function createContainer(docker: Docker, spec: LabSpec, hp: HostPlan, imag
         CapAdd: [...LAB_CAPABILITIES],
         Privileged: false,
         SecurityOpt: ['no-new-privileges'],
-        // docker-init as pid 1 reaps what lab commands leave behind (`sleep` would not).
+        // docker-init as pid 1 reaps what lab commands leave behind (`sleep` would not, nor most servers).
         Init: true,
         Sysctls: sysctls,
-        LogConfig: { Type: 'none', Config: {} },
+        // The user's program keeps a (small) log: its last lines explain an early exit.
+        LogConfig: isUserImage ? { Type: 'json-file', Config: { 'max-size': '1m' } } : { Type: 'none', Config: {} },
       },
       NetworkingConfig: {
         EndpointsConfig: { [networkName(spec.labId, first.network)]: { IPAMConfig: { IPv4Address: first.ip }, Aliases: [hp.name] } },
@@ -284,6 +472,14 @@ function missingSysctlKey(e: unknown): string | undefined {
 function sysctlError(e: unknown, host: string): StepError | undefined {
   const text = errorText(e)
   const missing = missingSysctlKey(e)
+  // runc: "write /proc/sys/net/ipv4/tcp_syn_retries: invalid argument: unknown" (a value the kernel refuses).
+  const refused = /write \/proc\/sys\/(\S+?): ([^:]+)/i.exec(text)
+  if (missing === undefined && refused) {
+    return new StepError(`cannot set sysctl ${(refused[1] ?? '').replace(/\//g, '.')} on ${host}: the kernel refuses the value (${refused[2] ?? ''})`, {
+      hint: 'check the value against Documentation/networking/ip-sysctl.rst for this kernel',
+      cause: e,
+    })
+  }
   // The daemon or runc: "sysctl \"kernel.x\" is not in a separate kernel namespace", "... not whitelisted".
   if (missing === undefined && !/sysctl/i.test(text)) return undefined
   return new StepError(missing !== undefined ? `cannot set sysctl ${missing} on ${host}: this kernel does not have it` : `cannot set sysctl on ${host}: ${text}`, {
@@ -302,21 +498,71 @@ async function setRoutes(ref: ContainerRef, hp: HostPlan): Promise<void> {
   }
 }
 
-function createDockerHost(ref: ContainerRef, hp: HostPlan, procs: Set<Proc>): Host {
+function createDockerHost(m: MadeContainers, r: HostRefs, hp: HostPlan, procs: Set<Proc>): Host {
+  const track = (proc: Proc): Proc => {
+    procs.add(proc)
+    void proc.exited.then(() => procs.delete(proc))
+    return proc
+  }
+  let helpers = 0
+  const user = r.user
   return {
     name: hp.name,
     addr: hp.attachments[0]?.ip ?? '',
     ifnames: hp.attachments.map((_, i) => `eth${i}`),
     agentPath: LAB_AGENT_PATH,
     exec(argv: readonly string[], opts?: ExecOptions): Promise<ExecResult> {
-      return execInContainer(ref, argv, opts)
+      if (user && opts?.inUserImage) return execWith(r.tools, argv, opts, userImageStarter(user, argv, opts.input !== undefined))
+      return execInContainer(r.tools, argv, opts)
     },
     spawn(argv: readonly string[], opts?: SpawnOptions): Proc {
-      const proc = spawnInContainer(ref, argv, opts)
-      procs.add(proc)
-      void proc.exited.then(() => procs.delete(proc))
-      return proc
+      if (user && opts?.inUserImage) return track(new DockerProc(r.tools, argv, opts, userImageStarter(user, argv, opts.stdin === true)))
+      return track(spawnInContainer(r.tools, argv, opts))
     },
+    setSysctls: (sysctls) => setRuntimeSysctls(m, r, hp.name, sysctls, ++helpers),
+  }
+}
+
+/**
+ * Sysctls while the lab runs. /proc/sys is read-only inside a container (and stays so with
+ * NET_ADMIN), so `sysctl -w` cannot work; instead a short-lived helper container joins the host's
+ * network namespace with the sysctls in its config, and the runtime writes them as it starts it
+ * (the same path as a host's `sysctls:`). Costs one container start, ~0.3-0.5 s.
+ */
+async function setRuntimeSysctls(m: MadeContainers, r: HostRefs, host: string, sysctls: Record<string, string>, n: number): Promise<void> {
+  const entries: Record<string, string> = {}
+  for (const [k, v] of Object.entries(sysctls)) {
+    const key = k.startsWith('?') ? k.slice(1) : k
+    // Optional ("?key"): only where this kernel has it.
+    if (key !== k && (await execInContainer(r.tools, ['test', '-e', `/proc/sys/${key.replace(/\./g, '/')}`], { reject: false })).exitCode !== 0) continue
+    entries[key] = v
+  }
+  if (Object.keys(entries).length === 0) return
+  const name = `${containerName(m.spec.labId, host)}-sysctl${n}`
+  try {
+    const helper = await m.docker.createContainer({
+      name,
+      Image: m.labImage,
+      Cmd: ['true'],
+      Labels: { ...labelsOf(m.spec, host), [LABEL_ROLE]: 'sysctl' },
+      HostConfig: {
+        NetworkMode: `container:${r.netOwner.id}`,
+        Sysctls: entries,
+        CapDrop: ['ALL'],
+        Privileged: false,
+        SecurityOpt: ['no-new-privileges'],
+        LogConfig: { Type: 'none', Config: {} },
+      },
+    })
+    m.containers.push(helper)
+    try {
+      await helper.start()
+      await helper.wait()
+    } finally {
+      await removeContainer(helper)
+    }
+  } catch (e: unknown) {
+    throw sysctlError(e, host) ?? toLabError(e, `cannot set sysctls ${Object.keys(entries).join(' ')} on ${host}`)
   }
 }
 

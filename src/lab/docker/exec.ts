@@ -2,44 +2,94 @@
 // CLI, never the local /proc: it must work against a remote daemon).
 //
 // A process started with `docker exec` is not killed by killing the client, and
-// the API has no "signal this exec". So every command runs under a tiny wrapper
-// that reports its pid first and then exec()s the command in place:
+// the API has no "signal this exec". So every command runs under a small bash
+// launcher (LAUNCHER, `docker exec bash -c LAUNCHER`) that reports its pid and
+// reads requests from its stdin: a header line, then the argv NUL-separated
+// (never interpolated). Two modes:
 //
-//   sh -c '<WRAPPER>' sh ARGV...        (ARGV as separate arguments, never interpolated)
+// - spawn (p): the launcher checks the program exists, prints its pid and
+//   exec()s it in place. `docker exec` made it a session and process-group
+//   leader, so signal()/stop() run `kill -SIG -- -PID` inside the container and
+//   reach the whole group.
+// - exec (x): the launcher runs the command to completion, then ends stdout
+//   with the request's token and stderr with "tcplab-exit RC TOKEN"; the result
+//   is complete when both arrive, without waiting for the daemon to notice an
+//   exit and close the connection (50-200 ms more). The launcher then reads the
+//   next request: one launcher serves many commands, one at a time.
 //
-// The pid is the container-side pid of the command itself, which `docker exec`
-// makes a session and process-group leader, so signal()/stop() run
-// `kill -s SIG -- -PID` inside the container and reach the whole group.
+// Why: a `docker exec` costs 50-150 ms (HTTP, containerd, runc entering the
+// namespaces), more on a busy machine, which on a scenario's timeline is a late
+// SYN or a late iptables rule. Each lab container keeps launchers started ahead
+// of time (LauncherPool): a command takes one and runs within milliseconds.
+// With none ready, a launcher is started for it (the plain `docker exec` cost).
 // stdout and stderr arrive multiplexed on one hijacked connection
-// (docker.modem.demuxStream); the wrapper's line is the first one on stderr.
+// (docker.modem.demuxStream); the launcher's own lines are on stderr.
 
 import type Docker from 'dockerode'
+import { randomBytes } from 'node:crypto'
 import { Writable, type Duplex } from 'node:stream'
 import { constants as osConstants } from 'node:os'
-import { ProcessError } from '../../util/errors.js'
+import { StringDecoder } from 'node:string_decoder'
+import { LabError, ProcessError } from '../../util/errors.js'
 import { sleep } from '../../util/sleep.js'
 import type { ExecOptions, ExecResult, ExitInfo, Proc, SpawnOptions } from '../types.js'
 import { statusOf, toLabError } from './client.js'
 
-/** A lab container and what to call it in messages. */
+/** A container and what to call it in messages. */
 export interface ContainerRef {
   docker: Docker
   container: Docker.Container
   /** Lab host name ("client"). */
   host: string
+  /** Launchers started ahead of time (containers of the lab image only: the launcher needs bash). */
+  pool?: LauncherPool | undefined
 }
 
+const READY_TAG = 'tcplab-ready '
 const PID_TAG = 'tcplab-pid '
 const MISSING_TAG = 'tcplab-missing '
-// `command -v` first so that a missing program is told apart from one that exits 127 itself.
-const WRAPPER = `command -v -- "$1" >/dev/null 2>&1 || { printf '${MISSING_TAG}%s\\n' "$1" >&2; exit 127; }; printf '${PID_TAG}%s\\n' "$$" >&2; exec "$@"`
+const EXIT_TAG = 'tcplab-exit '
 
-/** The wrapped argv: reports the pid on stderr, then becomes ARGV. */
-export function wrapArgv(argv: readonly string[]): string[] {
-  return ['sh', '-c', WRAPPER, 'sh', ...argv]
+// bash's `read` takes a pipe one byte at a time, so a program's stdin starts right after its argv.
+// `command -v` first so that a missing program is told apart from one that exits 127 itself.
+// An exec with input (stdin 1) reads the launcher's stdin to its end, so the loop ends after it.
+const LAUNCHER = [
+  `printf '${READY_TAG}%s\\n' "$$" >&2`,
+  'while IFS=" " read -r argc wantin mode tok; do',
+  '  a=()',
+  '  for ((i = 0; i < argc; i++)); do IFS= read -r -d "" x || exit 0; a+=("$x"); done',
+  '  if ! command -v -- "${a[0]}" >/dev/null 2>&1; then',
+  `    [ "$mode" = x ] || { printf '${MISSING_TAG}%s\\n' "\${a[0]}" >&2; exit 127; }`,
+  `    printf "%s" "$tok"; printf '${MISSING_TAG}%s %s\\n' "\${a[0]}" "$tok" >&2; continue`,
+  '  fi',
+  '  if [ "$mode" != x ]; then',
+  `    printf '${PID_TAG}%s\\n' "$$" >&2`,
+  '    [ "$wantin" = 1 ] || exec </dev/null',
+  '    exec "${a[@]}"',
+  '  fi',
+  '  if [ "$wantin" = 1 ]; then "${a[@]}"; else "${a[@]}" </dev/null; fi; rc=$?',
+  '  printf "%s" "$tok"',
+  `  printf '${EXIT_TAG}%s %s\\n' "$rc" "$tok" >&2`,
+  'done',
+].join('\n')
+
+/**
+ * The launcher's argv and environment: the script comes in a variable (unset before any command
+ * runs), so that `ps` in a lab host shows a short `bash ... -c eval "$TCPLAB_LAUNCHER" tcplab-launch`.
+ */
+// --norc: bash reads ~/.bashrc even non-interactively when its stdin is a socket ("run by rshd").
+export const LAUNCHER_ARGV: readonly string[] = ['bash', '--norc', '--noprofile', '-c', 'eval "$TCPLAB_LAUNCHER"', 'tcplab-launch']
+export const LAUNCHER_ENV: readonly string[] = [`TCPLAB_LAUNCHER=unset TCPLAB_LAUNCHER\n${LAUNCHER}`]
+
+/** What the launcher reads: a header line (argc, stdin 0|1, mode p|x, token), then each argument NUL-terminated. */
+export function launchRequest(argv: readonly string[], wantStdin: boolean, endToken?: string): Buffer {
+  if (argv.some((a) => a.includes('\0'))) throw new LabError(`an argument contains a NUL byte: ${JSON.stringify(argv)}`)
+  const mode = endToken === undefined ? 'p -' : `x ${endToken}`
+  return Buffer.from(`${argv.length} ${wantStdin ? 1 : 0} ${mode}\n${argv.map((a) => `${a}\0`).join('')}`)
 }
 
-interface Attached {
+/** An exec attached through the API. */
+export interface Attached {
   exec: Docker.Exec
   stream: Duplex
   /** Resolves when the connection is closed (the process and everything holding its stdout/stderr exited). */
@@ -47,13 +97,19 @@ interface Attached {
 }
 
 /** Create and start an exec, demultiplexing its output into the two callbacks. */
-async function attachExec(ref: ContainerRef, cmd: string[], withStdin: boolean,
+export async function attachExec(ref: ContainerRef, create: { Cmd: string[]; Env?: string[]; User?: string; stdin: boolean },
   onStdout: (b: Buffer) => void, onStderr: (b: Buffer) => void): Promise<Attached> {
-  const exec = await ref.container.exec({ Cmd: cmd, AttachStdin: withStdin, AttachStdout: true, AttachStderr: true, Tty: false })
-  const stream = await exec.start({ hijack: true, stdin: withStdin })
+  const exec = await ref.container.exec({
+    Cmd: create.Cmd,
+    ...(create.Env ? { Env: create.Env } : {}),
+    ...(create.User !== undefined ? { User: create.User } : {}),
+    AttachStdin: create.stdin, AttachStdout: true, AttachStderr: true, Tty: false,
+  })
+  const stream = await exec.start({ hijack: true, stdin: create.stdin })
   const closed = new Promise<void>((resolve) => {
     stream.once('close', () => resolve())
-    stream.once('error', () => resolve())
+    // Always listened to: a write to a connection the daemon closed must not become an uncaught error.
+    stream.on('error', () => resolve())
   })
   ref.docker.modem.demuxStream(stream, sink(onStdout), sink(onStderr))
   return { exec, stream, closed }
@@ -69,7 +125,7 @@ function sink(fn: (b: Buffer) => void): Writable {
 }
 
 /** Exit code of a finished exec; the daemon may need a moment to record it after the stream closes. */
-async function exitCodeOf(exec: Docker.Exec): Promise<number | undefined> {
+export async function exitCodeOf(exec: Docker.Exec): Promise<number | undefined> {
   for (let i = 0; i < 50; i++) {
     const info = await exec.inspect()
     if (!info.Running) return info.ExitCode ?? undefined
@@ -78,12 +134,16 @@ async function exitCodeOf(exec: Docker.Exec): Promise<number | undefined> {
   return undefined
 }
 
-/** Splits the wrapper's first stderr line off the command's own stderr. */
-class WrapperHeader {
+/** Splits the spawn-mode launcher's line (pid or missing program) off the head of stderr. */
+class SpawnHeader {
   private buf: Buffer | undefined = Buffer.alloc(0)
   pid: number | undefined
   missing: string | undefined
-  constructor(private readonly onHeader: () => void, private readonly onRest: (b: Buffer) => void) {}
+  readonly done: Promise<void>
+  private onDone: () => void = () => undefined
+  constructor(private readonly onRest: (b: Buffer) => void) {
+    this.done = new Promise<void>((r) => (this.onDone = r))
+  }
 
   push(chunk: Buffer): void {
     if (this.buf === undefined) {
@@ -98,101 +158,366 @@ class WrapperHeader {
     this.buf = undefined
     if (line.startsWith(PID_TAG)) this.pid = Number(line.slice(PID_TAG.length))
     else if (line.startsWith(MISSING_TAG)) this.missing = line.slice(MISSING_TAG.length)
-    else this.onRest(Buffer.from(`${line}\n`)) // not ours (sh itself failed): keep it as evidence
-    this.onHeader()
+    else this.onRest(Buffer.from(`${line}\n`)) // not ours (bash itself failed): keep it as evidence
+    this.onDone()
     if (rest.length > 0) this.onRest(rest)
   }
 
-  /** Whatever was buffered when no header ever came (the wrapper could not even start). */
+  /** Whatever was buffered when the line never came (the launcher ended first). */
   leftover(): Buffer {
     return this.buf ?? Buffer.alloc(0)
   }
 }
 
-/** The error for a program that is not in the container. */
-function missingProgramError(ref: ContainerRef, argv: readonly string[], program: string): ProcessError {
-  return new ProcessError({ argv, host: ref.host, exitCode: 127, signal: undefined, stderr: `${program}: not found` }, {
-    hint: `"${program}" is not installed in the image of ${ref.host} (the lab image has iproute2, iptables, tcpdump, nc, procps and the agent)`,
-  })
+/** One launcher: a bash in the container, attached, waiting for requests on its stdin. */
+class Launcher {
+  /** Where output goes now (the current request's sinks). */
+  stdout: (b: Buffer) => void = () => undefined
+  stderr: (b: Buffer) => void = () => undefined
+  /** bash's pid (the process group of exec-mode commands). */
+  pid: number | undefined
+  /** Resolves when the launcher said it is ready, or its connection closed. */
+  readonly ready: Promise<void>
+  private stdinOpen = true
+
+  private constructor(readonly attached: Attached, onReady: Promise<void>) {
+    this.ready = Promise.race([onReady, attached.closed])
+  }
+
+  /** Start a launcher in `ref` (as `user`, default the container's). */
+  static async attach(ref: ContainerRef, user?: string): Promise<Launcher> {
+    let self: Launcher | undefined
+    let head: Buffer | undefined = Buffer.alloc(0)
+    let readyNow: () => void = () => undefined
+    const onReady = new Promise<void>((r) => (readyNow = r))
+    // The READY line comes first on stderr; everything after it belongs to requests.
+    const onStderr = (b: Buffer): void => {
+      if (head === undefined || !self) {
+        if (head === undefined && self) self.stderr(b)
+        else head = Buffer.concat([head ?? Buffer.alloc(0), b])
+        return
+      }
+      head = Buffer.concat([head, b])
+      const nl = head.indexOf(10)
+      if (nl < 0) return
+      const line = head.subarray(0, nl).toString()
+      const rest = head.subarray(nl + 1)
+      head = undefined
+      if (line.startsWith(READY_TAG)) self.pid = Number(line.slice(READY_TAG.length))
+      else self.stderr(Buffer.from(`${line}\n`))
+      readyNow()
+      if (rest.length > 0) self.stderr(rest)
+    }
+    const attached = await attachExec(ref, { Cmd: [...LAUNCHER_ARGV], Env: [...LAUNCHER_ENV], stdin: true, ...(user !== undefined ? { User: user } : {}) },
+      (b) => self?.stdout(b), onStderr)
+    self = new Launcher(attached, onReady)
+    const early = head ?? Buffer.alloc(0)
+    head = Buffer.alloc(0)
+    if (early.length > 0) onStderr(early)
+    return self
+  }
+
+  /** Whether it can take another request (exec mode without input leaves it waiting for one). */
+  get isReusable(): boolean {
+    return this.stdinOpen && this.pid !== undefined && !this.attached.stream.destroyed
+  }
+
+  /** Send a request; without stdin the command gets /dev/null (and a spawn's launcher sees EOF). */
+  send(argv: readonly string[], wantStdin: boolean, endToken: string | undefined): void {
+    this.attached.stream.write(launchRequest(argv, wantStdin, endToken))
+    if (endToken === undefined && !wantStdin) this.endStdin()
+  }
+
+  endStdin(data?: string): void {
+    this.stdinOpen = false
+    this.attached.stream.end(data)
+  }
+
+  /** Let a launcher go (EOF instead of a request: it exits 0); drop the connection if the daemon does not close it (container gone). */
+  dismiss(): void {
+    this.endStdin()
+    setTimeout(() => this.attached.stream.destroy(), 1000).unref()
+  }
+}
+
+/**
+ * Launchers started ahead of time in one container. take() hands out a ready one (or none) and
+ * starts replacements; give() takes back one that finished an exec; close() dismisses the idle
+ * ones. Failures only mean "none ready": the caller then starts its own, which reports the real error.
+ */
+export class LauncherPool {
+  private readonly idle: Launcher[] = []
+  /** Every launcher this pool started and did not hand out (close() drops them all). */
+  private readonly own = new Set<Launcher>()
+  private starting = 0
+  private failures = 0
+  private closed = false
+
+  /** `size` ready at most; `parallel` starting at once (each start is a `docker exec`: many at once slow the daemon for everyone). */
+  constructor(private readonly ref: ContainerRef, private readonly size = 4, private readonly parallel = 2) {}
+
+  /** Start launchers up to the pool's size. */
+  fill(): void {
+    while (!this.closed && this.failures < 3 && this.starting < this.parallel && this.idle.length + this.starting < this.size) {
+      this.starting++
+      void Launcher.attach(this.ref).then(async (l) => {
+        this.own.add(l)
+        void l.attached.closed.then(() => this.own.delete(l))
+        await l.ready
+        this.starting--
+        if (l.pid === undefined) {
+          this.failures++
+          l.dismiss()
+        } else {
+          this.failures = 0
+          this.give(l)
+        }
+        this.fill()
+      }, () => {
+        this.starting--
+        this.failures++
+        this.fill()
+      })
+    }
+  }
+
+  /** A ready launcher, or undefined; replacements are started either way. */
+  take(): Launcher | undefined {
+    let l: Launcher | undefined
+    while ((l = this.idle.shift()) && !l.isReusable) l.dismiss()
+    if (l) this.own.delete(l)
+    this.fill()
+    return l
+  }
+
+  /** Keep a launcher that is waiting for a request (or let it go when full or closed). */
+  give(l: Launcher): void {
+    if (this.closed || !l.isReusable || this.idle.length >= this.size) {
+      l.dismiss()
+      return
+    }
+    l.stdout = () => undefined
+    l.stderr = () => undefined
+    this.own.add(l)
+    this.idle.push(l)
+    void l.attached.closed.then(() => {
+      const i = this.idle.indexOf(l)
+      if (i >= 0) this.idle.splice(i, 1)
+    })
+  }
+
+  /** Dismiss the idle launchers and start no more. */
+  close(): void {
+    this.closed = true
+    this.idle.splice(0)
+    for (const l of this.own) l.dismiss()
+  }
+}
+
+/** A program that is not in the container (exit code 127 without running anything). */
+export class MissingProgramError extends ProcessError {
+  constructor(readonly ref: ContainerRef, argv: readonly string[], readonly program: string, hint?: string) {
+    super({ argv, host: ref.host, exitCode: 127, signal: undefined, stderr: `${program}: not found` }, {
+      hint: hint ?? `"${program}" is not installed in the image of ${ref.host} (the lab image has iproute2, iptables, tcpdump, nc, procps and the agent)`,
+    })
+  }
+}
+
+/** Raw output sinks of a process (exec() collects bytes; spawn() splits lines). */
+export interface ProcSinks {
+  stdout(b: Buffer): void
+  stderr(b: Buffer): void
+}
+
+/** A process that got going: its exec, and its pid in the container (undefined: it ended before the pid was known). */
+export interface StartedExec {
+  attached: Attached
+  pid: number | undefined
+}
+
+/** How a process gets started; throws (ProcessError, LabError) when it could not start. */
+export type ProcStarter = (sinks: ProcSinks) => Promise<StartedExec>
+
+/** Options of a start: run as `user` (a launcher of its own then, not a pooled one), and the hint for a missing program. */
+export interface StartOptions {
+  user?: string | undefined
+  missingHint?: string | undefined
+}
+
+/** A pooled launcher, or a new one. */
+async function launcherFor(ref: ContainerRef, argv: readonly string[], user?: string): Promise<Launcher> {
+  const pooled = user === undefined ? ref.pool?.take() : undefined
+  if (pooled) return pooled
+  try {
+    return await Launcher.attach(ref, user)
+  } catch (e: unknown) {
+    throw toLabError(e, `cannot start "${argv.join(' ')}" on ${ref.host}`)
+  }
+}
+
+/** Start `argv` through a launcher in `ref`, which becomes the program (spawn mode). */
+export function launcherStarter(ref: ContainerRef, argv: readonly string[], wantStdin: boolean, opts: StartOptions = {}): ProcStarter {
+  if (argv.length === 0) throw new Error('launcherStarter: empty argv')
+  return async (sinks) => {
+    const l = await launcherFor(ref, argv, opts.user)
+    const header = new SpawnHeader(sinks.stderr)
+    l.stdout = sinks.stdout
+    l.stderr = (b) => header.push(b)
+    l.send(argv, wantStdin, undefined)
+    await Promise.race([header.done, l.attached.closed])
+    if (header.missing !== undefined) throw new MissingProgramError(ref, argv, header.missing, opts.missingHint)
+    if (header.pid === undefined) {
+      const code = await exitCodeOf(l.attached.exec).catch(() => undefined)
+      throw new ProcessError({ argv, host: ref.host, exitCode: code, signal: undefined, stderr: header.leftover().toString() })
+    }
+    return { attached: l.attached, pid: header.pid }
+  }
 }
 
 /** Deliver `sig` to process group `pid` inside the container. Resolves whether or not the group still exists. */
 export async function signalInContainer(ref: ContainerRef, pid: number, sig: NodeJS.Signals | 'SIGKILL'): Promise<void> {
-  // `kill -NAME -- -PGID`: procps-ng 4.0.2 rejects `-s NAME --`; this form works there, in util-linux and busybox.
+  // `kill -NAME -- -PGID` (bash's builtin here): the same form works with procps-ng, util-linux and busybox.
   const argv = ['kill', `-${sig.replace(/^SIG/, '')}`, '--', `-${pid}`]
-  const stderr: Buffer[] = []
   try {
-    const a = await attachExec(ref, argv, false, () => undefined, (b) => stderr.push(b))
-    await a.closed
-    const code = await exitCodeOf(a.exec)
-    const text = Buffer.concat(stderr).toString()
-    if (code !== 0 && !/No such process/i.test(text)) {
-      throw new ProcessError({ argv, host: ref.host, exitCode: code, signal: undefined, stderr: text })
+    const r = await execInContainer(ref, argv, { reject: false, timeoutMs: 10_000 })
+    if (r.exitCode !== 0 && !/No such process/i.test(r.stderr)) {
+      throw new ProcessError({ argv, host: ref.host, exitCode: r.exitCode, signal: undefined, stderr: r.stderr })
     }
   } catch (e: unknown) {
     // The container is gone or stopped (lab torn down): nothing left to signal.
-    const s = statusOf(e)
+    const s = statusOf(e instanceof LabError ? e.cause : e)
     if (s === 404 || s === 409) return
     throw toLabError(e, `cannot signal process ${pid} on ${ref.host}`)
   }
 }
 
-/** Run a command to completion inside a container (iptables, sysctl, ip, tc, ss). */
+/** Run a command to completion inside a container (iptables, sysctl, ip, tc, ss), through a launcher in exec mode. */
 export async function execInContainer(ref: ContainerRef, argv: readonly string[], opts: ExecOptions = {}): Promise<ExecResult> {
   if (argv.length === 0) throw new Error('execInContainer: empty argv')
-  const out: Buffer[] = []
-  const err: Buffer[] = []
-  let resolveHeader!: () => void
-  const headerSeen = new Promise<void>((resolve) => (resolveHeader = resolve))
-  const header = new WrapperHeader(() => resolveHeader(), (b) => err.push(b))
-  let a: Attached
-  try {
-    a = await attachExec(ref, wrapArgv(argv), opts.input !== undefined, (b) => out.push(b), (b) => header.push(b))
-  } catch (e: unknown) {
-    throw toLabError(e, `cannot run "${argv.join(' ')}" on ${ref.host}`)
-  }
-  if (opts.input !== undefined) a.stream.end(opts.input)
+  const l = await launcherFor(ref, argv)
+  const out = new Collector()
+  const err = new Collector()
+  const token = `tcplab-end-${randomBytes(8).toString('hex')}`
+  // The launcher's marks after the command: stdout ends with the token, stderr with a line naming it.
+  const errEnd = new RegExp(`${EXIT_TAG}(\\d+) ${token}\\n$|${MISSING_TAG}(.*) ${token}\\n$`)
+  const errTailBytes = 4096
+  const isMarked = (): boolean => out.tail(token.length).toString() === token && errEnd.test(err.tail(errTailBytes).toString())
+  const marked = new Promise<void>((resolve) => {
+    const check = (): void => {
+      if (isMarked()) resolve()
+    }
+    out.onPush = check
+    err.onPush = check
+  })
+  l.stdout = (b) => out.push(b)
+  l.stderr = (b) => err.push(b)
+  l.send(argv, opts.input !== undefined, token)
+  if (opts.input !== undefined) l.endStdin(opts.input)
 
-  // On timeout: kill the command inside (the client going away would not), then stop waiting.
+  // On timeout: kill the launcher's group inside (the client going away would not), then stop waiting.
   let timedOut = false
-  const timeoutMs = opts.timeoutMs ?? 30_000
   const timer = setTimeout(() => {
     timedOut = true
-    void headerSeen.then(async () => {
-      if (header.pid !== undefined) await signalInContainer(ref, header.pid, 'SIGKILL')
-    }).catch(() => undefined)
-    setTimeout(() => a.stream.destroy(), 2000).unref()
-  }, timeoutMs)
+    if (l.pid !== undefined) void signalInContainer(ref, l.pid, 'SIGKILL').catch(() => undefined)
+    setTimeout(() => l.attached.stream.destroy(), 2000).unref()
+  }, opts.timeoutMs ?? 30_000)
   try {
-    await a.closed
+    await Promise.race([l.attached.closed, marked])
   } finally {
     clearTimeout(timer)
   }
-  resolveHeader() // no header at all: the wrapper never ran
-  if (header.missing !== undefined) {
-    if (opts.reject ?? true) throw missingProgramError(ref, argv, header.missing)
-    return { exitCode: 127, stdout: '', stderr: `${header.missing}: not found\n` }
+  let stdout = out.text()
+  let stderr = err.text()
+  const end = isMarked() ? errEnd.exec(stderr) : null
+  if (end) {
+    stdout = stdout.slice(0, stdout.length - token.length)
+    stderr = stderr.slice(0, end.index)
+    ref.pool?.give(l)
   }
+  if (end?.[2] !== undefined) {
+    const missing = new MissingProgramError(ref, argv, end[2])
+    if (opts.reject ?? true) throw missing
+    return { exitCode: 127, stdout: '', stderr: `${missing.failure.stderr}\n` }
+  }
+  // No marks: the launcher ended (killed on timeout, or the container went away).
   let exitCode: number | undefined
   try {
-    exitCode = timedOut ? undefined : await exitCodeOf(a.exec)
+    exitCode = timedOut ? undefined : end ? Number(end[1]) : await exitCodeOf(l.attached.exec)
   } catch (e: unknown) {
     throw toLabError(e, `cannot read the exit code of "${argv.join(' ')}" on ${ref.host}`)
   }
-  const result: ExecResult = {
-    exitCode: exitCode ?? -1,
-    stdout: Buffer.concat(out).toString(),
-    stderr: Buffer.concat([...err, header.leftover()]).toString(),
-  }
+  const result: ExecResult = { exitCode: exitCode ?? -1, stdout, stderr }
   if ((opts.reject ?? true) && (timedOut || exitCode !== 0)) {
     throw new ProcessError({ argv, host: ref.host, exitCode, signal: timedOut ? 'timeout' : undefined, stderr: result.stderr })
   }
   return result
 }
 
+/** exec() on top of any starter (a user's image): collect the output, feed the input, kill on timeout through `signalRef`. */
+export async function execWith(signalRef: ContainerRef, argv: readonly string[], opts: ExecOptions, start: ProcStarter): Promise<ExecResult> {
+  const out = new Collector()
+  const err = new Collector()
+  let started: StartedExec
+  try {
+    started = await start({ stdout: (b) => out.push(b), stderr: (b) => err.push(b) })
+  } catch (e: unknown) {
+    if (e instanceof MissingProgramError && !(opts.reject ?? true)) return { exitCode: 127, stdout: '', stderr: `${e.failure.stderr}\n` }
+    throw e
+  }
+  const a = started.attached
+  if (opts.input !== undefined) a.stream.end(opts.input)
+  let timedOut = false
+  const timer = setTimeout(() => {
+    timedOut = true
+    if (started.pid !== undefined) void signalInContainer(signalRef, started.pid, 'SIGKILL').catch(() => undefined)
+    setTimeout(() => a.stream.destroy(), 2000).unref()
+  }, opts.timeoutMs ?? 30_000)
+  try {
+    await a.closed
+  } finally {
+    clearTimeout(timer)
+  }
+  let exitCode: number | undefined
+  try {
+    exitCode = timedOut ? undefined : await exitCodeOf(a.exec)
+  } catch (e: unknown) {
+    throw toLabError(e, `cannot read the exit code of "${argv.join(' ')}" on ${signalRef.host}`)
+  }
+  const result: ExecResult = { exitCode: exitCode ?? -1, stdout: out.text(), stderr: err.text() }
+  if ((opts.reject ?? true) && (timedOut || exitCode !== 0)) {
+    throw new ProcessError({ argv, host: signalRef.host, exitCode, signal: timedOut ? 'timeout' : undefined, stderr: result.stderr })
+  }
+  return result
+}
+
+/** Output bytes collected in chunks, with cheap checks on the tail. */
+class Collector {
+  private readonly chunks: Buffer[] = []
+  onPush: () => void = () => undefined
+  push(b: Buffer): void {
+    this.chunks.push(b)
+    this.onPush()
+  }
+  /** The last `n` bytes (fewer when there are fewer). */
+  tail(n: number): Buffer {
+    const parts: Buffer[] = []
+    let have = 0
+    for (let i = this.chunks.length - 1; i >= 0 && have < n; i--) {
+      const c = this.chunks[i] as Buffer
+      parts.unshift(c)
+      have += c.length
+    }
+    const all = Buffer.concat(parts)
+    return all.subarray(Math.max(0, all.length - n))
+  }
+  text(): string {
+    return Buffer.concat(this.chunks).toString()
+  }
+}
+
 /** Start a long-running process inside a container (agent, tcpdump, nc, user programs). */
-export function spawnInContainer(ref: ContainerRef, argv: readonly string[], opts: SpawnOptions = {}): Proc {
-  return new DockerProc(ref, argv, opts)
+export function spawnInContainer(ref: ContainerRef, argv: readonly string[], opts: SpawnOptions = {}, start?: StartOptions): Proc {
+  return new DockerProc(ref, argv, opts, launcherStarter(ref, argv, opts.stdin === true, start))
 }
 
 /** Exit code as docker reports it -> ExitInfo: 128+N is death by signal N (what the runtime reports for it). */
@@ -204,7 +529,8 @@ export function toExitInfo(code: number | undefined): ExitInfo {
   return { code, signal: undefined }
 }
 
-class DockerProc implements Proc {
+/** A process started through the exec API; signals go through `signalRef` (the container with `kill`). */
+export class DockerProc implements Proc {
   readonly argv: readonly string[]
   readonly started: Promise<void>
   readonly exited: Promise<ExitInfo>
@@ -214,35 +540,29 @@ class DockerProc implements Proc {
   private pid: number | undefined
   private stopping: Promise<ExitInfo> | undefined
 
-  constructor(ref: ContainerRef, argv: readonly string[], opts: SpawnOptions) {
-    if (argv.length === 0) throw new Error('spawnInContainer: empty argv')
-    this.ref = ref
+  constructor(signalRef: ContainerRef, argv: readonly string[], opts: SpawnOptions, start: ProcStarter) {
+    if (argv.length === 0) throw new Error('DockerProc: empty argv')
+    this.ref = signalRef
     this.argv = argv
     const stdoutLines = opts.onStdoutData || !opts.onStdoutLine ? undefined : new LineBuffer(opts.onStdoutLine)
     const stderrLines = opts.onStderrLine ? new LineBuffer(opts.onStderrLine) : undefined
-    const onStdout = (b: Buffer): void => {
-      if (opts.onStdoutData) opts.onStdoutData(b)
-      else stdoutLines?.push(b)
+    const sinks: ProcSinks = {
+      stdout: (b) => {
+        if (opts.onStdoutData) opts.onStdoutData(b)
+        else stdoutLines?.push(b)
+      },
+      stderr: (b) => stderrLines?.push(b),
     }
-    let headerDone!: () => void
-    const headerSeen = new Promise<void>((resolve) => (headerDone = resolve))
-    const header = new WrapperHeader(() => headerDone(), (b) => stderrLines?.push(b))
-
-    const attaching = attachExec(ref, wrapArgv(argv), opts.stdin === true, onStdout, (b) => header.push(b))
+    let startCode: number | undefined
     const started = (async () => {
       try {
-        this.attached = await attaching
+        const s = await start(sinks)
+        this.attached = s.attached
+        this.pid = s.pid
       } catch (e: unknown) {
-        throw toLabError(e, `cannot start "${argv.join(' ')}" on ${ref.host}`)
+        startCode = e instanceof ProcessError ? e.failure.exitCode : undefined
+        throw e
       }
-      await Promise.race([headerSeen, this.attached.closed])
-      if (header.missing !== undefined) throw missingProgramError(ref, argv, header.missing)
-      if (header.pid === undefined) {
-        const stderr = header.leftover().toString()
-        const code = await exitCodeOf(this.attached.exec).catch(() => undefined)
-        throw new ProcessError({ argv, host: ref.host, exitCode: code, signal: undefined, stderr })
-      }
-      this.pid = header.pid
     })()
     started.catch(() => undefined)
     this.started = started
@@ -251,7 +571,7 @@ class DockerProc implements Proc {
       try {
         await started
       } catch {
-        return { code: header.missing !== undefined ? 127 : undefined, signal: undefined }
+        return { code: startCode, signal: undefined }
       }
       const a = this.attached as Attached
       await a.closed
@@ -286,7 +606,12 @@ class DockerProc implements Proc {
     } catch {
       return
     }
-    if (this.hasExited || this.pid === undefined) return
+    if (this.hasExited) return
+    if (this.pid === undefined) {
+      throw new LabError(`cannot signal "${this.argv.join(' ')}" on ${this.ref.host}: its pid in the container is not known`, {
+        hint: 'a program in a host\'s own image is found by its environment; one that changes user or clears its environment cannot be signalled',
+      })
+    }
     await signalInContainer(this.ref, this.pid, sig)
   }
 
@@ -317,9 +642,11 @@ class DockerProc implements Proc {
 /** Calls `onLine` for each complete line; flush() delivers a trailing partial line. */
 class LineBuffer {
   private buf = ''
+  // A UTF-8 character may be split between two chunks.
+  private readonly decoder = new StringDecoder('utf8')
   constructor(private readonly onLine: (line: string) => void) {}
   push(chunk: Buffer): void {
-    this.buf += chunk.toString()
+    this.buf += this.decoder.write(chunk)
     let i: number
     while ((i = this.buf.indexOf('\n')) >= 0) {
       this.onLine(this.buf.slice(0, i).replace(/\r$/, ''))
@@ -327,6 +654,7 @@ class LineBuffer {
     }
   }
   flush(): void {
+    this.buf += this.decoder.end()
     if (this.buf) this.onLine(this.buf)
     this.buf = ''
   }

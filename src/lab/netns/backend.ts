@@ -6,7 +6,7 @@
 // lab: endpoints only get routes to the lab's own /24.
 
 import { access, constants } from 'node:fs/promises'
-import { EnvironmentError, LabError, PrivilegeError, ProcessError, StepError, TcplabError } from '../../util/errors.js'
+import { EnvironmentError, LabError, PrivilegeError, ProcessError, StepError, TcplabError, UsageError } from '../../util/errors.js'
 import { runCommand, spawnProcess } from '../../util/proc.js'
 import { Teardown } from '../../util/teardown.js'
 import { isLabLive, leaseSubnet, pruneStale, registerLab } from '../lease.js'
@@ -48,6 +48,13 @@ interface Addressing {
 }
 
 async function upNetnsLab(spec: LabSpec, signal?: AbortSignal): Promise<Lab> {
+  // A host's own image is a container: here its program would silently not run.
+  const withImage = spec.hosts.find((h) => h.image !== undefined)
+  if (withImage) {
+    throw new UsageError(`host "${withImage.name}" names its own image (${withImage.image ?? ''}), which only the docker backend runs`, {
+      hint: 'run this scenario with --backend docker',
+    })
+  }
   const td = new Teardown()
   const procs = new Set<Proc>()
   const names = new Map(spec.hosts.map((h) => [h.name, netnsName(spec.labId, h.name)]))
@@ -140,9 +147,11 @@ async function upNetnsLab(spec: LabSpec, signal?: AbortSignal): Promise<Lab> {
 
 /**
  * Set sysctls inside a host; an unknown key or bad value is the scenario's fault (exit 2).
- * Keys prefixed with "?" are optional: set only where this kernel has them.
+ * Keys prefixed with "?" are optional: set only where this kernel has them. A host with its own
+ * way (Host.setSysctls: containers, whose /proc/sys is read-only) uses that.
  */
 export async function applySysctls(host: Host, sysctls: Record<string, string>): Promise<void> {
+  if (host.setSysctls) return host.setSysctls(sysctls)
   const entries: Array<[string, string]> = []
   for (const [k, v] of Object.entries(sysctls)) {
     if (!k.startsWith('?')) entries.push([k, v])
