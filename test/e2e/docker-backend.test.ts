@@ -13,7 +13,7 @@ import Docker from 'dockerode'
 import { execFileSync, spawnSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
-import { mkdir, mkdtemp, rm } from 'node:fs/promises'
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises'
 import { Readable } from 'node:stream'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -21,7 +21,7 @@ import { startAgent } from '../../src/agent/client.js'
 import type { AgentEvent } from '../../src/agent/protocol.js'
 import { createDockerBackend, LABEL_OWNER, LABEL_ROLE, LABEL_RUN_ID, LABEL_SCENARIO } from '../../src/lab/docker/backend.js'
 import { applySysctls } from '../../src/lab/index.js'
-import { loadScenario } from '../../src/scenario/loader.js'
+import { parseScenario } from '../../src/scenario/loader.js'
 import { runScenario } from '../../src/runner/run-scenario.js'
 import { labImageName } from '../../src/lab/docker/image.js'
 import { startCapture } from '../../src/recorder/capture.js'
@@ -31,8 +31,14 @@ import { EnvironmentError, InterruptedError, ProcessError, StepError } from '../
 type TT = Parameters<Parameters<typeof t.test>[0]>[0]
 
 const IMAGE = labImageName()
-/** The user-image test's image: a scratch filesystem with one static program (test/fixtures/user-image/tcp-echo.c). */
-const USER_IMAGE = 'tcplab-test-echo:1'
+/**
+ * The user-image test's image: a scratch filesystem with one static program (test/fixtures/user-image/tcp-echo.c).
+ * Tagged per test run, so that runs on one daemon do not remove each other's.
+ */
+const RUN_TAG = `${process.pid}-${Date.now().toString(36)}`
+const USER_IMAGE = `tcplab-test-echo:${RUN_TAG}`
+/** The image name the scenario fixture names (replaced by USER_IMAGE when it is loaded). */
+const FIXTURE_IMAGE = 'tcplab-test-echo:1'
 const USER_SOURCE = fileURLToPath(new URL('../fixtures/user-image/tcp-echo.c', import.meta.url))
 const USER_SCENARIO = fileURLToPath(new URL('../fixtures/scenarios/docker/user-image.yaml', import.meta.url))
 const builtImages = new Set<string>()
@@ -457,7 +463,7 @@ if (reason !== undefined) {
   })
 
   t.test("a host's image whose program exits at once: StepError with its exit code and output; nothing left", async (tt) => {
-    const image = 'tcplab-test-echo:exits'
+    const image = `tcplab-test-echo:exits-${RUN_TAG}`
     const why = await buildUserImage(docker, image, ['/tcp-echo', '--exit', '3'])
     if (why !== undefined) {
       tt.plan(0, why)
@@ -468,7 +474,7 @@ if (reason !== undefined) {
     tt.ok(err instanceof StepError, `StepError (${String(err)})`)
     tt.match((err as StepError).message, /host server .*exited with code 3/, 'names the host and the exit code')
     tt.match((err as StepError).message, /exiting with 3 as asked/, 'shows what it printed')
-    tt.match((err as StepError).hint ?? '', /docker run --rm tcplab-test-echo:exits/, 'hint: try the image on its own')
+    tt.match((err as StepError).hint ?? '', /docker run --rm tcplab-test-echo:exits-/, 'hint: try the image on its own')
     tt.same(await leftovers(docker, labId), [], 'nothing left')
   })
 
@@ -489,7 +495,7 @@ if (reason !== undefined) {
     }
     const dir = await mkdtemp(join(tmpdir(), 'tcplab-docker-user-scenario-'))
     try {
-      const loaded = await loadScenario(USER_SCENARIO)
+      const loaded = parseScenario((await readFile(USER_SCENARIO, 'utf8')).replaceAll(FIXTURE_IMAGE, USER_IMAGE), USER_SCENARIO)
       const v = await runScenario(loaded, { backend, resultsDir: dir })
       const lines = v.results.map((r) => `${r.status} ${r.description}${r.status === 'pass' ? '' : `: ${String(r.measured)}`}`)
       tt.equal(v.status, 'pass', `the scenario holds\n${lines.join('\n')}${v.error ? `\n${v.error.message}` : ''}`)

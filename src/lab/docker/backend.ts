@@ -24,7 +24,7 @@ import { isLabLive, leaseSubnet, pruneStale, registerLab, type SubnetLease } fro
 import type { Backend, ExecOptions, ExecResult, Host, HostSpec, Lab, LabSpec, Proc, SpawnOptions } from '../types.js'
 import { planDockerLab, type HostPlan, type LabPlan } from './addressing.js'
 import { connectDocker, describeDaemon, errorText, statusOf, toLabError, unreachableError } from './client.js'
-import { DockerProc, execInContainer, execWith, LauncherPool, spawnInContainer, type ContainerRef } from './exec.js'
+import { DockerProc, dropConnections, execInContainer, execWith, LauncherPool, launcherStarter, type ContainerRef, type ProcStarter } from './exec.js'
 import { exitedError, userImageStarter, type UserImageHost } from './user-exec.js'
 import { LAB_AGENT_PATH, labImageName } from './image.js'
 
@@ -216,6 +216,7 @@ async function upDockerLab(docker: Docker, spec: LabSpec, signal?: AbortSignal):
     }))
     checkAbort()
 
+    await watchDeaths(docker, spec, refs, td)
     for (const p of pools) p.fill()
     const hosts = new Map<string, Host>()
     for (const [i, hp] of plan.hosts.entries()) hosts.set(hp.name, createDockerHost(made, refs[i] as HostRefs, hp, procs))
@@ -239,7 +240,7 @@ interface MadeContainers {
 
 /** A tools container's ref, with a pool of launchers (filled once the lab is up). */
 function toolsRef(m: MadeContainers, container: Docker.Container, host: string): ContainerRef {
-  const ref: ContainerRef = { docker: m.docker, container, host }
+  const ref: ContainerRef = { docker: m.docker, container, host, live: new Set() }
   ref.pool = new LauncherPool(ref)
   m.pools.push(ref.pool)
   return ref
@@ -253,6 +254,43 @@ interface HostRefs {
   netOwner: Docker.Container
   /** A host with its own image. */
   user?: UserImageHost | undefined
+}
+
+/**
+ * Follow the daemon's `die` events for the lab's containers: when one dies (a host's own program
+ * exits and takes its pid namespace, with the sidecar's processes, along), its open exec
+ * connections are dropped so that commands fail at once instead of at their timeout.
+ */
+async function watchDeaths(docker: Docker, spec: LabSpec, refs: readonly HostRefs[], td: Teardown): Promise<void> {
+  const byId = new Map<string, ContainerRef[]>()
+  for (const r of refs) {
+    for (const ref of [r.tools, ...(r.user ? [r.user.user] : [])]) byId.set(ref.container.id, [...(byId.get(ref.container.id) ?? []), ref])
+  }
+  let events: NodeJS.ReadableStream
+  try {
+    events = await docker.getEvents({ filters: { type: ['container'], event: ['die'], label: [`${LABEL_RUN_ID}=${spec.labId}`] } })
+  } catch (e: unknown) {
+    throw toLabError(e, `cannot follow the events of lab ${spec.labId}`)
+  }
+  td.push('stop following events', () => {
+    ;(events as NodeJS.ReadableStream & { destroy(): void }).destroy()
+  })
+  let buf = ''
+  events.on('data', (chunk: Buffer) => {
+    buf += chunk.toString()
+    let nl: number
+    while ((nl = buf.indexOf('\n')) >= 0) {
+      const line = buf.slice(0, nl)
+      buf = buf.slice(nl + 1)
+      try {
+        const ev = JSON.parse(line) as { id?: string }
+        for (const ref of byId.get(ev.id ?? '') ?? []) dropConnections(ref)
+      } catch {
+        // not an event line
+      }
+    }
+  })
+  events.on('error', () => undefined)
 }
 
 /** Inspect every user image the scenario names: each must be on the daemon and have a command. */
@@ -351,7 +389,7 @@ async function startUserHost(m: MadeContainers, hp: HostPlan, h: HostSpec, image
   return {
     tools,
     netOwner: user,
-    user: { user: { docker: m.docker, container: user, host: hp.name }, tools, image, finderUser: await imageUser(tools, info) },
+    user: { user: { docker: m.docker, container: user, host: hp.name, live: new Set() }, tools, image, finderUser: await imageUser(tools, info) },
   }
 }
 
@@ -506,18 +544,32 @@ function createDockerHost(m: MadeContainers, r: HostRefs, hp: HostPlan, procs: S
   }
   let helpers = 0
   const user = r.user
+  // On a host with its own image, a failure once its program has exited (and taken the sidecar's
+  // processes along) is explained as that.
+  const explain = async (e: unknown): Promise<unknown> => (user ? (await exitedError(user.user.container, hp.name, user.image, e)) ?? e : e)
+  const explained = (start: ProcStarter): ProcStarter => async (sinks) => {
+    try {
+      return await start(sinks)
+    } catch (e: unknown) {
+      throw await explain(e)
+    }
+  }
   return {
     name: hp.name,
     addr: hp.attachments[0]?.ip ?? '',
     ifnames: hp.attachments.map((_, i) => `eth${i}`),
     agentPath: LAB_AGENT_PATH,
-    exec(argv: readonly string[], opts?: ExecOptions): Promise<ExecResult> {
-      if (user && opts?.inUserImage) return execWith(r.tools, argv, opts, userImageStarter(user, argv, opts.input !== undefined))
-      return execInContainer(r.tools, argv, opts)
+    async exec(argv: readonly string[], opts?: ExecOptions): Promise<ExecResult> {
+      try {
+        if (user && opts?.inUserImage) return await execWith(r.tools, argv, opts, userImageStarter(user, argv, opts.input !== undefined))
+        return await execInContainer(r.tools, argv, opts)
+      } catch (e: unknown) {
+        throw await explain(e)
+      }
     },
-    spawn(argv: readonly string[], opts?: SpawnOptions): Proc {
-      if (user && opts?.inUserImage) return track(new DockerProc(r.tools, argv, opts, userImageStarter(user, argv, opts.stdin === true)))
-      return track(spawnInContainer(r.tools, argv, opts))
+    spawn(argv: readonly string[], opts: SpawnOptions = {}): Proc {
+      const start = user && opts.inUserImage ? userImageStarter(user, argv, opts.stdin === true) : launcherStarter(r.tools, argv, opts.stdin === true)
+      return track(new DockerProc(r.tools, argv, opts, user ? explained(start) : start))
     },
     setSysctls: (sysctls) => setRuntimeSysctls(m, r, hp.name, sysctls, ++helpers),
   }
@@ -560,6 +612,7 @@ async function setRuntimeSysctls(m: MadeContainers, r: HostRefs, host: string, s
       await helper.wait()
     } finally {
       await removeContainer(helper)
+      m.containers.splice(m.containers.indexOf(helper), 1)
     }
   } catch (e: unknown) {
     throw sysctlError(e, host) ?? toLabError(e, `cannot set sysctls ${Object.keys(entries).join(' ')} on ${host}`)

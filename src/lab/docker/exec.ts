@@ -43,6 +43,18 @@ export interface ContainerRef {
   host: string
   /** Launchers started ahead of time (containers of the lab image only: the launcher needs bash). */
   pool?: LauncherPool | undefined
+  /** Open exec connections into this container (dropped when it dies: see dropConnections). */
+  live?: Set<Duplex> | undefined
+}
+
+/**
+ * Drop every open exec connection into a container that died. The daemon does not always close
+ * them itself (a sidecar whose pid namespace went away with its host's program), and a command
+ * would otherwise wait for its timeout.
+ */
+export function dropConnections(ref: ContainerRef): void {
+  ref.pool?.close()
+  for (const s of ref.live ?? []) s.destroy()
 }
 
 const READY_TAG = 'tcplab-ready '
@@ -112,6 +124,8 @@ export async function attachExec(ref: ContainerRef, create: { Cmd: string[]; Env
     stream.on('error', () => resolve())
   })
   ref.docker.modem.demuxStream(stream, sink(onStdout), sink(onStderr))
+  ref.live?.add(stream)
+  void closed.then(() => ref.live?.delete(stream))
   return { exec, stream, closed }
 }
 
@@ -137,6 +151,7 @@ export async function exitCodeOf(exec: Docker.Exec): Promise<number | undefined>
 /** Splits the spawn-mode launcher's line (pid or missing program) off the head of stderr. */
 class SpawnHeader {
   private buf: Buffer | undefined = Buffer.alloc(0)
+  private evidence = Buffer.alloc(0)
   pid: number | undefined
   missing: string | undefined
   readonly done: Promise<void>
@@ -158,14 +173,18 @@ class SpawnHeader {
     this.buf = undefined
     if (line.startsWith(PID_TAG)) this.pid = Number(line.slice(PID_TAG.length))
     else if (line.startsWith(MISSING_TAG)) this.missing = line.slice(MISSING_TAG.length)
-    else this.onRest(Buffer.from(`${line}\n`)) // not ours (bash itself failed): keep it as evidence
+    else {
+      // Not ours (bash itself failed): keep it as evidence, for the error and the process's stderr.
+      this.evidence = Buffer.from(`${line}\n`)
+      this.onRest(this.evidence)
+    }
     this.onDone()
     if (rest.length > 0) this.onRest(rest)
   }
 
-  /** Whatever was buffered when the line never came (the launcher ended first). */
+  /** What came instead of the line, or was buffered when it never came (the launcher ended first). */
   leftover(): Buffer {
-    return this.buf ?? Buffer.alloc(0)
+    return this.buf ?? this.evidence
   }
 }
 
@@ -174,47 +193,49 @@ class Launcher {
   /** Where output goes now (the current request's sinks). */
   stdout: (b: Buffer) => void = () => undefined
   stderr: (b: Buffer) => void = () => undefined
-  /** bash's pid (the process group of exec-mode commands). */
+  /** bash's pid (the process group of exec-mode commands), from its READY line. */
   pid: number | undefined
   /** Resolves when the launcher said it is ready, or its connection closed. */
   readonly ready: Promise<void>
+  private readyNow: () => void = () => undefined
   private stdinOpen = true
+  /** stderr until the READY line is complete; then undefined and stderr goes to the sink. */
+  private head: Buffer | undefined = Buffer.alloc(0)
+  private conn: Attached | undefined
 
-  private constructor(readonly attached: Attached, onReady: Promise<void>) {
-    this.ready = Promise.race([onReady, attached.closed])
+  private constructor() {
+    this.ready = new Promise<void>((r) => (this.readyNow = r))
+  }
+
+  get attached(): Attached {
+    if (!this.conn) throw new Error('launcher not attached')
+    return this.conn
   }
 
   /** Start a launcher in `ref` (as `user`, default the container's). */
   static async attach(ref: ContainerRef, user?: string): Promise<Launcher> {
-    let self: Launcher | undefined
-    let head: Buffer | undefined = Buffer.alloc(0)
-    let readyNow: () => void = () => undefined
-    const onReady = new Promise<void>((r) => (readyNow = r))
-    // The READY line comes first on stderr; everything after it belongs to requests.
-    const onStderr = (b: Buffer): void => {
-      if (head === undefined || !self) {
-        if (head === undefined && self) self.stderr(b)
-        else head = Buffer.concat([head ?? Buffer.alloc(0), b])
-        return
-      }
-      head = Buffer.concat([head, b])
-      const nl = head.indexOf(10)
-      if (nl < 0) return
-      const line = head.subarray(0, nl).toString()
-      const rest = head.subarray(nl + 1)
-      head = undefined
-      if (line.startsWith(READY_TAG)) self.pid = Number(line.slice(READY_TAG.length))
-      else self.stderr(Buffer.from(`${line}\n`))
-      readyNow()
-      if (rest.length > 0) self.stderr(rest)
+    const l = new Launcher()
+    l.conn = await attachExec(ref, { Cmd: [...LAUNCHER_ARGV], Env: [...LAUNCHER_ENV], stdin: true, ...(user !== undefined ? { User: user } : {}) },
+      (b) => l.stdout(b), (b) => l.onStderr(b))
+    void l.conn.closed.then(() => l.readyNow())
+    return l
+  }
+
+  private onStderr(b: Buffer): void {
+    if (this.head === undefined) {
+      this.stderr(b)
+      return
     }
-    const attached = await attachExec(ref, { Cmd: [...LAUNCHER_ARGV], Env: [...LAUNCHER_ENV], stdin: true, ...(user !== undefined ? { User: user } : {}) },
-      (b) => self?.stdout(b), onStderr)
-    self = new Launcher(attached, onReady)
-    const early = head ?? Buffer.alloc(0)
-    head = Buffer.alloc(0)
-    if (early.length > 0) onStderr(early)
-    return self
+    this.head = Buffer.concat([this.head, b])
+    const nl = this.head.indexOf(10)
+    if (nl < 0) return
+    const line = this.head.subarray(0, nl).toString()
+    const rest = this.head.subarray(nl + 1)
+    this.head = undefined
+    if (line.startsWith(READY_TAG)) this.pid = Number(line.slice(READY_TAG.length))
+    else this.stderr(Buffer.from(`${line}\n`)) // not ours (bash itself failed): keep it as evidence
+    this.readyNow()
+    if (rest.length > 0) this.stderr(rest)
   }
 
   /** Whether it can take another request (exec mode without input leaves it waiting for one). */
