@@ -9,7 +9,7 @@
 import t from 'tap'
 import Docker from 'dockerode'
 import { spawn } from 'node:child_process'
-import { existsSync, readdirSync, readFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { findScenarioFiles, loadScenarios } from '../../src/scenario/loader.js'
@@ -86,7 +86,7 @@ if (reason !== undefined) {
   const loaded = await loadScenarios(await findScenarioFiles([path.join(ROOT, 'scenarios')]))
   const files = loaded.filter((l) => !l.scenario.tags.includes('slow')).map((l) => l.file).sort()
   const names = loaded.filter((l) => files.includes(l.file)).map((l) => l.scenario.name).sort()
-  const runs = new Map<string, { summary: Summary; verdicts: Map<string, Verdict> }>()
+  const runs = new Map<string, { dir: string; summary: Summary; verdicts: Map<string, Verdict> }>()
 
   for (const [backend, jobs] of [['netns', 4], ['docker', 2]] as const) {
     t.test(`the catalogue on ${backend} (--jobs ${jobs})`, async (tt) => {
@@ -95,7 +95,7 @@ if (reason !== undefined) {
       tt.ok(r.code === 0 || r.code === 1, `the run completed (exit ${r.code ?? 'signal'}) in ${(r.ms / 1000).toFixed(0)} s${r.code === 0 || r.code === 1 ? '' : `\n${r.stderr}`}`)
       const summary = JSON.parse(readFileSync(path.join(dir, 'summary.json'), 'utf8')) as Summary
       const verdicts = verdictsIn(dir)
-      runs.set(backend, { summary, verdicts })
+      runs.set(backend, { dir, summary, verdicts })
       tt.same(summary.scenarios.map((s) => s.name).sort(), names, `all ${names.length} non-slow scenarios ran`)
       const ids = [...verdicts.values()].map((v) => v.labId)
       if (backend === 'netns') {
@@ -118,13 +118,18 @@ if (reason !== undefined) {
       tt.fail('a run is missing (see above)')
       return
     }
+    let allPass = true
     for (const name of names) {
       const a = netns.verdicts.get(name)
       const b = dock.verdicts.get(name)
-      const same = a?.status === b?.status
-      tt.ok(same && a?.status === 'pass', `${name}: netns ${a?.status ?? 'missing'}, docker ${b?.status ?? 'missing'}` +
-        (same && a?.status === 'pass' ? '' : `\n  netns:\n${failures(a)}\n  docker:\n${failures(b)}`))
+      const ok = a?.status === b?.status && a?.status === 'pass'
+      allPass &&= ok
+      tt.ok(ok, `${name}: netns ${a?.status ?? 'missing'}, docker ${b?.status ?? 'missing'}` +
+        (ok ? '' : `\n  netns:\n${failures(a)}\n  docker:\n${failures(b)}`))
     }
     tt.comment(`netns ${(netns.summary.durationMs / 1000).toFixed(0)} s, docker ${(dock.summary.durationMs / 1000).toFixed(0)} s`)
+    // The results (pcaps, records, reports) are kept only when something differs.
+    if (allPass) for (const r of runs.values()) rmSync(r.dir, { recursive: true, force: true })
+    else tt.comment(`results kept: ${[...runs.values()].map((r) => r.dir).join(' ')}`)
   })
 }
