@@ -29,12 +29,45 @@ static void write_stdout(const char *buf, size_t len)
 	}
 }
 
+/* What the observer is told about an event, copied at ev_begin (the strings
+ * follow the struct in the same allocation). */
+struct evmeta {
+	struct ev_info info;
+};
+
+static ev_observer_fn observer;
+
+void ev_set_observer(ev_observer_fn fn)
+{
+	observer = fn;
+}
+
+static void *copy_meta(const char *name, const char *type, const char *id, int64_t t)
+{
+	size_t ln = strlen(name) + 1, lt = strlen(type) + 1, li = id != NULL ? strlen(id) + 1 : 0;
+	struct evmeta *m = xmalloc(sizeof *m + ln + lt + li);
+	char *p = (char *)(m + 1);
+	m->info.t = t;
+	m->info.name = memcpy(p, name, ln);
+	m->info.type = memcpy(p + ln, type, lt);
+	m->info.id = id != NULL ? memcpy(p + ln + lt, id, li) : NULL;
+	m->info.done = -1;
+	return m;
+}
+
 void ev_begin(struct jbuf *b, const char *name, const char *type, const char *id)
 {
+	ev_begin_at(b, realtime_us(), name, type, id);
+}
+
+void ev_begin_at(struct jbuf *b, int64_t t, const char *name, const char *type, const char *id)
+{
 	jb_init(b);
+	if (observer != NULL)
+		b->meta = copy_meta(name, type, id, t);
 	jb_obj_begin(b);
 	jb_key(b, "t");
-	jb_int(b, realtime_us());
+	jb_int(b, t);
 	jb_key(b, "name");
 	jb_str(b, name);
 	jb_key(b, "type");
@@ -51,6 +84,16 @@ void ev_end(struct jbuf *b)
 	jb_obj_end(b);
 	jb_append(b, "\n", 1);
 	write_stdout(b->p, b->len);
+	if (observer != NULL && b->meta != NULL) {
+		/* "done" is a top-level key when present: inside a string value every
+		 * quote is escaped, so `,"done":` cannot occur there. */
+		struct ev_info *info = &((struct evmeta *)b->meta)->info;
+		if (memmem(b->p, b->len, ",\"done\":true", 12) != NULL)
+			info->done = 1;
+		else if (memmem(b->p, b->len, ",\"done\":false", 13) != NULL)
+			info->done = 0;
+		observer(info);
+	}
 	jb_free(b);
 }
 

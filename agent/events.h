@@ -3,11 +3,15 @@
 #ifndef TCPLAB_EVENTS_H
 #define TCPLAB_EVENTS_H
 
+#include <stdint.h>
+
 #include "json.h"
 
 /* Start an event; add fields with jb_key/jb_*, then ev_end(). id is
  * serialised JSON (a remembered command id) or NULL. */
 void ev_begin(struct jbuf *b, const char *name, const char *type, const char *id);
+/* The same with a given "t" (a time taken where the thing happened, e.g. exec). */
+void ev_begin_at(struct jbuf *b, int64_t t, const char *name, const char *type, const char *id);
 /* Finish the event and write it (one line, unbuffered). Exits if stdout is gone. */
 void ev_end(struct jbuf *b);
 /* "errno": symbolic name, "message": message or strerror(err). */
@@ -21,5 +25,17 @@ void emit_error(const char *name, const char *id, const char *op, int err);
 void emit_syscall_error(const char *name, const char *id, const char *op, const char *syscall, int err);
 /* An event with no fields of its own (eof). */
 void emit_simple(const char *name, const char *type, const char *id);
+
+/* What an observer learns of each event written (after it was written). */
+struct ev_info {
+	int64_t t;
+	const char *name;
+	const char *type;
+	const char *id;          /* serialised JSON, or NULL */
+	int done;                /* the event's "done": 1, 0, or -1 when absent */
+};
+/* Called from ev_end for every event; it must not write events itself. */
+typedef void (*ev_observer_fn)(const struct ev_info *ev);
+void ev_set_observer(ev_observer_fn fn);
 
 #endif

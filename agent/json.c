@@ -430,6 +430,7 @@ void jb_init(struct jbuf *b)
 	b->cap = 256;
 	b->len = 0;
 	b->p = xmalloc(b->cap);
+	b->meta = NULL;
 }
 
 void jb_free(struct jbuf *b)
@@ -437,6 +438,8 @@ void jb_free(struct jbuf *b)
 	free(b->p);
 	b->p = NULL;
 	b->len = b->cap = 0;
+	free(b->meta);
+	b->meta = NULL;
 }
 
 void jb_append(struct jbuf *b, const char *s, size_t n)

@@ -34,6 +34,7 @@ const char *json_type_name(enum jtype t);
 struct jbuf {
 	char *p;
 	size_t len, cap;
+	void *meta;          /* events.c: the event's name/type/id/t while it is built (freed by jb_free) */
 };
 
 void jb_init(struct jbuf *b);

@@ -35,10 +35,14 @@
 #include <linux/sockios.h>
 #include <linux/tcp.h>
 
+#include "cmd.h"
 #include "errnames.h"
 #include "events.h"
+#include "fdwatch.h"
 #include "json.h"
 #include "options.h"
+#include "plan.h"
+#include "procs.h"
 #include "tcpinfo.h"
 #include "util.h"
 
@@ -137,19 +141,12 @@ struct agent {
 	size_t pcap;
 };
 
-/* A parsed command. */
-struct cmd {
-	const struct jval *root;
-	const char *op;          /* "" when missing */
-	const char *name;        /* "" when missing */
-	char *id;                /* serialised JSON of "id", or NULL */
-};
+/* struct cmd: cmd.h (shared with procs.c and plan.c). */
 
 /* ------------------------------------------------------------------ events */
 
 /* error {op, errno: EINVAL} for a command the agent cannot run as written. */
-__attribute__((format(printf, 2, 3)))
-static void emit_invalid(const struct cmd *c, const char *fmt, ...)
+void emit_invalid(const struct cmd *c, const char *fmt, ...)
 {
 	char msg[512];
 	va_list ap;
@@ -245,6 +242,12 @@ static struct sock *find_sock(struct agent *a, const char *name)
 		if (strcmp(a->socks[i]->name, name) == 0)
 			return a->socks[i];
 	return NULL;
+}
+
+int agent_has_open_socket(struct agent *a, const char *name)
+{
+	const struct sock *s = find_sock(a, name);
+	return s != NULL && !s->closed;
 }
 
 static void free_pending(struct sock *s)
@@ -356,7 +359,7 @@ static int check_fields(const struct cmd *c, const char *allowed)
 }
 
 /* Each arg_* returns 1 (present), 0 (absent and optional) or -1 (an error event was emitted). */
-static int arg_str(const struct cmd *c, const char *key, const char **out, int required)
+int arg_str(const struct cmd *c, const char *key, const char **out, int required)
 {
 	const struct jval *v = json_get(c->root, key);
 	if (v == NULL) {
@@ -372,8 +375,8 @@ static int arg_str(const struct cmd *c, const char *key, const char **out, int r
 	return 1;
 }
 
-static int arg_int(const struct cmd *c, const char *key, long long min, long long max, int required,
-                   long long *out)
+int arg_int(const struct cmd *c, const char *key, long long min, long long max, int required,
+            long long *out)
 {
 	const struct jval *v = json_get(c->root, key);
 	if (v == NULL) {
@@ -390,7 +393,7 @@ static int arg_int(const struct cmd *c, const char *key, long long min, long lon
 	return 1;
 }
 
-static int arg_bool(const struct cmd *c, const char *key, int *out)
+int arg_bool(const struct cmd *c, const char *key, int *out)
 {
 	const struct jval *v = json_get(c->root, key);
 	if (v == NULL)
@@ -420,7 +423,7 @@ static int arg_enum(const struct cmd *c, const char *key, const char *const *cho
 	return -1;
 }
 
-static int arg_object(const struct cmd *c, const char *key, const struct jval **out)
+int arg_object(const struct cmd *c, const char *key, const struct jval **out)
 {
 	const struct jval *v = json_get(c->root, key);
 	if (v == NULL)
@@ -457,6 +460,12 @@ static int need_new_name(struct agent *a, const struct cmd *c)
 	if (s != NULL && !s->closed) {
 		struct jbuf b;
 		ev_error_begin(&b, c->name, c->id, c->op, EEXIST, "a socket of this name is open (close it first)");
+		ev_end(&b);
+		return -1;
+	}
+	if (procs_is_running(c->name)) {
+		struct jbuf b;
+		ev_error_begin(&b, c->name, c->id, c->op, EEXIST, "a running process has this name");
 		ev_end(&b);
 		return -1;
 	}
@@ -1462,6 +1471,14 @@ static const struct {
 	void (*run)(struct agent *, struct cmd *);
 	const char *fields; /* besides op and id */
 } COMMANDS[] = {
+	{ "exec", cmd_exec, "name argv stdin lines" },
+	{ "write", cmd_write, "name data" },
+	{ "endStdin", cmd_end_stdin, "name" },
+	{ "signal", cmd_signal, "name signal" },
+	{ "plan", cmd_plan, "steps" },
+	{ "trigger", cmd_trigger, "ref tUs" },
+	{ "go", cmd_go, "" },
+	{ "cancel", cmd_cancel, "" },
 	{ "listen", cmd_listen, "name port addr backlog accept as read opts" },
 	{ "connect", cmd_connect, "name host port sport nonblock read opts" },
 	{ "accept", cmd_accept, "name as" },
@@ -1518,6 +1535,20 @@ static void run_command(struct agent *a, const struct jval *root)
 			COMMANDS[i].run(a, &c);
 	}
 	free(c.id);
+}
+
+int agent_knows_op(const char *op)
+{
+	for (size_t i = 0; i < sizeof COMMANDS / sizeof COMMANDS[0]; i++)
+		if (strcmp(COMMANDS[i].op, op) == 0)
+			return 1;
+	return 0;
+}
+
+/* A plan step's command (plan.c), through the same dispatcher as stdin. */
+void agent_run_command(struct agent *a, const struct jval *root)
+{
+	run_command(a, root);
 }
 
 /* One line of stdin: a command, or an error event saying why it is not one. */
@@ -1622,8 +1653,8 @@ static short wanted_events(const struct sock *s)
 /* pfds[0] = signalfd, pfds[1] = stdin, then every socket the loop watches. */
 static size_t build_pollfds(struct agent *a)
 {
-	if (a->pcap < a->nsocks + 2) {
-		a->pcap = a->nsocks + 2 + 16;
+	if (a->pcap < a->nsocks + 3) {
+		a->pcap = a->nsocks + 3 + 16;
 		a->pfds = xrealloc(a->pfds, a->pcap * sizeof *a->pfds);
 		a->pmap = xrealloc(a->pmap, a->pcap * sizeof *a->pmap);
 	}
@@ -1638,6 +1669,9 @@ static size_t build_pollfds(struct agent *a)
 		a->pfds[n] = (struct pollfd){ .fd = a->socks[i]->fd, .events = ev };
 		a->pmap[n++] = a->socks[i];
 	}
+	/* Processes and the plan's timer (procs.c, plan.c), behind one epoll fd. */
+	a->pfds[n] = (struct pollfd){ .fd = fdw_fd(), .events = POLLIN };
+	a->pmap[n++] = NULL;
 	return n;
 }
 
@@ -1697,6 +1731,10 @@ static void service_timers(struct agent *a)
 /* Close every socket, say goodbye, and return the exit code (0). */
 static int finish(struct agent *a, const char *reason, const char *signame)
 {
+	/* No step fires any more; processes go first (each reports its exit),
+	 * while their peers still exist. */
+	plan_stop();
+	unsigned processes = procs_shutdown();
 	unsigned closed = 0;
 	for (size_t i = 0; i < a->nsocks; i++) {
 		struct sock *s = a->socks[i];
@@ -1715,6 +1753,8 @@ static int finish(struct agent *a, const char *reason, const char *signame)
 	}
 	jb_key(&b, "closed");
 	jb_uint(&b, closed);
+	jb_key(&b, "processes");
+	jb_uint(&b, processes);
 	ev_end(&b);
 	return 0;
 }
@@ -1735,6 +1775,9 @@ static void free_agent(struct agent *a)
 	free(a->pfds);
 	free(a->pmap);
 	close_quietly(a->sigfd);
+	plan_free();
+	procs_free();
+	fdw_free();
 }
 
 static const char *read_signal(int sigfd)
@@ -1763,9 +1806,10 @@ static int run_loop(struct agent *a)
 				return finish(a, "signal", sig);
 		}
 		for (size_t i = 2; i < n; i++)
-			if (a->pfds[i].revents)
+			if (a->pfds[i].revents && a->pmap[i] != NULL)
 				handle_revents(a, a->pmap[i], a->pfds[i].revents);
 		service_timers(a);
+		fdw_dispatch(0);
 		if (a->pfds[1].revents && read_stdin(a) < 0)
 			return finish(a, "stdin", NULL);
 	}
@@ -1800,6 +1844,10 @@ int main(int argc, char **argv)
 	a.sigfd = setup_signals();
 	if (a.sigfd < 0) {
 		fprintf(stderr, "tcplab-agent: setting up signals: %s\n", strerror(errno));
+		return 2;
+	}
+	if (fdw_init() < 0 || procs_init(&a) < 0 || plan_init(&a) < 0) {
+		fprintf(stderr, "tcplab-agent: setting up processes and the plan timer: %s\n", strerror(errno));
 		return 2;
 	}
 	a.rbuf = xmalloc(READ_CHUNK_BYTES);

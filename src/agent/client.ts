@@ -56,7 +56,7 @@ export function parseAgentEvent(line: string): AgentEvent | undefined {
   return v as AgentEvent
 }
 
-/** Whether `ev` is the event that completes `cmd` (same id; for send the one with done; errors unless done is false). */
+/** Whether `ev` is the event that completes `cmd` (same id; for send the one with done; for exec `exited`; errors unless done is false). Mirrored by observe() in agent/plan.c. */
 export function isFinalEventFor(cmd: AgentCommand, ev: AgentEvent): boolean {
   if (cmd.id === undefined || ev.id !== cmd.id) return false
   if (ev.type === 'error') return ev.done !== false
@@ -67,6 +67,9 @@ export function isFinalEventFor(cmd: AgentCommand, ev: AgentEvent): boolean {
       return ev.type === 'connected' || (cmd.nonblock === true && ev.type === 'connecting')
     case 'accept':
       return ev.type === 'accepted'
+    case 'exec':
+      // started, stdout and stderr come before; a failed exec ends with its error.
+      return ev.type === 'exited'
     default:
       return true
   }

@@ -271,17 +271,161 @@ export interface ListCommand extends CommandBase {
   op: 'list'
 }
 
+// ------------------------------------------------------------ processes
+// agent/procs.c. Processes and sockets share one namespace of names: a name
+// held by an open socket or a running process cannot be taken by the other.
+
+/**
+ * fork/exec a program inside the agent's namespace (execvp: PATH is searched).
+ * The child leads its own process group, gets default signal dispositions and
+ * an empty signal mask, stdin from /dev/null (or a pipe with `stdin`), and is
+ * SIGKILLed if the agent dies. Events (all echo the id): `started` (t = the
+ * child's CLOCK_REALTIME right before execvp), `stdout`/`stderr` one per line,
+ * then `exited` once the child is reaped AND its output pipes reached EOF (or
+ * 500 ms after the exit, when a grandchild keeps them open). A failed execvp
+ * is `error` op "exec" (ENOENT, EACCES...) and nothing else. EEXIST: the name
+ * belongs to a running process or an open socket; an exited process's name can be reused.
+ */
+export interface ExecCommand extends CommandBase {
+  op: 'exec'
+  name: string
+  argv: string[]
+  /** Keep a pipe to the program's stdin for `write`/`endStdin` (default false: /dev/null). */
+  stdin?: boolean | undefined
+  /** Emit `stdout`/`stderr` line events (default true); the tails in `exited` are kept either way. */
+  lines?: boolean | undefined
+}
+
+/** Queue bytes for the process's stdin (non-blocking). Event `written` once all of them are in the pipe, or `error` op "write" (EPIPE, EBADF without `stdin: true`). */
+export interface WriteCommand extends CommandBase {
+  op: 'write'
+  name: string
+  data: string
+}
+
+/** Close the process's stdin after the queued writes. Event `stdin-closed`, or `error` op "endStdin". */
+export interface EndStdinCommand extends CommandBase {
+  op: 'endStdin'
+  name: string
+}
+
+/** Signal names the agent knows ("TERM" or "SIGTERM"; the same list as agent/procs.c). */
+export type SignalName =
+  | 'HUP' | 'INT' | 'QUIT' | 'ILL' | 'TRAP' | 'ABRT' | 'BUS' | 'FPE' | 'KILL' | 'USR1' | 'SEGV' | 'USR2'
+  | 'PIPE' | 'ALRM' | 'TERM' | 'CHLD' | 'CONT' | 'STOP' | 'TSTP' | 'TTIN' | 'TTOU' | 'URG' | 'XCPU'
+  | 'XFSZ' | 'VTALRM' | 'PROF' | 'WINCH' | 'SYS'
+
+/** kill(2) the process's group. Event `signalled`, or `error` op "signal" (ESRCH once it has exited). */
+export interface SignalCommand extends CommandBase {
+  op: 'signal'
+  name: string
+  signal: SignalName | `SIG${SignalName}`
+}
+
+// ----------------------------------------------------------------- plan
+// agent/plan.c: the agent runs its host's timeline itself.
+
+/** When a step's gate opens. */
+export type PlanGate =
+  /** At this CLOCK_REALTIME time (µs since the epoch). */
+  | { atUs: number }
+  /**
+   * `delayMs` (default 0) after the `t` of the first event NAME.TYPE this agent
+   * writes after the step was loaded ("c1.connected", "srv.exited"; agent-wide
+   * events have the name "": ".sockets"), or after `tUs` of a `trigger` with that ref.
+   */
+  | { on: string; delayMs?: number | undefined }
+  /** `delayMs` (default 0) after step K is done: a local step, or `trigger` {ref: "step:K"} from another host. */
+  | { afterStep: number; delayMs?: number | undefined }
+
+/**
+ * One step. Ordering on a host: a step fires only when its gate is open AND
+ * every step of this host with a lower number has fired and, where that step
+ * has `waits: true`, is done. Done: with `waits: true`, the command's final
+ * event (as isFinalEventFor: `exited` for exec, `sent` done for send,
+ * `connected` for a blocking connect, any `error` that is not done: false...);
+ * with `waits: false` (the default), the firing itself. A gate that never
+ * opens leaves the step (and the ones after it) pending.
+ */
+export interface PlanStep {
+  /** Unique on this agent; steps fire in this order. */
+  step: number
+  gate: PlanGate
+  /** Any command but plan/go/cancel. Without an `id` it gets "step-<step>"; its events echo it. */
+  cmd: AgentCommand
+  waits?: boolean | undefined
+}
+
+/**
+ * Load steps (may be sent several times, before or after `go`; all or nothing:
+ * one invalid step loads none, a step number already loaded is EEXIST).
+ * Event `planned`. When a step fires the agent takes CLOCK_REALTIME, runs the
+ * command through the same dispatcher as stdin, then writes `step`; when it is
+ * done, `step-done`. Deadlines use a CLOCK_REALTIME timerfd (TFD_TIMER_ABSTIME).
+ */
+export interface PlanCommand extends CommandBase {
+  op: 'plan'
+  steps: PlanStep[]
+}
+
+/**
+ * A cross-host event relayed by the runner: "NAME.TYPE" opens `on` gates,
+ * "step:K" marks step K (of another host) done, both at `tUs` (the original
+ * event's time, so relaying late costs nothing while it is within delayMs).
+ * The first time for a ref wins. Event `triggered`.
+ */
+export interface TriggerCommand extends CommandBase {
+  op: 'trigger'
+  ref: string
+  tUs: number
+}
+
+/** Start firing steps (loaded before or after). Event `go`. */
+export interface GoCommand extends CommandBase {
+  op: 'go'
+}
+
+/** Drop every step not fired yet and every trigger; stop until the next `go`. Steps in flight still report `step-done`. Event `cancelled`. */
+export interface CancelCommand extends CommandBase {
+  op: 'cancel'
+}
+
+// ------------------------------------------------------------ socket sampling
+// agent/sockdiag.c: NETLINK_SOCK_DIAG dumps of every TCP socket of the agent's
+// namespace (what `ss -tanoiem` reads), taken by the agent on its own clock.
+
+/**
+ * Sample sockets every `intervalMs` (1..60000, default 10; 0 stops) on an
+ * absolute CLOCK_MONOTONIC timerfd schedule (a slow dump does not shift later
+ * ticks; missed ticks are counted). Restarts with the new settings when already
+ * sampling. A first full `ss` event comes at once, then `sampling`; later `ss`
+ * events carry only what changed, plus every socket each `fullEveryMs` (default
+ * 1000). `ss-destroy` events tell exact ends where the agent may join
+ * SKNLGRP_INET_TCP_DESTROY (CAP_NET_ADMIN). Failure: `error` op "sample".
+ */
+export interface SampleCommand extends CommandBase {
+  op: 'sample'
+  intervalMs?: number | undefined
+  fullEveryMs?: number | undefined
+}
+
+/** Stop sampling (idempotent). Event `unsampled`. */
+export interface UnsampleCommand extends CommandBase {
+  op: 'unsample'
+}
+
 /** Every command, discriminated on `op`. */
 export type AgentCommand =
   | ListenCommand | ConnectCommand | AcceptCommand | SendCommand | ReadCommand | PauseCommand
   | ResumeCommand | PollCommand | GetsockoptCommand | SetsockoptCommand | ShutdownCommand
-  | CloseCommand | AbortCommand | ListCommand
+  | CloseCommand | AbortCommand | ListCommand | ExecCommand | WriteCommand | EndStdinCommand
+  | SignalCommand | PlanCommand | TriggerCommand | GoCommand | CancelCommand
 
 export type AgentOp = AgentCommand['op']
 
 /** Every op, in the agent's dispatch-table order. */
 export const AGENT_OPS = [
-  'listen', 'connect', 'accept', 'send', 'read', 'pause', 'resume', 'poll', 'getsockopt',
+  'exec', 'write', 'endStdin', 'signal', 'plan', 'trigger', 'go', 'cancel', 'listen', 'connect', 'accept', 'send', 'read', 'pause', 'resume', 'poll', 'getsockopt',
   'setsockopt', 'shutdown', 'close', 'abort', 'list',
 ] as const satisfies readonly AgentOp[]
 
@@ -324,6 +468,8 @@ export interface ExitEvent extends EventBase {
   signal?: 'SIGTERM' | 'SIGINT' | undefined
   /** Sockets it closed. */
   closed: number
+  /** Processes that were still running: each got SIGTERM (SIGKILL 1 s later) and reported `exited` first. */
+  processes: number
 }
 
 export interface ListeningEvent extends EventBase, LocalEndpoint {
@@ -399,6 +545,10 @@ export interface ErrorEvent extends EventBase {
   done?: boolean | undefined
   /** accept: automatic accepting stopped after this error. */
   stopped?: boolean | undefined
+  /** exec: the program that could not be executed. */
+  argv0?: string | undefined
+  /** write: bytes of this write that reached the pipe before the failure. */
+  n?: number | undefined
 }
 
 export interface PolledEvent extends EventBase {
@@ -486,11 +636,107 @@ export interface SocketsEvent extends EventBase {
   sockets: SocketSummary[]
 }
 
+/** exec succeeded. `t` is the child's CLOCK_REALTIME right before execvp. */
+export interface StartedEvent extends EventBase {
+  type: 'started'
+  pid: number
+  argv: string[]
+}
+
+/** One line of the program's stdout (without the newline; lines over 64 KiB come in pieces). `t`: when the agent read it. */
+export interface StdoutEvent extends EventBase {
+  type: 'stdout'
+  text: string
+}
+
+/** One line of the program's stderr. */
+export interface StderrEvent extends EventBase {
+  type: 'stderr'
+  text: string
+}
+
+/** The process ended (after its last output line). `t`: when the agent reaped it. */
+export interface ExitedEvent extends EventBase {
+  type: 'exited'
+  pid: number
+  /** Exit status, when it exited. */
+  code?: number | undefined
+  /** The signal that killed it ("SIGKILL"), when it was killed. */
+  signal?: string | undefined
+  core?: boolean | undefined
+  /** The last 2 KiB of its stdout and stderr (for error messages). */
+  stdoutTail: string
+  stderrTail: string
+}
+
+export interface WrittenEvent extends EventBase {
+  type: 'written'
+  /** Bytes of this write command, all in the pipe. */
+  n: number
+}
+
+export interface StdinClosedEvent extends EventBase {
+  type: 'stdin-closed'
+}
+
+export interface SignalledEvent extends EventBase {
+  type: 'signalled'
+  signal: string
+  pid: number
+}
+
+export interface PlannedEvent extends EventBase {
+  type: 'planned'
+  /** Steps this command added. */
+  added: number
+  /** Steps not fired yet. */
+  pending: number
+}
+
+export interface GoEvent extends EventBase {
+  type: 'go'
+  pending: number
+}
+
+export interface CancelledEvent extends EventBase {
+  type: 'cancelled'
+  dropped: number
+}
+
+export interface TriggeredEvent extends EventBase {
+  type: 'triggered'
+  ref: string
+  tUs: number
+}
+
+/** A step fired (written after its command ran; the command's own events come first). Name "". */
+export interface StepEvent extends EventBase {
+  type: 'step'
+  step: number
+  op: AgentOp
+  /** When the gate opened: atUs, or the event/trigger time + delayMs, or step K's done time + delayMs. */
+  scheduledUs: number
+  /** CLOCK_REALTIME taken right before the command ran. */
+  actualUs: number
+  /** actualUs - scheduledUs (late by ordering or load; large when the gate was already past at go). */
+  lateUs: number
+}
+
+/** A step is done (see PlanStep). Name "". Relay it as `trigger` {ref: "step:K", tUs: doneUs} to hosts waiting on it. */
+export interface StepDoneEvent extends EventBase {
+  type: 'step-done'
+  step: number
+  /** The final event's t (waits: true) or the firing time (waits: false). */
+  doneUs: number
+}
+
 /** Every event, discriminated on `type`. */
 export type AgentEvent =
   | ReadyEvent | ExitEvent | ListeningEvent | ConnectingEvent | ConnectedEvent | AcceptedEvent
   | SentEvent | ReadEvent | EofEvent | ErrorEvent | PolledEvent | SockoptEvent | TcpInfoEvent
   | OptsEvent | ShutdownEvent | ClosedEvent | PausedEvent | ResumedEvent | SocketsEvent
+  | StartedEvent | StdoutEvent | StderrEvent | ExitedEvent | WrittenEvent | StdinClosedEvent
+  | SignalledEvent | PlannedEvent | GoEvent | CancelledEvent | TriggeredEvent | StepEvent | StepDoneEvent
 
 export type AgentEventType = AgentEvent['type']
 
@@ -501,4 +747,6 @@ export type AgentEventOf<T extends AgentEventType> = Extract<AgentEvent, { type:
 export const AGENT_EVENT_TYPES = [
   'ready', 'exit', 'listening', 'connecting', 'connected', 'accepted', 'sent', 'read', 'eof', 'error',
   'polled', 'sockopt', 'tcpinfo', 'opts', 'shutdown', 'closed', 'paused', 'resumed', 'sockets',
+  'started', 'stdout', 'stderr', 'exited', 'written', 'stdin-closed', 'signalled', 'planned', 'go',
+  'cancelled', 'triggered', 'step', 'step-done',
 ] as const satisfies readonly AgentEventType[]

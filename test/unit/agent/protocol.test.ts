@@ -9,6 +9,8 @@ import type { AgentEventType, AgentOp, SocketOptionName } from '../../../src/age
 
 const root = new URL('../../../', import.meta.url)
 const agentC = await readFile(new URL('agent/tcplab-agent.c', root), 'utf8')
+// Events are written by the main file and by the process and plan modules.
+const eventSourcesC = agentC + (await Promise.all(['procs.c', 'plan.c'].map((f) => readFile(new URL(`agent/${f}`, root), 'utf8')))).join('\n')
 const optionsC = await readFile(new URL('agent/options.c', root), 'utf8')
 const protocolTs = await readFile(new URL('src/agent/protocol.ts', root), 'utf8')
 
@@ -43,8 +45,11 @@ function readCommandInterfaces(src: string): Map<string, string[]> {
 /** Every event type the C program writes. */
 function readEventTypes(src: string): Set<string> {
   const types = new Set<string>()
-  for (const m of src.matchAll(/ev_begin\(&b, [^,]+, "(\w+)"/g)) types.add(m[1] as string)
-  for (const m of src.matchAll(/emit_simple\([^,]+, "(\w+)"/g)) types.add(m[1] as string)
+  for (const m of src.matchAll(/ev_begin\(&b, [^,]+, "([\w-]+)"/g)) types.add(m[1] as string)
+  for (const m of src.matchAll(/ev_begin_at\(&b, [^,]+, [^,]+, "([\w-]+)"/g)) types.add(m[1] as string)
+  for (const m of src.matchAll(/emit_simple\([^,]+, "([\w-]+)"/g)) types.add(m[1] as string)
+  // procs.c: a stream's event type is its name (.type = "stdout").
+  for (const m of src.matchAll(/\.type = "(\w+)" \}/g)) types.add(m[1] as string)
   for (const m of src.matchAll(/\? "(\w+)" : "(\w+)"/g)) {
     // read_auto ? "resumed" : "paused"
     if (/resumed|paused/.test(m[0])) {
@@ -76,12 +81,12 @@ t.test('option names match the C option table', async (t) => {
 })
 
 t.test('event types match what the C program writes', async (t) => {
-  t.same([...readEventTypes(agentC)].sort(), [...AGENT_EVENT_TYPES].sort())
+  t.same([...readEventTypes(eventSourcesC)].sort(), [...AGENT_EVENT_TYPES].sort())
 })
 
 t.test('the sync check can fail: a drifted table is noticed', async (t) => {
   const drifted = agentC.replace('{ "list", cmd_list, "" }', '{ "list", cmd_list, "name" }')
   t.notSame(readCommandTable(drifted).get('list'), readCommandInterfaces(protocolTs).get('list'))
-  const noEof = agentC.replaceAll('"eof"', '"end"')
+  const noEof = eventSourcesC.replaceAll('"eof"', '"end"')
   t.notSame([...readEventTypes(noEof)].sort(), [...AGENT_EVENT_TYPES].sort())
 })

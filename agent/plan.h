@@ -1,0 +1,20 @@
+/* plan.h - a host's timed plan: steps fired at absolute CLOCK_REALTIME
+ * deadlines, on this agent's own events, or after other steps (see plan.c and
+ * src/agent/protocol.ts). */
+#ifndef TCPLAB_PLAN_H
+#define TCPLAB_PLAN_H
+
+#include "cmd.h"
+
+/* Create the timerfd and start observing events. Returns 0 or -1 (errno). */
+int plan_init(struct agent *a);
+/* Drop every step without a word and stop the timer (the agent is exiting). */
+void plan_stop(void);
+void plan_free(void);
+
+void cmd_plan(struct agent *a, struct cmd *c);
+void cmd_trigger(struct agent *a, struct cmd *c);
+void cmd_go(struct agent *a, struct cmd *c);
+void cmd_cancel(struct agent *a, struct cmd *c);
+
+#endif

@@ -1,0 +1,22 @@
+/* procs.h - processes the agent runs (fork/exec in its own namespace): their
+ * output lines, stdin, signals and exits (see procs.c, src/agent/protocol.ts). */
+#ifndef TCPLAB_PROCS_H
+#define TCPLAB_PROCS_H
+
+#include "cmd.h"
+
+/* Block SIGCHLD and watch it through a signalfd. Returns 0 or -1 (errno). */
+int procs_init(struct agent *a);
+/* Whether a process of this name is running (sockets may not take the name). */
+int procs_is_running(const char *name);
+/* SIGTERM every running process group, SIGKILL after 1 s; report each exit.
+ * Returns the number of processes that were running. */
+unsigned procs_shutdown(void);
+void procs_free(void);
+
+void cmd_exec(struct agent *a, struct cmd *c);
+void cmd_write(struct agent *a, struct cmd *c);
+void cmd_end_stdin(struct agent *a, struct cmd *c);
+void cmd_signal(struct agent *a, struct cmd *c);
+
+#endif
