@@ -26,6 +26,8 @@ export interface EvalContext {
   kernel: string
   /** Whether a sysctl exists on the lab hosts' kernel. */
   hasSysctl(key: string): boolean
+  /** The names the scenario's sockets got (agent steps, `sockets:`), and their hosts. */
+  sockets?: ReadonlyMap<string, { host: string; listener: boolean }> | undefined
 }
 
 /** Fields every expectation kind may carry (see WindowFields in the schema). */

@@ -40,6 +40,10 @@ export function evaluateExpectation(e: Expectation, index: number, ctx: EvalCont
   const skip = when && skipReason(when, ctx)
   const description = body.description ?? ''
   if (skip) return { ...base, status: 'skip', description, expected: '', measured: '', reason: skip }
+  const reach = socketReach(body, ctx)
+  if (reach?.never) {
+    return { ...base, status: 'error', description: description || reach.never, expected: '', measured: reach.text, reached: reach.text, reason: reach.never }
+  }
   const evaluate = EVALUATORS[kind] as (e: ExpectationOf<ExpectKind>, ctx: EvalContext) => Outcome
   let o: Outcome
   try {
@@ -56,8 +60,42 @@ export function evaluateExpectation(e: Expectation, index: number, ctx: EvalCont
     deltaMs: o.deltaMs,
     toleranceMs: o.toleranceMs,
     t: o.t,
+    reached: reach?.text,
     reason: o.reason,
   }
+}
+
+/**
+ * What an expectation's named socket reached in the whole run: its ss rows and
+ * packets on its host. A socket of the scenario's that nothing ever reached
+ * makes the expectation an error: an absence claim must not rest on nothing.
+ */
+export function socketReach(body: ExpectationOf<ExpectKind>, ctx: EvalContext): { text: string; never?: string | undefined } | undefined {
+  const sel = 'socket' in body ? body.socket : undefined
+  const name = typeof sel === 'string' ? sel : sel && typeof sel === 'object' && 'listener' in sel && typeof sel.listener === 'string' ? sel.listener : undefined
+  if (name === undefined) return undefined
+  const viaListener = typeof sel !== 'string'
+  const known = ctx.sockets?.get(name)
+  const host = ('on' in body && typeof body.on === 'string' ? body.on : undefined) ?? known?.host
+  let rows = 0
+  let pkts = 0
+  let own = 0
+  for (const r of ctx.records) {
+    if ((r.kind !== 'ss' && r.kind !== 'pkt') || (host !== undefined && r.host !== host)) continue
+    if (r.socket === name) own++
+    const hit = viaListener ? r.listener === name : r.socket === name
+    if (!hit) continue
+    if (r.kind === 'ss') rows++
+    else pkts++
+  }
+  const what = viaListener ? `connections of listener ${name}` : `socket ${name}`
+  const text = `${what}${host ? ` on ${host}` : ''}: ${rows} ss row${rows === 1 ? '' : 's'}, ${pkts} packet${pkts === 1 ? '' : 's'}`
+  // Only names the scenario gave are judged: an unknown name is the loader's business.
+  // A listener's pending connections may rightly be none; the listener itself must have been seen.
+  if (own === 0 && known !== undefined) {
+    return { text, never: `socket ${name} was never seen on ${host ?? known.host}: no ss row, no packet` }
+  }
+  return { text }
 }
 
 /** Evaluate all expectations. */

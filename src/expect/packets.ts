@@ -35,7 +35,7 @@ export function evaluatePackets(e: ExpectationOf<'packets'>, ctx: EvalContext): 
     e.dir && e.dir !== 'any' ? e.dir : '',
     e.from ? `from ${e.from}` : '',
     e.to ? `to ${e.to}` : '',
-    e.socket ? `of ${e.socket}` : '',
+    e.socket ? (typeof e.socket === 'string' ? `of ${e.socket}` : `of connections pending on ${e.socket.listener}`) : '',
     len ? `len ${len.text}` : '',
     `on ${e.on}`,
   ].filter(Boolean).join(' ')
@@ -51,7 +51,7 @@ export function evaluatePackets(e: ExpectationOf<'packets'>, ctx: EvalContext): 
     (e.dir === undefined || e.dir === 'any' || p.dir === e.dir) &&
     (from === undefined || matchesEndpoint(p.src, p.sport, from)) &&
     (to === undefined || matchesEndpoint(p.dst, p.dport, to)) &&
-    (e.socket === undefined || p.socket === e.socket) &&
+    (e.socket === undefined || (typeof e.socket === 'string' ? p.socket === e.socket : p.listener === e.socket.listener)) &&
     (flagsWanted === undefined || flagsWanted.includes(p.flags)) &&
     (len === undefined || len.test(p.len))
   const matched = pktRecords(ctx).filter((p) => p.host === e.on && inWindow(p.t, w) && matchesFilter(p))

@@ -36,6 +36,7 @@ export function selectSockets(ctx: EvalContext, on: string | undefined, sel: Sel
   const peer = sel.peer !== undefined ? resolveEndpoint(sel.peer, ctx) : undefined
   const states = sel.state === undefined ? undefined : Array.isArray(sel.state) ? sel.state : [sel.state]
   return recs.filter((r) => {
+    if (sel.listener !== undefined && r.listener !== sel.listener) return false
     if (states && !states.includes(r.state)) return false
     if (local) {
       const { addr, port } = splitHostPort(r.local)
@@ -54,6 +55,7 @@ export function selectSockets(ctx: EvalContext, on: string | undefined, sel: Sel
 export function describeSelector(on: string | undefined, sel: Selector): string {
   if (typeof sel === 'string') return `socket ${sel}`
   const parts = [on ? `on ${on}` : '']
+  if (sel?.listener !== undefined) parts.push(`connections pending on ${sel.listener}`)
   if (sel?.local !== undefined) parts.push(`local ${String(sel.local)}`)
   if (sel?.peer !== undefined) parts.push(`peer ${String(sel.peer)}`)
   if (sel?.state !== undefined) parts.push(Array.isArray(sel.state) ? sel.state.join('|') : sel.state)

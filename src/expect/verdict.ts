@@ -1,7 +1,8 @@
 // What a run concluded: one result per expectation, a verdict per scenario, a
 // summary per run. A failed expectation is data, never an exception.
 
-export type ResultStatus = 'pass' | 'fail' | 'skip'
+/** error: the expectation could not be judged (e.g. its named socket was never seen), never a pass. */
+export type ResultStatus = 'pass' | 'fail' | 'skip' | 'error'
 
 /** The outcome of one expectation, with the evidence next to the claim. */
 export interface ExpectationResult {
@@ -21,6 +22,8 @@ export interface ExpectationResult {
   toleranceMs?: number | undefined
   /** Timeline time (seconds since t0) the result points at: the first violation, or the match. */
   t?: number | undefined
+  /** What the expectation's selector reached before its filters, e.g. "socket cli on client: 37 ss rows, 6 packets". */
+  reached?: string | undefined
   /** Why it was skipped (when:), or why it failed when the reason is not a mismatch. */
   reason?: string | undefined
   /** Where the expectation is written. */
@@ -46,6 +49,17 @@ export interface ScenarioVerdict {
   /** Set when the scenario could not run (error) or was skipped. */
   error?: { code: string; message: string; hint?: string | undefined; exitCode: number } | undefined
   reason?: string | undefined
+  /** How busy the machine was while the scenario ran (the suite's timing canary; see runner/canary.ts). */
+  load?: ScenarioLoad | undefined
+}
+
+/** Timer lateness seen by the canary during a scenario (ms), the 1-minute load average at its end, scenarios running beside it. */
+export interface ScenarioLoad {
+  canaryLateMsP90: number
+  canaryLateMsP99: number
+  canaryLateMsMax: number
+  loadavg: number
+  running: number
 }
 
 export interface RunSummary {
@@ -62,7 +76,7 @@ export interface RunSummary {
 
 /** Overall status from the expectation results. */
 export function statusOf(results: ExpectationResult[]): ScenarioStatus {
-  if (results.some((r) => r.status === 'fail')) return 'fail'
+  if (results.some((r) => r.status === 'fail' || r.status === 'error')) return 'fail'
   if (results.length > 0 && results.every((r) => r.status === 'skip')) return 'skip'
   return 'pass'
 }

@@ -38,8 +38,10 @@ export interface SsRecord {
   kind: 'ss'
   t: number
   host: string
-  /** Name of the socket (from an agent event or a process), when known. */
+  /** Name of the socket (from an agent event or a `sockets:` naming), when known. */
   socket?: string | undefined
+  /** For a connection nobody accepted (SYN-RECV, accept queue): the name of the listener it arrived at. */
+  listener?: string | undefined
   /** ss state names as ss prints them: LISTEN ESTAB SYN-SENT SYN-RECV FIN-WAIT-1 FIN-WAIT-2 TIME-WAIT CLOSE-WAIT LAST-ACK CLOSING CLOSED UNCONN */
   state: string
   recvQ: number
@@ -93,6 +95,8 @@ export interface PktRecord {
   options?: Record<string, number | string | boolean> | undefined
   /** Socket name, when the runner knows which named socket sent/received it. */
   socket?: string | undefined
+  /** For a connection nobody accepted: the name of the listener it arrived at. */
+  listener?: string | undefined
 }
 
 /**

@@ -25,7 +25,7 @@ export function renderIndexPage(entries: readonly IndexEntry[], summary: RunSumm
     const v = e.verdict
     const n = (st: string): number => v.results.filter((r) => r.status === st).length
     const failures = v.results
-      .filter((r) => r.status === 'fail')
+      .filter((r) => r.status === 'fail' || r.status === 'error')
       .map((r) => `<div><b>#${r.index + 1}</b> ${x(r.description)}<br><span class="muted">expected</span> ${x(r.expected)}<br><span class="muted">measured</span> ${x(r.measured)}</div>`)
     const note = v.error ? `<div><b>${x(v.error.code)}</b> ${x(v.error.message.split('\n')[0] ?? '')}</div>` : v.reason ? `<div class="muted">${x(v.reason)}</div>` : ''
     const href = e.hasReport ? `${encodeURIComponent(e.folder)}/report.html` : `${encodeURIComponent(e.folder)}/`

@@ -18,7 +18,7 @@ export interface JunitOptions {
 export function renderJunit(summary: RunSummary | undefined, verdicts: readonly ScenarioVerdict[], opts: JunitOptions = {}): string {
   const suites = verdicts.map((v) => renderSuite(v, opts))
   const tests = verdicts.reduce((n, v) => n + Math.max(1, v.results.length), 0)
-  const failures = verdicts.reduce((n, v) => n + v.results.filter((r) => r.status === 'fail').length, 0)
+  const failures = verdicts.reduce((n, v) => n + v.results.filter((r) => r.status === 'fail' || r.status === 'error').length, 0)
   const errors = verdicts.filter((v) => v.status === 'error').length
   const skipped = verdicts.reduce((n, v) => n + (v.results.length === 0 && v.status === 'skip' ? 1 : v.results.filter((r) => r.status === 'skip').length), 0)
   const time = seconds(summary?.durationMs ?? verdicts.reduce((n, v) => n + v.durationMs, 0))
@@ -43,7 +43,7 @@ function renderSuite(v: ScenarioVerdict, opts: JunitOptions): string {
     cases.push(`    <testcase name="${x(v.title || v.name)}" classname="${x(classname)}" file="${x(v.file)}" time="${seconds(v.durationMs)}">${body}</testcase>`)
   }
   for (const r of v.results) cases.push(renderCase(r, v, classname))
-  const failures = v.results.filter((r) => r.status === 'fail').length
+  const failures = v.results.filter((r) => r.status === 'fail' || r.status === 'error').length
   const skipped = v.results.length === 0 ? (v.status === 'skip' ? 1 : 0) : v.results.filter((r) => r.status === 'skip').length
   return [
     `  <testsuite name="${x(v.name)}" tests="${Math.max(1, v.results.length)}" failures="${failures}" errors="${v.status === 'error' ? 1 : 0}" skipped="${skipped}" time="${seconds(v.durationMs)}" timestamp="${x(timestamp(v.startedAt))}" file="${x(v.file)}">`,

@@ -29,7 +29,7 @@ export function renderScenarioPage(m: ReportModel, res: Pick<ScenarioResult, 're
     glossary: Object.fromEntries(Object.entries(SS_FIELDS).map(([k, f]: [string, FieldMeaning]) => [k, `${f.ss}${f.unit ? ` (${f.unit})` : ''}: ${f.meaning}`])),
     queues: { listen: { ...QUEUE_MEANINGS.listen }, other: { ...QUEUE_MEANINGS.other } },
   }
-  const failed = m.expectations.filter((r) => r.status === 'fail')
+  const failed = m.expectations.filter((r) => r.status === 'fail' || r.status === 'error')
   const parts = [
     '<!doctype html>',
     '<html lang="en"><head><meta charset="utf-8">',
@@ -114,10 +114,10 @@ function timing(r: ExpectationResult): string {
 function expectationsTable(results: readonly ExpectationResult[]): string {
   if (results.length === 0) return '<section id="expectations"><h2>Expectations</h2><p class="muted">none evaluated</p></section>'
   const rows = results.map((r) => {
-    const mark = r.status === 'pass' ? '✓ pass' : r.status === 'fail' ? '✗ FAIL' : 'skip'
+    const mark = r.status === 'pass' ? '✓ pass' : r.status === 'fail' ? '✗ FAIL' : r.status === 'error' ? '⚠ ERROR' : 'skip'
     const at = r.t !== undefined ? `<a href="#t=${r.t}" data-goto="${r.t}" data-exp="${r.index}" title="show this moment on the timeline">${r.t.toFixed(3)}s</a>` : ''
     const tol = [r.deltaMs !== undefined ? `Δ ${r.deltaMs >= 0 ? '+' : ''}${formatMs(r.deltaMs)}` : '', r.toleranceMs !== undefined ? `±${formatMs(r.toleranceMs)}` : ''].filter(Boolean).join(' / ')
-    const measured = r.status === 'skip' ? x(r.reason ?? '') : `${annotate(r.measured)}${r.reason ? `<br><span class="muted">${x(r.reason)}</span>` : ''}`
+    const measured = r.status === 'skip' ? x(r.reason ?? '') : `${annotate(r.measured)}${r.reached && r.reached !== r.measured ? `<br><span class="muted">judged on ${x(r.reached)}</span>` : ''}${r.reason ? `<br><span class="muted">${x(r.reason)}</span>` : ''}`
     return `<tr id="exp-${r.index}" class="${r.status}"><td class="num">${r.index + 1}</td><td class="st">${mark}</td><td>${x(r.kind)}${r.line ? `<br><span class="muted">line ${r.line}</span>` : ''}</td><td>${x(r.description)}</td><td>${annotate(r.expected)}</td><td>${measured}</td><td class="num">${x(tol)}</td><td class="num">${at}</td></tr>`
   })
   return `<section id="expectations"><h2>Expectations</h2><table><tr><th>#</th><th>result</th><th>kind</th><th>claim</th><th>expected</th><th>measured</th><th>Δ / tolerance</th><th>at</th></tr>${rows.join('')}</table></section>`

@@ -139,6 +139,13 @@ function checkMeaning(s: Scenario, pos: PosFn): ScenarioIssue[] {
   const sockets = new Map<string, string>()
   const rules = new Map<string, string>()
   const eventSources = new Set<string>()
+  // A listener's later connections are named AS-2, AS-3, ... (schema: ListenAction.as).
+  const acceptNames = new Map<string, string>() // AS -> host
+  function isAcceptedName(name: string): boolean {
+    const m = /^(.+)-(\d+)$/.exec(name)
+    return m !== null && Number(m[2]) >= 2 && acceptNames.has(m[1] as string)
+  }
+
   let lastAtMs = 0
   s.steps.forEach((step, i) => {
     const p: Array<string | number> = ['steps', i]
@@ -171,7 +178,7 @@ function checkMeaning(s: Scenario, pos: PosFn): ScenarioIssue[] {
     }
     const useName = (map: Map<string, string>, key: string, what: string): void => {
       const name = a[key] as string
-      const where = map.get(name)
+      const where = map.get(name) ?? (map === sockets && isAcceptedName(name) ? acceptNames.get(name.replace(/-\d+$/, '')) : undefined)
       if (where === undefined) add([...ap, key], `unknown ${what} "${name}" (define it in an earlier step)`)
       else if (where !== host) add([...ap, key], `${what} "${name}" is on host "${where}", not "${host}"`)
     }
@@ -183,11 +190,12 @@ function checkMeaning(s: Scenario, pos: PosFn): ScenarioIssue[] {
         const as = (a.as as string | undefined) ?? `${a.name as string}-conn`
         sockets.set(as, host)
         eventSources.add(as)
+        acceptNames.set(as, host)
       }
       if (action === 'connect') checkHostPort([...ap, 'to'], a.to as string)
     } else if (action === 'accept') {
       useName(sockets, 'socket', 'socket')
-      if (a.as) { sockets.set(a.as as string, host); eventSources.add(a.as as string) }
+      if (a.as) { sockets.set(a.as as string, host); eventSources.add(a.as as string); acceptNames.set(a.as as string, host) }
     } else if (AGENT_ACTIONS.has(action)) useName(sockets, 'socket', 'socket')
     else if (action === 'iptables' || action === 'ip6tables') {
       if (typeof a === 'object' && !Array.isArray(a) && 'delete' in a) {
@@ -211,13 +219,22 @@ function checkMeaning(s: Scenario, pos: PosFn): ScenarioIssue[] {
 
   function checkRef(p: Array<string | number>, ref: string): void {
     const name = ref.slice(0, ref.lastIndexOf('.'))
-    if (!eventSources.has(name) && !procs.has(name) && !sockets.has(name)) {
+    if (!eventSources.has(name) && !procs.has(name) && !sockets.has(name) && !isAcceptedName(name)) {
       add(p, `"${ref}" refers to "${name}", which no earlier step defines (run name or socket name)`)
     }
   }
   function checkHostPort(p: Array<string | number>, hp: string): void {
     const h = hp.slice(0, hp.lastIndexOf(':'))
     if (/^[a-z]/.test(h) && !s.hosts[h]) add(p, `unknown host "${h}" (hosts: ${hostList})`)
+  }
+
+  // `sockets:` names for command endpoints: their own names, on real hosts.
+  for (const [name, sel] of Object.entries(s.sockets ?? {})) {
+    const p = ['sockets', name]
+    if (!s.hosts[sel.on]) add([...p, 'on'], `unknown host "${sel.on}" (hosts: ${hostList})`)
+    if (sockets.has(name) || procs.has(name)) add(p, `"${name}" is already the name of a ${sockets.has(name) ? 'socket' : 'process'} of the steps`)
+    if (sel.local === undefined && sel.peer === undefined) add(p, 'expected local or peer: a name needs ports to find its sockets by')
+    sockets.set(name, sel.on)
   }
 
   // Expectations: hosts, names and references exist.
@@ -233,11 +250,13 @@ function checkMeaning(s: Scenario, pos: PosFn): ScenarioIssue[] {
     if ((kind === 'ss' || kind === 'states') && body.on === undefined && typeof body.socket !== 'string') {
       add(p, 'expected on: HOST (or socket: NAME of a named socket)')
     }
-    if (typeof body.socket === 'string' && !sockets.has(body.socket)) add([...p, 'socket'], `unknown socket "${body.socket}"`)
+    if (typeof body.socket === 'string' && !sockets.has(body.socket) && !isAcceptedName(body.socket)) add([...p, 'socket'], `unknown socket "${body.socket}"`)
+    const listener = typeof body.socket === 'object' && body.socket !== null ? (body.socket as { listener?: string }).listener : undefined
+    if (listener !== undefined && !sockets.has(listener)) add([...p, 'socket', 'listener'], `unknown socket "${listener}"`)
     if (kind === 'event') {
       const src = (body.socket ?? body.source) as string | undefined
       if (src === undefined) add(p, 'expected socket: NAME or source: NAME')
-      else if (!eventSources.has(src)) add([...p, body.socket ? 'socket' : 'source'], `unknown socket or process "${src}"`)
+      else if (!eventSources.has(src) && !isAcceptedName(src)) add([...p, body.socket ? 'socket' : 'source'], `unknown socket or process "${src}"`)
     }
     if (kind === 'counter' && body.value === undefined && body.packets === undefined && body.bytes === undefined) {
       add(p, 'expected value, packets or bytes')

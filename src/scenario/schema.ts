@@ -293,17 +293,36 @@ const Endpoint = z.string().regex(/^([a-z][a-z0-9]{0,7}|[0-9a-fA-F.:[\]]+|\*)?(:
   message: 'expected HOST, HOST:PORT or :PORT (e.g. "server:8000")',
 })
 
-/** Which sockets of a host: by name, or by local/peer endpoint and state. */
+const EndpointFields = {
+  local: z.union([Endpoint, z.number().int()]).optional().meta({ description: 'local endpoint: HOST:PORT, :PORT or a port number', examples: [8000, 'server:8000'] }),
+  peer: z.union([Endpoint, z.number().int()]).optional().meta({ description: 'peer endpoint: HOST:PORT, HOST, :PORT or a port number', examples: ['client', 'server:8000'] }),
+  state: z.union([z.string(), z.array(z.string())]).optional().meta({ description: 'ss state(s), e.g. ESTAB, SYN-RECV, LISTEN', examples: ['ESTAB', ['FIN-WAIT-1', 'FIN-WAIT-2']] }),
+}
+
+/**
+ * Which sockets of a host: by name, by the listener whose not-accepted
+ * connections they are, or by local/peer endpoint and state.
+ */
 export const SocketSelector = z.union([
   Name,
   z
     .object({
-      local: z.union([Endpoint, z.number().int()]).optional(),
-      peer: z.union([Endpoint, z.number().int()]).optional(),
-      state: z.union([z.string(), z.array(z.string())]).optional(),
+      ...EndpointFields,
+      listener: Name.optional().meta({
+        description: "the connections that arrived at this named listener and were never accepted (SYN-RECV, or waiting in the accept queue): they have no name of their own",
+        examples: ['srv'],
+      }),
     })
     .strict(),
 ])
+
+/** A name for the sockets of command endpoints (nc, curl, the user's program): the 4-tuples whose ss rows match. */
+export const SocketNaming = z
+  .object({
+    on: HostName.meta({ description: "the host whose sockets are named" }),
+    ...EndpointFields,
+  })
+  .strict()
 
 export const SsExpect = z
   .object({
@@ -331,7 +350,9 @@ export const PacketsExpect = z
     dir: z.enum(['in', 'out', 'any']).optional(),
     from: Endpoint.optional(),
     to: Endpoint.optional(),
-    socket: Name.optional(),
+    socket: z.union([Name, z.object({ listener: Name }).strict()]).optional().meta({
+      description: 'packets of a named socket (its 4-tuple, from its first SYN to the tuple\'s reuse), or { listener: NAME } for the never-accepted connections of a listener',
+    }),
     flags: z.union([z.string(), z.array(z.string())]).optional(),
     len: Comparator.optional(),
     count: Comparator.optional(),
@@ -435,6 +456,10 @@ export const Scenario = z
       .optional(),
     hosts: z.record(HostName, HostSpecSchema.nullable().transform((h) => h ?? {})),
     sysctls: SysctlMap.optional().meta({ description: 'sysctls set on every host' }),
+    sockets: z.record(Name, SocketNaming).optional().meta({
+      description: 'names for sockets that no agent step names (nc and other `run` commands): each 4-tuple whose ss row matches gets the name, from its first SYN until the tuple is reused',
+      examples: [{ srv: { on: 'server', local: 8000, state: 'LISTEN' }, conn: { on: 'server', local: 8000, peer: 'client' } }],
+    }),
     sample: z.object({ interval: Duration.optional() }).strict().optional(),
     capture: z.union([z.literal(false), z.object({ snaplen: z.number().int().positive().optional(), filter: z.array(z.string()).optional() }).strict()]).optional(),
     tolerance: Tolerance.optional(),

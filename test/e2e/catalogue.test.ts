@@ -32,6 +32,8 @@ const CATALOGUE = [
   'user-timeout-write-loop', 'zero-window-probes-lost', 'zero-window-probes-lost-user-timeout', 'zero-window-user-timeout',
   'last-ack-zero-window', 'fin-wait-2-after-drain', 'close-unread-data', 'close-unread-data-after-fin',
   'nagle-ack-loss', 'nodelay-ack-loss', 'errno-closed-fd', 'errno-shut-wr', 'errno-shut-rd',
+  // sockets named from their first packet (connects that never complete, pending connections, orphans, reuse)
+  'syn-sent-named', 'synack-lost-named', 'naming-orphan-reuse',
 ]
 
 /** Full-length variants, run only with --tag slow. */
@@ -110,6 +112,18 @@ const MUTANTS: Mutant[] = [
     set: [[['expect', 2, 'event', 'at'], '7.2s']],
   },
   {
+    file: 'scenarios/handshake/syn-sent-named.yaml',
+    why: 'an absence claim about a socket that never connected: blk sent no SYN (it sent three)',
+    index: 0,
+    set: [[['expect', 0, 'packets', 'count'], 0]],
+  },
+  {
+    file: 'scenarios/handshake/synack-lost-named.yaml',
+    why: "an absence claim through a listener's name: no SYN-ACK for srv's pending connection",
+    index: 4,
+    set: [[['expect', 4, 'packets', 'count'], 0]],
+  },
+  {
     file: 'scenarios/errno/errno-closed-fd.yaml',
     why: 'a wrong count: three EBADF instead of four',
     index: 2,
@@ -172,6 +186,24 @@ t.test('the TCP failure catalogue', { skip: isRoot() ? false : 'needs root: the 
       const failed = v.results.filter((r) => r.status === 'fail').map((r) => r.index)
       t.same(failed, [m.index], `${name}: exactly expectation #${m.index} failed (${v.results.filter((r) => r.status === 'fail').map((r) => r.measured).join('; ')})`)
     }
+  })
+
+  await t.test("the naming issue's reproduction: a false absence claim fails, the true claim passes", async (t) => {
+    const dir = await mkdtemp(path.join(resultsRoot, 'vacuous-'))
+    const src = await readFile(path.join(ROOT, 'test/fixtures/scenarios/naming-vacuous.yaml'), 'utf8')
+    const run = await runCli(['run', path.join(ROOT, 'test/fixtures/scenarios/naming-vacuous.yaml'), '--reporter', 'json', '--results', path.join(dir, 'a')], 60_000)
+    t.equal(run.code, 1, 'exit 1')
+    const v = await readVerdict(path.join(dir, 'a'), 'naming-vacuous')
+    labIds.push(v.labId ?? '')
+    t.equal(v.results[0]?.status, 'fail', `the claim "cli sent no SYN" fails: ${v.results[0]?.measured ?? ''}`)
+    t.match(v.results[0]?.reached ?? '', /^socket cli on client: \d+ ss rows, [4-9] packets$/, 'and says what it was judged on')
+    const doc = parseDocument(src)
+    doc.setIn(['expect', 0, 'packets', 'count'], '>=4')
+    const file = path.join(dir, 'naming-true.yaml')
+    await writeFile(file, doc.toString())
+    const ok = await runCli(['run', file, '--reporter', 'json', '--results', path.join(dir, 'b')], 60_000)
+    t.equal(ok.code, 0, `count: ">=4" passes (stderr: ${ok.stderr.slice(-500)})`)
+    labIds.push((await readVerdict(path.join(dir, 'b'), 'naming-vacuous')).labId ?? '')
   })
 
   await t.test('nothing is left behind', async (t) => {
