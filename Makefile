@@ -30,7 +30,7 @@ schema: node_modules/.package-lock.json
 	$(BIN)/tsx scripts/gen-schema.ts
 
 run: build
-	node dist/cli/main.js run $(or $(ARGS),--jobs 4)
+	node dist/cli/main.js run $(or $(ARGS),--jobs auto)
 
 test: build
 	@bash scripts/install-deps.sh --test

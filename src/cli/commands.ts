@@ -1,17 +1,20 @@
 // The commands of the CLI. Each parses its own options (node:util parseArgs)
-// and returns an exit code; errors propagate to main.ts.
+// and returns an exit code; errors propagate to main.ts. Each command imports
+// what it needs when it runs (node-tap's lazy commands): `tcplab list` loads the
+// scenario loader only, not execa, dockerode or the report renderers.
 
 import { existsSync } from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { Writable } from 'node:stream'
-import {
-  createBackend, createReporter, findScenarioFiles, loadScenarios, runSuite, REPORTER_NAMES, BACKEND_NAMES,
-  UsageError, formatMs, type LoadedScenario, type ReporterName, type ScenarioVerdict,
-} from '../index.js'
-import { runDoctor } from './doctor.js'
-import { explainScenario } from './explain.js'
+import { UsageError } from '../util/errors.js'
+import type { LoadedScenario } from '../scenario/loader.js'
+import { REPORTER_NAMES, type ReporterName } from '../report/terminal.js'
+import type { ScenarioVerdict } from '../expect/verdict.js'
 import { diffCommand, reportCommand } from './report-commands.js'
+
+/** The backends' names, repeated here so that parsing options loads no backend (a unit test keeps it equal to lab/index.ts). */
+export const BACKEND_NAMES = ['netns', 'docker'] as const
 
 export interface CommandContext {
   values: Record<string, string | boolean | string[] | undefined>
@@ -34,6 +37,7 @@ function defaultScenarioDir(): string {
 
 /** Load the scenarios named on the command line (or the default set), filtered by --tag. */
 async function selectScenarios(ctx: CommandContext): Promise<LoadedScenario[]> {
+  const { findScenarioFiles, loadScenarios } = await import('../scenario/loader.js')
   const explicit = ctx.positionals.length > 0
   const files = await findScenarioFiles(explicit ? ctx.positionals : [defaultScenarioDir()])
   const loaded = await loadScenarios(files)
@@ -53,6 +57,14 @@ function parseIntOption(v: unknown, name: string, min: number): number | undefin
   if (v === undefined) return undefined
   const n = Number(v)
   if (!Number.isInteger(n) || n < min) throw new UsageError(`--${name} expects an integer >= ${min}, got "${String(v)}"`)
+  return n
+}
+
+/** --jobs: "auto" (the default: admit scenarios while the machine keeps time) or a fixed N >= 1. */
+export function parseJobs(v: unknown): number | 'auto' {
+  if (v === undefined || v === 'auto') return 'auto'
+  const n = parseIntOption(v, 'jobs', 1)
+  if (n === undefined) throw new UsageError(`--jobs expects "auto" or an integer >= 1, got "${String(v)}"`)
   return n
 }
 
@@ -91,12 +103,15 @@ const run: Command = {
     if (!(BACKEND_NAMES as readonly string[]).includes(backendName)) throw new UsageError(`--backend expects ${BACKEND_NAMES.join(' or ')}, got "${backendName}"`)
     const reporterName = ((ctx.values.reporter as string | undefined) ?? 'pretty') as ReporterName
     if (!REPORTER_NAMES.includes(reporterName)) throw new UsageError(`--reporter expects ${REPORTER_NAMES.join(', ')}, got "${reporterName}"`)
-    const jobs = parseIntOption(ctx.values.jobs, 'jobs', 1) ?? 1
+    const jobs = parseJobs(ctx.values.jobs)
     const toleranceMs = parseIntOption(ctx.values.tolerance, 'tolerance', 0)
     const sysctlOverrides = parseSysctls(ctx.values.sysctl as string[] | undefined)
     // Everything is validated before anything is created.
     const scenarios = await selectScenarios(ctx)
     if (scenarios.length === 0) throw new UsageError('no scenarios selected (check the paths and --tag)')
+    const [{ createBackend }, { runSuite }, { createReporter }] = await Promise.all([
+      import('../lab/index.js'), import('../runner/suite.js'), import('../report/terminal.js'),
+    ])
     const backend = await createBackend(backendName)
     await backend.check()
     const resultsDir = (ctx.values.results as string | undefined) ?? timestampDir()
@@ -108,6 +123,7 @@ const run: Command = {
       sysctlOverrides,
       signal: ctx.signal,
       reporter: createReporter(reporterName, ctx.out),
+      warn: (msg) => ctx.err.write(`tcplab: ${msg}\n`),
     })
     if (ctx.signal.aborted) return 130
     return runExitCode(verdicts)
@@ -117,6 +133,7 @@ const run: Command = {
 const list: Command = {
   options: { json: { type: 'boolean' }, tag: { type: 'string', multiple: true, short: 't' } },
   async run(ctx) {
+    const { findScenarioFiles, loadScenarios } = await import('../scenario/loader.js')
     const explicit = ctx.positionals.length > 0
     const files = await findScenarioFiles(explicit ? ctx.positionals : [defaultScenarioDir()])
     const tags = (ctx.values.tag as string[] | undefined) ?? []
@@ -135,6 +152,7 @@ const list: Command = {
 const validate: Command = {
   options: {},
   async run(ctx) {
+    const { findScenarioFiles, loadScenarios } = await import('../scenario/loader.js')
     const files = await findScenarioFiles(ctx.positionals.length ? ctx.positionals : [defaultScenarioDir()])
     const loaded = await loadScenarios(files)
     for (const l of loaded) ctx.out.write(`ok ${l.file} (${l.scenario.name}: ${l.scenario.steps.length} steps, ${l.scenario.expect.length} expectations)\n`)
@@ -147,6 +165,7 @@ const explain: Command = {
   async run(ctx) {
     const name = ctx.positionals[0]
     if (!name) throw new UsageError('explain expects a scenario name (see `tcplab list`) or file')
+    const [{ findScenarioFiles, loadScenarios }, { explainScenario }] = await Promise.all([import('../scenario/loader.js'), import('./explain.js')])
     const files = name.endsWith('.yaml') || name.endsWith('.yml') ? [name] : await findScenarioFiles([defaultScenarioDir()])
     const loaded = await loadScenarios(files)
     const s = loaded.find((l) => l.scenario.name === name || l.file === name)
@@ -161,6 +180,7 @@ const gc: Command = {
   async run(ctx) {
     const which = (ctx.values.backend as string | undefined) ?? 'all'
     const names = which === 'all' ? [...BACKEND_NAMES] : [which]
+    const { createBackend } = await import('../lab/index.js')
     let total = 0
     for (const n of names) {
       const backend = await createBackend(n)
@@ -185,10 +205,9 @@ const gc: Command = {
 const doctor: Command = {
   options: {},
   async run(ctx) {
+    const { runDoctor } = await import('./doctor.js')
     return runDoctor(ctx.out)
   },
 }
 
 export const COMMANDS: Record<string, Command> = { run, list, validate, explain, gc, doctor, report: reportCommand, diff: diffCommand }
-
-export { formatMs }

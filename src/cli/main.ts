@@ -5,13 +5,12 @@
 
 import { parseArgs, type ParseArgsConfig } from 'node:util'
 import { TcplabError, UsageError, exitCodeOf } from '../util/errors.js'
-import { killAllNow } from '../util/proc.js'
 import { COMMANDS, type CommandContext } from './commands.js'
 
 const HELP = `tcplab: reproducible TCP failure scenarios on real kernels
 
 usage:
-  tcplab run [PATH...] [--backend netns|docker] [--jobs N] [--results DIR]
+  tcplab run [PATH...] [--backend netns|docker] [--jobs auto|N] [--results DIR]
                        [--reporter pretty|tap|json|junit] [--tag T] [--tolerance MS]
                        [--sysctl KEY=VALUE]
   tcplab list [PATH...] [--json] [--tag T]
@@ -23,6 +22,8 @@ usage:
   tcplab doctor
 
 With no PATH, run uses scenarios/ and leaves out scenarios tagged "slow".
+--jobs auto (the default) starts scenarios while the machine keeps time (a
+timer canary), at most 4 per core; --jobs N runs N at a time regardless.
 Exit codes: 0 every expectation held, 1 some failed, 2 bad input or usage,
 3 the machine lacks something, 130 interrupted.
 `
@@ -55,8 +56,12 @@ async function main(argv: string[]): Promise<number> {
       controller.abort()
     } else {
       process.stderr.write('\ntcplab: killing everything now\n')
-      killAllNow()
-      void import('../lab/emergency.js').then((m) => m.removeOwnLabsSync()).finally(() => process.exit(130))
+      // Loaded now, not at start: proc.js is the instance that started every process (ESM modules are singletons).
+      void import('../util/proc.js')
+        .then((m) => m.killAllNow())
+        .then(() => import('../lab/emergency.js'))
+        .then((m) => m.removeOwnLabsSync())
+        .finally(() => process.exit(130))
     }
   }
   process.on('SIGINT', onSigint)

@@ -1,8 +1,6 @@
 // `tcplab report DIR` and `tcplab diff A B`: commands over results
 // directories (no lab, no root needed).
 
-import { regenerateReports, readRunResults } from '../report/index.js'
-import { diffRuns, formatDiffText, DEFAULT_DIFF_TOLERANCE } from '../diff/index.js'
 import { UsageError } from '../util/errors.js'
 import type { Command } from './commands.js'
 
@@ -12,6 +10,7 @@ export const reportCommand: Command = {
   async run(ctx) {
     const dirs = ctx.positionals
     if (dirs.length === 0) throw new UsageError('report expects a results directory (what `tcplab run --results DIR` wrote)')
+    const { regenerateReports } = await import('../report/index.js')
     let failed = 0
     for (const dir of dirs) {
       for (const w of await regenerateReports(dir)) {
@@ -36,6 +35,7 @@ export const diffCommand: Command = {
   async run(ctx) {
     const [a, b, ...rest] = ctx.positionals
     if (!a || !b || rest.length > 0) throw new UsageError('diff expects two results directories: tcplab diff DIR_A DIR_B')
+    const [{ readRunResults }, { diffRuns, formatDiffText, DEFAULT_DIFF_TOLERANCE }] = await Promise.all([import('../report/index.js'), import('../diff/index.js')])
     const floorMs = parseNumber(ctx.values.tolerance, 'tolerance') ?? DEFAULT_DIFF_TOLERANCE.floorMs
     const percent = parseNumber(ctx.values.percent, 'percent') ?? DEFAULT_DIFF_TOLERANCE.percent
     const d = diffRuns(readRunResults(a), readRunResults(b), { floorMs, percent })

@@ -17,8 +17,18 @@ export const DEFAULT_SNAPLEN = 262
 export const DEFAULT_FILTER: readonly string[] = ['tcp']
 /** How long tcpdump may take to print `listening on ...`. */
 export const DEFAULT_START_TIMEOUT_MS = 5000
-/** Wait before SIGINT so the last packets (often the RST being asserted) reach the file. */
-export const DEFAULT_DRAIN_MS = 300
+/**
+ * Before SIGINT the capture must have settled, or the last packets (often the RST being asserted)
+ * are lost: tcpdump's stdout quiet for SETTLE_MS since both the stop request and the last chunk,
+ * while our own timers run on time (a machine that starves us starves tcpdump too, so a quiet
+ * stream then proves nothing). DEFAULT_DRAIN_MS bounds the wait (traffic that never stops).
+ */
+export const DEFAULT_DRAIN_MS = 1000
+export const DEFAULT_SETTLE_MS = 40
+/** Settle ticks: a tick later than TICK_LATE_MS resets the count of on-time ticks. */
+const TICK_MS = 10
+const TICK_LATE_MS = 5
+const ON_TIME_TICKS = 3
 
 export interface CaptureOptions {
   /** Local path of the pcap file to write. */
@@ -34,8 +44,10 @@ export interface CaptureOptions {
 }
 
 export interface CaptureStopOptions {
-  /** Wait this long before SIGINT (default 300). */
+  /** Wait at most this long for the capture to settle before SIGINT (default 1000; 0: at once). */
   drainMs?: number | undefined
+  /** Quiet time that counts as settled (default 40). */
+  settleMs?: number | undefined
   /** t0 for the records; overrides the one given to startCapture. */
   t0Us?: number | undefined
   /** SIGKILL tcpdump if it has not exited this long after SIGINT (default 2000). */
@@ -50,6 +62,11 @@ export interface CaptureResult {
   bytes: number
   /** tcpdump's "N packets dropped by kernel" at exit (undefined when it did not say). */
   kernelDrops?: number | undefined
+  /** tcpdump's "N packets captured" and "N packets received by filter" at exit (undefined when it did not say). */
+  captured?: number | undefined
+  receivedByFilter?: number | undefined
+  /** How long stop() waited for the capture to settle before SIGINT, in ms. */
+  settledAfterMs: number
   /** How tcpdump ended (code 0 after SIGINT is the normal case). */
   exit: ExitInfo
 }
@@ -78,6 +95,8 @@ export function buildTcpdumpArgv(snaplen: number, filter: readonly string[]): st
 const LISTENING = /listening on (\S+), link-type (\S+)/
 /** tcpdump's statistics at exit (tcpdump.c info()). */
 const KERNEL_DROPS = /(\d+) packets? dropped by kernel/
+const CAPTURED = /(\d+) packets? captured/
+const RECEIVED = /(\d+) packets? received by filter/
 /** How each way of running a command in a host says the program is not there. */
 const NOT_FOUND = /exec of "tcpdump" failed|"tcpdump": executable file not found|tcpdump: (?:command )?not found/
 const STDERR_KEPT_LINES = 50
@@ -87,13 +106,17 @@ export async function startCapture(host: Host, opts: CaptureOptions): Promise<Ca
   const argv = buildTcpdumpArgv(opts.snaplen ?? DEFAULT_SNAPLEN, opts.filter ?? DEFAULT_FILTER)
   const fileHandle = await open(opts.file, 'w')
   const sink = createSink(fileHandle)
+  const activity = { lastChunkMs: performance.now() }
   const stderrLines: string[] = []
   let onListening: ((linkType: string) => void) | undefined
   const listening = new Promise<string>((resolve) => {
     onListening = resolve
   })
   const proc = host.spawn(argv, {
-    onStdoutData: (chunk) => sink.write(chunk),
+    onStdoutData: (chunk) => {
+      activity.lastChunkMs = performance.now()
+      sink.write(chunk)
+    },
     onStderrLine: (line) => {
       stderrLines.push(line)
       if (stderrLines.length > STDERR_KEPT_LINES) stderrLines.shift()
@@ -146,9 +169,10 @@ export async function startCapture(host: Host, opts: CaptureOptions): Promise<Ca
 
   let stopping: Promise<CaptureResult> | undefined
   const stop = (stopOpts: CaptureStopOptions = {}): Promise<CaptureResult> => {
-    stopping ??= stopCapture(host, proc, sink, ifnames, stderrLines, {
+    stopping ??= stopCapture(host, proc, sink, ifnames, stderrLines, activity, {
       file: opts.file,
       drainMs: stopOpts.drainMs ?? DEFAULT_DRAIN_MS,
+      settleMs: stopOpts.settleMs ?? DEFAULT_SETTLE_MS,
       graceMs: stopOpts.graceMs ?? 2000,
       t0Us: stopOpts.t0Us ?? opts.t0Us ?? capturingSinceUs,
     })
@@ -160,14 +184,16 @@ export async function startCapture(host: Host, opts: CaptureOptions): Promise<Ca
 interface StopPlan {
   file: string
   drainMs: number
+  settleMs: number
   graceMs: number
   t0Us: number
 }
 
 async function stopCapture(
-  host: Host, proc: Proc, sink: Sink, ifnames: Map<number, string>, stderrLines: readonly string[], plan: StopPlan,
+  host: Host, proc: Proc, sink: Sink, ifnames: Map<number, string>, stderrLines: readonly string[],
+  activity: { lastChunkMs: number }, plan: StopPlan,
 ): Promise<CaptureResult> {
-  if (!proc.hasExited) await sleep(plan.drainMs)
+  const settledAfterMs = await waitUntilSettled(proc, activity, plan)
   // SIGINT: tcpdump's cleanup handler flushes the dump and prints its statistics (tcpdump(1)).
   const exit = await proc.stop({ sig: 'SIGINT', graceMs: plan.graceMs })
   const bytes = await sink.close()
@@ -176,14 +202,40 @@ async function stopCapture(
   if (pkts.some((p) => p.ifindex !== undefined && !ifnames.has(p.ifindex))) {
     for (const [index, name] of await readIfnames(host)) if (!ifnames.has(index)) ifnames.set(index, name)
   }
-  const drops = KERNEL_DROPS.exec(stderrLines.join('\n'))
+  const stderr = stderrLines.join('\n')
+  const num = (re: RegExp): number | undefined => {
+    const m = re.exec(stderr)
+    return m ? Number(m[1]) : undefined
+  }
   return {
     file: plan.file,
     packets: toPktRecords(pkts, { host: host.name, t0Us: plan.t0Us, ifnames }),
     bytes,
-    kernelDrops: drops ? Number(drops[1]) : undefined,
+    kernelDrops: num(KERNEL_DROPS),
+    captured: num(CAPTURED),
+    receivedByFilter: num(RECEIVED),
+    settledAfterMs,
     exit,
   }
+}
+
+/**
+ * Wait until tcpdump's output has been quiet for settleMs, counted from the later of the stop
+ * request and the last chunk, with our timers on time for the last few ticks; at most drainMs.
+ * Returns the time waited (ms).
+ */
+async function waitUntilSettled(proc: Proc, activity: { lastChunkMs: number }, plan: StopPlan): Promise<number> {
+  const requestedMs = performance.now()
+  let onTime = 0
+  while (!proc.hasExited) {
+    const now = performance.now()
+    if (now - requestedMs >= plan.drainMs) break
+    if (now - Math.max(requestedMs, activity.lastChunkMs) >= plan.settleMs && onTime >= ON_TIME_TICKS) break
+    await sleep(TICK_MS)
+    const lateMs = performance.now() - now - TICK_MS
+    onTime = lateMs <= TICK_LATE_MS ? onTime + 1 : 0
+  }
+  return performance.now() - requestedMs
 }
 
 /** ifindex -> name inside the host; empty when `ip` cannot tell (records then lack ifname). */

@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs'
 import { release } from 'node:os'
 import { gunzipSync } from 'node:zlib'
-import type { Host } from '../lab/index.js'
+import { newLabId, type Backend, type Host, type HostSpec } from '../lab/index.js'
 
 export interface HostEnv {
   /** Every net.core.*, net.ipv4.* and net.ipv6.* sysctl visible in the host (per-interface conf/neigh left out). */
@@ -51,35 +51,102 @@ export async function readHostSysctls(host: Host): Promise<Record<string, string
   return out
 }
 
-/** Collect env.json for a lab (versions come from the first host, as the lab sees them). */
-export async function collectEnv(hosts: ReadonlyMap<string, Host>, backend: string, sysctlOverrides: Record<string, string>): Promise<RunEnv> {
-  const first = [...hosts.values()][0] as Host
+/** What every lab of one backend shares in a run: collected once, from a bare probe host. */
+export interface BaseEnv extends Omit<RunEnv, 'hosts' | 'sysctlOverrides'> {
+  /** Sysctls of a host that nobody configured (a fresh namespace or container): the defaults. */
+  defaultSysctls: Record<string, string>
+}
+
+/** Facts of a run, per backend object (one per run in the CLI); a failed probe is retried by the next scenario. */
+const baseEnvCache = new WeakMap<Backend, Promise<BaseEnv>>()
+
+/**
+ * The backend's shared facts, collected once per backend object: a one-host probe lab comes up,
+ * versions, kernel, CONFIG_HZ, qdiscs and every sysctl (`sysctl -a`, ~0.2 s) are read in it, and it
+ * goes down. Every scenario of the run reuses the result (see collectEnv).
+ */
+export function collectBaseEnv(backend: Backend, signal?: AbortSignal): Promise<BaseEnv> {
+  let p = baseEnvCache.get(backend)
+  if (!p) {
+    p = probeBaseEnv(backend, signal)
+    baseEnvCache.set(backend, p)
+    p.catch(() => baseEnvCache.delete(backend))
+  }
+  return p
+}
+
+async function probeBaseEnv(backend: Backend, signal?: AbortSignal): Promise<BaseEnv> {
+  const probe: HostSpec = { name: 'probe', sysctls: {}, isWire: false }
+  const lab = await backend.up({ labId: newLabId(), scenario: 'env-probe', hosts: [probe] }, signal)
+  try {
+    return await readBaseEnv(lab.hosts.get('probe') as Host, backend.name)
+  } finally {
+    await lab.down()
+  }
+}
+
+/** Read the shared facts in one host (versions as the lab sees them). */
+export async function readBaseEnv(first: Host, backend: string): Promise<BaseEnv> {
   const version = async (argv: string[], re: RegExp): Promise<string> => {
     const r = await first.exec(argv, { reject: false }).catch(() => undefined)
     const text = `${r?.stdout ?? ''}\n${r?.stderr ?? ''}`
     return re.exec(text)?.[1] ?? 'unknown'
   }
-  const [kernel, ss, iptables, tcpdump, hostConfig] = await Promise.all([
+  const [kernel, ss, iptables, tcpdump, hostConfig, sysctls, qd] = await Promise.all([
     first.exec(['uname', '-r']).then((r) => r.stdout.trim(), () => 'unknown'),
     version(['ss', '-V'], /iproute2-([\w.-]+)/),
     version(['iptables', '-V'], /(v[\d.]+(?: \(\w+\))?)/),
     version(['tcpdump', '--version'], /tcpdump version ([\w.-]+)/),
     // The lab's kernel config as the lab sees it (a remote Docker daemon runs another kernel than ours).
     first.exec(['sh', '-c', '{ zcat /proc/config.gz 2>/dev/null || cat "/boot/config-$(uname -r)"; } 2>/dev/null | grep "^CONFIG_HZ="'], { reject: false }).then((r) => r.stdout, () => ''),
+    readHostSysctls(first),
+    first.exec(['tc', 'qdisc', 'show'], { reject: false }).catch(() => undefined),
   ])
-  const hostsEnv: Record<string, HostEnv> = {}
-  for (const [name, h] of hosts) hostsEnv[name] = { sysctls: await readHostSysctls(h) }
-  const firstSysctls = Object.values(hostsEnv)[0]?.sysctls ?? {}
-  const qd = await first.exec(['tc', 'qdisc', 'show'], { reject: false }).catch(() => undefined)
   return {
     tcplab: tcplabVersion(),
     backend,
     kernel,
     hz: parseConfigHz(hostConfig) ?? readLocalHz(kernel),
-    congestionControl: firstSysctls['net.ipv4.tcp_congestion_control'],
-    availableCongestionControl: firstSysctls['net.ipv4.tcp_available_congestion_control'],
+    congestionControl: sysctls['net.ipv4.tcp_congestion_control'],
+    availableCongestionControl: sysctls['net.ipv4.tcp_available_congestion_control'],
     qdiscs: qd ? [...new Set(qd.stdout.split('\n').map((l) => l.split(' ')[1]).filter((x): x is string => !!x))] : undefined,
     tools: { ss, iptables, tcpdump, node: process.version },
+    defaultSysctls: sysctls,
+  }
+}
+
+/**
+ * A host's sysctls from the defaults and what its spec sets (the scenario's, the host's and
+ * --sysctl, already merged into HostSpec.sysctls). "?key" applies only where the kernel has the key;
+ * a wire host forwards (both backends set net.ipv4.ip_forward=1 on it). Values are written as
+ * `sysctl -a` prints them (whitespace runs become one space).
+ */
+export function hostSysctls(defaults: Readonly<Record<string, string>>, spec: HostSpec): Record<string, string> {
+  const out: Record<string, string> = { ...defaults }
+  const set = { ...spec.sysctls, ...(spec.isWire ? { 'net.ipv4.ip_forward': '1' } : {}) }
+  for (const [rawKey, v] of Object.entries(set)) {
+    const optional = rawKey.startsWith('?')
+    const key = optional ? rawKey.slice(1) : rawKey
+    if (!SYSCTL_KEEP.test(key)) continue
+    if (optional && !(key in defaults)) continue
+    out[key] = v.trim().split(/\s+/).join(' ')
+  }
+  return out
+}
+
+/**
+ * env.json of one scenario: the run's shared facts (collectBaseEnv, probed once per backend) and each
+ * host's sysctls as its spec leaves them (hostSysctls). Costs nothing per scenario once the probe is done.
+ */
+export async function collectEnv(backend: Backend, hosts: readonly HostSpec[], sysctlOverrides: Record<string, string>, signal?: AbortSignal): Promise<RunEnv> {
+  const { defaultSysctls, ...base } = await collectBaseEnv(backend, signal)
+  const hostsEnv: Record<string, HostEnv> = {}
+  for (const h of hosts) hostsEnv[h.name] = { sysctls: hostSysctls(defaultSysctls, h) }
+  const firstSysctls = Object.values(hostsEnv)[0]?.sysctls ?? {}
+  return {
+    ...base,
+    congestionControl: firstSysctls['net.ipv4.tcp_congestion_control'],
+    availableCongestionControl: firstSysctls['net.ipv4.tcp_available_congestion_control'],
     hosts: hostsEnv,
     sysctlOverrides,
   }

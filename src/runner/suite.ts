@@ -1,40 +1,85 @@
-// Run many scenarios, `jobs` at a time (each in its own lab, so they cannot
-// see each other), and write summary.json.
+// Run many scenarios (each in its own lab, so they cannot see each other) and
+// write summary.json. With `jobs: 'auto'` (the default) scenarios are admitted
+// while the machine keeps time: a timing canary (runner/canary.ts) measures
+// how late a 5 ms sleep wakes up, and no scenario starts while that lateness
+// is over budget, with at least one running and at most 4 per core. Every
+// verdict records the lateness seen while it ran; a timing failure that
+// coincides with timers later than its tolerance says so.
 
 import { mkdir, writeFile } from 'node:fs/promises'
+import { availableParallelism, loadavg } from 'node:os'
 import path from 'node:path'
 import type { Backend } from '../lab/index.js'
 import type { LoadedScenario } from '../scenario/loader.js'
-import type { RunSummary, ScenarioVerdict, ToleranceRule } from '../expect/index.js'
+import type { ExpectationResult, RunSummary, ScenarioLoad, ScenarioVerdict, ToleranceRule } from '../expect/index.js'
 import { runScenario } from './run-scenario.js'
 import type { SuiteReporter } from '../report/reporter.js'
-import { writeRunIndex } from '../report/index.js'
-
+import { writeRunIndex, writeScenarioReport } from '../report/index.js'
+import { Canary, type LatenessStats } from './canary.js'
+import { collectBaseEnv } from './env.js'
+import { formatMs } from '../util/duration.js'
 
 export interface RunSuiteOptions {
   backend: Backend
   resultsDir: string
-  jobs?: number | undefined
+  /** A fixed number of scenarios at a time, or 'auto' (default): as many as the machine holds. */
+  jobs?: number | 'auto' | undefined
+  /** --jobs auto: the lateness budget (p90 over the last ADMIT_WINDOW_MS, default 2 ms). */
+  lateBudgetMs?: number | undefined
   tolerance?: Partial<ToleranceRule> | undefined
   sysctlOverrides?: Record<string, string> | undefined
   signal?: AbortSignal | undefined
   reporter?: SuiteReporter | undefined
+  /** Where a warning goes (once per run: --jobs N beyond what the machine holds). */
+  warn?: ((msg: string) => void) | undefined
 }
+
+/** --jobs auto: no scenario starts while the canary's p90 lateness over this window exceeds the budget. */
+export const ADMIT_WINDOW_MS = 200
+export const DEFAULT_LATE_BUDGET_MS = 2
+/** --jobs auto: at most this many scenarios per core. */
+export const AUTO_JOBS_PER_CORE = 4
+/**
+ * --jobs auto: after a start, wait this long before the next one, so the canary sees what the last
+ * one costs (its lab, recorders and agents come up in ~100-200 ms).
+ */
+const ADMIT_GAP_MS = 120
+/** How often a blocked admission looks at the canary again. */
+const ADMIT_POLL_MS = 25
+/** --jobs N: warn when p90 lateness over WARN_WINDOW_MS exceeds WARN_FACTOR x the budget. */
+const WARN_WINDOW_MS = 1000
+const WARN_FACTOR = 5
 
 /** Run scenarios concurrently; returns the summary (also written to resultsDir/summary.json). */
 export async function runSuite(scenarios: readonly LoadedScenario[], opts: RunSuiteOptions): Promise<{ summary: RunSummary; verdicts: ScenarioVerdict[] }> {
-  const jobs = Math.max(1, opts.jobs ?? 1)
+  const auto = opts.jobs === undefined || opts.jobs === 'auto'
+  const cores = availableParallelism()
+  const maxJobs = Math.max(1, Math.min(scenarios.length, auto ? AUTO_JOBS_PER_CORE * cores : (opts.jobs as number)))
+  const budgetMs = opts.lateBudgetMs ?? DEFAULT_LATE_BUDGET_MS
   const started = Date.now()
   await mkdir(opts.resultsDir, { recursive: true })
-  opts.reporter?.onStart?.(scenarios, { backend: opts.backend.name, jobs, resultsDir: opts.resultsDir })
+  opts.reporter?.onStart?.(scenarios, { backend: opts.backend.name, jobs: maxJobs, auto, resultsDir: opts.resultsDir })
+  // The run's shared env facts, probed once while the first scenarios set up (runScenario awaits the same promise).
+  collectBaseEnv(opts.backend, opts.signal).catch(() => undefined)
+  const canary = await Canary.start()
   const verdicts: ScenarioVerdict[] = new Array<ScenarioVerdict>(scenarios.length)
-  let next = 0
-  const worker = async (): Promise<void> => {
-    while (next < scenarios.length) {
-      const i = next++
-      const s = scenarios[i] as LoadedScenario
-      if (opts.signal?.aborted) return
-      opts.reporter?.onScenarioStart?.(s)
+  // Longest first when several run at once: the suite then ends soon after its longest scenario.
+  const order = scenarios.map((_, i) => i)
+  if (maxJobs > 1) order.sort((a, b) => expectedMs(scenarios[b] as LoadedScenario) - expectedMs(scenarios[a] as LoadedScenario))
+
+  let running = 0
+  let heldWithinBudget = 0
+  let warned = false
+  let wake: (() => void) | undefined
+  const inFlight = new Set<Promise<void>>()
+  const failures: unknown[] = []
+  const runOne = async (i: number): Promise<void> => {
+    const s = scenarios[i] as LoadedScenario
+    opts.reporter?.onScenarioStart?.(s)
+    const span = canary.measure()
+    let peak = running
+    const peakTimer = setInterval(() => (peak = Math.max(peak, running)), 100)
+    try {
       const v = await runScenario(s, {
         backend: opts.backend,
         resultsDir: opts.resultsDir,
@@ -42,17 +87,101 @@ export async function runSuite(scenarios: readonly LoadedScenario[], opts: RunSu
         sysctlOverrides: opts.sysctlOverrides,
         signal: opts.signal,
       })
+      const load = loadOf(span.stop(), Math.max(peak, running))
+      await recordLoad(v, load, path.join(opts.resultsDir, v.name))
       verdicts[i] = v
       opts.reporter?.onScenarioEnd?.(v, s)
+    } finally {
+      clearInterval(peakTimer)
+      span.stop()
     }
   }
-  await Promise.all(Array.from({ length: Math.min(jobs, scenarios.length) }, worker))
+
+  try {
+    let lastStartMs = 0
+    for (const i of order) {
+      if (opts.signal?.aborted) break
+      // Admission: a free slot, and (auto) timers on time since the last start had time to show.
+      for (;;) {
+        if (opts.signal?.aborted) break
+        const now = Date.now()
+        const late = canary.recentStats(ADMIT_WINDOW_MS, now)
+        if (late.p90 <= budgetMs) heldWithinBudget = Math.max(heldWithinBudget, running)
+        if (!auto && !warned && running >= maxJobs && running > 1) {
+          const longer = canary.recentStats(WARN_WINDOW_MS, now)
+          if (longer.p90 > WARN_FACTOR * budgetMs) {
+            warned = true
+            opts.warn?.(`--jobs ${maxJobs} is more than this machine holds: timers are ${formatMs(Math.round(longer.p90))} late (p90) with ${running} scenarios running, ` +
+              `it kept time with ${Math.max(1, heldWithinBudget)}; timing expectations may fail for that reason (try --jobs auto)`)
+          }
+        }
+        if (running === 0) break
+        if (running < maxJobs && (!auto || (now - lastStartMs >= ADMIT_GAP_MS && late.p90 <= budgetMs))) break
+        await new Promise<void>((resolve) => {
+          wake = resolve
+          setTimeout(resolve, ADMIT_POLL_MS)
+        })
+      }
+      if (opts.signal?.aborted) break
+      running++
+      lastStartMs = Date.now()
+      const p: Promise<void> = runOne(i)
+        .catch((e: unknown) => void failures.push(e))
+        .finally(() => {
+          running--
+          inFlight.delete(p)
+          wake?.()
+        })
+      inFlight.add(p)
+    }
+    await Promise.all(inFlight)
+    if (failures.length > 0) throw failures[0]
+  } finally {
+    await canary.stop()
+  }
   const done = verdicts.filter((v): v is ScenarioVerdict => v !== undefined)
   const summary = summarize(done, opts.backend.name, opts.resultsDir, started)
   await writeFile(path.join(opts.resultsDir, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`)
   await writeRunIndex(opts.resultsDir)
   opts.reporter?.onEnd?.(summary, done)
   return { summary, verdicts: done }
+}
+
+/** The scenario's expected length (its duration, else its last `at:` step), for longest-first ordering. */
+function expectedMs(s: LoadedScenario): number {
+  const sc = s.scenario
+  if (sc.duration !== undefined) return sc.duration
+  return Math.max(0, ...sc.steps.map((st) => (typeof st.at === 'number' ? st.at : 0)))
+}
+
+function loadOf(late: LatenessStats, running: number): ScenarioLoad {
+  const r = (x: number): number => Math.round(x * 100) / 100
+  return { canaryLateMsP90: r(late.p90), canaryLateMsP99: r(late.p99), canaryLateMsMax: r(late.max), loadavg: r(loadavg()[0] ?? 0), running }
+}
+
+/**
+ * Put the load into the verdict (and verdict.json), and say so on each timing failure that
+ * coincides with timers later than its tolerance: the status stays fail, the reason names the machine.
+ */
+async function recordLoad(v: ScenarioVerdict, load: ScenarioLoad, dir: string): Promise<void> {
+  v.load = load
+  const noted = annotateBusyMachine(v.results, load)
+  await writeFile(path.join(dir, 'verdict.json'), `${JSON.stringify(v, null, 2)}\n`).catch(() => undefined)
+  if (noted > 0) await writeScenarioReport(dir).catch(() => undefined)
+}
+
+/** Add "machine too busy" to the reason of timing failures whose tolerance the canary's lateness exceeded; returns how many. */
+export function annotateBusyMachine(results: ExpectationResult[], load: ScenarioLoad): number {
+  let n = 0
+  for (const r of results) {
+    if (r.status !== 'fail' || r.toleranceMs === undefined || r.deltaMs === undefined) continue
+    if (load.canaryLateMsMax <= r.toleranceMs) continue
+    const note = `machine too busy: timers up to ${formatMs(Math.round(load.canaryLateMsMax))} late during this scenario ` +
+      `(p99 ${formatMs(Math.round(load.canaryLateMsP99))}, ${load.running} running, load ${load.loadavg}), more than the ${formatMs(r.toleranceMs)} tolerance`
+    r.reason = r.reason ? `${r.reason}; ${note}` : note
+    n++
+  }
+  return n
 }
 
 /** Count verdicts into a run summary. */
@@ -69,7 +198,7 @@ export function summarize(verdicts: readonly ScenarioVerdict[], backend: string,
       status: v.status,
       durationMs: v.durationMs,
       passed: v.results.filter((r) => r.status === 'pass').length,
-      failed: v.results.filter((r) => r.status === 'fail').length,
+      failed: v.results.filter((r) => r.status === 'fail' || r.status === 'error').length,
       skipped: v.results.filter((r) => r.status === 'skip').length,
     })),
     passed: count('pass'),

@@ -3,6 +3,7 @@
 // reaches the whole group (like a shell's job control) and a second Ctrl-C can
 // kill every group at once (killAllNow).
 
+import { spawn } from 'node:child_process'
 import { execa, type ResultPromise } from 'execa'
 import { constants as osConstants } from 'node:os'
 import { ProcessError, MissingToolError } from './errors.js'
@@ -17,30 +18,60 @@ const PACKAGE_OF: Record<string, string> = {
   tcpdump: 'tcpdump', nc: 'netcat-openbsd', telnet: 'telnet', sysctl: 'procps', nsenter: 'util-linux',
 }
 
-/** Run a command to completion; throws ProcessError (with the stderr tail and a hint) on failure. */
-export async function runCommand(argv: readonly string[], opts: ExecOptions & { host?: string } = {}): Promise<ExecResult> {
+/** SIGKILL a timed-out command this long after its SIGTERM (execa's forceKillAfterDelay). */
+const FORCE_KILL_AFTER_MS = 5000
+
+/**
+ * Run a command to completion; throws ProcessError (with the stderr tail and a hint) on failure.
+ * Plain child_process.spawn rather than execa: a short command is on every lab's setup path and
+ * every host.exec, and execa's per-call cost (~5-15 ms on a loaded machine) doubled a spawn's.
+ */
+export function runCommand(argv: readonly string[], opts: ExecOptions & { host?: string } = {}): Promise<ExecResult> {
   const [file, ...args] = argv
-  if (file === undefined) throw new Error('runCommand: empty argv')
-  const r = await execa(file, args, {
-    input: opts.input,
-    timeout: opts.timeoutMs ?? 30_000,
-    reject: false,
-    stripFinalNewline: false,
-    encoding: 'utf8',
-    stdin: opts.input === undefined ? 'ignore' : 'pipe',
-  })
-  if (r.failed && r.exitCode === undefined && !r.signal) {
-    // Could not start at all.
-    if (/ENOENT/.test((r.message ?? ""))) throw new MissingToolError(file, PACKAGE_OF[file] ?? file, { cause: r })
-    throw new ProcessError({ argv, host: opts.host ?? 'local', exitCode: undefined, signal: undefined, stderr: (r.message ?? "") }, { cause: r })
-  }
-  const result: ExecResult = { exitCode: r.exitCode ?? -1, stdout: String(r.stdout ?? ''), stderr: String(r.stderr ?? '') }
-  if ((opts.reject ?? true) && (r.exitCode !== 0 || r.signal)) {
-    throw new ProcessError({
-      argv, host: opts.host ?? 'local', exitCode: r.exitCode, signal: r.signal ?? (r.timedOut ? 'timeout' : undefined), stderr: result.stderr,
+  if (file === undefined) return Promise.reject(new Error('runCommand: empty argv'))
+  return new Promise<ExecResult>((resolve, reject) => {
+    const child = spawn(file, args, { stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] })
+    const out: Buffer[] = []
+    const err: Buffer[] = []
+    child.stdout?.on('data', (b: Buffer) => out.push(b))
+    child.stderr?.on('data', (b: Buffer) => err.push(b))
+    let timedOut = false
+    let killTimer: NodeJS.Timeout | undefined
+    const timer = setTimeout(() => {
+      timedOut = true
+      child.kill('SIGTERM')
+      killTimer = setTimeout(() => child.kill('SIGKILL'), FORCE_KILL_AFTER_MS)
+    }, opts.timeoutMs ?? 30_000)
+    let settled = false
+    const finish = (): void => {
+      settled = true
+      clearTimeout(timer)
+      clearTimeout(killTimer)
+    }
+    child.once('error', (e: NodeJS.ErrnoException) => {
+      if (settled) return
+      finish()
+      // Could not start at all.
+      if (e.code === 'ENOENT') reject(new MissingToolError(file, PACKAGE_OF[file] ?? file, { cause: e }))
+      else reject(new ProcessError({ argv, host: opts.host ?? 'local', exitCode: undefined, signal: undefined, stderr: e.message }, { cause: e }))
     })
-  }
-  return result
+    child.once('close', (code: number | null, sig: NodeJS.Signals | null) => {
+      if (settled) return
+      finish()
+      const result: ExecResult = { exitCode: code ?? -1, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') }
+      if ((opts.reject ?? true) && (code !== 0 || sig)) {
+        reject(new ProcessError({
+          argv, host: opts.host ?? 'local', exitCode: code ?? undefined, signal: timedOut ? 'timeout' : (sig ?? undefined), stderr: result.stderr,
+        }))
+        return
+      }
+      resolve(result)
+    })
+    if (opts.input !== undefined && child.stdin) {
+      child.stdin.on('error', () => undefined) // EPIPE: the command did not read its input; its exit says why
+      child.stdin.end(opts.input)
+    }
+  })
 }
 
 /** Start a long-running process in its own process group. */

@@ -5,7 +5,8 @@
 // endpoints. More hosts: a switch namespace with a bridge. No route leaves the
 // lab: endpoints only get routes to the lab's own /24.
 
-import { access, constants } from 'node:fs/promises'
+import { access, constants, readdir, stat } from 'node:fs/promises'
+import path from 'node:path'
 import { EnvironmentError, LabError, PrivilegeError, ProcessError, StepError, TcplabError, UsageError } from '../../util/errors.js'
 import { runCommand, spawnProcess } from '../../util/proc.js'
 import { Teardown } from '../../util/teardown.js'
@@ -14,6 +15,8 @@ import { agentBinaryPath } from '../agent-path.js'
 import type { Backend, ExecOptions, ExecResult, Host, HostSpec, Lab, LabSpec, Proc, SpawnOptions } from '../types.js'
 
 export const NETNS_PREFIX = 'tcplab-'
+/** Where `ip netns add` binds named namespaces (ip-netns(8)). */
+const NETNS_RUN_DIR = '/run/netns'
 
 /** Namespace name of a host: tcplab-<labId>-<host>. */
 export function netnsName(labId: string, host: string): string {
@@ -40,11 +43,65 @@ async function checkNetns(): Promise<void> {
   }
 }
 
-interface Addressing {
+interface LabPlan {
+  /** `ip -batch` lines run in the root namespace: namespaces and links. */
+  create: string[]
+  /** namespace -> `ip -n NS -batch` lines: loopback, addresses, routes, bridge ports. */
+  configure: Map<string, string[]>
   /** host -> [ifname, cidr address][] */
   addrs: Map<string, Array<[string, string]>>
-  /** host -> routes (argv after `ip route add`) */
-  routes: Map<string, string[][]>
+}
+
+/**
+ * The ip(8) commands of a lab. Two hosts: one veth pair. Two ends and a wire: a veth pair on each
+ * side of the wire, which routes. Otherwise a switch namespace with a bridge; every host hangs off it.
+ * Addresses come from the lab's leased /24 (`prefix24` = "198.18.7").
+ */
+export function planLab(spec: LabSpec, prefix24: string, names: ReadonlyMap<string, string>, switchNs?: string): LabPlan {
+  const p = prefix24
+  const nsOf = (h: HostSpec): string => names.get(h.name) as string
+  const create = spec.hosts.map((h) => `netns add ${nsOf(h)}`)
+  const addrs = new Map<string, Array<[string, string]>>()
+  const routes = new Map<string, string[]>()
+  const configure = new Map<string, string[]>()
+  const veth = (a: string, aNs: string, b: string, bNs: string): void => {
+    create.push(`link add ${a} netns ${aNs} type veth peer name ${b} netns ${bNs}`)
+  }
+  const wire = spec.hosts.find((h) => h.isWire)
+  const ends = spec.hosts.filter((h) => !h.isWire)
+  if (switchNs === undefined && wire && ends.length === 2) {
+    const [a, b] = ends as [HostSpec, HostSpec]
+    veth('eth0', nsOf(a), 'eth0', nsOf(wire))
+    veth('eth0', nsOf(b), 'eth1', nsOf(wire))
+    addrs.set(a.name, [['eth0', `${p}.1/25`]])
+    addrs.set(b.name, [['eth0', `${p}.129/25`]])
+    addrs.set(wire.name, [['eth0', `${p}.126/25`], ['eth1', `${p}.254/25`]])
+    routes.set(a.name, [`route add ${p}.0/24 via ${p}.126`])
+    routes.set(b.name, [`route add ${p}.0/24 via ${p}.254`])
+  } else if (switchNs === undefined && ends.length === 2 && !wire) {
+    const [a, b] = ends as [HostSpec, HostSpec]
+    veth('eth0', nsOf(a), 'eth0', nsOf(b))
+    addrs.set(a.name, [['eth0', `${p}.1/24`]])
+    addrs.set(b.name, [['eth0', `${p}.2/24`]])
+  } else {
+    const sw = switchNs ?? 'tcplab-sw'
+    create.push(`netns add ${sw}`)
+    const swLines = ['link add br0 type bridge']
+    for (const [i, h] of spec.hosts.entries()) {
+      veth('eth0', nsOf(h), `p${i}`, sw)
+      swLines.push(`link set p${i} master br0 up`)
+      addrs.set(h.name, [['eth0', `${p}.${i + 1}/24`]])
+    }
+    swLines.push('link set br0 up')
+    configure.set(sw, swLines)
+  }
+  for (const h of spec.hosts) {
+    const lines = ['link set lo up']
+    for (const [dev, cidr] of addrs.get(h.name) ?? []) lines.push(`addr add ${cidr} dev ${dev}`, `link set ${dev} up`)
+    lines.push(...(routes.get(h.name) ?? []))
+    configure.set(nsOf(h), lines)
+  }
+  return { create, configure, addrs }
 }
 
 async function upNetnsLab(spec: LabSpec, signal?: AbortSignal): Promise<Lab> {
@@ -67,68 +124,36 @@ async function upNetnsLab(spec: LabSpec, signal?: AbortSignal): Promise<Lab> {
     const lease = await leaseSubnet(spec.labId)
     td.push(`release subnet ${lease.cidr}`, () => lease.release())
 
-    // Namespaces first (in parallel); each delete is pushed once its creation is known.
-    const created = await Promise.allSettled(spec.hosts.map(async (h) => {
-      const ns = names.get(h.name) as string
-      await ip(['netns', 'add', ns])
-      return ns
-    }))
-    const made = created.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []))
-    td.push(`delete netns ${made.join(' ')}`, async () => {
-      const r = await Promise.allSettled(made.map((ns) => deleteNamespace(ns)))
-      const bad = r.find((x): x is PromiseRejectedResult => x.status === 'rejected')
-      if (bad) throw bad.reason
-    })
-    const failed = created.find((r): r is PromiseRejectedResult => r.status === 'rejected')
-    if (failed) throw failed.reason
-    checkAbort()
+    // One `ip -batch` makes every namespace and link (veths are created directly inside the
+    // namespaces, so nothing ever appears in the root namespace); then one `ip -n NS -batch` per
+    // namespace sets addresses and routes, next to one `sysctl` per host, all in parallel.
+    // The delete is pushed first: it is idempotent, and a batch that fails half-way leaves some.
     const wire = spec.hosts.find((h) => h.isWire)
     const ends = spec.hosts.filter((h) => !h.isWire)
-    const plan: Addressing = { addrs: new Map(), routes: new Map() }
-    const p = lease.prefix24
-    const nsOf = (h: HostSpec): string => names.get(h.name) as string
-    if (wire && ends.length === 2) {
-      const [a, b] = ends as [HostSpec, HostSpec]
-      await ip(['link', 'add', 'eth0', 'netns', nsOf(a), 'type', 'veth', 'peer', 'name', 'eth0', 'netns', nsOf(wire)])
-      await ip(['link', 'add', 'eth0', 'netns', nsOf(b), 'type', 'veth', 'peer', 'name', 'eth1', 'netns', nsOf(wire)])
-      plan.addrs.set(a.name, [['eth0', `${p}.1/25`]])
-      plan.addrs.set(b.name, [['eth0', `${p}.129/25`]])
-      plan.addrs.set(wire.name, [['eth0', `${p}.126/25`], ['eth1', `${p}.254/25`]])
-      plan.routes.set(a.name, [[`${p}.0/24`, 'via', `${p}.126`]])
-      plan.routes.set(b.name, [[`${p}.0/24`, 'via', `${p}.254`]])
-    } else if (ends.length === 2 && !wire) {
-      const [a, b] = ends as [HostSpec, HostSpec]
-      await ip(['link', 'add', 'eth0', 'netns', nsOf(a), 'type', 'veth', 'peer', 'name', 'eth0', 'netns', nsOf(b)])
-      plan.addrs.set(a.name, [['eth0', `${p}.1/24`]])
-      plan.addrs.set(b.name, [['eth0', `${p}.2/24`]])
-    } else {
-      // A switch namespace with a bridge; every host hangs off it.
-      const sw = netnsName(spec.labId, 'sw')
-      await ip(['netns', 'add', sw])
-      td.push(`delete netns ${sw}`, () => deleteNamespace(sw))
-      await ip(['-n', sw, 'link', 'add', 'br0', 'type', 'bridge'])
-      for (const [i, h] of spec.hosts.entries()) {
-        await ip(['link', 'add', 'eth0', 'netns', nsOf(h), 'type', 'veth', 'peer', 'name', `p${i}`, 'netns', sw])
-        await ip(['-n', sw, 'link', 'set', `p${i}`, 'master', 'br0', 'up'])
-        plan.addrs.set(h.name, [['eth0', `${p}.${i + 1}/24`]])
-      }
-      await ip(['-n', sw, 'link', 'set', 'br0', 'up'])
-    }
+    const useSwitch = !(ends.length === 2 && (wire === undefined || spec.hosts.length === 3))
+    const sw = netnsName(spec.labId, 'sw')
+    const allNs = [...names.values(), ...(useSwitch ? [sw] : [])]
+    td.push(`delete netns ${allNs.join(' ')}`, () => deleteNamespaces(allNs))
+    const plan = planLab(spec, lease.prefix24, names, useSwitch ? sw : undefined)
+    checkAbort()
+    await runCommand(['ip', '-batch', '-'], { input: `${plan.create.join('\n')}\n` })
     checkAbort()
 
     const hosts = new Map<string, Host>()
-    await Promise.all(spec.hosts.map(async (h) => {
-      const ns = nsOf(h)
-      const addrs = plan.addrs.get(h.name) ?? []
-      const batch = ['link set lo up']
-      for (const [dev, cidr] of addrs) batch.push(`addr add ${cidr} dev ${dev}`, `link set ${dev} up`)
-      for (const r of plan.routes.get(h.name) ?? []) batch.push(`route add ${r.join(' ')}`)
-      await runCommand(['ip', '-n', ns, '-batch', '-'], { input: `${batch.join('\n')}\n`, host: h.name })
-      const sysctls = { ...h.sysctls, ...(h.isWire ? { 'net.ipv4.ip_forward': '1' } : {}) }
-      const host = createNetnsHost(h.name, ns, addrs, procs)
-      await applySysctls(host, sysctls)
-      hosts.set(h.name, host)
-    }))
+    await Promise.all([
+      ...spec.hosts.map(async (h) => {
+        const ns = names.get(h.name) as string
+        const addrs = plan.addrs.get(h.name) ?? []
+        const host = createNetnsHost(h.name, ns, addrs, procs)
+        const sysctls = { ...h.sysctls, ...(h.isWire ? { 'net.ipv4.ip_forward': '1' } : {}) }
+        await Promise.all([
+          runCommand(['ip', '-n', ns, '-batch', '-'], { input: `${(plan.configure.get(ns) ?? []).join('\n')}\n`, host: h.name }),
+          applySysctls(host, sysctls),
+        ])
+        hosts.set(h.name, host)
+      }),
+      ...(useSwitch ? [runCommand(['ip', '-n', sw, '-batch', '-'], { input: `${(plan.configure.get(sw) ?? []).join('\n')}\n`, host: 'sw' })] : []),
+    ])
     checkAbort()
     // Keep the scenario's host order.
     const ordered = new Map(spec.hosts.map((h) => [h.name, hosts.get(h.name) as Host]))
@@ -152,14 +177,14 @@ async function upNetnsLab(spec: LabSpec, signal?: AbortSignal): Promise<Lab> {
  */
 export async function applySysctls(host: Host, sysctls: Record<string, string>): Promise<void> {
   if (host.setSysctls) return host.setSysctls(sysctls)
-  const entries: Array<[string, string]> = []
-  for (const [k, v] of Object.entries(sysctls)) {
-    if (!k.startsWith('?')) entries.push([k, v])
-    else if ((await host.exec(['sysctl', '-n', k.slice(1)], { reject: false })).exitCode === 0) entries.push([k.slice(1), v])
-  }
-  if (entries.length === 0) return
+  const entries = Object.entries(sysctls).filter(([k]) => !k.startsWith('?'))
+  // Optional keys: `sysctl -e` ignores keys this kernel lacks (sysctl(8)); a bad value still fails.
+  const optional = Object.entries(sysctls).filter(([k]) => k.startsWith('?')).map(([k, v]): [string, string] => [k.slice(1), v])
   try {
-    await host.exec(['sysctl', '-q', '-w', ...entries.map(([k, v]) => `${k}=${v}`)])
+    await Promise.all([
+      entries.length > 0 ? host.exec(['sysctl', '-q', '-w', ...entries.map(([k, v]) => `${k}=${v}`)]) : undefined,
+      optional.length > 0 ? host.exec(['sysctl', '-e', '-q', '-w', ...optional.map(([k, v]) => `${k}=${v}`)]) : undefined,
+    ])
   } catch (e: unknown) {
     if (e instanceof ProcessError) {
       throw new StepError(`cannot set sysctl on ${host.name}: ${e.failure.stderr.trim() || e.message}`, {
@@ -211,24 +236,45 @@ async function stopAll(procs: Set<Proc>): Promise<void> {
   await Promise.allSettled([...procs].map((p) => p.stop({ graceMs: 1000 })))
 }
 
-/** Kill whatever still runs inside a namespace, then delete it. Idempotent. */
-async function deleteNamespace(ns: string): Promise<void> {
-  const pids = await runCommand(['ip', 'netns', 'pids', ns], { reject: false })
-  for (const pid of pids.stdout.split(/\s+/).filter(Boolean)) {
+/**
+ * Kill whatever still runs inside the namespaces, then delete them with one `ip -force -batch`
+ * (-force: a missing namespace does not stop the rest). Idempotent: a namespace that is already
+ * gone is not an error.
+ */
+export async function deleteNamespaces(nss: readonly string[]): Promise<void> {
+  if (nss.length === 0) return
+  for (const pid of await pidsInNamespaces(nss)) {
     try {
-      process.kill(Number(pid), 'SIGKILL')
+      process.kill(pid, 'SIGKILL')
     } catch {
       // gone already
     }
   }
-  const r = await runCommand(['ip', 'netns', 'del', ns], { reject: false })
-  if (r.exitCode !== 0 && !/No such file|Cannot remove namespace file .* No such/.test(r.stderr)) {
-    throw new LabError(`cannot delete network namespace ${ns}: ${r.stderr.trim()}`)
+  const r = await runCommand(['ip', '-force', '-batch', '-'], { input: `${nss.map((ns) => `netns del ${ns}`).join('\n')}\n`, reject: false })
+  const errors = r.stderr.split('\n').filter((l) => l.trim() !== '' && !/No such file|^Command failed -:\d+/.test(l))
+  if (r.exitCode !== 0 && errors.length > 0) {
+    throw new LabError(`cannot delete network namespace(s) ${nss.join(' ')}: ${errors.join('; ')}`)
   }
 }
 
-async function ip(args: string[]): Promise<void> {
-  await runCommand(['ip', ...args])
+/**
+ * Pids of processes in any of the namespaces, as `ip netns pids` finds them (ip-netns(8)): a
+ * process whose /proc/PID/ns/net is the same nsfs inode as /run/netns/NS. Read here, without a
+ * process per namespace.
+ */
+async function pidsInNamespaces(nss: readonly string[]): Promise<number[]> {
+  const inodes = new Set<string>()
+  await Promise.all(nss.map(async (ns) => {
+    const st = await stat(path.join(NETNS_RUN_DIR, ns)).catch(() => undefined)
+    if (st) inodes.add(`${st.dev}:${st.ino}`)
+  }))
+  if (inodes.size === 0) return []
+  const entries = await readdir('/proc').catch(() => [] as string[])
+  const pids = await Promise.all(entries.filter((e) => /^\d+$/.test(e) && Number(e) !== process.pid).map(async (e) => {
+    const st = await stat(`/proc/${e}/ns/net`).catch(() => undefined)
+    return st && inodes.has(`${st.dev}:${st.ino}`) ? Number(e) : undefined
+  }))
+  return pids.filter((p): p is number => p !== undefined)
 }
 
 /** Namespaces of tcplab labs, grouped by labId. */
@@ -251,10 +297,8 @@ async function gcNetns(labId?: string): Promise<string[]> {
   for (const [id, nss] of await listLabNamespaces()) {
     if (labId !== undefined && id !== labId) continue
     if (labId === undefined && (await isLabLive(id))) continue
-    for (const ns of nss) {
-      await deleteNamespace(ns)
-      removed.push(`network namespace ${ns}`)
-    }
+    await deleteNamespaces(nss)
+    for (const ns of nss) removed.push(`network namespace ${ns}`)
   }
   removed.push(...(await pruneStale()))
   return removed
