@@ -47,16 +47,27 @@ export function expectedDurationMs(s: LoadedScenario): number | undefined {
 
 const ICON: Record<string, string> = { pass: 'PASS', fail: 'FAIL', error: 'ERROR', skip: 'SKIP' }
 
+/** Timers later than this (p99, ms) during a scenario are worth a word on its line. */
+const NOTABLE_LATE_MS = 5
+
+/** ", timers 12ms late (p99), load 3.4" when the machine was busy during the scenario, else "". */
+export function loadNote(v: ScenarioVerdict): string {
+  const l = v.load
+  if (!l || l.canaryLateMsP99 < NOTABLE_LATE_MS) return ''
+  return `, timers ${formatMs(Math.round(l.canaryLateMsP99))} late (p99), load ${l.loadavg}`
+}
+
 /** One line per expectation: what was expected, what was measured, delta and tolerance. */
 export function formatResult(r: ExpectationResult): string {
   const where = r.line ? ` (line ${r.line})` : ''
   const timing = r.deltaMs !== undefined ? ` [Δ ${r.deltaMs >= 0 ? '+' : ''}${formatMs(r.deltaMs)}${r.toleranceMs !== undefined ? `, tolerance ±${formatMs(r.toleranceMs)}` : ''}]` : ''
   if (r.status === 'skip') return `skip ${r.kind}${where}: ${r.reason ?? ''}`
-  const head = `${r.status === 'pass' ? 'ok  ' : 'FAIL'} ${r.kind}${where}: ${r.description}`
+  const head = `${r.status === 'pass' ? 'ok  ' : r.status === 'error' ? 'ERR ' : 'FAIL'} ${r.kind}${where}: ${r.description}`
   const lines = [head]
   if (r.description !== r.expected && r.expected) lines.push(`       expected: ${r.expected}`)
   lines.push(`       measured: ${r.measured}${timing}`)
-  if (r.reason && r.status === 'fail') lines.push(`       reason:   ${r.reason}`)
+  if (r.reached && r.reached !== r.measured) lines.push(`       judged on: ${r.reached}`)
+  if (r.reason && r.status !== 'pass') lines.push(`       reason:   ${r.reason}`)
   return lines.join('\n')
 }
 
@@ -89,7 +100,8 @@ function prettyReporter(out: Writable, opts: ReporterOptions): SuiteReporter {
   return {
     onStart(scenarios, info) {
       total = scenarios.length
-      out.write(`tcplab: ${scenarios.length} scenario(s) on ${info.backend}, ${info.jobs} at a time; results in ${info.resultsDir}\n`)
+      const jobs = info.auto ? `up to ${info.jobs} at a time while timers keep time (--jobs auto)` : `${info.jobs} at a time`
+      out.write(`tcplab: ${scenarios.length} scenario(s) on ${info.backend}, ${jobs}; results in ${info.resultsDir}\n`)
       if (live) {
         timer = setInterval(drawStatus, opts.refreshMs ?? 500)
         timer.unref()
@@ -108,7 +120,7 @@ function prettyReporter(out: Writable, opts: ReporterOptions): SuiteReporter {
       clearStatus()
       const counts = `${v.results.filter((x) => x.status === 'pass').length}/${v.results.length} expectations`
       const expected = r?.expectedMs !== undefined ? `, expected ~${formatMs(r.expectedMs)}` : ''
-      out.write(`${ICON[v.status] ?? v.status} ${v.name} (${formatMs(v.durationMs)}${expected}, ${counts})${v.reason ? `: ${v.reason}` : ''}\n`)
+      out.write(`${ICON[v.status] ?? v.status} ${v.name} (${formatMs(v.durationMs)}${expected}, ${counts}${loadNote(v)})${v.reason ? `: ${v.reason}` : ''}\n`)
       const show = v.status === 'pass' ? [] : v.results.filter((x) => x.status !== 'pass')
       for (const x of show) out.write(`  ${formatResult(x).replace(/\n/g, '\n  ')}\n`)
       if (v.error) out.write(`  ${v.error.message.replace(/\n/g, '\n  ')}${v.error.hint ? `\n  hint: ${v.error.hint}` : ''}\n`)
