@@ -17,6 +17,7 @@ struct watch {
 	struct watch *next;
 	int fd;
 	int dead;                /* removed; freed after the current dispatch */
+	int first;               /* dispatched before the others of a batch (fdw_first) */
 	fdw_fn fn;
 	void *ctx;
 };
@@ -88,6 +89,13 @@ void fdw_del(int fd)
 		reap_dead();
 }
 
+void fdw_first(int fd)
+{
+	struct watch *w = find_watch(fd);
+	if (w != NULL)
+		w->first = 1;
+}
+
 void fdw_dispatch(int timeout_ms)
 {
 	struct epoll_event evs[MAX_EVENTS];
@@ -95,11 +103,13 @@ void fdw_dispatch(int timeout_ms)
 	if (n <= 0)
 		return;
 	dispatching++;
-	for (int i = 0; i < n; i++) {
-		struct watch *w = evs[i].data.ptr;
-		if (!w->dead)
-			w->fn(w->ctx, evs[i].events);
-	}
+	/* Due plan steps before the pipes of processes that just exited. */
+	for (int pass = 1; pass >= 0; pass--)
+		for (int i = 0; i < n; i++) {
+			struct watch *w = evs[i].data.ptr;
+			if (!w->dead && w->first == pass)
+				w->fn(w->ctx, evs[i].events);
+		}
 	if (--dispatching == 0)
 		reap_dead();
 }

@@ -17,6 +17,8 @@ void fdw_add(int fd, uint32_t events, fdw_fn fn, void *ctx);
 void fdw_mod(int fd, uint32_t events);
 /* Stop watching fd (before closing it); safe from inside a callback. */
 void fdw_del(int fd);
+/* Run fd's callback before the others when several fds are ready at once (the plan's timer). */
+void fdw_first(int fd);
 /* Run the callbacks of ready fds, waiting at most timeout_ms (0: not at all). */
 void fdw_dispatch(int timeout_ms);
 /* Close the epoll instance and free what is left. */

@@ -11,6 +11,9 @@ int plan_init(struct agent *a);
 /* Drop every step without a word and stop the timer (the agent is exiting). */
 void plan_stop(void);
 void plan_free(void);
+/* Opt-in: raise the agent's own scheduling priority, mode "nice" (nice -5) or
+ * "fifo" (SCHED_FIFO 1). Returns 0, or -1 with errno. See plan.c for why. */
+int plan_raise_priority(const char *mode);
 
 void cmd_plan(struct agent *a, struct cmd *c);
 void cmd_trigger(struct agent *a, struct cmd *c);

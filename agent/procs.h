@@ -1,4 +1,4 @@
-/* procs.h - processes the agent runs (fork/exec in its own namespace): their
+/* procs.h - processes the agent runs (clone/exec in its own namespace): their
  * output lines, stdin, signals and exits (see procs.c, src/agent/protocol.ts). */
 #ifndef TCPLAB_PROCS_H
 #define TCPLAB_PROCS_H
@@ -13,6 +13,10 @@ int procs_is_running(const char *name);
  * Returns the number of processes that were running. */
 unsigned procs_shutdown(void);
 void procs_free(void);
+/* The agent raised its own priority (plan_raise_priority): programs it execs
+ * get this policy and nice value back before execve. */
+struct sched_param;
+void procs_restore_sched(int policy, const struct sched_param *param, int nice);
 
 void cmd_exec(struct agent *a, struct cmd *c);
 void cmd_write(struct agent *a, struct cmd *c);

@@ -43,6 +43,7 @@
 #include "options.h"
 #include "plan.h"
 #include "procs.h"
+#include "sockdiag.h"
 #include "tcpinfo.h"
 #include "util.h"
 
@@ -752,6 +753,9 @@ static void cmd_connect(struct agent *a, struct cmd *c)
 		close_quietly(fd);
 		return;
 	}
+	/* Taken before connect(): the first SYN leaves inside the call, so this is
+	 * the earliest moment the socket's 4-tuple can be on the wire. */
+	int64_t issued_us = realtime_us();
 	int err = connect(fd, (struct sockaddr *)&ss, sslen) < 0 ? errno : 0;
 	/* From here the socket exists under its name, whatever connect() said. */
 	struct sock *s = add_sock(a, c->name, fd, K_STREAM);
@@ -763,14 +767,29 @@ static void cmd_connect(struct agent *a, struct cmd *c)
 		announce_connected(s);
 	} else if (err == EINPROGRESS) {
 		s->cstate = C_CONNECTING;
-		if (nonblock) {
-			struct jbuf b;
-			ev_begin(&b, s->name, "connecting", c->id);
-			put_endpoint(&b, fd, 0, "local", "lport");
-			put_errno(&b, EINPROGRESS, NULL);
-			opt_put_readback(fd, mask, &b);
-			ev_end(&b);
+		/* Every connect in progress is announced with its full 4-tuple (the
+		 * peer is the target), so the handshake's packets and SYN-SENT rows
+		 * carry the name even when the connection never completes. Only a
+		 * nonblock connect returned EINPROGRESS to its caller. */
+		struct jbuf b;
+		char peer[INET6_ADDRSTRLEN + 16];
+		int rport = 0;
+		ev_begin(&b, s->name, "connecting", c->id);
+		put_endpoint(&b, fd, 0, "local", "lport");
+		if (format_endpoint(&ss, peer, sizeof peer, &rport) == 0) {
+			jb_key(&b, "peer");
+			jb_str(&b, peer);
+			jb_key(&b, "rport");
+			jb_int(&b, rport);
 		}
+		jb_key(&b, "issuedUs");
+		jb_int(&b, issued_us);
+		jb_key(&b, "blocking");
+		jb_bool(&b, !nonblock);
+		if (nonblock)
+			put_errno(&b, EINPROGRESS, NULL);
+		opt_put_readback(fd, mask, &b);
+		ev_end(&b);
 	} else {
 		s->cstate = C_FAILED;
 		emit_syscall_error(s->name, c->id, "connect", "connect", err);
@@ -1493,6 +1512,8 @@ static const struct {
 	{ "close", cmd_close, "name" },
 	{ "abort", cmd_abort, "name" },
 	{ "list", cmd_list, "" },
+	{ "sample", cmd_sample, "intervalMs fullEveryMs" },
+	{ "unsample", cmd_unsample, "" },
 };
 
 /* Serialise "id" so events can echo it verbatim: a string or an integer. */
@@ -1777,6 +1798,7 @@ static void free_agent(struct agent *a)
 	close_quietly(a->sigfd);
 	plan_free();
 	procs_free();
+	sd_free();
 	fdw_free();
 }
 
@@ -1835,8 +1857,12 @@ int main(int argc, char **argv)
 		printf("tcplab-agent protocol %d\n", AGENT_PROTOCOL_VERSION);
 		return 0;
 	}
-	if (argc > 1) {
-		fprintf(stderr, "usage: tcplab-agent   (JSON commands on stdin, events on stdout; see src/agent/protocol.ts)\n");
+	/* Opt-in only: --priority=nice|fifo (see plan_raise_priority in plan.c). */
+	const char *priority = NULL;
+	if (argc == 2 && (strcmp(argv[1], "--priority=nice") == 0 || strcmp(argv[1], "--priority=fifo") == 0))
+		priority = argv[1] + strlen("--priority=");
+	else if (argc > 1) {
+		fprintf(stderr, "usage: tcplab-agent [--priority=nice|fifo]   (JSON commands on stdin, events on stdout; see src/agent/protocol.ts)\n");
 		return 2;
 	}
 	struct agent a;
@@ -1850,6 +1876,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "tcplab-agent: setting up processes and the plan timer: %s\n", strerror(errno));
 		return 2;
 	}
+	if (priority != NULL && plan_raise_priority(priority) < 0)
+		fprintf(stderr, "tcplab-agent: --priority=%s: %s (running at the normal priority)\n", priority, strerror(errno));
 	a.rbuf = xmalloc(READ_CHUNK_BYTES);
 	struct jbuf b;
 	ev_begin(&b, "", "ready", NULL);

@@ -121,7 +121,8 @@ export interface ListenCommand extends CommandBase {
 /**
  * Connect (options set before connect, source port bound when `sport` is given).
  * Blocking semantics by default: `connected`, or `error` op "connect" (ECONNREFUSED,
- * ETIMEDOUT...). With `nonblock`, `connecting` (errno EINPROGRESS) comes right away;
+ * ETIMEDOUT...), after a `connecting` event with the 4-tuple. With `nonblock`,
+ * `connecting` carries errno EINPROGRESS (what connect() returned);
  * `connected` follows on success, while a failure is left pending in the socket
  * (SO_ERROR) for `poll`, `getsockopt SO_ERROR`, `read` or `send` to find.
  * The name exists from connect() on, whatever its outcome (close it to reuse it).
@@ -420,13 +421,14 @@ export type AgentCommand =
   | ResumeCommand | PollCommand | GetsockoptCommand | SetsockoptCommand | ShutdownCommand
   | CloseCommand | AbortCommand | ListCommand | ExecCommand | WriteCommand | EndStdinCommand
   | SignalCommand | PlanCommand | TriggerCommand | GoCommand | CancelCommand
+  | SampleCommand | UnsampleCommand
 
 export type AgentOp = AgentCommand['op']
 
 /** Every op, in the agent's dispatch-table order. */
 export const AGENT_OPS = [
   'exec', 'write', 'endStdin', 'signal', 'plan', 'trigger', 'go', 'cancel', 'listen', 'connect', 'accept', 'send', 'read', 'pause', 'resume', 'poll', 'getsockopt',
-  'setsockopt', 'shutdown', 'close', 'abort', 'list',
+  'setsockopt', 'shutdown', 'close', 'abort', 'list', 'sample', 'unsample',
 ] as const satisfies readonly AgentOp[]
 
 // ---------------------------------------------------------------- events
@@ -477,11 +479,23 @@ export interface ListeningEvent extends EventBase, LocalEndpoint {
   opts: SocketOptionValues
 }
 
-/** A nonblock connect returned EINPROGRESS. */
+/**
+ * A connect is in progress: the SYN is on the wire. Every connect that does not
+ * complete at once says so, blocking or not, with the full 4-tuple (the peer is
+ * the target), so the handshake carries the socket's name even when it never
+ * completes. Only a nonblock connect returned EINPROGRESS to its caller (errno).
+ */
 export interface ConnectingEvent extends EventBase, LocalEndpoint {
   type: 'connecting'
-  errno: 'EINPROGRESS'
-  message: string
+  /** The target, "198.18.0.2:8000" / "[::1]:8000". */
+  peer?: string | undefined
+  rport?: number | undefined
+  /** CLOCK_REALTIME µs taken right before connect(): the earliest time the 4-tuple can be on the wire. */
+  issuedUs: number
+  /** Whether the caller blocks in connect() (true) or got EINPROGRESS (false). */
+  blocking: boolean
+  errno?: 'EINPROGRESS' | undefined
+  message?: string | undefined
   opts: SocketOptionValues
 }
 
@@ -730,6 +744,99 @@ export interface StepDoneEvent extends EventBase {
   doneUs: number
 }
 
+/** Sampling runs (reply to `sample`, after the first full `ss` event). */
+export interface SamplingEvent extends EventBase {
+  type: 'sampling'
+  intervalMs: number
+  fullEveryMs: number
+  /** "tcpdiag": one TCPDIAG_GETSOCK walk for IPv4 and IPv6; "inet+inet6": two SOCK_DIAG_BY_FAMILY dumps. */
+  dumps: 'tcpdiag' | 'inet+inet6'
+  /** Whether exact close times (`ss-destroy`) are available (joining SKNLGRP_INET_TCP_DESTROY needs CAP_NET_ADMIN). */
+  destroy: boolean
+}
+
+/** Sampling stopped. */
+export interface UnsampledEvent extends EventBase {
+  type: 'unsampled'
+  /** Dumps taken since the agent started. */
+  n: number
+  /** Timer ticks missed because a dump overran the interval. */
+  missed: number
+  /** Dumps that failed. */
+  errors: number
+}
+
+/**
+ * One socket as a sock_diag dump reports it (struct inet_diag_msg and its
+ * attributes, sock_diag(7)); text fields are formatted the way `ss -tanoiem` prints them.
+ */
+export interface SockDiagRow {
+  /** The socket's cookie in hex, as ss -e prints `sk:` (a TIME-WAIT socket keeps its full socket's). The key of `gone`. */
+  sk: string
+  /** ss(8) state name: ESTAB SYN-SENT SYN-RECV FIN-WAIT-1 FIN-WAIT-2 TIME-WAIT UNCONN CLOSE-WAIT LAST-ACK LISTEN CLOSING. */
+  state: string
+  /** idiag_rqueue/idiag_wqueue: ss's Recv-Q/Send-Q (LISTEN: accept queue length / backlog). */
+  recvQ: number
+  sendQ: number
+  /** "198.18.0.1:8000", "[::1]:8000", "*:8000" (IPv6 wildcard of a dual-stack socket), port 0 as "*". */
+  local: string
+  peer: string
+  lport: number
+  rport: number
+  /** Device of a socket bound to one (SO_BINDTODEVICE): name, or index when unknown. */
+  dev?: string | number | undefined
+  ino: number
+  uid: number
+  /** idiag_timer/idiag_expires/idiag_retrans; absent when no timer runs. */
+  timer?: { name: 'on' | 'keepalive' | 'timewait' | 'persist' | 'unknown'; expiresMs: number; retrans: number } | undefined
+  /** INET_DIAG_SHUTDOWN mask: 1 = SHUT_RD seen, 2 = SHUT_WR seen. Full sockets only. */
+  shutdown?: number | undefined
+  /** INET_DIAG_SKV6ONLY (IPv6 sockets). */
+  v6only?: number | undefined
+  /** INET_DIAG_SKMEMINFO (bl and d only from kernels that report them). */
+  skmem?: { r: number; rb: number; t: number; tb: number; f: number; w: number; o: number; bl?: number; d?: number } | undefined
+  /** INET_DIAG_CONG. */
+  cc?: string | undefined
+  /** INET_DIAG_BBRINFO: bw in bytes/s, min_rtt in µs, gains in 1/256. */
+  bbr?: { bw: number; min_rtt: number; pacing_gain: number; cwnd_gain: number } | undefined
+  /**
+   * INET_DIAG_INFO: struct tcp_info with the tcpi_ prefix dropped, in kernel
+   * units (µs for rto/ato/rtt/rttvar/min_rtt/rcv_rtt/busy_time..., ms for
+   * last_*, bytes/s for rates), numeric (state, ca_state as numbers). Zero
+   * fields are left out: absent means 0. pacing_rate/max_pacing_rate -1: unlimited (~0).
+   */
+  tcpInfo?: Record<string, number> | undefined
+}
+
+/**
+ * One dump that had something to say: every socket when `full` (every
+ * fullEveryMs, also with no socket at all: the heartbeat), else the sockets
+ * that appeared or changed (state, queues, timer name/retrans, inode, skmem,
+ * cc, tcp_info other than the last_* ages and busy-time counters: a socket that
+ * only aged is not repeated) and the cookies of those that disappeared.
+ * `t` is CLOCK_REALTIME right before the dump request.
+ */
+export interface SsEvent extends EventBase {
+  type: 'ss'
+  /** Dump number (1, 2, ...): dumps with nothing to say are not written, so gaps are normal. */
+  n: number
+  full: boolean
+  rows: SockDiagRow[]
+  gone?: string[] | undefined
+  /** What the dump cost (µs of CLOCK_MONOTONIC). */
+  dumpUs: number
+  /** Timer ticks missed so far. */
+  missed: number
+}
+
+/**
+ * The kernel freed a socket (SKNLGRP_INET_TCP_DESTROY): its last diag message,
+ * read at `t`. Not written when the socket lives on as TIME-WAIT.
+ */
+export interface SsDestroyEvent extends EventBase, SockDiagRow {
+  type: 'ss-destroy'
+}
+
 /** Every event, discriminated on `type`. */
 export type AgentEvent =
   | ReadyEvent | ExitEvent | ListeningEvent | ConnectingEvent | ConnectedEvent | AcceptedEvent
@@ -737,6 +844,7 @@ export type AgentEvent =
   | OptsEvent | ShutdownEvent | ClosedEvent | PausedEvent | ResumedEvent | SocketsEvent
   | StartedEvent | StdoutEvent | StderrEvent | ExitedEvent | WrittenEvent | StdinClosedEvent
   | SignalledEvent | PlannedEvent | GoEvent | CancelledEvent | TriggeredEvent | StepEvent | StepDoneEvent
+  | SamplingEvent | UnsampledEvent | SsEvent | SsDestroyEvent
 
 export type AgentEventType = AgentEvent['type']
 
@@ -748,5 +856,5 @@ export const AGENT_EVENT_TYPES = [
   'ready', 'exit', 'listening', 'connecting', 'connected', 'accepted', 'sent', 'read', 'eof', 'error',
   'polled', 'sockopt', 'tcpinfo', 'opts', 'shutdown', 'closed', 'paused', 'resumed', 'sockets',
   'started', 'stdout', 'stderr', 'exited', 'written', 'stdin-closed', 'signalled', 'planned', 'go',
-  'cancelled', 'triggered', 'step', 'step-done',
+  'cancelled', 'triggered', 'step', 'step-done', 'sampling', 'unsampled', 'ss', 'ss-destroy',
 ] as const satisfies readonly AgentEventType[]

@@ -49,6 +49,10 @@ export interface ScenarioVerdict {
   /** Set when the scenario could not run (error) or was skipped. */
   error?: { code: string; message: string; hint?: string | undefined; exitCode: number } | undefined
   reason?: string | undefined
+  /** Who played the steps: the hosts' agents on their own clocks, or the runner (see runner/plan.ts). */
+  player?: 'agent' | 'runner' | undefined
+  /** How late the steps ran (actual - scheduled, ms); each action record has its own. */
+  stepLateMs?: { p50: number; p99: number; max: number } | undefined
   /** How busy the machine was while the scenario ran (the suite's timing canary; see runner/canary.ts). */
   load?: ScenarioLoad | undefined
 }

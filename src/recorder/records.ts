@@ -16,6 +16,10 @@ export interface ActionRecord {
   detail: string
   /** The step's own name or the object it acted on (process/socket/rule name). */
   target?: string | undefined
+  /** When the step was due (its `at:`, or its event + delay), seconds since t0; `t` is when it ran. */
+  scheduledT?: number | undefined
+  /** t - scheduledT in ms: how late the step ran (load, or an earlier step it had to wait for). */
+  lateMs?: number | undefined
 }
 
 /** ss timer field: `timer:(on,1.999ms,3)` -> { name: 'on', expiresMs: 1999, retrans: 3 }. See ss(8) -o. */

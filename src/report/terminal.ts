@@ -62,11 +62,12 @@ export function formatResult(r: ExpectationResult): string {
   const where = r.line ? ` (line ${r.line})` : ''
   const timing = r.deltaMs !== undefined ? ` [Δ ${r.deltaMs >= 0 ? '+' : ''}${formatMs(r.deltaMs)}${r.toleranceMs !== undefined ? `, tolerance ±${formatMs(r.toleranceMs)}` : ''}]` : ''
   if (r.status === 'skip') return `skip ${r.kind}${where}: ${r.reason ?? ''}`
-  const head = `${r.status === 'pass' ? 'ok  ' : 'FAIL'} ${r.kind}${where}: ${r.description}`
+  const head = `${r.status === 'pass' ? 'ok  ' : r.status === 'error' ? 'ERR ' : 'FAIL'} ${r.kind}${where}: ${r.description}`
   const lines = [head]
   if (r.description !== r.expected && r.expected) lines.push(`       expected: ${r.expected}`)
   lines.push(`       measured: ${r.measured}${timing}`)
-  if (r.reason && r.status === 'fail') lines.push(`       reason:   ${r.reason}`)
+  if (r.reached && r.reached !== r.measured) lines.push(`       judged on: ${r.reached}`)
+  if (r.reason && r.status !== 'pass') lines.push(`       reason:   ${r.reason}`)
   return lines.join('\n')
 }
 

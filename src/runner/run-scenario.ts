@@ -17,14 +17,16 @@ import { startSsStreamSampler } from '../recorder/ss-stream-sampler.js'
 import { startCapture, type Capture } from '../recorder/capture.js'
 import { DEFAULT_TOLERANCE, evaluateAll, statusOf, type ExpectationResult, type ScenarioVerdict, type ToleranceRule } from '../expect/index.js'
 import { ACTION_IMPLS, recordCounters, type AgentPort, type StepContext } from './actions.js'
-import { startHostAgent, type HostAgent } from './agents.js'
+import { SAMPLE_CPU_BUDGET, startHostAgent, type HostAgent } from './agents.js'
 import { collectEnv } from './env.js'
 import { InterruptedError, StepError, TcplabError, TimeoutError } from '../util/errors.js'
 import { sleep } from '../util/sleep.js'
 import { Teardown } from '../util/teardown.js'
 import { formatMs } from '../util/duration.js'
 import type { IptablesCmd } from '../faults/iptables.js'
-import { nameSockets } from './name-sockets.js'
+import { nameSockets, socketNames } from './name-sockets.js'
+import { compilePlan, planUnsupported, resolveDeletes } from './plan.js'
+import { playPlan, type PlayPlanResult } from './play-plan.js'
 import { writeScenarioReport } from '../report/index.js'
 
 export interface RunScenarioOptions {
@@ -41,8 +43,12 @@ export interface RunScenarioOptions {
   onProgress?: ((msg: string) => void) | undefined
 }
 
-const DEFAULT_SAMPLE_MS = 100
+// The agent samples every 10 ms by default (the ss loop, a fallback, at most every 100 ms: one ss run costs a few ms).
+const DEFAULT_SAMPLE_MS = 10
+const SS_LOOP_MIN_MS = 100
 const END_LINGER_MS = 1000
+/** How far ahead of now t0 is put when the agents play: time to hand them their plans. */
+const PLAN_LEAD_MS = 30
 
 /** Run one loaded scenario and write its results; never throws for scenario failures (they are the verdict). */
 export async function runScenario(loaded: LoadedScenario, opts: RunScenarioOptions): Promise<ScenarioVerdict> {
@@ -146,13 +152,43 @@ async function play(
   }
   const agentHosts = new Set(s.steps.map(stepTarget).filter((x) => x !== undefined && AGENT_ACTIONS.has(x.action)).map((x) => x?.host as string))
   await Promise.all([...agentHosts].map((h) => agentFor(h)))
-  const t0Us = nowUs()
-  timeline.rebase(t0Us)
+  // Every host's agent samples its sockets (sock_diag, agent/sockdiag.c) on its
+  // own clock, started before t0 so the first samples are there at t0. Where it
+  // cannot (netlink refused, no agent), the ss loop samples instead, from t0.
   const samplers: SsSampler[] = []
   const intervalMs = s.sample?.interval ?? DEFAULT_SAMPLE_MS
-  for (const [, h] of hosts) {
+  const fallback: Array<{ host: Host; why: string }> = []
+  await Promise.all([...hosts].map(async ([name, h]) => {
+    try {
+      await agentFor(name)
+      const agent = await (agents.get(name) as Promise<HostAgent>)
+      const cpuBudget = s.sample?.interval === undefined ? SAMPLE_CPU_BUDGET : undefined
+      const sampler = await agent.sample({ intervalMs, cpuBudget })
+      samplers.push(sampler)
+      td.push(`stop sampling on ${name}`, () => sampler.stop())
+      if (sampler.intervalMs !== intervalMs) {
+        opts.onProgress?.(`${name}: sampling every ${sampler.intervalMs} ms, not ${intervalMs} ms: a sock_diag dump costs ${sampler.dumpUs ?? '?'} µs here`)
+      }
+    } catch (e: unknown) {
+      fallback.push({ host: h, why: e instanceof Error ? e.message : String(e) })
+    }
+  }))
+  // Who plays the steps: the agents (time-true), unless a host cannot run them there.
+  const planHosts = new Map([...hosts].map(([n, h]) => [n, { ifnames: h.ifnames, setsSysctlsOutside: h.setSysctls !== undefined, hasUserImage: s.hosts[n]?.image !== undefined }]))
+  const noPlan = process.env.TCPLAB_PLAYER === 'runner' ? 'TCPLAB_PLAYER=runner' : planUnsupported(s, planHosts)
+  if (noPlan) timeline.add({ kind: 'event', t: 0, host: [...hosts.keys()][0] ?? '', source: 'runner', type: 'player', text: `steps played by the runner: ${noPlan}` })
+  // With a plan, t0 is a little ahead, so every agent holds its plan before the first deadline.
+  const t0Us = nowUs() + (noPlan ? 0 : PLAN_LEAD_MS * 1000)
+  timeline.rebase(t0Us)
+  const plan = noPlan ? undefined : compilePlan(s, t0Us, facts, planHosts)
+  const badDelete = plan ? resolveDeletes(plan) : undefined
+  if (badDelete) throw new StepError(`${loaded.file}: ${badDelete}`)
+  for (const { host: h, why } of fallback) {
+    const note = `the agent cannot sample sockets on ${h.name} (${why}): sampling with the ss loop instead`
+    opts.onProgress?.(note)
+    timeline.add({ kind: 'event', t: 0, host: h.name, source: 'sampler', type: 'fallback', text: note })
     const sampler = startSsStreamSampler(h, {
-      intervalMs,
+      intervalMs: Math.max(intervalMs, SS_LOOP_MIN_MS),
       t0Us,
       onRecords: (recs) => {
         // The sample's own time: the records share it; an empty sample is stamped now.
@@ -166,6 +202,23 @@ async function play(
 
   const procs = new Map<string, { host: string; proc: Proc }>()
   const rules: StepContext['rules'] = new Map()
+  let extra: ExpectationResult[] = []
+  let planned: PlayPlanResult | undefined
+  if (plan) {
+    // The agents play the timeline on their own clocks (plan.ts, play-plan.ts).
+    await Promise.all([...plan.byHost.keys()].map((h) => agentFor(h)))
+    const ready = new Map(await Promise.all([...agents].map(async ([n, a]) => [n, await a] as const)))
+    planned = await playPlan({
+      loaded, plan, agents: ready, timeline, t0Us, signal,
+      idleTimeoutMs: Math.max(...s.steps.map((st) => st.timeout ?? (typeof st.wait === 'object' ? (st.wait.timeout ?? 0) : 0)), 60_000),
+      lingerMs: END_LINGER_MS,
+    })
+    extra = planned.extra
+  } else {
+    extra = await playFromRunner()
+  }
+  /** The runner plays the steps itself (hosts where the agent cannot, or TCPLAB_PLAYER=runner): steps bend with the runner's load. */
+  async function playFromRunner(): Promise<ExpectationResult[]> {
   const extra: ExpectationResult[] = []
   const defaultTimeoutMs = Math.max(s.duration ?? 0, 60_000)
 
@@ -222,11 +275,14 @@ async function play(
   // Let the scenario run to its end.
   const endMs = s.duration ?? lastStepEndT * 1000 + END_LINGER_MS
   await sleepUntil(t0Us, endMs, signal)
+  return extra
+  }
   const endT = secondsSince(t0Us, nowUs())
 
   // Counters of every rule still installed, then stop endpoints, samplers, captures.
-  const ruleHosts = new Set<string>()
+  const ruleHosts = new Set<string>(planned?.ruleHosts ?? [])
   for (const [key, r] of rules) ruleHosts.add(`${key.split(':')[0] ?? 'iptables'}:${r.host}`)
+  planned?.markStopping()
   for (const rh of ruleHosts) {
     const [cmd, host] = rh.split(':') as [IptablesCmd, string]
     await recordCounters({ host: hostOf(host), hostName: host, timeline }, cmd)
@@ -243,11 +299,13 @@ async function play(
   const stoppedCaptures = await Promise.all([...captures].map(async ([name, cap]) => [name, await cap.stop({ t0Us })] as const))
   for (const [name, { packets }] of stoppedCaptures) timeline.addAll(packets.map((p) => ({ ...p, host: name })))
 
-  const records = nameSockets(timeline.sorted())
+  const hostAddrs = new Map([...hosts].map(([n, h]) => [n, addressesOf(h, s.hosts[n]?.role === 'wire', facts)]))
+  const records = nameSockets(timeline.sorted(), { declared: s.sockets, hosts: hostAddrs })
   const ctx = {
     records,
     endT,
-    hosts: new Map([...hosts].map(([n, h]) => [n, addressesOf(h, s.hosts[n]?.role === 'wire', facts)])),
+    sockets: socketNames(records, s.sockets),
+    hosts: hostAddrs,
     tolerance: { ...DEFAULT_TOLERANCE, ...opts.tolerance, ...toleranceRule(s.tolerance) },
     kernel: kernel.release,
     hasSysctl: kernel.hasSysctl,
@@ -256,7 +314,11 @@ async function play(
   const t = new Timeline(t0Us)
   t.addAll(records)
   await t.writeJsonl(path.join(dir, 'records.jsonl'))
-  return { ...base, labId, status: statusOf(results), durationMs: Date.now() - startedAt.getTime(), endT, results }
+  return {
+    ...base, labId, status: statusOf(results), durationMs: Date.now() - startedAt.getTime(), endT, results,
+    player: plan ? 'agent' : 'runner',
+    ...(planned && planned.lateness.n > 0 ? { stepLateMs: { p50: planned.lateness.p50, p99: planned.lateness.p99, max: planned.lateness.max } } : {}),
+  }
 }
 
 /** All addresses of a host (a wire host has one per side). */

@@ -1,0 +1,838 @@
+/* sockdiag.c - see sockdiag.h.
+ *
+ * One dump = two SOCK_DIAG_BY_FAMILY requests (AF_INET, then AF_INET6;
+ * IPPROTO_TCP, every state `ss -a` asks for) with idiag_ext asking for
+ * INET_DIAG_INFO (struct tcp_info), INET_DIAG_SKMEMINFO, INET_DIAG_CONG and
+ * INET_DIAG_VEGASINFO (which also brings INET_DIAG_BBRINFO): exactly the
+ * request of `ss -tanoiem` (iproute2 misc/ss.c tcpdiag_send/sockdiag_send).
+ * See sock_diag(7) and include/uapi/linux/inet_diag.h.
+ *
+ * Output (src/agent/protocol.ts has the field-by-field contract):
+ *   {"t":<CLOCK_REALTIME us before the dump>,"name":"","type":"ss","n":<dump #>,
+ *    "full":bool,"rows":[...],"gone":["<sk>",...],"dumpUs":..,"missed":..}
+ * A dump is emitted when it is full (every fullEveryMs: every socket, also
+ * when there is none, which doubles as the heartbeat) or when a socket
+ * appeared, changed or disappeared. A socket is keyed by its sock_diag cookie
+ * (what ss -e prints as sk:), which a TIME-WAIT socket inherits from the full
+ * socket it replaces. "Changed" compares state, queues, timer name and
+ * retransmissions, inode, uid, shutdown, skmem, congestion control, bbr info
+ * and tcp_info minus the fields that count time by themselves (the timer
+ * countdown idiag_expires, tcpi_last_*, busy/rwnd_limited/sndbuf_limited,
+ * total_rto_time): a row that only aged is not a change.
+ *
+ * SKNLGRP_INET_TCP_DESTROY / SKNLGRP_INET6_TCP_DESTROY (linux/sock_diag.h;
+ * joining needs CAP_NET_ADMIN) deliver a socket's last inet_diag message when
+ * the kernel frees it. A full socket that became TIME-WAIT is freed too, but
+ * its TIME-WAIT successor (same cookie) lives on: a quick lookup tells the two
+ * apart and only a real end is emitted as `ss-destroy`.
+ */
+#define _GNU_SOURCE
+#include "sockdiag.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
+#include <linux/inet_diag.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <linux/sock_diag.h>
+#include <linux/tcp.h>
+
+#include "events.h"
+#include "fdwatch.h"
+#include "json.h"
+#include "util.h"
+
+/* `ss -a`'s state filter in iproute2 6.1 (SS_ALL = (1 << SS_MAX) - 1, SS_MAX 12):
+ * every TCP state, not TCP_NEW_SYN_RECV (the kernel adds it for SYN_RECV) nor
+ * TCP_BOUND_INACTIVE. */
+#define SD_ALL_STATES 0xfffu
+#define SD_RECV_BYTES 65536
+#define SD_DESTROY_RCVBUF (1 << 20)
+#define SD_DEFAULT_INTERVAL_MS 10
+#define SD_DEFAULT_FULL_EVERY_MS 1000
+
+/* struct tcp_info as in include/uapi/linux/tcp.h of Linux 6.18. The build
+ * headers may be older, and the kernel may send a shorter one (older kernel):
+ * what it sends is copied over a zeroed struct, so missing fields read 0. */
+struct sd_tcp_info {
+	uint8_t state, ca_state, retransmits, probes, backoff, options;
+	uint8_t snd_wscale : 4, rcv_wscale : 4;
+	uint8_t delivery_rate_app_limited : 1, fastopen_client_fail : 2;
+	uint32_t rto, ato, snd_mss, rcv_mss;
+	uint32_t unacked, sacked, lost, retrans, fackets;
+	uint32_t last_data_sent, last_ack_sent, last_data_recv, last_ack_recv;
+	uint32_t pmtu, rcv_ssthresh, rtt, rttvar, snd_ssthresh, snd_cwnd, advmss, reordering;
+	uint32_t rcv_rtt, rcv_space;
+	uint32_t total_retrans;
+	uint64_t pacing_rate, max_pacing_rate, bytes_acked, bytes_received;
+	uint32_t segs_out, segs_in;
+	uint32_t notsent_bytes, min_rtt, data_segs_in, data_segs_out;
+	uint64_t delivery_rate;
+	uint64_t busy_time, rwnd_limited, sndbuf_limited;
+	uint32_t delivered, delivered_ce;
+	uint64_t bytes_sent, bytes_retrans;
+	uint32_t dsack_dups, reord_seen;
+	uint32_t rcv_ooopack;
+	uint32_t snd_wnd;
+	uint32_t rcv_wnd;
+	uint32_t rehash;
+	uint16_t total_rto, total_rto_recoveries;
+	uint32_t total_rto_time;
+};
+_Static_assert(offsetof(struct sd_tcp_info, snd_wnd) == offsetof(struct tcp_info, tcpi_snd_wnd),
+               "struct sd_tcp_info must follow the kernel's struct tcp_info");
+
+/* Counters emitted as numbers when non-zero (ss prints most of them only then). */
+#define SD_TI_U32(X) \
+	X(retransmits) X(probes) X(backoff) X(options) X(rto) X(ato) X(snd_mss) X(rcv_mss) \
+	X(unacked) X(sacked) X(lost) X(retrans) X(fackets) X(last_data_sent) X(last_ack_sent) \
+	X(last_data_recv) X(last_ack_recv) X(pmtu) X(rcv_ssthresh) X(rtt) X(rttvar) \
+	X(snd_ssthresh) X(snd_cwnd) X(advmss) X(reordering) X(rcv_rtt) X(rcv_space) \
+	X(total_retrans) X(segs_out) X(segs_in) X(notsent_bytes) X(min_rtt) X(data_segs_in) \
+	X(data_segs_out) X(delivered) X(delivered_ce) X(dsack_dups) X(reord_seen) \
+	X(rcv_ooopack) X(snd_wnd) X(rcv_wnd) X(rehash) X(total_rto) X(total_rto_recoveries) \
+	X(total_rto_time)
+#define SD_TI_U64(X) \
+	X(bytes_acked) X(bytes_received) X(delivery_rate) X(busy_time) X(rwnd_limited) \
+	X(sndbuf_limited) X(bytes_sent) X(bytes_retrans)
+
+/* What decides whether a socket changed (memcmp'd; zeroed before filling). */
+struct snap {
+	uint8_t state, timer, retrans, shutdown, v6only, has_info, has_skmem, pad;
+	uint32_t rq, wq, ino, uid;
+	uint32_t skmem[SK_MEMINFO_VARS > 12 ? SK_MEMINFO_VARS : 12];
+	char cc[16];
+	uint32_t bbr[5];
+	struct sd_tcp_info ti;
+};
+
+struct entry {
+	uint64_t cookie;
+	uint64_t gen;          /* dump number that last saw it */
+	struct snap snap;
+};
+
+/* The sockets of the last dump, sorted by cookie (found with bsearch). */
+struct table {
+	struct entry *v;
+	size_t n, cap;
+};
+
+/* One parsed inet_diag message. */
+struct diag {
+	const struct inet_diag_msg *r;
+	const struct rtattr *tb[INET_DIAG_MAX + 1];
+	struct snap snap;
+	uint64_t cookie;
+	unsigned skmem_n;      /* u32s in INET_DIAG_SKMEMINFO */
+	int has_v6only, has_shutdown, has_bbr;
+};
+
+static struct {
+	int nlfd, timerfd, destroyfd;
+	int active;
+	long interval_ms, full_every_ms;
+	int64_t next_full_ns;
+	uint64_t n;            /* dumps done */
+	uint64_t missed;       /* timer ticks missed because a dump overran */
+	uint64_t errors;       /* failed dumps */
+	uint32_t seq;
+	int compat_ok;         /* the one-walk TCPDIAG_GETSOCK dump works here */
+	struct table tab, fresh;
+	char *buf;             /* dump replies */
+	char *dbuf;            /* destroy notifications (still_exists() reuses buf meanwhile) */
+} sd = { .nlfd = -1, .timerfd = -1, .destroyfd = -1 };
+
+static const char *const STATE_NAMES[] = {
+	/* ss(8) names (iproute2 misc/ss.c sock_state_print), by TCP_* state */
+	"UNKNOWN", "ESTAB", "SYN-SENT", "SYN-RECV", "FIN-WAIT-1", "FIN-WAIT-2", "TIME-WAIT",
+	"UNCONN", "CLOSE-WAIT", "LAST-ACK", "LISTEN", "CLOSING",
+};
+/* idiag_timer (ss.c tcp_timer_print). */
+static const char *const TIMER_NAMES[] = { "off", "on", "keepalive", "timewait", "persist" };
+
+static void close_fd(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+/* Stop watching and close (the timerfd and the destroy socket). */
+static void unwatch_fd(int *fd)
+{
+	if (*fd >= 0)
+		fdw_del(*fd);
+	close_fd(fd);
+}
+
+/* ------------------------------------------------------------ parsing */
+
+static size_t attr_len(const struct rtattr *a)
+{
+	return (size_t)RTA_PAYLOAD(a);
+}
+
+static const void *attr_data(const struct rtattr *a)
+{
+	return RTA_DATA(a);
+}
+
+static uint64_t cookie_of(const struct inet_diag_msg *r)
+{
+	return (uint64_t)r->id.idiag_cookie[0] | (uint64_t)r->id.idiag_cookie[1] << 32;
+}
+
+/* Parse one message into d (attributes and the change snapshot). */
+static void parse_diag(const struct nlmsghdr *h, struct diag *d)
+{
+	memset(d, 0, sizeof *d);
+	const struct inet_diag_msg *r = NLMSG_DATA(h);
+	d->r = r;
+	d->cookie = cookie_of(r);
+	int len = (int)h->nlmsg_len - (int)NLMSG_LENGTH(sizeof *r);
+	for (const struct rtattr *a = (const struct rtattr *)(r + 1); RTA_OK(a, len); a = RTA_NEXT(a, len)) {
+		unsigned type = a->rta_type & ~(NLA_F_NESTED | NLA_F_NET_BYTEORDER);
+		if (type <= INET_DIAG_MAX)
+			d->tb[type] = a;
+	}
+	struct snap *s = &d->snap;
+	s->state = r->idiag_state;
+	s->timer = r->idiag_timer;
+	s->retrans = r->idiag_retrans;
+	s->rq = r->idiag_rqueue;
+	s->wq = r->idiag_wqueue;
+	s->ino = r->idiag_inode;
+	s->uid = r->idiag_uid;
+	const struct rtattr *a;
+	if ((a = d->tb[INET_DIAG_SHUTDOWN]) != NULL && attr_len(a) >= 1) {
+		s->shutdown = *(const uint8_t *)attr_data(a);
+		d->has_shutdown = 1;
+	}
+	if ((a = d->tb[INET_DIAG_SKV6ONLY]) != NULL && attr_len(a) >= 1) {
+		s->v6only = *(const uint8_t *)attr_data(a);
+		d->has_v6only = 1;
+	}
+	if ((a = d->tb[INET_DIAG_SKMEMINFO]) != NULL) {
+		size_t n = attr_len(a) / sizeof(uint32_t);
+		if (n > sizeof s->skmem / sizeof s->skmem[0])
+			n = sizeof s->skmem / sizeof s->skmem[0];
+		memcpy(s->skmem, attr_data(a), n * sizeof(uint32_t));
+		d->skmem_n = (unsigned)n;
+		s->has_skmem = 1;
+	}
+	if ((a = d->tb[INET_DIAG_CONG]) != NULL) {
+		size_t n = attr_len(a);
+		if (n >= sizeof s->cc)
+			n = sizeof s->cc - 1;
+		memcpy(s->cc, attr_data(a), n);
+		s->cc[sizeof s->cc - 1] = '\0';
+	}
+	if ((a = d->tb[INET_DIAG_BBRINFO]) != NULL) {
+		size_t n = attr_len(a) < sizeof s->bbr ? attr_len(a) : sizeof s->bbr;
+		memcpy(s->bbr, attr_data(a), n);
+		d->has_bbr = 1;
+	}
+	if ((a = d->tb[INET_DIAG_INFO]) != NULL) {
+		size_t n = attr_len(a) < sizeof s->ti ? attr_len(a) : sizeof s->ti;
+		memcpy(&s->ti, attr_data(a), n);
+		s->has_info = 1;
+	}
+}
+
+/* The snapshot without what changes by the passing of time alone. */
+static void strip_clock_fields(struct snap *s)
+{
+	s->ti.last_data_sent = s->ti.last_ack_sent = s->ti.last_data_recv = s->ti.last_ack_recv = 0;
+	s->ti.busy_time = s->ti.rwnd_limited = s->ti.sndbuf_limited = 0;
+	s->ti.total_rto_time = 0;
+}
+
+/* ------------------------------------------------------------ rows */
+
+/* "addr:port" as ss -n prints it (ss.c inet_addr_print): "[v6]:port", "*" for
+ * the IPv6 wildcard of a dual-stack socket and for port 0. */
+static void format_addr(int family, const uint32_t *addr, int port, int v6only, char *out, size_t outlen)
+{
+	char host[INET6_ADDRSTRLEN + 2], ab[INET6_ADDRSTRLEN], pb[8];
+	if (family == AF_INET) {
+		inet_ntop(AF_INET, addr, host, sizeof host);
+	} else {
+		static const uint32_t any[4];
+		if (!v6only && memcmp(addr, any, sizeof any) == 0) {
+			strcpy(host, "*");
+		} else {
+			inet_ntop(AF_INET6, addr, ab, sizeof ab);
+			snprintf(host, sizeof host, strchr(ab, ':') ? "[%s]" : "%s", ab);
+		}
+	}
+	if (port == 0)
+		strcpy(pb, "*");
+	else
+		snprintf(pb, sizeof pb, "%d", port);
+	snprintf(out, outlen, "%s:%s", host, pb);
+}
+
+static void put_u(struct jbuf *b, const char *key, unsigned long long v)
+{
+	jb_key(b, key);
+	jb_uint(b, v);
+}
+
+/* The row of one socket: every field SsRecord needs, tcp_info raw (kernel units). */
+static void put_row_fields(struct jbuf *b, const struct diag *d)
+{
+	const struct inet_diag_msg *r = d->r;
+	const struct snap *s = &d->snap;
+	char tmp[INET6_ADDRSTRLEN + 16];
+	snprintf(tmp, sizeof tmp, "%llx", (unsigned long long)d->cookie);
+	jb_key(b, "sk");
+	jb_str(b, tmp);
+	jb_key(b, "state");
+	jb_str(b, s->state < sizeof STATE_NAMES / sizeof STATE_NAMES[0] ? STATE_NAMES[s->state] : "UNKNOWN");
+	put_u(b, "recvQ", s->rq);
+	put_u(b, "sendQ", s->wq);
+	int lport = ntohs(r->id.idiag_sport), rport = ntohs(r->id.idiag_dport);
+	format_addr(r->idiag_family, r->id.idiag_src, lport, s->v6only, tmp, sizeof tmp);
+	jb_key(b, "local");
+	jb_str(b, tmp);
+	format_addr(r->idiag_family, r->id.idiag_dst, rport, s->v6only, tmp, sizeof tmp);
+	jb_key(b, "peer");
+	jb_str(b, tmp);
+	put_u(b, "lport", (unsigned)lport);
+	put_u(b, "rport", (unsigned)rport);
+	if (r->id.idiag_if != 0) {
+		char ifname[IF_NAMESIZE];
+		jb_key(b, "dev");
+		if (if_indextoname(r->id.idiag_if, ifname) != NULL)
+			jb_str(b, ifname);
+		else
+			jb_uint(b, r->id.idiag_if);
+	}
+	put_u(b, "ino", s->ino);
+	put_u(b, "uid", s->uid);
+	if (s->timer != 0) {
+		jb_key(b, "timer");
+		jb_obj_begin(b);
+		jb_key(b, "name");
+		jb_str(b, s->timer < sizeof TIMER_NAMES / sizeof TIMER_NAMES[0] ? TIMER_NAMES[s->timer] : "unknown");
+		put_u(b, "expiresMs", r->idiag_expires);
+		put_u(b, "retrans", s->retrans);
+		jb_obj_end(b);
+	}
+	if (d->has_shutdown)
+		put_u(b, "shutdown", s->shutdown);
+	if (d->has_v6only)
+		put_u(b, "v6only", s->v6only);
+	if (s->has_skmem) {
+		/* SK_MEMINFO_* order (linux/sock_diag.h), ss.c print_skmeminfo names */
+		static const char *const names[] = { "r", "rb", "t", "tb", "f", "w", "o", "bl", "d" };
+		jb_key(b, "skmem");
+		jb_obj_begin(b);
+		for (unsigned i = 0; i < d->skmem_n && i < sizeof names / sizeof names[0]; i++)
+			put_u(b, names[i], s->skmem[i]);
+		jb_obj_end(b);
+	}
+	if (s->cc[0] != '\0') {
+		jb_key(b, "cc");
+		jb_str(b, s->cc);
+	}
+	if (d->has_bbr) {
+		/* struct tcp_bbr_info: bw in bytes/s, min_rtt in us, gains << 8 */
+		jb_key(b, "bbr");
+		jb_obj_begin(b);
+		put_u(b, "bw", (unsigned long long)s->bbr[0] | (unsigned long long)s->bbr[1] << 32);
+		put_u(b, "min_rtt", s->bbr[2]);
+		put_u(b, "pacing_gain", s->bbr[3]);
+		put_u(b, "cwnd_gain", s->bbr[4]);
+		jb_obj_end(b);
+	}
+	if (s->has_info) {
+		const struct sd_tcp_info *ti = &s->ti;
+		jb_key(b, "tcpInfo");
+		jb_obj_begin(b);
+		put_u(b, "state", ti->state);
+		if (ti->ca_state)
+			put_u(b, "ca_state", ti->ca_state);
+		if (ti->snd_wscale)
+			put_u(b, "snd_wscale", ti->snd_wscale);
+		if (ti->rcv_wscale)
+			put_u(b, "rcv_wscale", ti->rcv_wscale);
+		if (ti->delivery_rate_app_limited)
+			put_u(b, "delivery_rate_app_limited", 1);
+		if (ti->fastopen_client_fail)
+			put_u(b, "fastopen_client_fail", ti->fastopen_client_fail);
+#define PUT_NZ(f) if (ti->f) put_u(b, #f, ti->f);
+		SD_TI_U32(PUT_NZ)
+		SD_TI_U64(PUT_NZ)
+#undef PUT_NZ
+		/* ~0 means "unlimited" (sk_pacing_rate default): -1 */
+		if (ti->pacing_rate) {
+			jb_key(b, "pacing_rate");
+			jb_int(b, ti->pacing_rate == ~0ULL ? -1 : (long long)ti->pacing_rate);
+		}
+		if (ti->max_pacing_rate) {
+			jb_key(b, "max_pacing_rate");
+			jb_int(b, ti->max_pacing_rate == ~0ULL ? -1 : (long long)ti->max_pacing_rate);
+		}
+		jb_obj_end(b);
+	}
+}
+
+/* ------------------------------------------------------------ the table */
+
+static int cmp_entry(const void *x, const void *y)
+{
+	uint64_t a = ((const struct entry *)x)->cookie, b = ((const struct entry *)y)->cookie;
+	return a < b ? -1 : a > b;
+}
+
+static struct entry *find_entry(uint64_t cookie)
+{
+	struct entry key = { .cookie = cookie };
+	return sd.tab.n == 0 ? NULL : bsearch(&key, sd.tab.v, sd.tab.n, sizeof key, cmp_entry);
+}
+
+static void push_entry(struct table *t, const struct entry *e)
+{
+	if (t->n == t->cap) {
+		t->cap = t->cap ? t->cap * 2 : 64;
+		t->v = xrealloc(t->v, t->cap * sizeof *t->v);
+	}
+	t->v[t->n++] = *e;
+}
+
+static void free_table(struct table *t)
+{
+	free(t->v);
+	memset(t, 0, sizeof *t);
+}
+
+/* ------------------------------------------------------------ netlink */
+
+static int open_diag_socket(void)
+{
+	return socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+}
+
+static int send_req(int fd, int family, uint16_t flags, const struct inet_diag_sockid *id, uint8_t ext)
+{
+	struct {
+		struct nlmsghdr nlh;
+		struct inet_diag_req_v2 r;
+	} req;
+	memset(&req, 0, sizeof req);
+	req.nlh.nlmsg_len = sizeof req;
+	req.nlh.nlmsg_type = SOCK_DIAG_BY_FAMILY;
+	req.nlh.nlmsg_flags = NLM_F_REQUEST | flags;
+	req.nlh.nlmsg_seq = ++sd.seq;
+	req.r.sdiag_family = (uint8_t)family;
+	req.r.sdiag_protocol = IPPROTO_TCP;
+	req.r.idiag_states = SD_ALL_STATES;
+	req.r.idiag_ext = ext;
+	if (id != NULL)
+		req.r.id = *id;
+	struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
+	for (;;) {
+		if (sendto(fd, &req, sizeof req, 0, (struct sockaddr *)&sa, sizeof sa) >= 0)
+			return 0;
+		if (errno != EINTR)
+			return -1;
+	}
+}
+
+/* Whether the socket of r is still in the kernel's tables (with the same
+ * cookie): a destroyed full socket whose TIME-WAIT successor lives on. */
+static int still_exists(const struct inet_diag_msg *r)
+{
+	if (sd.nlfd < 0 || send_req(sd.nlfd, r->idiag_family, 0, &r->id, 0) < 0)
+		return 0;
+	uint32_t seq = sd.seq;
+	for (;;) {
+		ssize_t got = recv(sd.nlfd, sd.buf, SD_RECV_BYTES, 0);
+		if (got < 0) {
+			if (errno == EINTR)
+				continue;
+			return 0;
+		}
+		int len = (int)got, found = -1;
+		for (struct nlmsghdr *h = (struct nlmsghdr *)sd.buf; NLMSG_OK(h, len); h = NLMSG_NEXT(h, len)) {
+			if (h->nlmsg_seq != seq)
+				continue;
+			if (h->nlmsg_type == NLMSG_ERROR)
+				found = 0; /* ENOENT, or ESTALE: another socket on the 4-tuple */
+			else if (h->nlmsg_type == SOCK_DIAG_BY_FAMILY)
+				found = 1;
+		}
+		if (found >= 0)
+			return found;
+	}
+}
+
+/* ------------------------------------------------------------ dumps */
+
+#define SD_EXT ((1 << (INET_DIAG_INFO - 1)) | (1 << (INET_DIAG_VEGASINFO - 1)) | \
+                (1 << (INET_DIAG_CONG - 1)) | (1 << (INET_DIAG_SKMEMINFO - 1)))
+
+/* The legacy TCPDIAG_GETSOCK dump (struct inet_diag_req): the kernel runs it
+ * with sdiag_family AF_UNSPEC (inet_diag_dump_compat), so one walk of the
+ * established hash gives IPv4 and IPv6 sockets. That walk visits every bucket
+ * of the namespace's ehash (262144 on a large host), empty or not: it is
+ * what a dump costs, so one walk instead of two halves it. */
+static int send_compat_dump(int fd)
+{
+	struct {
+		struct nlmsghdr nlh;
+		struct inet_diag_req r;
+	} req;
+	memset(&req, 0, sizeof req);
+	req.nlh.nlmsg_len = sizeof req;
+	req.nlh.nlmsg_type = TCPDIAG_GETSOCK;
+	req.nlh.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+	req.nlh.nlmsg_seq = ++sd.seq;
+	req.r.idiag_family = AF_INET;
+	req.r.idiag_states = SD_ALL_STATES;
+	req.r.idiag_ext = SD_EXT;
+	struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
+	for (;;) {
+		if (sendto(fd, &req, sizeof req, 0, (struct sockaddr *)&sa, sizeof sa) >= 0)
+			return 0;
+		if (errno != EINTR)
+			return -1;
+	}
+}
+
+/* One dump (family AF_UNSPEC: the compat request for both) into the event
+ * being built. Returns 0 or -1 with errno. */
+static int dump_family(int family, struct jbuf *b, int full, size_t *nrows)
+{
+	if ((family == AF_UNSPEC ? send_compat_dump(sd.nlfd) : send_req(sd.nlfd, family, NLM_F_DUMP, NULL, SD_EXT)) < 0)
+		return -1;
+	uint32_t seq = sd.seq;
+	for (;;) {
+		ssize_t got = recv(sd.nlfd, sd.buf, SD_RECV_BYTES, 0);
+		if (got < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		int len = (int)got;
+		for (struct nlmsghdr *h = (struct nlmsghdr *)sd.buf; NLMSG_OK(h, len); h = NLMSG_NEXT(h, len)) {
+			if (h->nlmsg_seq != seq)
+				continue;
+			if (h->nlmsg_type == NLMSG_DONE)
+				return 0;
+			if (h->nlmsg_type == NLMSG_ERROR) {
+				const struct nlmsgerr *e = NLMSG_DATA(h);
+				errno = e->error < 0 ? -e->error : EPROTO;
+				return -1;
+			}
+			/* replies carry the request's type: TCPDIAG_GETSOCK for the compat dump */
+			if ((h->nlmsg_type != SOCK_DIAG_BY_FAMILY && h->nlmsg_type != TCPDIAG_GETSOCK) ||
+			    h->nlmsg_len < NLMSG_LENGTH(sizeof(struct inet_diag_msg)))
+				continue;
+			struct diag d;
+			parse_diag(h, &d);
+			struct snap cmp = d.snap;
+			strip_clock_fields(&cmp);
+			struct entry *e = find_entry(d.cookie);
+			int emit = full;
+			if (e != NULL) {
+				if (e->gen == sd.n)
+					continue; /* seen twice in one dump (it moved between hash chains) */
+				e->gen = sd.n;
+				if (memcmp(&e->snap, &cmp, sizeof cmp) != 0) {
+					e->snap = cmp;
+					emit = 1;
+				}
+			} else {
+				struct entry ne = { .cookie = d.cookie, .gen = sd.n, .snap = cmp };
+				push_entry(&sd.fresh, &ne);
+				emit = 1;
+			}
+			if (emit) {
+				jb_obj_begin(b);
+				put_row_fields(b, &d);
+				jb_obj_end(b);
+				(*nrows)++;
+			}
+		}
+	}
+}
+
+/* Sample now: dump, compare with the last dump, emit what there is to say. */
+static int sample_now(int force_full)
+{
+	int64_t now_ns = monotonic_ns();
+	int full = force_full || now_ns >= sd.next_full_ns;
+	if (full) {
+		int64_t step = (int64_t)sd.full_every_ms * 1000000;
+		if (sd.next_full_ns == 0 || now_ns - sd.next_full_ns > step)
+			sd.next_full_ns = now_ns;
+		while (sd.next_full_ns <= now_ns)
+			sd.next_full_ns += step;
+	}
+	sd.n++;
+	struct jbuf b;
+	ev_begin_at(&b, realtime_us(), "", "ss", NULL);
+	jb_key(&b, "n");
+	jb_uint(&b, sd.n);
+	jb_key(&b, "full");
+	jb_bool(&b, full);
+	jb_key(&b, "rows");
+	jb_arr_begin(&b);
+	size_t nrows = 0;
+	sd.fresh.n = 0;
+	int ok = sd.compat_ok ? dump_family(AF_UNSPEC, &b, full, &nrows) == 0
+	                      : dump_family(AF_INET, &b, full, &nrows) == 0 && dump_family(AF_INET6, &b, full, &nrows) == 0;
+	if (!ok) {
+		int err = errno;
+		jb_free(&b);
+		/* Entries seen by the half-done dump keep gen = n; the next dump sorts it out. */
+		for (size_t i = 0; i < sd.fresh.n; i++)
+			sd.fresh.v[i].gen = 0;
+		sd.fresh.n = 0;
+		sd.errors++;
+		errno = err;
+		return -1;
+	}
+	jb_arr_end(&b);
+	int64_t dump_us = (monotonic_ns() - now_ns) / 1000;
+	/* Sockets the dump no longer showed. */
+	size_t ngone = 0, keep = 0;
+	for (size_t i = 0; i < sd.tab.n; i++) {
+		struct entry *e = &sd.tab.v[i];
+		if (e->gen == sd.n) {
+			sd.tab.v[keep++] = *e;
+			continue;
+		}
+		if (ngone++ == 0) {
+			jb_key(&b, "gone");
+			jb_arr_begin(&b);
+		}
+		char tmp[24];
+		snprintf(tmp, sizeof tmp, "%llx", (unsigned long long)e->cookie);
+		jb_str(&b, tmp);
+	}
+	if (ngone > 0)
+		jb_arr_end(&b);
+	sd.tab.n = keep;
+	if (sd.fresh.n > 0) {
+		for (size_t i = 0; i < sd.fresh.n; i++)
+			push_entry(&sd.tab, &sd.fresh.v[i]);
+		qsort(sd.tab.v, sd.tab.n, sizeof *sd.tab.v, cmp_entry);
+		sd.fresh.n = 0;
+	}
+	if (!full && nrows == 0 && ngone == 0) {
+		jb_free(&b);
+		return 0;
+	}
+	jb_key(&b, "dumpUs");
+	jb_int(&b, dump_us);
+	jb_key(&b, "missed");
+	jb_uint(&b, sd.missed);
+	ev_end(&b);
+	return 0;
+}
+
+/* ------------------------------------------------------------ destroy */
+
+static void open_destroy_socket(void)
+{
+	int fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_SOCK_DIAG);
+	if (fd < 0)
+		return;
+	int size = SD_DESTROY_RCVBUF;
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size) < 0)
+		(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+	int groups[] = { SKNLGRP_INET_TCP_DESTROY, SKNLGRP_INET6_TCP_DESTROY };
+	for (size_t i = 0; i < sizeof groups / sizeof groups[0]; i++) {
+		if (setsockopt(fd, SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, &groups[i], sizeof groups[i]) < 0) {
+			close(fd); /* EPERM without CAP_NET_ADMIN: sampling goes on without exact close times */
+			return;
+		}
+	}
+	sd.destroyfd = fd;
+}
+
+static void read_destroyed(void)
+{
+	for (;;) {
+		ssize_t got = recv(sd.destroyfd, sd.dbuf, SD_RECV_BYTES, 0);
+		int64_t t = realtime_us();
+		if (got < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == ENOBUFS) {
+				struct jbuf b;
+				ev_error_begin(&b, "", NULL, "sample", ENOBUFS, "socket destroy notifications were lost (receive buffer full)");
+				ev_end(&b);
+				continue;
+			}
+			return; /* EAGAIN: all read */
+		}
+		int len = (int)got;
+		for (struct nlmsghdr *h = (struct nlmsghdr *)sd.dbuf; NLMSG_OK(h, len); h = NLMSG_NEXT(h, len)) {
+			if (h->nlmsg_type != SOCK_DIAG_BY_FAMILY || h->nlmsg_len < NLMSG_LENGTH(sizeof(struct inet_diag_msg)))
+				continue;
+			struct diag d;
+			parse_diag(h, &d);
+			if (d.r->idiag_family != AF_INET && d.r->idiag_family != AF_INET6)
+				continue;
+			if (still_exists(d.r))
+				continue; /* became TIME-WAIT: the dumps follow it */
+			struct entry *e = find_entry(d.cookie);
+			if (e != NULL) {
+				size_t i = (size_t)(e - sd.tab.v);
+				memmove(e, e + 1, (sd.tab.n - i - 1) * sizeof *e);
+				sd.tab.n--;
+			}
+			struct jbuf b;
+			ev_begin_at(&b, t, "", "ss-destroy", NULL);
+			put_row_fields(&b, &d);
+			ev_end(&b);
+		}
+	}
+}
+
+/* ------------------------------------------------------------ control */
+
+static void stop_quietly(void)
+{
+	unwatch_fd(&sd.timerfd);
+	unwatch_fd(&sd.destroyfd);
+	free_table(&sd.tab);
+	free_table(&sd.fresh);
+	sd.active = 0;
+}
+
+static void on_destroy_ready(void *ctx, uint32_t events)
+{
+	(void)ctx;
+	(void)events;
+	read_destroyed();
+}
+
+static void on_timer(void *ctx, uint32_t events)
+{
+	(void)ctx;
+	(void)events;
+	/* Destroy notifications first: they were read before the dump that follows. */
+	if (sd.destroyfd >= 0)
+		read_destroyed();
+	uint64_t ticks = 0;
+	if (read(sd.timerfd, &ticks, sizeof ticks) != (ssize_t)sizeof ticks)
+		return;
+	if (ticks > 1)
+		sd.missed += ticks - 1;
+	if (sample_now(0) < 0 && (sd.errors == 1 || sd.errors % 1000 == 0))
+		emit_error("", NULL, "sample", errno);
+}
+
+static int sd_start(long interval_ms, long full_every_ms, const char *id)
+{
+	stop_quietly();
+	if (sd.buf == NULL) {
+		sd.buf = xmalloc(SD_RECV_BYTES);
+		sd.dbuf = xmalloc(SD_RECV_BYTES);
+	}
+	if (sd.nlfd < 0 && (sd.nlfd = open_diag_socket()) < 0)
+		return -1;
+	sd.timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (sd.timerfd < 0)
+		return -1;
+	sd.interval_ms = interval_ms;
+	sd.full_every_ms = full_every_ms;
+	sd.next_full_ns = 0;
+	sd.missed = 0;
+	open_destroy_socket();
+	/* Absolute, periodic: tick k fires at start + k * interval however long a dump took. */
+	int64_t start = monotonic_ns() + (int64_t)interval_ms * 1000000;
+	struct itimerspec its = {
+		.it_interval = { .tv_sec = interval_ms / 1000, .tv_nsec = (interval_ms % 1000) * 1000000 },
+		.it_value = { .tv_sec = start / 1000000000, .tv_nsec = start % 1000000000 },
+	};
+	if (timerfd_settime(sd.timerfd, TFD_TIMER_ABSTIME, &its, NULL) < 0) {
+		int err = errno;
+		stop_quietly();
+		errno = err;
+		return -1;
+	}
+	/* The first dump tells whether sampling works at all; `sampling` follows it. */
+	sd.compat_ok = 1;
+	if (sample_now(1) < 0) {
+		sd.compat_ok = 0; /* a kernel without the compat request: two dumps */
+	}
+	if (!sd.compat_ok && sample_now(1) < 0) {
+		int err = errno;
+		stop_quietly();
+		errno = err;
+		return -1;
+	}
+	struct jbuf b;
+	ev_begin(&b, "", "sampling", id);
+	put_u(&b, "intervalMs", (unsigned long long)interval_ms);
+	put_u(&b, "fullEveryMs", (unsigned long long)full_every_ms);
+	jb_key(&b, "dumps");
+	jb_str(&b, sd.compat_ok ? "tcpdiag" : "inet+inet6");
+	jb_key(&b, "destroy");
+	jb_bool(&b, sd.destroyfd >= 0);
+	ev_end(&b);
+	fdw_add(sd.timerfd, EPOLLIN, on_timer, NULL);
+	if (sd.destroyfd >= 0)
+		fdw_add(sd.destroyfd, EPOLLIN, on_destroy_ready, NULL);
+	sd.active = 1;
+	return 0;
+}
+
+static void sd_stop(const char *id)
+{
+	stop_quietly();
+	struct jbuf b;
+	ev_begin(&b, "", "unsampled", id);
+	put_u(&b, "n", sd.n);
+	put_u(&b, "missed", sd.missed);
+	put_u(&b, "errors", sd.errors);
+	ev_end(&b);
+}
+
+void cmd_sample(struct agent *a, struct cmd *c)
+{
+	long long interval_ms = SD_DEFAULT_INTERVAL_MS, full_every_ms = SD_DEFAULT_FULL_EVERY_MS;
+	(void)a;
+	if (arg_int(c, "intervalMs", 0, 60000, 0, &interval_ms) < 0 ||
+	    arg_int(c, "fullEveryMs", 1, 3600000, 0, &full_every_ms) < 0)
+		return;
+	if (interval_ms == 0) {
+		sd_stop(c->id);
+		return;
+	}
+	if (sd_start((long)interval_ms, (long)full_every_ms, c->id) < 0)
+		emit_error(c->name, c->id, "sample", errno);
+}
+
+void cmd_unsample(struct agent *a, struct cmd *c)
+{
+	(void)a;
+	sd_stop(c->id);
+}
+
+void sd_free(void)
+{
+	stop_quietly();
+	close_fd(&sd.nlfd);
+	free(sd.buf);
+	free(sd.dbuf);
+	sd.buf = sd.dbuf = NULL;
+}

@@ -1,0 +1,66 @@
+// The default suite end to end: its wall time at --jobs auto against its longest
+// scenario (target: <= 1.15 x longest + 3 s), and how many expectations fail at
+// --jobs auto, 8, 16 and 33 (a machine run past what it holds fails timing
+// expectations; auto should not). Each figure with /proc/loadavg beside it.
+// Prints figures, asserts nothing.
+//
+// Run:  npx tsx bench/suite.ts [--repeat N] [--jobs auto,8,16,33] [PATH...]
+// Default: one run per setting. The machine is shared: do not repeat jobs 33.
+// Needs root and `make build` (runs dist/cli/main.js, as a user would).
+
+import { readFileSync } from 'node:fs'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { parseArgs } from 'node:util'
+import { runCommand } from '../src/util/proc.js'
+import type { RunSummary, ScenarioVerdict } from '../src/expect/verdict.js'
+
+const { values, positionals } = parseArgs({
+  options: { repeat: { type: 'string', default: '1' }, jobs: { type: 'string', default: 'auto,8,16,33' } },
+  allowPositionals: true,
+})
+const REPEAT = Number(values.repeat)
+const SETTINGS = (values.jobs ?? 'auto').split(',')
+const load = (): string => `loadavg ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}`
+const cli = path.resolve('dist/cli/main.js')
+
+interface RunFigures { wallMs: number; longestMs: number; longestName: string; failedExpectations: number; failedScenarios: number; scenarios: number }
+
+async function runOnce(jobs: string): Promise<RunFigures> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'tcplab-suite-'))
+  try {
+    const t0 = performance.now()
+    await runCommand([process.execPath, cli, 'run', ...positionals, '--jobs', jobs, '--reporter', 'json', '--results', dir], { reject: false, timeoutMs: 30 * 60_000 })
+    const wallMs = performance.now() - t0
+    const summary = JSON.parse(await readFile(path.join(dir, 'summary.json'), 'utf8')) as RunSummary
+    let failedExpectations = 0
+    let longestMs = 0
+    let longestName = ''
+    for (const s of summary.scenarios) {
+      const v = JSON.parse(await readFile(path.join(dir, s.name, 'verdict.json'), 'utf8')) as ScenarioVerdict
+      failedExpectations += v.results.filter((r) => r.status === 'fail' || r.status === 'error').length
+      // The longest scenario's own played length: what no schedule can beat.
+      const playedMs = (v.endT ?? 0) * 1000
+      if (playedMs > longestMs) {
+        longestMs = playedMs
+        longestName = v.name
+      }
+    }
+    return { wallMs, longestMs, longestName, failedExpectations, failedScenarios: summary.failed + summary.errors, scenarios: summary.scenarios.length }
+  } finally {
+    await rm(dir, { recursive: true, force: true })
+  }
+}
+
+console.log(`== default suite, ${REPEAT} run(s) per setting, ${load()}`)
+for (const jobs of SETTINGS) {
+  const repeat = jobs === '33' ? 1 : REPEAT
+  for (let i = 0; i < repeat; i++) {
+    const f = await runOnce(jobs)
+    const targetMs = 1.15 * f.longestMs + 3000
+    const wall = `wall ${(f.wallMs / 1000).toFixed(1)} s, longest ${f.longestName} ${(f.longestMs / 1000).toFixed(1)} s` +
+      (jobs === 'auto' ? ` (target <= ${(targetMs / 1000).toFixed(1)} s: ${f.wallMs <= targetMs ? 'met' : 'MISSED'})` : '')
+    console.log(`--jobs ${jobs.padEnd(4)} ${wall}; failing expectations ${f.failedExpectations} in ${f.failedScenarios}/${f.scenarios} scenarios   ${load()}`)
+  }
+}

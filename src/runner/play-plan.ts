@@ -1,0 +1,222 @@
+// Play a compiled plan (plan.ts): hand each host's steps to its agent, start
+// them, relay what crosses hosts (an event or a finished step another host's
+// step waits for), turn the agents' `step` events into action records with
+// their scheduled and actual times, and stop the scenario when a command
+// fails. The agents keep the time; the runner only listens.
+
+import type { AgentEvent } from '../agent/index.js'
+import type { ExpectationResult } from '../expect/index.js'
+import { parseSaveCounters, type IptablesCmd } from '../faults/iptables.js'
+import { secondsSince, nowUs } from '../recorder/records.js'
+import type { Timeline } from '../recorder/timeline.js'
+import type { LoadedScenario } from '../scenario/loader.js'
+import { StepError } from '../util/errors.js'
+import type { HostAgent } from './agents.js'
+import type { CompiledPlan, CompiledStep } from './plan.js'
+
+export interface PlayPlanOptions {
+  loaded: LoadedScenario
+  plan: CompiledPlan
+  agents: ReadonlyMap<string, HostAgent>
+  timeline: Timeline
+  t0Us: number
+  signal: AbortSignal
+  /** Give up on steps whose gate has not opened for this long without any progress (no `duration:`). */
+  idleTimeoutMs: number
+  /** Linger after the last step when the scenario has no `duration:`. */
+  lingerMs: number
+}
+
+export interface PlayPlanResult {
+  /** Steps that never ran (their event never happened), as failed results. */
+  extra: ExpectationResult[]
+  /** Hosts with iptables rules, for the counters at the end. */
+  ruleHosts: Set<`${IptablesCmd}:${string}`>
+  /** Step lateness (actual - scheduled), ms. */
+  lateness: { n: number; p50: number; p99: number; max: number }
+  /** Call once the agents are to stop: processes still running then are marked stoppedByRunner. */
+  markStopping(): void
+}
+
+/** Play the plan to the scenario's end. Throws StepError (with file:line:col) when a command of a step fails. */
+export async function playPlan(o: PlayPlanOptions): Promise<PlayPlanResult> {
+  const { plan, agents, timeline, t0Us, loaded } = o
+  const s = loaded.scenario
+  const byStep = new Map(plan.steps.map((c) => [c.planStep, c]))
+  const fired = new Map<number, number>() // planStep -> actual t
+  const done = new Set<number>()
+  const lateMs: number[] = []
+  const relayed = new Set<string>()
+  const running = new Set<string>() // "host name" of user processes
+  const counterLines = new Map<string, string[]>()
+  let stopping = false
+  let failure: StepError | undefined
+  let progressUs = nowUs()
+  let wake: (() => void) | undefined
+  const poke = (): void => {
+    progressUs = nowUs()
+    wake?.()
+  }
+  const sec = (us: number): number => secondsSince(t0Us, us)
+
+  const fail = (c: CompiledStep, message: string, hint?: string): void => {
+    if (failure) return
+    const pos = loaded.stepPos[c.index]
+    failure = new StepError(`${loaded.file}:${pos?.line ?? 0}:${pos?.col ?? 0} steps[${c.index}]: ${message}`, hint ? { hint } : {})
+    wake?.()
+  }
+
+  const relay = (from: string, ref: string, tUs: number, hostsWaiting: ReadonlySet<string> | undefined): void => {
+    if (!hostsWaiting || relayed.has(ref)) return
+    relayed.add(ref)
+    for (const h of hostsWaiting) if (h !== from) void agents.get(h)?.send({ op: 'trigger', ref, tUs }).catch(() => undefined)
+  }
+
+  const unlisten: Array<() => void> = []
+  for (const [host, agent] of agents) {
+    unlisten.push(agent.listen((ev: AgentEvent) => {
+      const e = ev as AgentEvent & Record<string, unknown>
+      // Cross-host gates: the first NAME.TYPE goes to the hosts waiting for it, stamped with its own time.
+      if (e.name !== '') relay(host, `${e.name}.${e.type}`, e.t, plan.eventRefs.get(`${e.name}.${e.type}`))
+      if (e.name === '') {
+        if (e.type === 'step') {
+          const c = byStep.get(Number(e.step))
+          if (c) {
+            fired.set(c.planStep, sec(Number(e.actualUs)))
+            const late = Number(e.lateUs) / 1000
+            if (c.sub === 0) {
+              lateMs.push(late)
+              timeline.add({
+                kind: 'action', t: sec(Number(e.actualUs)), scheduledT: sec(Number(e.scheduledUs)), lateMs: Math.round(late * 1000) / 1000,
+                step: c.index, host: c.host, action: c.action, detail: c.detail, target: c.target,
+              })
+            }
+          }
+          poke()
+          return true
+        }
+        if (e.type === 'step-done') {
+          const k = Number(e.step)
+          done.add(k)
+          relay(host, `step:${k}`, Number(e.doneUs), plan.stepRefs.get(k))
+          poke()
+          return true
+        }
+        return e.type === 'planned' || e.type === 'go' || e.type === 'triggered' || e.type === 'cancelled'
+      }
+      const c = stepOfCommand(byStep, e.id)
+      const internal = e.name.startsWith('.')
+      if (c && e.type === 'error' && (internal || c.role === 'process')) {
+        const argv = c.cmd.op === 'exec' ? c.cmd.argv.join(' ') : c.detail
+        const missing = e.errno === 'ENOENT'
+        fail(c, `cannot run ${argv} on ${host}: ${String(e.errno)}${missing ? ' (not installed on the host)' : ''}`, missing ? 'install it in the host, or check the command name' : undefined)
+        return internal
+      }
+      if (!internal) {
+        if (c?.role === 'process' && e.type === 'started') running.add(`${host} ${e.name}`)
+        if (e.type === 'exited' && running.delete(`${host} ${e.name}`) && stopping) e.stoppedByRunner = true
+        return false
+      }
+      // Internal commands (iptables, sysctl, ip link, tc, counters) never reach the timeline.
+      if (c?.role === 'counters' && e.type === 'stdout') counterLines.set(e.name, [...(counterLines.get(e.name) ?? []), String(e.text)])
+      if (c && e.type === 'exited') {
+        if (c.role === 'counters') {
+          for (const k of parseSaveCounters((counterLines.get(e.name) ?? []).join('\n'))) {
+            timeline.add({ kind: 'counter', t: sec(e.t), host, name: k.name, value: k.packets, packets: k.packets, bytes: k.bytes })
+          }
+        } else if (e.code !== 0) {
+          const how = typeof e.signal === 'string' ? `killed by ${e.signal}` : `exited with ${String(e.code)}`
+          const stderr = String(e.stderrTail ?? '').trim().split('\n').slice(-3).join('\n  ')
+          const argv = c.cmd.op === 'exec' ? c.cmd.argv.join(' ') : c.detail
+          fail(c, `${c.iptables ? `${c.iptables} rejected the rule on ${host}` : `command failed on ${host}`}: ${argv} ${how}${stderr ? `\n  ${stderr}` : ''}`,
+            c.iptables ? 'check the rule against iptables(8) and iptables-extensions(8); it is passed as argv, without a shell' : undefined)
+        }
+      }
+      return true
+    }))
+  }
+
+  const ruleHosts = new Set<`${IptablesCmd}:${string}`>()
+  for (const c of plan.steps) if (c.iptables && c.role === 'command') ruleHosts.add(`${c.iptables}:${c.host}`)
+
+  try {
+    await Promise.all([...plan.byHost].map(async ([host, steps]) => {
+      const agent = agents.get(host)
+      if (!agent) throw new StepError(`no agent on ${host}`)
+      await agent.send({ op: 'plan', steps: steps.map((c) => ({ step: c.planStep, gate: c.gate, cmd: c.cmd, waits: c.waits })) })
+      await agent.send({ op: 'go' })
+    }))
+
+    // Run to the end: `duration:`, or every step done plus the linger.
+    const endUs = s.duration !== undefined ? t0Us + s.duration * 1000 : undefined
+    for (;;) {
+      if (failure) break
+      if (o.signal.aborted) break
+      const now = nowUs()
+      const allDone = plan.steps.every((c) => done.has(c.planStep))
+      let untilUs: number
+      if (endUs !== undefined) {
+        if (now >= endUs) break
+        untilUs = endUs
+      } else if (allDone) {
+        const lastUs = t0Us + Math.max(0, ...[...fired.values()]) * 1e6
+        const stopUs = Math.max(lastUs, progressUs) + o.lingerMs * 1000
+        if (now >= stopUs) break
+        untilUs = stopUs
+      } else {
+        if (now - progressUs >= o.idleTimeoutMs * 1000) break
+        untilUs = progressUs + o.idleTimeoutMs * 1000
+      }
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(done, Math.max(1, (untilUs - now) / 1000))
+        function done(): void {
+          clearTimeout(timer)
+          o.signal.removeEventListener('abort', done)
+          wake = undefined
+          resolve()
+        }
+        wake = done
+        o.signal.addEventListener('abort', done, { once: true })
+      })
+    }
+  } finally {
+    await Promise.all([...agents.values()].map((a) => (a.hasExited ? undefined : a.send({ op: 'cancel' }).catch(() => undefined))))
+  }
+  if (failure) {
+    for (const u of unlisten) u()
+    throw failure
+  }
+
+  // Steps that never ran: their event (or the step before them) never came.
+  const extra: ExpectationResult[] = []
+  const reported = new Set<number>()
+  for (const c of plan.steps) {
+    if (fired.has(c.planStep) || reported.has(c.index)) continue
+    reported.add(c.index)
+    const step = s.steps[c.index]
+    const pos = loaded.stepPos[c.index]
+    const gate = c.gate
+    const why = 'on' in gate ? `${gate.on} never happened` : 'afterStep' in gate ? `step ${Math.floor(gate.afterStep / 8)} never finished` : 'its time never came'
+    extra.push({
+      index: -1 - c.index, kind: 'step', status: 'fail', description: `step ${c.index} could not run`,
+      expected: step?.after ? `${step.after} happens` : 'the step runs', measured: `${why} (before the end at ${secondsSince(t0Us, nowUs()).toFixed(3)}s)`,
+      line: pos?.line, col: pos?.col, t: secondsSince(t0Us, nowUs()),
+    })
+  }
+  const sorted = [...lateMs].sort((a, b) => a - b)
+  const q = (p: number): number => sorted.length === 0 ? 0 : (sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? 0)
+  return {
+    extra,
+    ruleHosts,
+    lateness: { n: sorted.length, p50: q(50), p99: q(99), max: sorted[sorted.length - 1] ?? 0 },
+    markStopping() {
+      stopping = true
+    },
+  }
+}
+
+/** The compiled step a command id ("s17") belongs to. */
+function stepOfCommand(byStep: ReadonlyMap<number, CompiledStep>, id: unknown): CompiledStep | undefined {
+  if (typeof id !== 'string' || !id.startsWith('s')) return undefined
+  return byStep.get(Number(id.slice(1)))
+}

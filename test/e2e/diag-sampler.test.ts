@@ -1,0 +1,143 @@
+// The agent's sock_diag sampler against ss: the same sockets recorded by the
+// agent (op sample) and by `ss -tanoiem` a few milliseconds later must agree on
+// state, queues, timer, rto, cwnd, mss, wscale, skmem... Sockets: a listener, a
+// connection whose reader is paused (Recv-Q), one whose data is dropped on the
+// way (Send-Q, retransmission timer), one with keepalive. Needs root.
+
+import t from 'tap'
+import { startAgent, type AgentClient } from '../../src/agent/client.js'
+import type { AgentEvent, SsEvent } from '../../src/agent/protocol.js'
+import { DiagSampleExpander } from '../../src/recorder/diag-sampler.js'
+import type { SsRecord } from '../../src/recorder/records.js'
+import { parseSsOutput, type ParsedSocket } from '../../src/recorder/ss-parse.js'
+import { buildAgent, createAgentTestLab, isRoot, listOwnTestNamespaces, SERVER_ADDR } from './agent-host.js'
+
+type TT = Parameters<Parameters<typeof t.test>[0]>[0]
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
+
+/** Fields both must show with the same value (info keys as ss-parse names them). */
+const EXACT_INFO = ['rto', 'cwnd', 'mss', 'rcvmss', 'advmss', 'pmtu', 'wscale', 'cc', 'ts', 'sack', 'backoff', 'retrans', 'unacked', 'bytes_acked', 'bytes_received', 'bytes_sent', 'rcv_space', 'snd_wnd', 'shutdown', 'sk', 'ssthresh']
+
+/** Differences between the agent's record and ss's line of one socket (empty: they agree). */
+function differences(d: SsRecord, s: ParsedSocket): string[] {
+  const out: string[] = []
+  const eq = (what: string, a: unknown, b: unknown): void => {
+    if (JSON.stringify(a) !== JSON.stringify(b)) out.push(`${what}: agent ${JSON.stringify(a)} ss ${JSON.stringify(b)}`)
+  }
+  eq('state', d.state, s.state)
+  eq('recvQ', d.recvQ, s.recvQ)
+  eq('sendQ', d.sendQ, s.sendQ)
+  eq('ino', d.ino, s.ino)
+  eq('timer.name', d.timer?.name, s.timer?.name)
+  eq('timer.retrans', d.timer?.retrans, s.timer?.retrans)
+  // ss runs a few ms after the dump and prints a rounded countdown (print_ms_timer).
+  const de = d.timer?.expiresMs ?? 0
+  const se = s.timer?.expiresMs ?? 0
+  const slack = se >= 10_000 ? 1000 : 60
+  if (de - se < -5 || de - se > slack) out.push(`timer.expiresMs: agent ${de} ss ${se}`)
+  eq('skmem.rb', d.skmem?.rb, s.skmem?.rb)
+  eq('skmem.tb', d.skmem?.tb, s.skmem?.tb)
+  eq('skmem.r', d.skmem?.r, s.skmem?.r)
+  eq('skmem.w', d.skmem?.w, s.skmem?.w)
+  for (const k of EXACT_INFO) eq(`info.${k}`, d.info[k], s.info[k])
+  return out
+}
+
+async function run(): Promise<void> {
+  await buildAgent()
+  const lab = await createAgentTestLab('diag')
+  const agents: AgentClient[] = []
+  try {
+    await checks(lab, agents)
+  } finally {
+    await Promise.all(agents.map((a) => a.close({ graceMs: 500 })))
+    await lab.down()
+  }
+  await t.test('leak check', async (tt: TT) => tt.same(await listOwnTestNamespaces(), [], 'no namespace left'))
+}
+
+async function checks(lab: Awaited<ReturnType<typeof createAgentTestLab>>, agents: AgentClient[]): Promise<void> {
+  const expanders = new Map<string, DiagSampleExpander>()
+  const start = async (host: typeof lab.server): Promise<AgentClient> => {
+    const x = new DiagSampleExpander(host.name)
+    expanders.set(host.name, x)
+    const last: { recs: SsRecord[] } = { recs: [] }
+    const a = await startAgent(host, {
+      onEvent: (ev: AgentEvent) => {
+        if (ev.type === 'ss') last.recs = x.apply(ev, 0).filter((r): r is SsRecord => r.kind === 'ss')
+      },
+    })
+    ;(a as AgentClient & { last?: typeof last }).last = last
+    agents.push(a)
+    return a
+  }
+  const server = await start(lab.server)
+  const client = await start(lab.client)
+  await server.request({ op: 'listen', name: 'srv', port: 8000, read: 'pause' })
+  await client.request({ op: 'connect', name: 'paused', host: SERVER_ADDR, port: 8000, opts: { keepalive: true, keepidle: 60 } })
+  await client.request({ op: 'send', name: 'paused', bytes: 3000 })
+  await client.request({ op: 'connect', name: 'lossy', host: SERVER_ADDR, port: 8000 })
+  const lport = (await client.request({ op: 'list' })) as AgentEvent & { sockets: Array<{ name: string; lport?: number }> }
+  const lossyPort = lport.sockets.find((s) => s.name === 'lossy')?.lport
+  await lab.server.exec(['iptables', '-A', 'INPUT', '-p', 'tcp', '--sport', String(lossyPort), '-j', 'DROP'])
+  await client.send({ op: 'send', name: 'lossy', bytes: 5000 })
+  await sleep(700) // a few retransmissions of the lossy one
+
+  for (const host of [lab.server, lab.client]) {
+    await t.test(`${host.name}: agent and ss agree`, async (tt: TT) => {
+      const a = host === lab.server ? server : client
+      const last = (a as AgentClient & { last: { recs: SsRecord[] } }).last
+      let diffs: string[] = []
+      let compared = 0
+      for (let attempt = 0; attempt < 5; attempt++) {
+        // `sample` restarts with an immediate full dump; ss follows at once.
+        await a.request({ op: 'sample', intervalMs: 1000, fullEveryMs: 1000 })
+        const ss = parseSsOutput((await host.exec(['ss', '-tanoiem'])).stdout)
+        diffs = []
+        compared = 0
+        for (const s of ss) {
+          const d = last.recs.find((r) => r.local === s.local && r.peer === s.peer)
+          if (!d) {
+            diffs.push(`${s.state} ${s.local} ${s.peer}: not in the agent's sample`)
+            continue
+          }
+          compared++
+          for (const x of differences(d, s)) diffs.push(`${s.state} ${s.local} ${s.peer} ${x}`)
+        }
+        if (last.recs.length !== ss.length) diffs.push(`agent ${last.recs.length} sockets, ss ${ss.length}`)
+        if (diffs.length === 0) break
+        await sleep(37) // a retransmission fell between the two: try again
+      }
+      tt.ok(compared >= 2, `${compared} sockets compared`)
+      tt.same(diffs, [], 'no differences')
+    })
+  }
+
+  await t.test('the lossy connection shows a retransmission timer with backoff in both', async (tt: TT) => {
+    const last = (client as AgentClient & { last: { recs: SsRecord[] } }).last
+    const lossy = last.recs.find((r) => r.localPort === lossyPort)
+    tt.equal(lossy?.timer?.name, 'on')
+    tt.ok((lossy?.timer?.retrans ?? 0) >= 1, 'retransmitted')
+    tt.ok((lossy?.sendQ ?? 0) > 0, 'Send-Q holds the data')
+    const paused = (server as AgentClient & { last: { recs: SsRecord[] } }).last.recs.find((r) => r.state === 'ESTAB' && r.recvQ === 3000)
+    tt.ok(paused, 'paused reader: Recv-Q 3000')
+  })
+
+  await t.test('change-only: an idle minute of sockets is not repeated between full dumps', async (tt: TT) => {
+    const events: SsEvent[] = []
+    const c2 = await startAgent(lab.server, { onEvent: (ev) => { if (ev.type === 'ss') events.push(ev) } })
+    agents.push(c2)
+    await lab.server.exec(['iptables', '-F', 'INPUT'])
+    await sleep(1500) // let the lossy connection drain
+    await c2.request({ op: 'sample', intervalMs: 10, fullEveryMs: 60_000 })
+    await sleep(500)
+    const reply = await c2.request({ op: 'unsample' })
+    const n = reply.type === 'unsampled' ? reply.n : 0
+    tt.ok(n >= 40, `~50 dumps in 500 ms at 10 ms (${n})`)
+    tt.ok(events.length < n / 4, `only ${events.length} of ${n} dumps written (idle sockets)`)
+    tt.ok(events[0]?.full === true && events[0].rows.length >= 3, 'the first is full')
+  })
+}
+
+if (!isRoot()) t.plan(0, 'skip: needs root to create network namespaces')
+else await run()
