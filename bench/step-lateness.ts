@@ -6,8 +6,10 @@
 // Node relays each A step-done as `trigger` {ref: "step:K"} to B, whose step
 // waits on afterStep K. Both phases run idle and with two busy loops
 // (`node -e 'for(;;){}'` x2). Prints figures and /proc/loadavg, asserts nothing.
+// PRIORITY (nice | fifo) starts the agents with --priority=PRIORITY (opt-in,
+// see plan_raise_priority in agent/plan.c; needs CAP_SYS_NICE).
 //
-// Run:  npx tsx bench/step-lateness.ts [STEPS]
+// Run:  npx tsx bench/step-lateness.ts [STEPS] [PRIORITY]
 
 import { readFile } from 'node:fs/promises'
 import { startAgent } from '../src/agent/client.js'
@@ -20,6 +22,7 @@ import type { Proc } from '../src/lab/types.js'
 import { buildAgent } from '../test/e2e/agent-host.js'
 
 const STEPS = Number(process.argv[2] ?? 50)
+const PRIORITY = process.argv[3]
 const AGENTS = 16
 const GAP_US = 20_000
 const LEAD_US = 500_000
@@ -32,7 +35,7 @@ const plainHost: Host = {
   ifnames: ['lo'],
   agentPath: agentBinaryPath(),
   exec: (argv, opts) => runCommand(argv, opts),
-  spawn: (argv, opts) => spawnProcess(argv, opts),
+  spawn: (argv, opts) => spawnProcess(PRIORITY !== undefined ? [...argv, `--priority=${PRIORITY}`] : argv, opts),
 }
 
 interface Agent {
@@ -83,6 +86,7 @@ async function runDeadlines(agents: Agent[]): Promise<number[]> {
   const load = await loadavg()
   console.log(summarize('  of which list steps', all.filter((e) => e.op === 'list').map((e) => e.lateUs), load))
   console.log(summarize('  of which exec steps', all.filter((e) => e.op === 'exec').map((e) => e.lateUs), load))
+  console.log(summarize('  of which steps right after an exec', all.filter((e) => e.step % 10 === 0 && e.step > 0).map((e) => e.lateUs), load))
   return all.map((e) => e.lateUs)
 }
 
@@ -125,7 +129,7 @@ async function main(): Promise<void> {
   const agents = await openAgents(AGENTS)
   const busy: Proc[] = []
   try {
-    console.log(`${AGENTS} agents, ${STEPS} steps each, ${GAP_US / 1000} ms apart; ${(await readFile('/proc/cpuinfo', 'utf8')).split('\n').filter((l) => l.startsWith('processor')).length} CPUs`)
+    console.log(`${AGENTS} agents${PRIORITY !== undefined ? ` (--priority=${PRIORITY})` : ''}, ${STEPS} steps each, ${GAP_US / 1000} ms apart; ${(await readFile('/proc/cpuinfo', 'utf8')).split('\n').filter((l) => l.startsWith('processor')).length} CPUs`)
     for (const loaded of [false, true]) {
       if (loaded) {
         for (let i = 0; i < 2; i++) busy.push(spawnProcess(['node', '-e', 'for(;;){}']))
