@@ -6,11 +6,19 @@ import type { ExitInfo, Host, Proc } from '../lab/types.js'
 import type { AgentCommand, AgentEvent } from './protocol.js'
 export { agentBinaryPath } from '../lab/agent-path.js'
 
+export type AgentPriority = 'normal' | 'nice' | 'fifo'
+
 export interface StartAgentOptions {
   /** Every event the agent writes, in order (called before any `request` resolves with it). Must not throw. */
   onEvent(ev: AgentEvent): void
   /** Each line the agent writes to stderr (it only writes there when something is badly wrong). */
   onStderrLine?: ((line: string) => void) | undefined
+  /**
+   * The agent's scheduling (tcplab-agent --priority, agent/plan.c): 'fifo' (SCHED_FIFO 1: wakes
+   * ahead of every normal task, so deadlines hold on a busy machine), 'nice' (nice -5), or
+   * 'normal'. Where it is not permitted the agent says so on stderr and runs normally.
+   */
+  priority?: AgentPriority | undefined
   /** How long to wait for the agent's `ready` event (default 5000 ms). */
   readyTimeoutMs?: number | undefined
 }
@@ -90,7 +98,7 @@ export async function startAgent(host: Host, opts: StartAgentOptions): Promise<A
     stderrTail.push(line)
     if (stderrTail.length > STDERR_LINES_KEPT) stderrTail.shift()
   }
-  const argv = [host.agentPath]
+  const argv = opts.priority === undefined || opts.priority === 'normal' ? [host.agentPath] : [host.agentPath, `--priority=${opts.priority}`]
   const proc = host.spawn(argv, {
     stdin: true,
     onStdoutLine: (line) => {

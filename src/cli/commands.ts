@@ -97,8 +97,11 @@ const run: Command = {
     tag: { type: 'string', multiple: true, short: 't' },
     tolerance: { type: 'string' },
     sysctl: { type: 'string', multiple: true },
+    'agent-priority': { type: 'string' },
   },
   async run(ctx) {
+    const agentPriority = ctx.values['agent-priority'] as string | undefined
+    if (agentPriority !== undefined && !['normal', 'nice', 'fifo'].includes(agentPriority)) throw new UsageError(`--agent-priority expects normal, nice or fifo, got "${agentPriority}"`)
     const backendName = (ctx.values.backend as string | undefined) ?? 'netns'
     if (!(BACKEND_NAMES as readonly string[]).includes(backendName)) throw new UsageError(`--backend expects ${BACKEND_NAMES.join(' or ')}, got "${backendName}"`)
     const reporterName = ((ctx.values.reporter as string | undefined) ?? 'pretty') as ReporterName
@@ -121,6 +124,7 @@ const run: Command = {
       jobs,
       tolerance: toleranceMs !== undefined ? { floorMs: toleranceMs } : undefined,
       sysctlOverrides,
+      agentPriority: agentPriority as 'normal' | 'nice' | 'fifo' | undefined,
       signal: ctx.signal,
       reporter: createReporter(reporterName, ctx.out),
       warn: (msg) => ctx.err.write(`tcplab: ${msg}\n`),

@@ -12,7 +12,7 @@ const HELP = `tcplab: reproducible TCP failure scenarios on real kernels
 usage:
   tcplab run [PATH...] [--backend netns|docker] [--jobs auto|N] [--results DIR]
                        [--reporter pretty|tap|json|junit] [--tag T] [--tolerance MS]
-                       [--sysctl KEY=VALUE]
+                       [--sysctl KEY=VALUE] [--agent-priority fifo|nice|normal]
   tcplab list [PATH...] [--json] [--tag T]
   tcplab validate [PATH...]
   tcplab explain NAME

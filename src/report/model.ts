@@ -25,6 +25,15 @@ export interface Marker {
   type?: string | undefined
   /** Whether the label is worth showing on the timeline (others: tooltip only). */
   prominent: boolean
+  /** Action: when it was due (seconds since t0) and how late it ran (ms), when the agent played it. */
+  scheduledT?: number | undefined
+  lateMs?: number | undefined
+}
+
+/** "0.08 ms" / "12 ms": how late a step ran. */
+export function formatLate(ms: number | undefined): string {
+  if (ms === undefined) return ''
+  return ms < 1 ? `${ms.toFixed(2)} ms` : `${Math.round(ms)} ms`
 }
 
 export interface ReportModel {
@@ -164,7 +173,9 @@ function actionMarker(r: ActionRecord): Marker {
     host: r.host,
     kind: 'action',
     label: `#${r.step}${r.host ? ` ${r.host}` : ''}: ${what}`,
-    detail: `step ${r.step} at ${r.t.toFixed(3)}s${r.host ? ` on ${r.host}` : ''}\n${r.action}: ${r.detail}`,
+    detail: `step ${r.step} at ${r.t.toFixed(3)}s${r.scheduledT !== undefined ? ` (due ${r.scheduledT.toFixed(3)}s, ${formatLate(r.lateMs)} late)` : ''}${r.host ? ` on ${r.host}` : ''}\n${r.action}: ${r.detail}`,
+    scheduledT: r.scheduledT,
+    lateMs: r.lateMs,
     severity: r.action === 'iptables' || r.action === 'ip6tables' || r.action === 'tc' || r.action === 'link' || r.action === 'signal' ? 'warn' : 'info',
     step: r.step,
     prominent: true,

@@ -8,7 +8,7 @@ import type { SsRecord } from '../recorder/records.js'
 import { formatMs } from '../util/duration.js'
 import { escapeXml as x, jsonForScript } from './escape.js'
 import { QUEUE_MEANINGS, SS_FIELDS, STATE_MEANINGS, TIMER_MEANINGS, findFieldMeaning, type FieldMeaning } from './glossary.js'
-import { describeRecord, type ReportModel } from './model.js'
+import { describeRecord, formatLate, type ReportModel } from './model.js'
 import type { ScenarioResult } from './results.js'
 import { REPORT_CSS } from './styles.js'
 import { renderTimelineSvg } from './timeline-svg.js'
@@ -95,13 +95,14 @@ function story(m: ReportModel): string {
   const rows = (sc?.steps ?? []).map((planned, i) => {
     const played = actions.filter((a) => a.step === i)
     const at = played.map((a) => `<a href="#t=${a.t}" data-goto="${a.t}">${a.t.toFixed(3)}s</a>`).join(', ')
+    const due = played.map((a) => (a.scheduledT !== undefined ? `${a.scheduledT.toFixed(3)}s <span class="muted">(${x(formatLate(a.lateMs))} late)</span>` : '<span class="muted">-</span>')).join(', ')
     const detail = played.map((a) => x(a.detail.split('\n').slice(1).join(' '))).join('<br>')
-    return `<tr><td class="num">${i}</td><td><code>${x(planned)}</code></td><td class="num">${at || '<span class="muted">not played</span>'}</td><td><code>${detail}</code></td></tr>`
+    return `<tr><td class="num">${i}</td><td><code>${x(planned)}</code></td><td class="num">${due}</td><td class="num">${at || '<span class="muted">not played</span>'}</td><td><code>${detail}</code></td></tr>`
   })
   return [
     '<section id="story"><h2>What happens</h2>',
     sc?.explain ? `<pre class="explain">${x(sc.explain.trimEnd())}</pre>` : '<p class="muted">scenario.yaml is missing from the results</p>',
-    rows.length ? `<details open><summary>Steps (${rows.length})</summary><table><tr><th>#</th><th>as written</th><th>played at</th><th>what ran</th></tr>${rows.join('')}</table></details>` : '',
+    rows.length ? `<details open><summary>Steps (${rows.length})</summary><table><tr><th>#</th><th>as written</th><th>due at</th><th>played at</th><th>what ran</th></tr>${rows.join('')}</table></details>` : '',
     '</section>',
   ].join('\n')
 }

@@ -1,7 +1,7 @@
 // One socket agent per host, started on the first socket step; every event it
 // writes becomes an `event` record on the timeline (source = socket name).
 
-import { startAgent, type AgentClient, type AgentCommand, type AgentEvent } from '../agent/index.js'
+import { startAgent, type AgentClient, type AgentPriority, type AgentCommand, type AgentEvent } from '../agent/index.js'
 import type { Host } from '../lab/index.js'
 import { secondsSince } from '../recorder/records.js'
 import { DiagSampleExpander } from '../recorder/diag-sampler.js'
@@ -64,7 +64,7 @@ export const FULL_EVERY_MS = 100
 const WAIT_FOR_RESULT = new Set(['listen', 'setsockopt', 'getsockopt', 'shutdown', 'close', 'abort', 'pause', 'resume', 'read'])
 
 /** Start the agent on a host; its events go onto the timeline. */
-export async function startHostAgent(host: Host, timeline: Timeline): Promise<HostAgent> {
+export async function startHostAgent(host: Host, timeline: Timeline, priority?: AgentPriority): Promise<HostAgent> {
   let client: AgentClient
   let diag: DiagSampleExpander | undefined
   const listeners = new Set<(ev: AgentEvent) => boolean | void>()
@@ -78,7 +78,7 @@ export async function startHostAgent(host: Host, timeline: Timeline): Promise<Ho
     timeline.add(toEventRecord(ev, host.name, timeline.t0Us))
   }
   try {
-    client = await startAgent(host, { onEvent })
+    client = await startAgent(host, { onEvent, priority })
   } catch (e: unknown) {
     throw new StepError(`cannot start the socket agent on ${host.name}: ${(e as Error).message}`, {
       hint: 'build it with `make agent` (needs gcc and the static libc, package libc6-dev)',

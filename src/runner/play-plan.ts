@@ -127,7 +127,8 @@ export async function playPlan(o: PlayPlanOptions): Promise<PlayPlanResult> {
         } else if (e.code !== 0) {
           const how = typeof e.signal === 'string' ? `killed by ${e.signal}` : `exited with ${String(e.code)}`
           const stderr = String(e.stderrTail ?? '').trim().split('\n').slice(-3).join('\n  ')
-          const argv = c.cmd.op === 'exec' ? c.cmd.argv.join(' ') : c.detail
+          // As the user wrote it: iptables' -w (wait for the xtables lock) is ours.
+          const argv = c.cmd.op === 'exec' ? c.cmd.argv.filter((a, i) => !(c.iptables && i === 1 && a === '-w')).join(' ') : c.detail
           fail(c, `${c.iptables ? `${c.iptables} rejected the rule on ${host}` : `command failed on ${host}`}: ${argv} ${how}${stderr ? `\n  ${stderr}` : ''}`,
             c.iptables ? 'check the rule against iptables(8) and iptables-extensions(8); it is passed as argv, without a shell' : undefined)
         }

@@ -8,7 +8,6 @@ import { newLabId, type Backend, type Host, type HostSpec, type Lab, type Proc }
 import { loadScenarioKernelFacts, type KernelFacts } from './kernel.js'
 import type { LoadedScenario } from '../scenario/loader.js'
 import { stepTarget } from '../scenario/loader.js'
-import { AGENT_ACTIONS } from '../scenario/schema.js'
 import type { HostFacts } from '../scenario/template.js'
 import { nowUs, secondsSince, type EventRecord } from '../recorder/records.js'
 import { Timeline } from '../recorder/timeline.js'
@@ -17,6 +16,7 @@ import { startSsStreamSampler } from '../recorder/ss-stream-sampler.js'
 import { startCapture, type Capture } from '../recorder/capture.js'
 import { DEFAULT_TOLERANCE, evaluateAll, statusOf, type ExpectationResult, type ScenarioVerdict, type ToleranceRule } from '../expect/index.js'
 import { ACTION_IMPLS, recordCounters, type AgentPort, type StepContext } from './actions.js'
+import type { AgentPriority } from '../agent/index.js'
 import { SAMPLE_CPU_BUDGET, startHostAgent, type HostAgent } from './agents.js'
 import { collectEnv } from './env.js'
 import { InterruptedError, StepError, TcplabError, TimeoutError } from '../util/errors.js'
@@ -39,6 +39,8 @@ export interface RunScenarioOptions {
   sysctlOverrides?: Record<string, string> | undefined
   /** Ctrl-C: stop playing, tear down, return an interrupted verdict. */
   signal?: AbortSignal | undefined
+  /** How the hosts' agents are scheduled (default 'fifo': their deadlines hold on a loaded machine). */
+  agentPriority?: AgentPriority | undefined
   /** Progress callbacks (the pretty reporter). */
   onProgress?: ((msg: string) => void) | undefined
 }
@@ -47,6 +49,13 @@ export interface RunScenarioOptions {
 const DEFAULT_SAMPLE_MS = 10
 const SS_LOOP_MIN_MS = 100
 const END_LINGER_MS = 1000
+/**
+ * Agents run SCHED_FIFO (lowest real-time priority) by default: on a loaded
+ * machine a normal task waits behind other runnable ones for tens of ms
+ * (bench/step-lateness.ts), and the agent's deadlines are the scenario's
+ * timings. Programs it starts get the normal policy back.
+ */
+const DEFAULT_AGENT_PRIORITY: AgentPriority = 'fifo'
 /** How far ahead of now t0 is put when the agents play: time to hand them their plans. */
 const PLAN_LEAD_MS = 30
 
@@ -126,39 +135,33 @@ async function play(
   const facts = new Map<string, HostFacts>([...hosts].map(([n, h]) => [n, { addr: h.addr, ifname: h.ifnames[0] ?? 'eth0' }]))
 
   // Recorders start before t0: captures must be capturing, so nothing is missed.
+  // They come up (tcpdump says "listening") while the agents start and sample.
   const captures = new Map<string, Capture>()
   const capture = s.capture
-  if (capture !== false) {
-    const started = await Promise.all([...hosts].map(async ([name, h]) => {
-      const cap = await startCapture(h, { file: path.join(dir, `${name}.pcap`), snaplen: capture?.snaplen, filter: capture?.filter })
-      return [name, cap] as const
-    }))
-    for (const [name, cap] of started) {
-      captures.set(name, cap)
-      td.push(`stop capture on ${name}`, () => cap.stop({ drainMs: 0 }))
-    }
-  }
-  // Agents of hosts with socket steps also start before t0 (an agent takes ~100 ms to come up).
+  const capturesStarted = capture === false ? Promise.resolve() : Promise.all([...hosts].map(async ([name, h]) => {
+    const cap = await startCapture(h, { file: path.join(dir, `${name}.pcap`), snaplen: capture?.snaplen, filter: capture?.filter })
+    captures.set(name, cap)
+    td.push(`stop capture on ${name}`, () => cap.stop({ drainMs: 0 }))
+  }))
+  // Every host gets an agent before t0 (one takes ~100 ms to come up): it samples and plays the steps.
   const timeline = new Timeline(nowUs())
   const agents = new Map<string, Promise<HostAgent>>()
   const agentFor = (name: string): Promise<AgentPort> => {
     let a = agents.get(name)
     if (!a) {
-      a = startHostAgent(hostOf(name), timeline)
+      a = startHostAgent(hostOf(name), timeline, opts.agentPriority ?? DEFAULT_AGENT_PRIORITY)
       agents.set(name, a)
       td.push(`stop agent on ${name}`, async () => (await a?.catch(() => undefined))?.close())
     }
     return a
   }
-  const agentHosts = new Set(s.steps.map(stepTarget).filter((x) => x !== undefined && AGENT_ACTIONS.has(x.action)).map((x) => x?.host as string))
-  await Promise.all([...agentHosts].map((h) => agentFor(h)))
   // Every host's agent samples its sockets (sock_diag, agent/sockdiag.c) on its
   // own clock, started before t0 so the first samples are there at t0. Where it
   // cannot (netlink refused, no agent), the ss loop samples instead, from t0.
   const samplers: SsSampler[] = []
   const intervalMs = s.sample?.interval ?? DEFAULT_SAMPLE_MS
   const fallback: Array<{ host: Host; why: string }> = []
-  await Promise.all([...hosts].map(async ([name, h]) => {
+  const samplersStarted = Promise.all([...hosts].map(async ([name, h]) => {
     try {
       await agentFor(name)
       const agent = await (agents.get(name) as Promise<HostAgent>)
@@ -173,6 +176,9 @@ async function play(
       fallback.push({ host: h, why: e instanceof Error ? e.message : String(e) })
     }
   }))
+  // Both settle before either failure is thrown, so teardown finds everything that started.
+  const [capOk] = await Promise.allSettled([capturesStarted, samplersStarted])
+  if (capOk.status === 'rejected') throw capOk.reason
   // Who plays the steps: the agents (time-true), unless a host cannot run them there.
   const planHosts = new Map([...hosts].map(([n, h]) => [n, { ifnames: h.ifnames, setsSysctlsOutside: h.setSysctls !== undefined, hasUserImage: s.hosts[n]?.image !== undefined }]))
   const noPlan = process.env.TCPLAB_PLAYER === 'runner' ? 'TCPLAB_PLAYER=runner' : planUnsupported(s, planHosts)

@@ -10,6 +10,7 @@ import { mkdir, writeFile } from 'node:fs/promises'
 import { availableParallelism, loadavg } from 'node:os'
 import path from 'node:path'
 import type { Backend } from '../lab/index.js'
+import type { AgentPriority } from '../agent/index.js'
 import type { LoadedScenario } from '../scenario/loader.js'
 import type { ExpectationResult, RunSummary, ScenarioLoad, ScenarioVerdict, ToleranceRule } from '../expect/index.js'
 import { runScenario } from './run-scenario.js'
@@ -28,6 +29,8 @@ export interface RunSuiteOptions {
   lateBudgetMs?: number | undefined
   tolerance?: Partial<ToleranceRule> | undefined
   sysctlOverrides?: Record<string, string> | undefined
+  /** How the hosts' agents are scheduled (--agent-priority; default fifo). */
+  agentPriority?: AgentPriority | undefined
   signal?: AbortSignal | undefined
   reporter?: SuiteReporter | undefined
   /** Where a warning goes (once per run: --jobs N beyond what the machine holds). */
@@ -85,6 +88,7 @@ export async function runSuite(scenarios: readonly LoadedScenario[], opts: RunSu
         resultsDir: opts.resultsDir,
         tolerance: opts.tolerance,
         sysctlOverrides: opts.sysctlOverrides,
+        agentPriority: opts.agentPriority,
         signal: opts.signal,
       })
       const load = loadOf(span.stop(), Math.max(peak, running))
