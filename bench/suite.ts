@@ -4,10 +4,11 @@
 // expectations; auto should not). Each figure with /proc/loadavg beside it.
 // Prints figures, asserts nothing.
 //
-// Run:  npx tsx bench/suite.ts [--repeat N] [--jobs auto,8,16,33] [PATH...]
+// Run:  npx tsx bench/suite.ts [--repeat N] [--jobs auto,8,16,33] [--busy 2] [PATH...]
 // Default: one run per setting. The machine is shared: do not repeat jobs 33.
 // Needs root and `make build` (runs dist/cli/main.js, as a user would).
 
+import { spawn } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -17,15 +18,21 @@ import { runCommand } from '../src/util/proc.js'
 import type { RunSummary, ScenarioVerdict } from '../src/expect/verdict.js'
 
 const { values, positionals } = parseArgs({
-  options: { repeat: { type: 'string', default: '1' }, jobs: { type: 'string', default: 'auto,8,16,33' } },
+  options: { repeat: { type: 'string', default: '1' }, jobs: { type: 'string', default: 'auto,8,16,33' }, busy: { type: 'string', default: '0' } },
   allowPositionals: true,
 })
 const REPEAT = Number(values.repeat)
+/** CPU-bound busy loops running beside the suite (--busy 2: the issue's loaded-machine case). */
+const BUSY = Number(values.busy)
 const SETTINGS = (values.jobs ?? 'auto').split(',')
 const load = (): string => `loadavg ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}`
 const cli = path.resolve('dist/cli/main.js')
 
-interface RunFigures { wallMs: number; longestMs: number; longestName: string; failedExpectations: number; failedScenarios: number; scenarios: number }
+interface RunFigures {
+  wallMs: number; longestMs: number; longestName: string; failedExpectations: number; failedScenarios: number; scenarios: number
+  /** Every step's lateness (actual - scheduled, ms) from the action records, and the failures' texts. */
+  lateMs: number[]; failures: string[]
+}
 
 async function runOnce(jobs: string): Promise<RunFigures> {
   const dir = await mkdtemp(path.join(tmpdir(), 'tcplab-suite-'))
@@ -35,11 +42,22 @@ async function runOnce(jobs: string): Promise<RunFigures> {
     const wallMs = performance.now() - t0
     const summary = JSON.parse(await readFile(path.join(dir, 'summary.json'), 'utf8')) as RunSummary
     let failedExpectations = 0
+    const lateMs: number[] = []
+    const failures: string[] = []
     let longestMs = 0
     let longestName = ''
     for (const s of summary.scenarios) {
       const v = JSON.parse(await readFile(path.join(dir, s.name, 'verdict.json'), 'utf8')) as ScenarioVerdict
-      failedExpectations += v.results.filter((r) => r.status === 'fail' || r.status === 'error').length
+      const bad = v.results.filter((r) => r.status === 'fail' || r.status === 'error')
+      failedExpectations += bad.length
+      for (const r of bad) failures.push(`${v.name} #${r.index}: ${r.description} -- ${r.measured}`)
+      if (v.error) failures.push(`${v.name}: ${v.error.message.split('\n')[0] ?? ''}`)
+      const recs = await readFile(path.join(dir, s.name, 'records.jsonl'), 'utf8').catch(() => '')
+      for (const line of recs.split('\n')) {
+        if (!line.includes('"lateMs"')) continue
+        const r = JSON.parse(line) as { kind: string; lateMs?: number }
+        if (r.kind === 'action' && typeof r.lateMs === 'number') lateMs.push(r.lateMs)
+      }
       // The longest scenario's own played length: what no schedule can beat.
       const playedMs = (v.endT ?? 0) * 1000
       if (playedMs > longestMs) {
@@ -47,13 +65,15 @@ async function runOnce(jobs: string): Promise<RunFigures> {
         longestName = v.name
       }
     }
-    return { wallMs, longestMs, longestName, failedExpectations, failedScenarios: summary.failed + summary.errors, scenarios: summary.scenarios.length }
+    return { wallMs, longestMs, longestName, failedExpectations, failedScenarios: summary.failed + summary.errors, scenarios: summary.scenarios.length, lateMs, failures }
   } finally {
     await rm(dir, { recursive: true, force: true })
   }
 }
 
-console.log(`== default suite, ${REPEAT} run(s) per setting, ${load()}`)
+const busy = Array.from({ length: BUSY }, () => spawn(process.execPath, ['-e', 'for(;;){}'], { stdio: 'ignore' }))
+process.on('exit', () => { for (const b of busy) b.kill('SIGKILL') })
+console.log(`== default suite, ${REPEAT} run(s) per setting, ${BUSY} busy loop(s) beside it, ${load()}`)
 for (const jobs of SETTINGS) {
   const repeat = jobs === '33' ? 1 : REPEAT
   for (let i = 0; i < repeat; i++) {
@@ -62,5 +82,10 @@ for (const jobs of SETTINGS) {
     const wall = `wall ${(f.wallMs / 1000).toFixed(1)} s, longest ${f.longestName} ${(f.longestMs / 1000).toFixed(1)} s` +
       (jobs === 'auto' ? ` (target <= ${(targetMs / 1000).toFixed(1)} s: ${f.wallMs <= targetMs ? 'met' : 'MISSED'})` : '')
     console.log(`--jobs ${jobs.padEnd(4)} ${wall}; failing expectations ${f.failedExpectations} in ${f.failedScenarios}/${f.scenarios} scenarios   ${load()}`)
+    const late = [...f.lateMs].sort((a, b) => a - b)
+    const q = (p: number): string => (late.length ? (late[Math.min(late.length - 1, Math.ceil((p / 100) * late.length) - 1)] ?? 0).toFixed(2) : '-')
+    console.log(`           step lateness over ${late.length} steps: p50 ${q(50)} ms, p99 ${q(99)} ms, max ${q(100)} ms (target p99 <= 2 ms)`)
+    for (const x of f.failures.slice(0, 10)) console.log(`           fail: ${x}`)
   }
 }
+for (const b of busy) b.kill('SIGKILL')

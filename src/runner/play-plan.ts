@@ -3,14 +3,28 @@
 // step waits for), turn the agents' `step` events into action records with
 // their scheduled and actual times, and stop the scenario when a command
 // fails. The agents keep the time; the runner only listens.
+//
+// Cross-host gates go two ways at once. The runner relays: an agent's event on
+// stdout -> Node -> `trigger` on the waiting agent's stdin (p99 6-16 ms on a
+// busy machine: Node's event loop is in the path). Where the agents share a
+// filesystem (the netns backend, `relayDir`), they also relay directly: each
+// binds a unix datagram socket there (`relayBind`) and is told which refs to
+// send to which sockets (`relay`, agent/relay.c), so the datagram leaves the
+// moment the event is written. The first of the two wins on the waiting agent;
+// the runner's relay stays as the fallback (docker: no shared filesystem).
 
-import type { AgentEvent } from '../agent/index.js'
+import { mkdir, mkdtemp, rm } from 'node:fs/promises'
+import os from 'node:os'
+import path from 'node:path'
+import type { AgentEvent, RelayCommand } from '../agent/index.js'
 import type { ExpectationResult } from '../expect/index.js'
 import { parseSaveCounters, type IptablesCmd } from '../faults/iptables.js'
 import { secondsSince, nowUs } from '../recorder/records.js'
 import type { Timeline } from '../recorder/timeline.js'
 import type { LoadedScenario } from '../scenario/loader.js'
+import { STATE_DIR } from '../lab/lease.js'
 import { StepError } from '../util/errors.js'
+import type { Teardown } from '../util/teardown.js'
 import type { HostAgent } from './agents.js'
 import type { CompiledPlan, CompiledStep } from './plan.js'
 
@@ -25,6 +39,13 @@ export interface PlayPlanOptions {
   idleTimeoutMs: number
   /** Linger after the last step when the scenario has no `duration:`. */
   lingerMs: number
+  /**
+   * A directory every agent can reach by path (netns backend: one filesystem
+   * for all hosts; see relayDirFor): the agents also relay cross-host gates
+   * to each other through unix datagram sockets there. Without it only the
+   * runner relays.
+   */
+  relayDir?: string | undefined
 }
 
 export interface PlayPlanResult {
@@ -36,6 +57,84 @@ export interface PlayPlanResult {
   lateness: { n: number; p50: number; p99: number; max: number }
   /** Call once the agents are to stop: processes still running then are marked stoppedByRunner. */
   markStopping(): void
+  /** The agents' direct relay (relayDir), when it was used. */
+  agentRelay?: AgentRelayStats | undefined
+}
+
+export interface AgentRelayStats {
+  /** Agents whose relay socket is bound. */
+  bound: number
+  /** Datagrams sent, and sends that failed (ENOENT: the waiting agent has no socket; the runner's relay covers it). */
+  sent: number
+  failed: number
+  /** Gates opened by an agent's datagram, and by the runner's `trigger` (whichever came first). */
+  viaAgent: number
+  viaRunner: number
+}
+
+/** Ids of the relay commands: their replies are the player's, never the timeline's. */
+const RELAY_BIND_ID = 'relay-bind'
+const RELAY_ID = 'relay'
+/** sun_path holds 108 bytes with the final NUL (unix(7)). */
+const SUN_PATH_MAX = 107
+
+/**
+ * A directory for one lab's relay sockets, reachable by path from every
+ * agent of a netns lab (network namespaces share the filesystem; only abstract
+ * unix sockets are per namespace): <STATE_DIR>/relay/<labId>, or a fresh one
+ * under os.tmpdir() where that cannot be made. Its removal is pushed on `td`.
+ * undefined when neither can be made (then only the runner relays).
+ */
+export async function relayDirFor(labId: string, td: Teardown): Promise<string | undefined> {
+  let dir: string
+  try {
+    dir = path.join(STATE_DIR, 'relay', labId)
+    await mkdir(dir, { recursive: true, mode: 0o700 })
+  } catch {
+    try {
+      dir = await mkdtemp(path.join(os.tmpdir(), `tcplab-relay-${labId}-`))
+    } catch {
+      return undefined
+    }
+  }
+  td.push(`remove relay sockets ${dir}`, () => rm(dir, { recursive: true, force: true }))
+  return dir
+}
+
+/**
+ * Each host's relay socket in dir: <host>.sock, or =<index>.sock when the name
+ * is too long for sun_path (or not a plain file name: "=" is never in one);
+ * none when even that is too long.
+ */
+export function relaySocketPaths(dir: string, hosts: readonly string[]): Map<string, string> {
+  const out = new Map<string, string>()
+  const fits = (p: string): boolean => Buffer.byteLength(p) <= SUN_PATH_MAX
+  for (const [i, h] of hosts.entries()) {
+    const named = path.join(dir, `${h}.sock`)
+    const p = /^[\w.-]+$/.test(h) && fits(named) ? named : path.join(dir, `=${i}.sock`)
+    if (fits(p)) out.set(h, p)
+  }
+  return out
+}
+
+/**
+ * The `relay` commands of each source host. "step:K": the host of step K sends
+ * to the hosts waiting for it. "NAME.TYPE": which host writes that event is not
+ * known, so every host but a waiting one sends to it. Only to hosts with a socket.
+ */
+export function relayCommands(plan: Pick<CompiledPlan, 'steps' | 'eventRefs' | 'stepRefs'>, hosts: readonly string[], sockets: ReadonlyMap<string, string>): Map<string, RelayCommand[]> {
+  const out = new Map<string, RelayCommand[]>()
+  const add = (from: string, ref: string, waiting: ReadonlySet<string>): void => {
+    const to = [...waiting].filter((h) => h !== from).flatMap((h) => sockets.get(h) ?? [])
+    if (to.length > 0) out.set(from, [...(out.get(from) ?? []), { op: 'relay', id: RELAY_ID, ref, to }])
+  }
+  for (const [ref, waiting] of plan.eventRefs) for (const from of hosts) add(from, ref, waiting)
+  const hostOfStep = new Map(plan.steps.map((c) => [c.planStep, c.host]))
+  for (const [k, waiting] of plan.stepRefs) {
+    const from = hostOfStep.get(k)
+    if (from !== undefined) add(from, `step:${k}`, waiting)
+  }
+  return out
 }
 
 /** Play the plan to the scenario's end. Throws StepError (with file:line:col) when a command of a step fails. */
@@ -44,11 +143,13 @@ export async function playPlan(o: PlayPlanOptions): Promise<PlayPlanResult> {
   const s = loaded.scenario
   const byStep = new Map(plan.steps.map((c) => [c.planStep, c]))
   const fired = new Map<number, number>() // planStep -> actual t
-  const done = new Set<number>()
+  const done = new Map<number, number>() // planStep -> done t
   const lateMs: number[] = []
   const relayed = new Set<string>()
   const running = new Set<string>() // "host name" of user processes
   const counterLines = new Map<string, string[]>()
+  const sockets = o.relayDir !== undefined ? relaySocketPaths(o.relayDir, [...agents.keys()]) : new Map<string, string>()
+  const agentRelay: AgentRelayStats = { bound: 0, sent: 0, failed: 0, viaAgent: 0, viaRunner: 0 }
   let stopping = false
   let failure: StepError | undefined
   let progressUs = nowUs()
@@ -76,6 +177,21 @@ export async function playPlan(o: PlayPlanOptions): Promise<PlayPlanResult> {
   for (const [host, agent] of agents) {
     unlisten.push(agent.listen((ev: AgentEvent) => {
       const e = ev as AgentEvent & Record<string, unknown>
+      // The agents' own relay (relayDir): counted, never on the timeline. A failed bind or send
+      // changes nothing but the way: the runner's trigger still comes.
+      if (e.id === RELAY_BIND_ID || e.id === RELAY_ID) {
+        if (e.type === 'relay-bound') agentRelay.bound++
+        return true
+      }
+      if (e.type === 'relayed') {
+        agentRelay.sent += e.sent
+        agentRelay.failed += e.failed.length
+        return true
+      }
+      if (e.type === 'triggered' && e.first) {
+        if (e.via === 'relay') agentRelay.viaAgent++
+        else agentRelay.viaRunner++
+      }
       // Cross-host gates: the first NAME.TYPE goes to the hosts waiting for it, stamped with its own time.
       if (e.name !== '') relay(host, `${e.name}.${e.type}`, e.t, plan.eventRefs.get(`${e.name}.${e.type}`))
       if (e.name === '') {
@@ -97,7 +213,7 @@ export async function playPlan(o: PlayPlanOptions): Promise<PlayPlanResult> {
         }
         if (e.type === 'step-done') {
           const k = Number(e.step)
-          done.add(k)
+          done.set(k, sec(Number(e.doneUs)))
           relay(host, `step:${k}`, Number(e.doneUs), plan.stepRefs.get(k))
           poke()
           return true
@@ -141,9 +257,17 @@ export async function playPlan(o: PlayPlanOptions): Promise<PlayPlanResult> {
   for (const c of plan.steps) if (c.iptables && c.role === 'command') ruleHosts.add(`${c.iptables}:${c.host}`)
 
   try {
-    await Promise.all([...plan.byHost].map(async ([host, steps]) => {
-      const agent = agents.get(host)
-      if (!agent) throw new StepError(`no agent on ${host}`)
+    for (const host of plan.byHost.keys()) if (!agents.has(host)) throw new StepError(`no agent on ${host}`)
+    // Each agent gets, in this order on its stdin: its relay socket, its relays, its steps, `go`. Every
+    // socket is bound before its agent starts; one bound late (another agent fired first) only costs
+    // that datagram (ENOENT), and the runner's relay still comes.
+    const relays = relayCommands(plan, [...agents.keys()], sockets)
+    await Promise.all([...agents].map(async ([host, agent]) => {
+      const bind = sockets.get(host)
+      if (bind !== undefined) await agent.send({ op: 'relayBind', id: RELAY_BIND_ID, path: bind })
+      for (const r of relays.get(host) ?? []) await agent.send(r)
+      const steps = plan.byHost.get(host)
+      if (!steps) return
       await agent.send({ op: 'plan', steps: steps.map((c) => ({ step: c.planStep, gate: c.gate, cmd: c.cmd, waits: c.waits })) })
       await agent.send({ op: 'go' })
     }))
@@ -204,6 +328,11 @@ export async function playPlan(o: PlayPlanOptions): Promise<PlayPlanResult> {
       line: pos?.line, col: pos?.col, t: secondsSince(t0Us, nowUs()),
     })
   }
+  // A host-less `wait` starts when the step before it is done.
+  for (const w of plan.waits) {
+    const t = w.afterPlanStep === undefined ? 0 : done.get(w.afterPlanStep)
+    if (t !== undefined) timeline.add({ kind: 'action', t, step: w.index, action: 'wait', detail: w.detail })
+  }
   const sorted = [...lateMs].sort((a, b) => a - b)
   const q = (p: number): number => sorted.length === 0 ? 0 : (sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? 0)
   return {
@@ -213,6 +342,7 @@ export async function playPlan(o: PlayPlanOptions): Promise<PlayPlanResult> {
     markStopping() {
       stopping = true
     },
+    agentRelay: o.relayDir !== undefined ? agentRelay : undefined,
   }
 }
 
