@@ -5,10 +5,11 @@
 //   sent.t       with the capture time of the data segment leaving,
 // and prints the differences (target: within 1 ms). Prints figures, asserts nothing.
 //
-// Run as root:  npx tsx bench/agent-timestamps.ts [ROUNDS]
+// Run as root:  npx tsx bench/agent-timestamps.ts [ROUNDS] [BUSY_LOOPS]
 // Uses two namespaces tcplabagent-<pid>-bench-{client,server} (198.18.250.0/24),
 // deleted in `finally`.
 
+import { spawn } from 'node:child_process'
 import { readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -22,6 +23,9 @@ import { buildAgent, createAgentTestLab, isRoot, SERVER_ADDR } from '../test/e2e
 import type { AgentTestLab } from '../test/e2e/agent-host.js'
 
 const ROUNDS = Number(process.argv[2] ?? 50)
+/** CPU-bound busy loops beside the bench (second argument): the loaded-machine figure. */
+const BUSY = Number(process.argv[3] ?? 0)
+const loadavg = async (): Promise<string> => (await readFile('/proc/loadavg', 'utf8')).split(' ').slice(0, 3).join(' ')
 const PORT = 7100
 const PAYLOAD_BYTES = 100
 const TARGET_US = 1000
@@ -40,7 +44,7 @@ function summarizeUs(values: readonly number[]): string {
   const at = (q: number): number => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN
   const mean = sorted.reduce((s, v) => s + v, 0) / Math.max(1, sorted.length)
   const f = (v: number): string => `${v.toFixed(0).padStart(6)} µs`
-  return `min ${f(sorted[0] ?? NaN)}  p50 ${f(at(0.5))}  p95 ${f(at(0.95))}  max ${f(sorted.at(-1) ?? NaN)}  mean ${f(mean)}  (n=${values.length})`
+  return `min ${f(sorted[0] ?? NaN)}  p50 ${f(at(0.5))}  p95 ${f(at(0.95))}  p99 ${f(at(0.99))}  max ${f(sorted.at(-1) ?? NaN)}  mean ${f(mean)}  (n=${values.length})`
 }
 
 /** Start tcpdump in a host and wait until it is capturing (it says "listening on" on stderr). */
@@ -95,6 +99,8 @@ async function main(): Promise<number> {
     return 3
   }
   await buildAgent()
+  const busy = Array.from({ length: BUSY }, () => spawn(process.execPath, ['-e', 'for(;;){}'], { stdio: 'ignore' }))
+  process.on('exit', () => { for (const b of busy) b.kill('SIGKILL') })
   const lab = await createAgentTestLab('bench')
   const file = join(tmpdir(), `tcplabagent-${process.pid}-bench.pcap`)
   const agents: AgentClient[] = []
@@ -122,7 +128,7 @@ async function main(): Promise<number> {
     const abs = (xs: number[]): number[] => xs.map(Math.abs)
     const within = [...synack, ...data].filter((v) => Math.abs(v) <= TARGET_US).length
 
-    console.log(`socket agent timestamps vs tcpdump (${ROUNDS} rounds, ${pkts.length} packets captured, kernel ${(await lab.client.exec(['uname', '-r'])).stdout.trim()})`)
+    console.log(`socket agent timestamps vs tcpdump (${ROUNDS} rounds, ${pkts.length} packets captured, kernel ${(await lab.client.exec(['uname', '-r'])).stdout.trim()}, ${BUSY} busy loop(s), loadavg ${await loadavg()})`)
     console.log(`  connected.t - SYN-ACK in   ${summarizeUs(synack)}`)
     console.log(`  sent.t      - data out     ${summarizeUs(data)}`)
     console.log(`  |difference|               ${summarizeUs(abs([...synack, ...data]))}`)
@@ -134,6 +140,7 @@ async function main(): Promise<number> {
     await tcpdump?.stop({ sig: 'SIGINT' })
     await lab.down()
     await rm(file, { force: true })
+    for (const b of busy) b.kill('SIGKILL')
   }
 }
 
