@@ -60,9 +60,6 @@ export const SAMPLE_CPU_BUDGET = 0.05
 /** Sockets are repeated in full at least this often: the old sampler's cadence, so windows stay populated. */
 export const FULL_EVERY_MS = 100
 
-/** Commands whose result the next step may rely on: wait for their final event. */
-const WAIT_FOR_RESULT = new Set(['listen', 'setsockopt', 'getsockopt', 'shutdown', 'close', 'abort', 'pause', 'resume', 'read'])
-
 /** Start the agent on a host; its events go onto the timeline. */
 export async function startHostAgent(host: Host, timeline: Timeline, priority?: AgentPriority): Promise<HostAgent> {
   let client: AgentClient
@@ -87,9 +84,10 @@ export async function startHostAgent(host: Host, timeline: Timeline, priority?: 
   }
   let nextId = 1
   return {
-    async command(cmd: Record<string, unknown>): Promise<void> {
-      const c = { ...cmd, id: nextId++ } as AgentCommand
-      if (WAIT_FOR_RESULT.has(c.op)) await client.request(c, { timeoutMs: 10_000 })
+    async command(cmd: AgentCommand, waitForResult: boolean): Promise<void> {
+      // waitForResult: the action's definition says a later step may rely on its result (src/actions/).
+      const c = { ...cmd, id: nextId++ }
+      if (waitForResult) await client.request(c, { timeoutMs: 10_000 })
       else await client.send(c)
     },
     async send(cmd: AgentCommand): Promise<void> {

@@ -7,7 +7,7 @@ import path from 'node:path'
 import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml'
 import type { z } from 'zod'
 import { ScenarioError, type ScenarioIssue, type SourcePos } from '../util/errors.js'
-import { AGENT_ACTIONS, Scenario, type ActionName, type HostActions, type Step } from './schema.js'
+import { actionOf, Scenario, type ActionName, type HostActions, type Step } from './schema.js'
 import { findPlaceholders } from './template.js'
 
 export interface LoadedScenario {
@@ -170,43 +170,34 @@ function checkMeaning(s: Scenario, pos: PosFn): ScenarioIssue[] {
     if (!target || !s.hosts[target.host]) return
     const { host, action, args } = target
     const ap = [...p, host, action]
-    const a = args as Record<string, unknown>
-    const defineName = (map: Map<string, string>, name: string, what: string): void => {
-      if (procs.has(name) || sockets.has(name)) add([...ap, 'name'], `${what} name "${name}" is already used`)
+    const defineName = (map: Map<string, string>, name: string, key: string, what: string): void => {
+      if (procs.has(name) || sockets.has(name)) add([...ap, key], `${what} name "${name}" is already used`)
       map.set(name, host)
       eventSources.add(name)
     }
-    const useName = (map: Map<string, string>, key: string, what: string): void => {
-      const name = a[key] as string
+    const useName = (map: Map<string, string>, name: string, key: string, what: string): void => {
       const where = map.get(name) ?? (map === sockets && isAcceptedName(name) ? acceptNames.get(name.replace(/-\d+$/, '')) : undefined)
       if (where === undefined) add([...ap, key], `unknown ${what} "${name}" (define it in an earlier step)`)
       else if (where !== host) add([...ap, key], `${what} "${name}" is on host "${where}", not "${host}"`)
     }
-    if (action === 'run') defineName(procs, a.name as string, 'process')
-    else if (action === 'write' || action === 'signal') useName(procs, 'to', 'process')
-    else if (action === 'listen' || action === 'connect') {
-      defineName(sockets, a.name as string, 'socket')
-      if (action === 'listen') {
-        const as = (a.as as string | undefined) ?? `${a.name as string}-conn`
-        sockets.set(as, host)
-        eventSources.add(as)
-        acceptNames.set(as, host)
-      }
-      if (action === 'connect') checkHostPort([...ap, 'to'], a.to as string)
-    } else if (action === 'accept') {
-      useName(sockets, 'socket', 'socket')
-      if (a.as) { sockets.set(a.as as string, host); eventSources.add(a.as as string); acceptNames.set(a.as as string, host) }
-    } else if (AGENT_ACTIONS.has(action)) useName(sockets, 'socket', 'socket')
-    else if (action === 'iptables' || action === 'ip6tables') {
-      if (typeof a === 'object' && !Array.isArray(a) && 'delete' in a) {
-        const name = `${action}:${a.delete as string}`
-        const where = rules.get(name)
-        if (where === undefined) add([...ap, 'delete'], `unknown rule "${a.delete as string}" (name it in an earlier ${action} step)`)
-        else if (where !== host) add([...ap, 'delete'], `rule "${a.delete as string}" is on host "${where}", not "${host}"`)
-        else rules.delete(name)
-      } else if (typeof a === 'object' && !Array.isArray(a) && typeof a.name === 'string') {
-        if (rules.has(`${action}:${a.name}`)) add([...ap, 'name'], `rule "${a.name}" already exists`)
-        rules.set(`${action}:${a.name}`, host)
+    // The names the action defines and uses, as its definition (src/actions/) says.
+    for (const ref of actionOf(action).refs(args)) {
+      if ('defines' in ref) defineName(ref.defines === 'process' ? procs : sockets, ref.name, ref.key, ref.defines)
+      else if ('uses' in ref) useName(ref.uses === 'process' ? procs : sockets, ref.name, ref.key, ref.uses)
+      else if ('accepts' in ref) {
+        sockets.set(ref.accepts, host)
+        eventSources.add(ref.accepts)
+        acceptNames.set(ref.accepts, host)
+      } else if ('hostPort' in ref) checkHostPort([...ap, ref.key], ref.hostPort)
+      else if ('deletesRule' in ref) {
+        const name = ref.deletesRule
+        const where = rules.get(`${action}:${name}`)
+        if (where === undefined) add([...ap, ref.key], `unknown rule "${name}" (name it in an earlier ${action} step)`)
+        else if (where !== host) add([...ap, ref.key], `rule "${name}" is on host "${where}", not "${host}"`)
+        else rules.delete(`${action}:${name}`)
+      } else {
+        if (rules.has(`${action}:${ref.addsRule}`)) add([...ap, ref.key], `rule "${ref.addsRule}" already exists`)
+        rules.set(`${action}:${ref.addsRule}`, host)
       }
     }
     // {{host}} placeholders must name hosts.

@@ -3,225 +3,26 @@
 // (schema/scenario.schema.json, referenced from each scenario for editors).
 
 import { z } from 'zod'
-import { parseDurationMs } from '../util/duration.js'
-import { parseComparator } from './comparator.js'
+import { ACTIONS, ACTION_NAMES, type ActionName } from '../actions/index.js'
+import { Comparator, Duration, EventRef, HostName, Name, SysctlMap } from './fields.js'
 
-/** A duration written "250ms", "2s", "1m30s" (or 0), parsed to milliseconds. */
-export const Duration = z
-  .union([z.string(), z.number()])
-  .transform((v, ctx) => {
-    const ms = typeof v === 'number' ? (v === 0 ? 0 : undefined) : parseDurationMs(v)
-    if (ms === undefined) {
-      ctx.addIssue({ code: 'custom', message: `expected a duration like "200ms" or "2s", got ${JSON.stringify(v)}` })
-      return z.NEVER
-    }
-    return ms
-  })
-  .meta({ description: 'A duration: "250ms", "2s", "1.5s", "1m", "2m30s", "100us"', examples: ['200ms', '2s'] })
+export { Comparator, Duration, EventRef } from './fields.js'
+export { ACTIONS, ACTION_NAMES, actionOf, type ActionName } from '../actions/index.js'
 
 /** A duration, or "end" (the end of the run) where a window's upper bound is expected. */
 const DurationOrEnd = z.union([z.literal('end'), Duration])
 
-/** A reference to an endpoint event: `NAME.EVENT` (`cli.connected`, `srv.started`, `nc.exited`). */
-export const EventRef = z
-  .string()
-  .regex(/^[A-Za-z0-9_-]+\.[a-z_]+$/, { message: 'expected an event reference like "cli.connected" or "srv.started"' })
-  .meta({ description: 'NAME.EVENT: a process or socket name and one of its events (started, exited, stdout, connected, accepted, error, eof, ...)' })
-
-/** A comparison: 6, ">0", ">=3", "<=60000", "!=0", "1..5"; strings compare exactly ("ESTAB") or as /regex/. */
-export const Comparator = z
-  .union([z.number(), z.string(), z.boolean()])
-  .superRefine((v, ctx) => {
-    const err = typeof v === 'string' ? parseComparator(v).error : undefined
-    if (err) ctx.addIssue({ code: 'custom', message: err })
-  })
-  .meta({ description: 'A value or a comparison: 6, ">0", ">=3", "<=60000", "!=0", "1..5", "ESTAB", "/re/"' })
-
-const Name = z.string().regex(/^[A-Za-z][A-Za-z0-9_-]{0,31}$/, {
-  message: 'expected a name of letters, digits, "-" and "_" (starting with a letter, at most 32 characters)',
-})
-
-const HostName = z.string().regex(/^[a-z][a-z0-9]{0,7}$/, {
-  message: 'expected a host name of lowercase letters and digits, at most 8 characters (it becomes part of interface names)',
-})
-
-const Argv = z.array(z.union([z.string(), z.number(), z.boolean()]).transform(String)).min(1)
-
-/** An iptables rule: a string split on whitespace (quotes allowed), or an argv array. */
-const Rule = z.union([z.string().min(1), Argv])
-
-/**
- * Sysctls: key -> value. `{ value: 2, optional: true }` sets it only where the
- * kernel has it (e.g. net.ipv4.tcp_syn_linear_timeouts, new in 6.5). Optional
- * keys come out prefixed with "?" (see applySysctls).
- */
-const SysctlMap = z
-  .record(
-    z.string().regex(/^[a-z0-9_]+(\.[A-Za-z0-9_-]+)+$/, { message: 'expected a sysctl key like net.ipv4.tcp_syn_retries' }),
-    z.union([
-      z.union([z.string(), z.number()]).transform(String),
-      z.object({ value: z.union([z.string(), z.number()]).transform(String), optional: z.boolean().optional() }).strict(),
-    ]),
-  )
-  .transform((m) =>
-    Object.fromEntries(Object.entries(m).map(([k, v]) => (typeof v === 'string' ? [k, v] : [v.optional ? `?${k}` : k, v.value]))),
-  )
-
-const Signal = z.enum(['STOP', 'CONT', 'INT', 'TERM', 'KILL', 'HUP', 'QUIT', 'USR1', 'USR2'])
-
 // ---------------------------------------------------------------------------
-// Actions: what a step does on its host. Each action's implementation lives in
-// src/runner/actions/, keyed by the same name (the compiler checks coverage).
+// Actions: what a step does on its host. Each is defined once, with its schema,
+// in src/actions/ (the registry ACTIONS).
 
-export const RunAction = z
-  .object({
-    name: Name,
-    cmd: Argv.meta({ description: 'argv; {{host}} placeholders are replaced by that host\'s address' }),
-    stdin: z.boolean().default(true).meta({ description: 'keep stdin open so that later `write` steps can type into it' }),
-  })
-  .strict()
-
-export const WriteAction = z
-  .object({
-    to: Name,
-    data: z.string().optional(),
-    eof: z.boolean().optional().meta({ description: 'close stdin after writing (Ctrl-D)' }),
-  })
-  .strict()
-
-export const SignalAction = z.object({ to: Name, signal: Signal }).strict()
-
-export const IptablesAction = z.union([
-  Rule,
-  z
-    .object({
-      name: Name.optional().meta({ description: 'name the rule, so a later step deletes it and its counters are recorded under this name' }),
-      rule: Rule,
-      table: z.string().optional(),
-    })
-    .strict(),
-  z.object({ delete: Name }).strict(),
-])
-
-export const LinkAction = z.union([
-  z.enum(['up', 'down']),
-  z.object({ state: z.enum(['up', 'down']), dev: z.string().optional() }).strict(),
-])
-
-export const TcAction = z.object({ args: Argv, qdisc: z.string().optional() }).strict()
-
-const SockOpts = z
-  .object({
-    rcvbuf: z.number().int().positive().optional(),
-    sndbuf: z.number().int().positive().optional(),
-    keepalive: z
-      .union([
-        z.boolean(),
-        z.object({ idle: Duration.optional(), interval: Duration.optional(), count: z.number().int().positive().optional() }).strict(),
-      ])
-      .optional(),
-    userTimeout: Duration.optional().meta({ description: 'TCP_USER_TIMEOUT' }),
-    nodelay: z.boolean().optional(),
-    deferAccept: Duration.optional().meta({ description: 'TCP_DEFER_ACCEPT (whole seconds)' }),
-    syncnt: z.number().int().min(1).max(127).optional().meta({ description: 'TCP_SYNCNT' }),
-    linger: Duration.optional().meta({ description: 'SO_LINGER on with this timeout (0 = abortive close)' }),
-    quickack: z.boolean().optional(),
-    cork: z.boolean().optional(),
-    maxseg: z.number().int().positive().optional(),
-    notsentLowat: z.number().int().nonnegative().optional(),
-    windowClamp: z.number().int().nonnegative().optional(),
-  })
-  .strict()
-
-const ReadMode = z.enum(['auto', 'pause'])
-
-export const ListenAction = z
-  .object({
-    name: Name,
-    port: z.number().int().min(1).max(65535),
-    addr: z.string().optional(),
-    backlog: z.number().int().min(0).optional(),
-    accept: z.enum(['auto', 'manual', 'never']).default('auto'),
-    as: Name.optional().meta({ description: 'name of accepted sockets (default NAME-conn; later ones get -2, -3, ...)' }),
-    read: ReadMode.optional(),
-    ...SockOpts.shape,
-  })
-  .strict()
-
-export const ConnectAction = z
-  .object({
-    name: Name,
-    to: z.string().regex(/^[a-z][a-z0-9]{0,7}:\d+$|^[0-9a-fA-F.:[\]]+:\d+$/, { message: 'expected HOST:PORT, e.g. server:8000' }),
-    sport: z.number().int().min(1).max(65535).optional(),
-    nonblock: z.boolean().optional(),
-    read: ReadMode.optional(),
-    ...SockOpts.shape,
-  })
-  .strict()
-
-const SocketRef = z.object({ socket: Name }).strict()
-
-export const SendAction = z
-  .object({
-    socket: Name,
-    data: z.string().optional(),
-    bytes: z.number().int().positive().optional(),
-    count: z.number().int().positive().optional(),
-    every: Duration.optional(),
-    untilFull: z.boolean().optional(),
-    continueOnError: z.boolean().optional().meta({ description: 'keep repeating after a failed write, like a write loop that ignores errors (ETIMEDOUT, then EPIPE, EPIPE...)' }),
-  })
-  .strict()
-
-export const ReadAction = z.object({ socket: Name, bytes: z.number().int().positive().optional() }).strict()
-export const PollAction = z
-  .object({
-    socket: Name,
-    events: z.array(z.enum(['in', 'out', 'err', 'hup', 'rdhup'])).default(['in', 'err']),
-    timeout: Duration.optional(),
-  })
-  .strict()
-export const GetsockoptAction = z.object({ socket: Name, opt: z.string() }).strict()
-export const SetsockoptAction = z.object({ socket: Name, ...SockOpts.shape }).strict()
-export const ShutdownAction = z.object({ socket: Name, how: z.enum(['wr', 'rd', 'rdwr']) }).strict()
-export const AcceptAction = z.object({ socket: Name, as: Name.optional() }).strict()
-
-/** Every action a step may perform on a host. */
-export const ACTIONS = {
-  run: RunAction,
-  write: WriteAction,
-  signal: SignalAction,
-  iptables: IptablesAction,
-  ip6tables: IptablesAction,
-  sysctl: SysctlMap,
-  link: LinkAction,
-  tc: TcAction,
-  listen: ListenAction,
-  connect: ConnectAction,
-  accept: AcceptAction,
-  send: SendAction,
-  read: ReadAction,
-  pause: SocketRef,
-  resume: SocketRef,
-  poll: PollAction,
-  getsockopt: GetsockoptAction,
-  setsockopt: SetsockoptAction,
-  shutdown: ShutdownAction,
-  close: SocketRef,
-  abort: SocketRef,
-} as const
-
-export type ActionName = keyof typeof ACTIONS
-export const ACTION_NAMES = Object.keys(ACTIONS) as ActionName[]
-/** Actions handled by the socket agent. */
-export const AGENT_ACTIONS = new Set<ActionName>([
-  'listen', 'connect', 'accept', 'send', 'read', 'pause', 'resume', 'poll', 'getsockopt', 'setsockopt', 'shutdown', 'close', 'abort',
-])
+/** The socket actions: the socket agent's ops of the same name (the others run commands or programs). */
+export const AGENT_ACTIONS: ReadonlySet<ActionName> = new Set(ACTION_NAMES.filter((k) => ACTIONS[k].agentOp !== undefined))
 
 /** What a step does on one host: exactly one action key. */
 export const HostActions = z
-  .object(Object.fromEntries(ACTION_NAMES.map((k) => [k, ACTIONS[k].optional()])) as {
-    [K in ActionName]: z.ZodOptional<(typeof ACTIONS)[K]>
+  .object(Object.fromEntries(ACTION_NAMES.map((k) => [k, ACTIONS[k].schema.optional()])) as {
+    [K in ActionName]: z.ZodOptional<(typeof ACTIONS)[K]['schema']>
   })
   .strict()
   .superRefine((v, ctx) => {

@@ -2,6 +2,14 @@
 //
 //   cli -> runner -> {scenario, lab, faults, agent, recorder, expect, report} -> util
 //
+// src/actions (the step actions' registry) sits between runner and the middle
+// layers: runner -> actions -> {scenario, faults, agent protocol types, ...}.
+// The scenario schema builds its step union from the actions' schemas, so
+// src/scenario/schema.ts may import src/actions/index.ts: the one sanctioned
+// edge upwards besides util's types. To keep that free of a module cycle and
+// the schema light, src/actions imports from scenario only its field types
+// and templates (not schema.ts or loader.ts), and the lab and util/proc.ts
+// only as types or lazily (`await import()` in the runner-side `run`).
 // An arrow means "may import"; a layer may use any layer below it, never one
 // above. src/index.ts is the public library API: the CLI's (thin) way in, so it
 // sits above runner and only cli may import it. The middle layers may use each
@@ -33,7 +41,9 @@ const STYLE_RANK: Record<string, number> = {
  * Folders STYLE.md does not name yet, placed where their imports and users put
  * them so the direction rules still apply to them (see the todo below).
  */
-const PROVISIONAL: Record<string, { rank: number; why: string }> = {}
+const PROVISIONAL: Record<string, { rank: number; why: string }> = {
+  actions: { rank: 1.5, why: 'the step actions\' registry: used by runner, uses scenario fields, faults and the agent protocol types' },
+}
 const RANK: Record<string, number> = { ...STYLE_RANK, ...Object.fromEntries(Object.entries(PROVISIONAL).map(([k, v]) => [k, v.rank])) }
 
 interface Edge {
@@ -45,6 +55,8 @@ interface Edge {
   line: number
   /** A dynamic import whose specifier is not a string known at compile time. */
   unresolved?: boolean
+  /** import(): loaded when the code runs, not with the importing module. */
+  dynamic?: boolean
 }
 
 function listTs(dir: string): string[] {
@@ -62,12 +74,12 @@ function importsOf(file: string, text: string): Edge[] {
   const consts = new Map<string, string>()
   const edges: Edge[] = []
   const lineOf = (n: ts.Node): number => sf.getLineAndCharacterOfPosition(n.getStart(sf)).line + 1
-  const add = (spec: string, typeOnly: boolean, node: ts.Node, unresolved = false): void => {
+  const add = (spec: string, typeOnly: boolean, node: ts.Node, unresolved = false, dynamic = false): void => {
     if (!spec.startsWith('.')) {
       if (!unresolved) return // a package (node:fs, zod, ...)
     }
     const to = unresolved ? spec : rel(resolve(dirname(file), spec)).replace(/\.js$/, '.ts')
-    edges.push({ from: rel(file), to, typeOnly, line: lineOf(node), ...(unresolved ? { unresolved } : {}) })
+    edges.push({ from: rel(file), to, typeOnly, line: lineOf(node), ...(unresolved ? { unresolved } : {}), ...(dynamic ? { dynamic } : {}) })
   }
   const visit = (n: ts.Node): void => {
     if (ts.isVariableDeclaration(n) && ts.isIdentifier(n.name) && n.initializer && ts.isStringLiteralLike(n.initializer)) {
@@ -85,9 +97,9 @@ function importsOf(file: string, text: string): Edge[] {
       add(n.moduleReference.expression.text, n.isTypeOnly, n)
     } else if (ts.isCallExpression(n) && n.expression.kind === ts.SyntaxKind.ImportKeyword) {
       const arg = n.arguments[0]
-      if (arg && ts.isStringLiteralLike(arg)) add(arg.text, false, n)
-      else if (arg && ts.isIdentifier(arg) && consts.has(arg.text)) add(consts.get(arg.text) as string, false, n)
-      else add(arg ? arg.getText(sf) : '(no argument)', false, n, true)
+      if (arg && ts.isStringLiteralLike(arg)) add(arg.text, false, n, false, true)
+      else if (arg && ts.isIdentifier(arg) && consts.has(arg.text)) add(consts.get(arg.text) as string, false, n, false, true)
+      else add(arg ? arg.getText(sf) : '(no argument)', false, n, true, true)
     } else if (ts.isImportTypeNode(n) && ts.isLiteralTypeNode(n.argument) && ts.isStringLiteral(n.argument.literal)) {
       add(n.argument.literal.text, true, n) // import('./x.js').Type
     }
@@ -107,6 +119,9 @@ function layerOf(path: string): string {
 /** Every violation of the rules above, as "file:line -> target: why". */
 /** The one sanctioned upward edge: util's process module uses the Host/Proc types. */
 const isUtilTypesEdge = (e: Edge): boolean => layerOf(e.from) === 'util' && e.to === 'src/lab/types.ts' && e.typeOnly
+/** The scenario schema builds its step union from the actions' registry. */
+const isSchemaActionsEdge = (e: Edge): boolean => e.from === 'src/scenario/schema.ts' && e.to === 'src/actions/index.ts'
+const isSanctioned = (e: Edge): boolean => isUtilTypesEdge(e) || isSchemaActionsEdge(e)
 
 function violations(edges: readonly Edge[]): string[] {
   const out: string[] = []
@@ -119,8 +134,14 @@ function violations(edges: readonly Edge[]): string[] {
     if (RANK[b] === undefined) { say(e, `${b} is not a known layer`); continue }
     if (b === 'cli' && a !== 'cli') say(e, 'nothing imports from cli')
     else if (b === 'api' && a !== 'cli') say(e, 'only the CLI uses the public API (src/index.ts); inside src import the module itself')
-    else if ((RANK[b] as number) > (RANK[a] as number) && !isUtilTypesEdge(e)) say(e, `${a} must not depend on ${b} (it is above it)`)
+    else if ((RANK[b] as number) > (RANK[a] as number) && !isSanctioned(e)) say(e, `${a} must not depend on ${b} (it is above it)`)
     if (/^src\/lab\/(netns|docker)\//.test(e.to) && a !== 'lab') say(e, 'backends are reached only through src/lab/index.ts')
+    if (a === 'actions' && b === 'scenario' && !/^src\/scenario\/(fields|template)\.ts$/.test(e.to)) {
+      say(e, 'actions import from scenario only fields.ts and template.ts (schema.ts imports the actions)')
+    }
+    if (a === 'actions' && (b === 'lab' || e.to === 'src/util/proc.ts') && !e.typeOnly && !e.dynamic) {
+      say(e, 'the scenario schema loads src/actions: import the lab and util/proc.ts there as types, or lazily in `run`')
+    }
     if (a === 'util' && b !== 'util' && !isUtilTypesEdge(e)) {
       say(e, e.to === 'src/lab/types.ts' ? 'util may import types only from src/lab/types.ts (use `import type`)' : 'util imports no other layer')
     }
@@ -128,7 +149,7 @@ function violations(edges: readonly Edge[]): string[] {
   // No cycles between the middle layers (nor anywhere else between folders).
   const graph = new Map<string, Set<string>>()
   for (const e of edges) {
-    if (e.unresolved || isUtilTypesEdge(e)) continue
+    if (e.unresolved || isSanctioned(e)) continue
     const a = layerOf(e.from)
     const b = layerOf(e.to)
     if (a !== b) graph.set(a, (graph.get(a) ?? new Set()).add(b))
@@ -206,6 +227,9 @@ t.test('each rule catches its violation', async (t) => {
     e('src/runner/run-scenario.ts', 'src/expect/index.ts'), e('src/expect/ss.ts', 'src/recorder/records.ts'),
     e('src/lab/index.ts', 'src/lab/netns/backend.ts'), e('src/lab/docker/backend.ts', 'src/util/teardown.ts'),
     e('src/util/proc.ts', 'src/lab/types.ts', true), e('src/report/terminal.ts', 'src/expect/verdict.ts'),
+    e('src/runner/plan.ts', 'src/actions/index.ts'), e('src/actions/run.ts', 'src/scenario/fields.ts'), e('src/actions/iptables.ts', 'src/faults/iptables.ts'),
+    e('src/actions/define.ts', 'src/lab/types.ts', true), { ...e('src/actions/sysctl.ts', 'src/lab/index.ts'), dynamic: true },
+    e('src/scenario/schema.ts', 'src/actions/index.ts'),
   ]
   t.same(violations(ok), [], 'the allowed directions')
   const bad: Array<[Edge, RegExp]> = [
@@ -219,6 +243,11 @@ t.test('each rule catches its violation', async (t) => {
     [e('src/runner/suite.ts', 'src/index.ts'), /only the CLI uses the public API/],
     [e('src/widgets/x.ts', 'src/util/a.ts'), /widgets is not a known layer/],
     [{ ...e('src/lab/index.ts', 'specifier'), unresolved: true }, /dynamic import/],
+    [e('src/actions/run.ts', 'src/runner/plan.ts'), /actions must not depend on runner/],
+    [e('src/scenario/loader.ts', 'src/actions/run.ts'), /scenario must not depend on actions/],
+    [e('src/actions/run.ts', 'src/scenario/schema.ts'), /actions import from scenario only fields\.ts and template\.ts/],
+    [e('src/actions/sysctl.ts', 'src/lab/index.ts'), /import the lab and util\/proc\.ts there as types, or lazily/],
+    [e('src/actions/run.ts', 'src/util/proc.ts'), /import the lab and util\/proc\.ts there as types, or lazily/],
   ]
   for (const [edge, why] of bad) {
     const found = violations([...ok, edge])

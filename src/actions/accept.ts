@@ -1,0 +1,13 @@
+import { z } from 'zod'
+import { Name } from '../scenario/fields.js'
+import { defineSocketAction } from './socket.js'
+
+export const AcceptAction = z.object({ socket: Name, as: Name.optional() }).strict()
+
+export const accept = defineSocketAction({
+  name: 'accept',
+  schema: AcceptAction,
+  doc: '`{ socket: srv, as: conn }`: accept one connection on a listener with `accept: manual`',
+  waitsForResult: false,
+  refs: (a) => [{ uses: 'socket', name: a.socket, key: 'socket' }, ...(a.as ? [{ accepts: a.as }] : [])],
+})

@@ -1,0 +1,12 @@
+import { z } from 'zod'
+import { Name } from '../scenario/fields.js'
+import { defineSocketAction } from './socket.js'
+
+export const ReadAction = z.object({ socket: Name, bytes: z.number().int().positive().optional() }).strict()
+
+export const read = defineSocketAction({
+  name: 'read',
+  schema: ReadAction,
+  doc: '`{ socket: conn, bytes: 100 }`: one read now, of what is queued (events read, eof, or error)',
+  waitsForResult: true,
+})
