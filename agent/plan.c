@@ -37,6 +37,7 @@
 #include "events.h"
 #include "fdwatch.h"
 #include "procs.h"
+#include "relay.h"
 #include "util.h"
 
 #define MAX_STEPS 100000
@@ -154,7 +155,7 @@ static struct mark *find_mark(const char *ref, long long step)
 }
 
 /* Whether an event NAME, TYPE is what "NAME.TYPE" names. */
-static int ref_matches(const char *ref, const char *name, const char *type)
+int plan_ref_matches(const char *ref, const char *name, const char *type)
 {
 	size_t ln = strlen(name);
 	return strncmp(ref, name, ln) == 0 && ref[ln] == '.' && strcmp(ref + ln + 1, type) == 0;
@@ -232,6 +233,12 @@ static void fire(struct step *s, int64_t due)
 	s->fired = 1; /* before running: its events may already be final */
 	int64_t actual = realtime_us();
 	agent_run_command(agent, &s->cmd);
+	if (!s->waits && !s->done) {
+		/* Done as it fired: other hosts learn it before the `step` line is even written. */
+		s->done = 1;
+		s->done_us = actual;
+		relay_step_done(s->num, actual);
+	}
 	struct jbuf b;
 	ev_begin(&b, "", "step", NULL);
 	jb_key(&b, "step");
@@ -245,10 +252,6 @@ static void fire(struct step *s, int64_t due)
 	jb_key(&b, "lateUs");
 	jb_int(&b, actual - due);
 	ev_end(&b);
-	if (!s->waits && !s->done) {
-		s->done = 1;
-		s->done_us = actual;
-	}
 }
 
 /* Fire what may fire now, report what is done, arm the timer for the next. */
@@ -256,6 +259,7 @@ static void service(void)
 {
 	for (;;) {
 		report_done();
+		relay_report();
 		if (!going)
 			break;
 		struct step *next = NULL;
@@ -291,10 +295,11 @@ static void on_timer(void *ctx, uint32_t events)
 /* Every event this agent writes: open `on` gates, mark steps done. */
 static void observe(const struct ev_info *ev)
 {
-	int changed = 0;
+	/* Other hosts first (relay.c): a datagram, no event written here. */
+	int changed = relay_event(ev->name, ev->type, ev->t);
 	for (size_t i = 0; i < nsteps; i++) {
 		struct step *s = steps[i];
-		if (!s->fired && s->gate == G_ON && s->open_us < 0 && ref_matches(s->ref, ev->name, ev->type)) {
+		if (!s->fired && s->gate == G_ON && s->open_us < 0 && plan_ref_matches(s->ref, ev->name, ev->type)) {
 			s->open_us = ev->t;
 			changed = 1;
 		}
@@ -322,6 +327,7 @@ static void observe(const struct ev_info *ev)
 			if (final) {
 				s->done = 1;
 				s->done_us = ev->t;
+				relay_step_done(s->num, ev->t);
 				changed = 1;
 			}
 			break; /* the earliest step with this id that is in flight */
@@ -335,7 +341,7 @@ static void observe(const struct ev_info *ev)
 
 static const char *const STEP_FIELDS[] = { "step", "gate", "cmd", "waits", NULL };
 static const char *const GATE_FIELDS[] = { "atUs", "on", "afterStep", "delayMs", NULL };
-static const char *const NOT_IN_STEPS[] = { "plan", "go", "cancel", NULL };
+static const char *const NOT_IN_STEPS[] = { "plan", "go", "cancel", "relayBind", "relay", NULL };
 
 static int in_list(const char *const *list, const char *s)
 {
@@ -415,7 +421,7 @@ static struct step *parse_step(const struct cmd *c, const struct jval *o, size_t
 	}
 	const struct jval *op = json_get(cmd, "op"), *id = json_get(cmd, "id"), *nb = json_get(cmd, "nonblock");
 	if (op == NULL || op->type != J_STR || !agent_knows_op(op->str) || in_list(NOT_IN_STEPS, op->str)) {
-		emit_invalid(c, "%s.cmd.op: expected an agent op other than plan, go, cancel", where);
+		emit_invalid(c, "%s.cmd.op: expected an agent op other than plan, go, cancel, relayBind, relay", where);
 		return NULL;
 	}
 	char *sid = NULL;
@@ -564,6 +570,7 @@ void cmd_cancel(struct agent *a, struct cmd *c)
 	nsteps = kept;
 	going = 0;
 	clear_marks();
+	relay_clear();
 	struct jbuf b;
 	ev_begin(&b, c->name, "cancelled", c->id);
 	jb_key(&b, "dropped");
@@ -572,28 +579,34 @@ void cmd_cancel(struct agent *a, struct cmd *c)
 	kick();
 }
 
-void cmd_trigger(struct agent *a, struct cmd *c)
+int plan_parse_ref(const char *ref, long long *step)
 {
-	(void)a;
-	const char *ref;
-	long long t_us;
-	if (arg_str(c, "ref", &ref, 1) < 0 || arg_int(c, "tUs", 1, (long long)MAX_EXACT, 1, &t_us) < 0)
-		return;
-	long long k = -1;
+	*step = -1;
 	if (strncmp(ref, "step:", 5) == 0) {
 		char *end;
 		errno = 0;
-		k = strtoll(ref + 5, &end, 10);
-		if (ref[5] == '\0' || *end != '\0' || k < 0 || errno != 0) {
-			emit_invalid(c, "\"ref\": expected \"step:K\" or \"NAME.TYPE\", got \"%s\"", ref);
-			return;
-		}
-	} else if (strchr(ref, '.') == NULL) {
+		long long k = strtoll(ref + 5, &end, 10);
+		if (ref[5] == '\0' || *end != '\0' || k < 0 || errno != 0)
+			return -1;
+		*step = k;
+		return 0;
+	}
+	return strchr(ref, '.') == NULL ? -1 : 0;
+}
+
+void plan_trigger(const struct cmd *c, const char *via)
+{
+	const char *ref;
+	long long t_us, k;
+	if (arg_str(c, "ref", &ref, 1) < 0 || arg_int(c, "tUs", 1, (long long)MAX_EXACT, 1, &t_us) < 0)
+		return;
+	if (plan_parse_ref(ref, &k) < 0) {
 		emit_invalid(c, "\"ref\": expected \"step:K\" or \"NAME.TYPE\", got \"%s\"", ref);
 		return;
 	}
 	/* The first time wins, as for a local event. */
-	if (find_mark(k >= 0 ? NULL : ref, k) == NULL) {
+	int first = find_mark(k >= 0 ? NULL : ref, k) == NULL;
+	if (first) {
 		if (nmarks == capmarks) {
 			capmarks = capmarks ? capmarks * 2 : 16;
 			marks = xrealloc(marks, capmarks * sizeof *marks);
@@ -612,8 +625,20 @@ void cmd_trigger(struct agent *a, struct cmd *c)
 	jb_str(&b, ref);
 	jb_key(&b, "tUs");
 	jb_int(&b, t_us);
+	jb_key(&b, "first");
+	jb_bool(&b, first);
+	if (via != NULL) {
+		jb_key(&b, "via");
+		jb_str(&b, via);
+	}
 	ev_end(&b);
 	kick();
+}
+
+void cmd_trigger(struct agent *a, struct cmd *c)
+{
+	(void)a;
+	plan_trigger(c, NULL);
 }
 
 /* ------------------------------------------------------------ setup / exit */
@@ -675,6 +700,7 @@ void plan_stop(void)
 {
 	going = 0;
 	ev_set_observer(NULL);
+	relay_stop();
 	for (size_t i = 0; i < nsteps; i++)
 		free_step(steps[i]);
 	nsteps = 0;
@@ -689,6 +715,7 @@ void plan_stop(void)
 void plan_free(void)
 {
 	plan_stop();
+	relay_free();
 	free(steps);
 	steps = NULL;
 	capsteps = 0;

@@ -15,6 +15,14 @@ void plan_free(void);
  * "fifo" (SCHED_FIFO 1). Returns 0, or -1 with errno. See plan.c for why. */
 int plan_raise_priority(const char *mode);
 
+/* Whether an event NAME, TYPE is what the ref "NAME.TYPE" names. */
+int plan_ref_matches(const char *ref, const char *name, const char *type);
+/* Check a ref: "step:K" (*step = K) or "NAME.TYPE" (*step = -1). Returns 0, or -1 when it is neither. */
+int plan_parse_ref(const char *ref, long long *step);
+/* A trigger {ref, tUs} read from c->root: from the `trigger` command (via
+ * NULL) or a relay datagram (via "relay", relay.c). Writes `triggered`. */
+void plan_trigger(const struct cmd *c, const char *via);
+
 void cmd_plan(struct agent *a, struct cmd *c);
 void cmd_trigger(struct agent *a, struct cmd *c);
 void cmd_go(struct agent *a, struct cmd *c);

@@ -42,6 +42,7 @@
 #include "json.h"
 #include "options.h"
 #include "plan.h"
+#include "relay.h"
 #include "procs.h"
 #include "sockdiag.h"
 #include "tcpinfo.h"
@@ -1498,6 +1499,8 @@ static const struct {
 	{ "trigger", cmd_trigger, "ref tUs" },
 	{ "go", cmd_go, "" },
 	{ "cancel", cmd_cancel, "" },
+	{ "relayBind", cmd_relay_bind, "path" },
+	{ "relay", cmd_relay, "ref to" },
 	{ "listen", cmd_listen, "name port addr backlog accept as read opts" },
 	{ "connect", cmd_connect, "name host port sport nonblock read opts" },
 	{ "accept", cmd_accept, "name as" },

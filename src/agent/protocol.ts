@@ -352,7 +352,7 @@ export interface PlanStep {
   /** Unique on this agent; steps fire in this order. */
   step: number
   gate: PlanGate
-  /** Any command but plan/go/cancel. Without an `id` it gets "step-<step>"; its events echo it. */
+  /** Any command but plan/go/cancel/relayBind/relay. Without an `id` it gets "step-<step>"; its events echo it. */
   cmd: AgentCommand
   waits?: boolean | undefined
 }
@@ -386,9 +386,40 @@ export interface GoCommand extends CommandBase {
   op: 'go'
 }
 
-/** Drop every step not fired yet and every trigger; stop until the next `go`. Steps in flight still report `step-done`. Event `cancelled`. */
+/** Drop every step not fired yet, every trigger and every `relay`; stop until the next `go`. Steps in flight still report `step-done`. Event `cancelled`. */
 export interface CancelCommand extends CommandBase {
   op: 'cancel'
+}
+
+// agent/relay.c: cross-host gates straight from agent to agent, where the
+// agents share a filesystem (the netns backend). The runner's relay over stdin
+// (`trigger`) stays: where both arrive, the first one wins, the other is a no-op.
+
+/**
+ * Bind an AF_UNIX SOCK_DGRAM socket to `path` (a filesystem path of at most
+ * 107 bytes: filesystem unix sockets are reached across network namespaces,
+ * abstract ones are not). Each datagram {ref, tUs} read from it is handled as
+ * a `trigger` command (its `triggered` has via: "relay"; a malformed one is an
+ * `error` with op "relay"). Once per agent (EALREADY); the path must not exist
+ * (EADDRINUSE); the agent unlinks it when it exits. Event `relay-bound`.
+ */
+export interface RelayBindCommand extends CommandBase {
+  op: 'relayBind'
+  path: string
+}
+
+/**
+ * The moment this agent writes the first event NAME.TYPE (ref "NAME.TYPE") or
+ * marks step K done (ref "step:K") after this command, send the datagram
+ * {ref, tUs} (tUs: the event's t, or the done time) to each socket path in
+ * `to` (1..64), with sendto(MSG_DONTWAIT): never blocks, never retries. What
+ * was sent and what failed comes right after in a `relayed` event. Each
+ * command relays once; `cancel` drops them. Event `relaying`.
+ */
+export interface RelayCommand extends CommandBase {
+  op: 'relay'
+  ref: string
+  to: string[]
 }
 
 // ------------------------------------------------------------ socket sampling
@@ -421,13 +452,13 @@ export type AgentCommand =
   | ResumeCommand | PollCommand | GetsockoptCommand | SetsockoptCommand | ShutdownCommand
   | CloseCommand | AbortCommand | ListCommand | ExecCommand | WriteCommand | EndStdinCommand
   | SignalCommand | PlanCommand | TriggerCommand | GoCommand | CancelCommand
-  | SampleCommand | UnsampleCommand
+  | RelayBindCommand | RelayCommand | SampleCommand | UnsampleCommand
 
 export type AgentOp = AgentCommand['op']
 
 /** Every op, in the agent's dispatch-table order. */
 export const AGENT_OPS = [
-  'exec', 'write', 'endStdin', 'signal', 'plan', 'trigger', 'go', 'cancel', 'listen', 'connect', 'accept', 'send', 'read', 'pause', 'resume', 'poll', 'getsockopt',
+  'exec', 'write', 'endStdin', 'signal', 'plan', 'trigger', 'go', 'cancel', 'relayBind', 'relay', 'listen', 'connect', 'accept', 'send', 'read', 'pause', 'resume', 'poll', 'getsockopt',
   'setsockopt', 'shutdown', 'close', 'abort', 'list', 'sample', 'unsample',
 ] as const satisfies readonly AgentOp[]
 
@@ -721,6 +752,35 @@ export interface TriggeredEvent extends EventBase {
   type: 'triggered'
   ref: string
   tUs: number
+  /** Whether this trigger set the ref's time (false: an earlier one for the same ref won). */
+  first: boolean
+  /** "relay": a datagram from another agent (relayBind); absent for the `trigger` command. */
+  via?: 'relay' | undefined
+}
+
+/** The relay socket is bound (reply to `relayBind`). Name "". */
+export interface RelayBoundEvent extends EventBase {
+  type: 'relay-bound'
+  path: string
+}
+
+/** A relay is set up (reply to `relay`). Name "". */
+export interface RelayingEvent extends EventBase {
+  type: 'relaying'
+  ref: string
+  /** Number of socket paths. */
+  to: number
+}
+
+/** A relay's datagrams were sent (written right after the event or step-done that set them off). Name "", no id. */
+export interface RelayedEvent extends EventBase {
+  type: 'relayed'
+  ref: string
+  tUs: number
+  /** Datagrams the kernel took. */
+  sent: number
+  /** The others: ENOENT (no socket at that path), ECONNREFUSED (nobody bound to it any more), EAGAIN (the receiver's queue is full). */
+  failed: Array<{ path: string; errno: string; message: string }>
 }
 
 /** A step fired (written after its command ran; the command's own events come first). Name "". */
@@ -844,6 +904,7 @@ export type AgentEvent =
   | OptsEvent | ShutdownEvent | ClosedEvent | PausedEvent | ResumedEvent | SocketsEvent
   | StartedEvent | StdoutEvent | StderrEvent | ExitedEvent | WrittenEvent | StdinClosedEvent
   | SignalledEvent | PlannedEvent | GoEvent | CancelledEvent | TriggeredEvent | StepEvent | StepDoneEvent
+  | RelayBoundEvent | RelayingEvent | RelayedEvent
   | SamplingEvent | UnsampledEvent | SsEvent | SsDestroyEvent
 
 export type AgentEventType = AgentEvent['type']
@@ -856,5 +917,5 @@ export const AGENT_EVENT_TYPES = [
   'ready', 'exit', 'listening', 'connecting', 'connected', 'accepted', 'sent', 'read', 'eof', 'error',
   'polled', 'sockopt', 'tcpinfo', 'opts', 'shutdown', 'closed', 'paused', 'resumed', 'sockets',
   'started', 'stdout', 'stderr', 'exited', 'written', 'stdin-closed', 'signalled', 'planned', 'go',
-  'cancelled', 'triggered', 'step', 'step-done', 'sampling', 'unsampled', 'ss', 'ss-destroy',
+  'cancelled', 'triggered', 'step', 'step-done', 'relay-bound', 'relaying', 'relayed', 'sampling', 'unsampled', 'ss', 'ss-destroy',
 ] as const satisfies readonly AgentEventType[]

@@ -26,7 +26,7 @@ import { formatMs } from '../util/duration.js'
 import type { IptablesCmd } from '../faults/iptables.js'
 import { nameSockets, socketNames } from './name-sockets.js'
 import { compilePlan, planUnsupported, resolveDeletes } from './plan.js'
-import { playPlan, type PlayPlanResult } from './play-plan.js'
+import { playPlan, relayDirFor, type PlayPlanResult } from './play-plan.js'
 import { writeScenarioReport } from '../report/index.js'
 
 export interface RunScenarioOptions {
@@ -218,6 +218,7 @@ async function play(
       loaded, plan, agents: ready, timeline, t0Us, signal,
       idleTimeoutMs: Math.max(...s.steps.map((st) => st.timeout ?? (typeof st.wait === 'object' ? (st.wait.timeout ?? 0) : 0)), 60_000),
       lingerMs: END_LINGER_MS,
+      relayDir: opts.backend.name === 'netns' ? await relayDirFor(labId, td) : undefined,
     })
     extra = planned.extra
   } else {

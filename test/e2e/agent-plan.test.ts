@@ -1,10 +1,15 @@
 // The agent runs processes and its host's timeline itself (agent/procs.c,
 // agent/plan.c): exec with output lines, stdin and signals, groups killed at
 // exit; steps fired at CLOCK_REALTIME deadlines, on local events, on relayed
-// triggers and after other steps, in order. Each behaviour has a case where
+// triggers and after other steps, in order; cross-host gates relayed straight
+// from agent to agent over unix datagram sockets (relay.c). Each behaviour has a case where
 // it must not happen. Needs root (network namespaces).
 // TCPLAB_AGENT=agent/build/tcplab-agent-debug runs it under ASan/UBSan.
 
+import { existsSync } from 'node:fs'
+import { mkdtemp, rm } from 'node:fs/promises'
+import os from 'node:os'
+import path from 'node:path'
 import t from 'tap'
 import { startAgent } from '../../src/agent/client.js'
 import type { AgentClient } from '../../src/agent/client.js'
@@ -276,6 +281,93 @@ async function runAll(): Promise<void> {
     const s2 = (await a.next(stepEv(2), 5000, since)) as AgentEventOf<'step'>
     tt.equal(s2.scheduledUs, listening.t + 5000, 'anchored on the server event')
     expectType(tt, await a.next(is('connected', 'xc'), 5000, since), 'connected')
+  })
+
+  await t.test('agents relay to each other across namespaces (relayBind, relay): no Node in the path', async (tt) => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'tcplab-relay-test-'))
+    tt.teardown(() => rm(dir, { recursive: true, force: true }))
+    const srv = await openAgent(lab.server)
+    tt.teardown(() => srv.client.close().then(() => undefined))
+    const srvSock = path.join(dir, 'server.sock')
+    const cliSock = path.join(dir, 'client.sock')
+    expectType(tt, await a.req({ op: 'cancel' }), 'cancelled')
+    expectType(tt, await srv.req({ op: 'relayBind', path: srvSock }), 'relay-bound')
+    expectType(tt, await a.req({ op: 'relayBind', path: cliSock }), 'relay-bound')
+    // Must fail: a second socket, a path that exists, a directory that does not, a path too long for sun_path.
+    expectErrno(tt, await a.req({ op: 'relayBind', path: path.join(dir, 'again.sock') }), 'EALREADY')
+    const b = await openAgent(lab.server)
+    tt.teardown(() => b.client.close().then(() => undefined))
+    expectErrno(tt, await b.req({ op: 'relayBind', path: srvSock }), 'EADDRINUSE')
+    expectErrno(tt, await b.req({ op: 'relayBind', path: path.join(dir, 'no', 'such.sock') }), 'ENOENT')
+    expectErrno(tt, await b.req({ op: 'relayBind', path: `/tmp/${'x'.repeat(120)}` }), 'EINVAL')
+    expectErrno(tt, await srv.req({ op: 'relay', ref: 'nodot', to: [cliSock] }), 'EINVAL')
+    expectErrno(tt, await srv.req({ op: 'relay', ref: 'a.b', to: [] }), 'EINVAL')
+    expectErrno(tt, await srv.req({ op: 'plan', steps: [{ step: 9, gate: { atUs: nowUs() }, cmd: { op: 'relayBind', path: cliSock } }] }), 'EINVAL')
+
+    const since = a.events.length
+    const sinceSrv = srv.events.length
+    const t0 = nowUs() + 150_000
+    expectType(tt, await srv.req({ op: 'relay', ref: 'rl.listening', to: [cliSock] }), 'relaying')
+    expectType(tt, await srv.req({ op: 'relay', ref: 'step:1', to: [cliSock] }), 'relaying')
+    // Must fail: nobody is bound at that path, so its gate never opens (and Node relays nothing here).
+    expectType(tt, await srv.req({ op: 'relay', ref: 'ghost.listening', to: [path.join(dir, 'nobody.sock')] }), 'relaying')
+    expectType(tt, await srv.req({
+      op: 'plan',
+      steps: [
+        { step: 1, gate: { atUs: t0 }, cmd: { op: 'listen', name: 'rl', port: 7330 }, waits: true },
+        { step: 2, gate: { atUs: t0 + 20_000 }, cmd: { op: 'listen', name: 'ghost', port: 7331 } },
+      ],
+    }), 'planned')
+    expectType(tt, await a.req({
+      op: 'plan',
+      steps: [
+        { step: 11, gate: { on: 'rl.listening', delayMs: 5 }, cmd: { op: 'connect', name: 'rc', host: SERVER_ADDR, port: 7330 } },
+        { step: 12, gate: { afterStep: 1 }, cmd: { op: 'list' } },
+        { step: 13, gate: { on: 'ghost.listening' }, cmd: { op: 'list' } },
+      ],
+    }), 'planned')
+    await Promise.all([srv.req({ op: 'go' }), a.req({ op: 'go' })])
+
+    const listening = await srv.next(is('listening', 'rl'), 5000, sinceSrv)
+    const done1 = (await srv.next((e) => e.type === 'step-done' && e.step === 1, 5000, sinceSrv)) as AgentEventOf<'step-done'>
+    const s11 = (await a.next(stepEv(11), 5000, since)) as AgentEventOf<'step'>
+    const s12 = (await a.next(stepEv(12), 5000, since)) as AgentEventOf<'step'>
+    tt.equal(s11.scheduledUs, listening.t + 5000, 'on gate: the server event t + delay, relayed by the server agent')
+    tt.equal(s12.scheduledUs, done1.doneUs, 'afterStep of the other host: its done time')
+    expectType(tt, await a.next(is('connected', 'rc'), 5000, since), 'connected')
+    const trig = a.events.slice(since).filter(is('triggered'))
+    tt.same(trig.map((e) => [e.ref, e.via, e.first]).sort(), [['rl.listening', 'relay', true], ['step:1', 'relay', true]], 'both gates opened by datagrams, once each')
+    const relayed = srv.events.slice(sinceSrv).filter(is('relayed'))
+    tt.match(relayed.find((e) => e.ref === 'rl.listening'), { tUs: listening.t, sent: 1, failed: [] })
+    tt.match(relayed.find((e) => e.ref === 'step:1'), { tUs: done1.doneUs, sent: 1, failed: [] })
+    tt.comment(`relay latency: server event -> client triggered ${(((trig.find((e) => e.ref === 'rl.listening')?.t ?? 0) - listening.t) / 1000).toFixed(3)} ms`)
+
+    // The gate whose datagram found nobody stays shut; the send failure is reported.
+    await srv.next(is('listening', 'ghost'), 5000, sinceSrv)
+    const ghost = (await srv.next((e) => e.type === 'relayed' && e.ref === 'ghost.listening', 5000, sinceSrv)) as AgentEventOf<'relayed'>
+    tt.match(ghost, { sent: 0, failed: [{ path: path.join(dir, 'nobody.sock'), errno: 'ENOENT' }] }, 'ENOENT: no socket there')
+    await sleep(200)
+    tt.notOk(a.events.slice(since).some(stepEv(13)), 'ghost.listening never reached the client: step 13 pending')
+
+    // The runner's trigger arriving second changes nothing (first wins).
+    const late = expectType(tt, await a.req({ op: 'trigger', ref: 'rl.listening', tUs: listening.t + 99_000 }), 'triggered')
+    tt.equal(late.first, false, 'a duplicate trigger is a no-op')
+    tt.equal(late.via, undefined, 'a trigger command has no via')
+
+    // cancel drops the relays: the same event again sends nothing.
+    expectType(tt, await srv.req({ op: 'cancel' }), 'cancelled')
+    expectType(tt, await srv.req({ op: 'relay', ref: 'rl2.listening', to: [cliSock] }), 'relaying')
+    expectType(tt, await srv.req({ op: 'cancel' }), 'cancelled')
+    const sinceCancel = srv.events.length
+    expectType(tt, await srv.req({ op: 'listen', name: 'rl2', port: 7332 }), 'listening')
+    await sleep(100)
+    tt.notOk(srv.events.slice(sinceCancel).some(is('relayed')), 'no relay after cancel')
+
+    // The agent unlinks its socket when it exits.
+    tt.ok(existsSync(srvSock), 'socket file while the agent runs')
+    await srv.client.close()
+    tt.notOk(existsSync(srvSock), 'unlinked at exit')
+    expectType(tt, await a.req({ op: 'cancel' }), 'cancelled')
   })
 
   await t.test('leak check', async (tt) => {

@@ -9,8 +9,8 @@ import type { AgentEventType, AgentOp, SocketOptionName } from '../../../src/age
 
 const root = new URL('../../../', import.meta.url)
 const agentC = await readFile(new URL('agent/tcplab-agent.c', root), 'utf8')
-// Events are written by the main file and by the process, plan and socket-sampler modules.
-const eventSourcesC = agentC + (await Promise.all(['procs.c', 'plan.c', 'sockdiag.c'].map((f) => readFile(new URL(`agent/${f}`, root), 'utf8')))).join('\n')
+// Events are written by the main file and by the process, plan, relay and socket-sampler modules.
+const eventSourcesC = agentC + (await Promise.all(['procs.c', 'plan.c', 'relay.c', 'sockdiag.c'].map((f) => readFile(new URL(`agent/${f}`, root), 'utf8')))).join('\n')
 const optionsC = await readFile(new URL('agent/options.c', root), 'utf8')
 const protocolTs = await readFile(new URL('src/agent/protocol.ts', root), 'utf8')
 
