@@ -52,8 +52,12 @@ export interface AgentSampler extends SsSampler {
 
 /**
  * Default share of a core one host's sampling may cost: 5 %, about what the old
- * ss loop cost at 100 ms. Where a dump is dear (a namespace sharing the host's
- * big TCP hash) the interval is stretched to stay within it.
+ * ss loop cost at 100 ms. Where a dump is dear the interval is stretched to stay
+ * within it: a namespace sharing the machine's big TCP hash (~1.2-1.5 ms a dump
+ * with 262144 buckets: docker hosts, and netns hosts on kernels without
+ * net.ipv4.tcp_child_ehash_entries or with TCPLAB_NETNS_CHILD_HASH=0). The netns
+ * backend's hosts have their own 1024-bucket hash (~0.06-0.15 ms a dump, ~2 % of
+ * a core at 10 ms on a loaded VM): 10 ms stays 10 ms (bench/sampling.ts).
  */
 export const SAMPLE_CPU_BUDGET = 0.05
 

@@ -4,19 +4,48 @@
 // namespace). A `wire` host: a router namespace with eth0/eth1 between the two
 // endpoints. More hosts: a switch namespace with a bridge. No route leaves the
 // lab: endpoints only get routes to the lab's own /24.
+//
+// Every lab namespace is made from a parent namespace in which
+// net.ipv4.tcp_child_ehash_entries (and udp_child_hash_entries) is set, so each
+// host gets its own small TCP established hash instead of sharing the machine's
+// (262144 buckets here): a sock_diag dump walks every bucket, ~1.2 ms with the
+// shared table and ~60 µs with 1024 buckets. One parent per tcplab process,
+// never bound anywhere: only a file descriptor of this process holds it, so it
+// goes when the process does (even on SIGKILL) and there is nothing to gc. The
+// machine's own namespace is never written to. Without the knob (kernels before
+// 5.19), or with TCPLAB_NETNS_CHILD_HASH=0, the hosts share the machine's table
+// as before (also where `unshare`/`nsenter` are missing). See labParent and
+// setupBatch.
 
-import { access, constants, readdir, stat } from 'node:fs/promises'
+import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { access, constants, readdir, rm } from 'node:fs/promises'
 import path from 'node:path'
 import { EnvironmentError, LabError, PrivilegeError, ProcessError, StepError, TcplabError, UsageError } from '../../util/errors.js'
 import { runCommand, spawnProcess } from '../../util/proc.js'
 import { Teardown } from '../../util/teardown.js'
-import { isLabLive, leaseSubnet, pruneStale, registerLab } from '../lease.js'
+import { isLabLive, leaseSubnet, pruneStale, registerLab, STATE_DIR } from '../lease.js'
 import { agentBinaryPath } from '../agent-path.js'
 import type { Backend, ExecOptions, ExecResult, Host, HostSpec, Lab, LabSpec, Proc, SpawnOptions } from '../types.js'
 
 export const NETNS_PREFIX = 'tcplab-'
 /** Where `ip netns add` binds named namespaces (ip-netns(8)). */
 const NETNS_RUN_DIR = '/run/netns'
+
+/**
+ * Buckets of each lab namespace's own TCP established hash (and UDP hash). A lab host holds a few
+ * to a few hundred sockets (TIME_WAIT included), so 1024 buckets keep chains shorter than one
+ * socket on average, while a sock_diag dump, which walks every bucket, stays at tens of µs instead
+ * of the ~1.2 ms the machine's 262144-bucket table costs. (A power of two: the kernel rounds up;
+ * UDP's minimum is 128.) Memory: 1024 x 8 bytes plus locks per namespace, freed with it.
+ */
+export const CHILD_HASH_ENTRIES = 1024
+
+const CHILD_EHASH_SYSCTL = '/proc/sys/net/ipv4/tcp_child_ehash_entries'
+
+/** Whether this kernel can give a namespace its own TCP hash (net.ipv4.tcp_child_ehash_entries, Linux 5.19+). Reads only. */
+export function hasChildEhash(): boolean {
+  return existsSync(CHILD_EHASH_SYSCTL)
+}
 
 /** Namespace name of a host: tcplab-<labId>-<host>. */
 export function netnsName(labId: string, host: string): string {
@@ -28,9 +57,16 @@ export function createNetnsBackend(): Backend {
   return {
     name: 'netns',
     check: checkNetns,
+    describe: describeNetns,
     up: upNetnsLab,
     gc: gcNetns,
   }
+}
+
+async function describeNetns(): Promise<string> {
+  return (await labParent()) !== undefined
+    ? `network namespaces; each host has its own TCP hash of ${CHILD_HASH_ENTRIES} buckets (made from a parent namespace with net.ipv4.tcp_child_ehash_entries; the machine's own sysctls are untouched)`
+    : `network namespaces sharing the machine's TCP hash (${hasChildEhash() ? 'TCPLAB_NETNS_CHILD_HASH=0, or no parent namespace could be made here' : 'this kernel has no net.ipv4.tcp_child_ehash_entries, Linux 5.19+'}: socket sampling costs more)`
 }
 
 async function checkNetns(): Promise<void> {
@@ -43,8 +79,8 @@ async function checkNetns(): Promise<void> {
   }
 }
 
-interface LabPlan {
-  /** `ip -batch` lines run in the root namespace: namespaces and links. */
+export interface LabPlan {
+  /** `ip -batch` lines run in the (parent) namespace: namespaces and links. */
   create: string[]
   /** namespace -> `ip -n NS -batch` lines: loopback, addresses, routes, bridge ports. */
   configure: Map<string, string[]>
@@ -104,6 +140,131 @@ export function planLab(spec: LabSpec, prefix24: string, names: ReadonlyMap<stri
   return { create, configure, addrs }
 }
 
+/** The parent namespace of this process's labs (see labParent). */
+export interface LabParent {
+  /** A path that opens it while this process lives: /proc/<our pid>/fd/<fd>. */
+  path: string
+  /** tcp_max_tw_buckets and tcp_max_syn_backlog of a namespace sharing the machine's table (see setupLabArgv). */
+  twBuckets: string
+  synBacklog: string
+}
+
+let parentPromise: Promise<LabParent | undefined> | undefined
+
+/**
+ * The namespace every lab namespace of this process is made from, made on first use: `unshare --net`
+ * starts a shell in a new namespace, which sets net.ipv4.tcp_child_ehash_entries (and
+ * udp_child_hash_entries where the kernel has it) to CHILD_HASH_ENTRIES, so every namespace made from
+ * it gets its own hash tables of that size (ip-sysctl.rst; the table is the child's, nothing ties it
+ * to the parent afterwards). We open its /proc/PID/ns/net and keep the descriptor; the shell exits.
+ * Nothing else refers to it: it is never bound under /run/netns, so neither a crash nor Ctrl-C can
+ * leave it behind, and `tcplab gc` has nothing to look for. undefined (the hosts then share the
+ * machine's table, as before, silently): the kernel lacks the knob, it cannot be set here, or
+ * TCPLAB_NETNS_CHILD_HASH=0.
+ */
+export function labParent(): Promise<LabParent | undefined> {
+  if (process.env.TCPLAB_NETNS_CHILD_HASH === '0' || !hasChildEhash()) return Promise.resolve(undefined)
+  parentPromise ??= makeLabParent().catch(() => undefined)
+  return parentPromise
+}
+
+/** $1 = hash size. Prints "PID TW SYN" once set, then waits for its stdin to close. */
+const PARENT_SCRIPT = `set -e
+d=/proc/sys/net/ipv4
+echo "$1" > $d/tcp_child_ehash_entries
+{ echo "$1" > $d/udp_child_hash_entries; } 2>/dev/null || :
+echo $$ $(cat $d/tcp_max_tw_buckets $d/tcp_max_syn_backlog)
+read x || :`
+
+async function makeLabParent(): Promise<LabParent | undefined> {
+  let line: string | undefined
+  let done: () => void = () => undefined
+  const settled = new Promise<void>((resolve) => {
+    done = resolve
+  })
+  const holder = spawnProcess(['unshare', '--net', '--', 'sh', '-c', PARENT_SCRIPT, 'tcplab-netns-parent', String(CHILD_HASH_ENTRIES)], {
+    stdin: true,
+    onStdoutLine: (l) => {
+      line ??= l
+      done()
+    },
+  })
+  void holder.exited.then(() => done())
+  const timer = setTimeout(() => done(), 10_000)
+  let fd: number | undefined
+  try {
+    await settled
+    const [pid, twBuckets, synBacklog] = (line ?? '').trim().split(/\s+/)
+    if (pid === undefined || !/^\d+$/.test(pid) || !/^\d+$/.test(twBuckets ?? '') || !/^\d+$/.test(synBacklog ?? '')) return undefined
+    fd = openSync(`/proc/${pid}/ns/net`, 'r')
+    // A namespace of its own, not ours; and a process of ours can enter it by that path.
+    const own = statSync('/proc/self/ns/net')
+    const st = fstatSync(fd)
+    const parent = { path: `/proc/${process.pid}/fd/${fd}`, twBuckets: twBuckets as string, synBacklog: synBacklog as string }
+    if (st.ino === own.ino && st.dev === own.dev) return undefined
+    await runCommand(['nsenter', `--net=${parent.path}`, '--', 'true'])
+    fd = undefined // kept open for the life of the process
+    return parent
+  } finally {
+    clearTimeout(timer)
+    if (fd !== undefined) closeSync(fd)
+    holder.endStdin()
+    await holder.stop({ graceMs: 1000 })
+  }
+}
+
+/** Where a lab's per-namespace `ip -batch` files live while it is set up (removed right after; gc removes strays). */
+export const SETUP_DIR = path.join(STATE_DIR, 'setup')
+
+/**
+ * Run in each host namespace by the setup batch (setupBatch): write the two sysctls, then configure.
+ * $1 = tcp_max_tw_buckets, $2 = tcp_max_syn_backlog, $3 = the namespace's `ip -batch` file.
+ * A constant: everything variable is an argument. (No quote or '#' in it: ip's batch parser.)
+ */
+const RESTORE_AND_CONFIGURE = 'echo "$1" > /proc/sys/net/ipv4/tcp_max_tw_buckets; echo "$2" > /proc/sys/net/ipv4/tcp_max_syn_backlog; exec ip -batch "$3"'
+
+/**
+ * The lab's setup with a parent namespace (labParent), as one `ip -batch` that runs in the parent:
+ * `netns add` makes each namespace from the namespace ip runs in (ip-netns(8); it goes back there
+ * after each), `link add … netns` the veths, and one `netns exec NS …` per namespace (ip forks, enters
+ * it, and runs the command) sets addresses and routes from the file `files.get(NS)`, which holds the
+ * plan's lines for it. One process started from here, a fork and one or two execs per namespace:
+ * exec costs dominate lab setup (several ms each on a loaded VM), so no shell around it all.
+ *
+ * A namespace with its own table of N buckets also gets tcp_max_tw_buckets = N/2 and
+ * tcp_max_syn_backlog = max(128, N/128) (tcp_set_hashinfo in net/ipv4/tcp_ipv4.c), where one sharing
+ * the machine's table gets them from that table's size. The parent is such a namespace, so its two
+ * values (LabParent) are written into each host first (a `sh` before its `ip`): a host's defaults
+ * stay what they were; only tcp_ehash_entries / udp_hash_entries show its own table (positive, where
+ * a shared one reads negative), which env.json records. A scenario's sysctls come afterwards and win.
+ * The switch namespace (no sockets) is configured without it.
+ */
+export function setupBatch(plan: LabPlan, parent: LabParent, files: ReadonlyMap<string, string>, hostNamespaces: ReadonlySet<string>): string[] {
+  const lines = [...plan.create]
+  for (const ns of plan.configure.keys()) {
+    const file = files.get(ns)
+    if (file === undefined || !/^[\w./-]+$/.test(file)) throw new LabError(`lab setup file ${JSON.stringify(file)}: only letters, digits and ._/- can go in an ip batch line`, { hint: 'set TCPLAB_STATE_DIR to a plain path' })
+    lines.push(hostNamespaces.has(ns)
+      ? `netns exec ${ns} sh -c '${RESTORE_AND_CONFIGURE}' sh ${parent.twBuckets} ${parent.synBacklog} ${file}`
+      : `netns exec ${ns} ip -batch ${file}`)
+  }
+  return lines
+}
+
+async function setupInParent(labId: string, plan: LabPlan, parent: LabParent, hostNamespaces: ReadonlySet<string>): Promise<void> {
+  const dir = path.join(SETUP_DIR, labId)
+  const files = new Map([...plan.configure.keys()].map((ns) => [ns, path.join(dir, ns)]))
+  // Synchronous: a few hundred bytes on tmpfs, cheaper than trips through the thread pool.
+  mkdirSync(dir, { recursive: true })
+  try {
+    for (const [ns, lines] of plan.configure) writeFileSync(files.get(ns) as string, `${lines.join('\n')}\n`)
+    const batch = setupBatch(plan, parent, files, hostNamespaces)
+    await runCommand(['nsenter', `--net=${parent.path}`, '--', 'ip', '-batch', '-'], { input: `${batch.join('\n')}\n` })
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
 async function upNetnsLab(spec: LabSpec, signal?: AbortSignal): Promise<Lab> {
   // A host's own image is a container: here its program would silently not run.
   const withImage = spec.hosts.find((h) => h.image !== undefined)
@@ -126,8 +287,9 @@ async function upNetnsLab(spec: LabSpec, signal?: AbortSignal): Promise<Lab> {
 
     // One `ip -batch` makes every namespace and link (veths are created directly inside the
     // namespaces, so nothing ever appears in the root namespace); then one `ip -n NS -batch` per
-    // namespace sets addresses and routes, next to one `sysctl` per host, all in parallel.
-    // The delete is pushed first: it is idempotent, and a batch that fails half-way leaves some.
+    // namespace sets addresses and routes, next to one `sysctl` per host, all in parallel. With a
+    // parent namespace (labParent) one `ip -batch` in it does both (setupInParent), and the sysctls
+    // follow. The delete is pushed first: it is idempotent, and a batch that fails half-way leaves some.
     const wire = spec.hosts.find((h) => h.isWire)
     const ends = spec.hosts.filter((h) => !h.isWire)
     const useSwitch = !(ends.length === 2 && (wire === undefined || spec.hosts.length === 3))
@@ -135,10 +297,15 @@ async function upNetnsLab(spec: LabSpec, signal?: AbortSignal): Promise<Lab> {
     const allNs = [...names.values(), ...(useSwitch ? [sw] : [])]
     td.push(`delete netns ${allNs.join(' ')}`, () => deleteNamespaces(allNs))
     const plan = planLab(spec, lease.prefix24, names, useSwitch ? sw : undefined)
+    const parent = await labParent()
     checkAbort()
-    await runCommand(['ip', '-batch', '-'], { input: `${plan.create.join('\n')}\n` })
+    if (parent) await setupInParent(spec.labId, plan, parent, new Set(names.values()))
+    else await runCommand(['ip', '-batch', '-'], { input: `${plan.create.join('\n')}\n` })
     checkAbort()
 
+    const configure = (ns: string, host: string): Promise<unknown> => parent
+      ? Promise.resolve()
+      : runCommand(['ip', '-n', ns, '-batch', '-'], { input: `${(plan.configure.get(ns) ?? []).join('\n')}\n`, host })
     const hosts = new Map<string, Host>()
     await Promise.all([
       ...spec.hosts.map(async (h) => {
@@ -146,13 +313,10 @@ async function upNetnsLab(spec: LabSpec, signal?: AbortSignal): Promise<Lab> {
         const addrs = plan.addrs.get(h.name) ?? []
         const host = createNetnsHost(h.name, ns, addrs, procs)
         const sysctls = { ...h.sysctls, ...(h.isWire ? { 'net.ipv4.ip_forward': '1' } : {}) }
-        await Promise.all([
-          runCommand(['ip', '-n', ns, '-batch', '-'], { input: `${(plan.configure.get(ns) ?? []).join('\n')}\n`, host: h.name }),
-          applySysctls(host, sysctls),
-        ])
+        await Promise.all([configure(ns, h.name), applySysctls(host, sysctls)])
         hosts.set(h.name, host)
       }),
-      ...(useSwitch ? [runCommand(['ip', '-n', sw, '-batch', '-'], { input: `${(plan.configure.get(sw) ?? []).join('\n')}\n`, host: 'sw' })] : []),
+      ...(useSwitch ? [configure(sw, 'sw')] : []),
     ])
     checkAbort()
     // Keep the scenario's host order.
@@ -263,18 +427,31 @@ export async function deleteNamespaces(nss: readonly string[]): Promise<void> {
  * process per namespace.
  */
 async function pidsInNamespaces(nss: readonly string[]): Promise<number[]> {
+  // Synchronous on purpose: ~150 stats of /proc files cost ~2 ms this way, 6-15 ms of CPU through
+  // the thread pool (it is on every lab's teardown).
   const inodes = new Set<string>()
-  await Promise.all(nss.map(async (ns) => {
-    const st = await stat(path.join(NETNS_RUN_DIR, ns)).catch(() => undefined)
+  for (const ns of nss) {
+    const st = statSync(path.join(NETNS_RUN_DIR, ns), { throwIfNoEntry: false })
     if (st) inodes.add(`${st.dev}:${st.ino}`)
-  }))
+  }
   if (inodes.size === 0) return []
-  const entries = await readdir('/proc').catch(() => [] as string[])
-  const pids = await Promise.all(entries.filter((e) => /^\d+$/.test(e) && Number(e) !== process.pid).map(async (e) => {
-    const st = await stat(`/proc/${e}/ns/net`).catch(() => undefined)
-    return st && inodes.has(`${st.dev}:${st.ino}`) ? Number(e) : undefined
-  }))
-  return pids.filter((p): p is number => p !== undefined)
+  let entries: string[]
+  try {
+    entries = readdirSync('/proc')
+  } catch {
+    return []
+  }
+  const pids: number[] = []
+  for (const e of entries) {
+    if (!/^\d+$/.test(e) || Number(e) === process.pid) continue
+    try {
+      const st = statSync(`/proc/${e}/ns/net`, { throwIfNoEntry: false })
+      if (st && inodes.has(`${st.dev}:${st.ino}`)) pids.push(Number(e))
+    } catch {
+      // gone, or not ours to look at
+    }
+  }
+  return pids
 }
 
 /** Namespaces of tcplab labs, grouped by labId. */
@@ -299,6 +476,13 @@ async function gcNetns(labId?: string): Promise<string[]> {
     if (labId === undefined && (await isLabLive(id))) continue
     await deleteNamespaces(nss)
     for (const ns of nss) removed.push(`network namespace ${ns}`)
+  }
+  // Setup files of labs whose process died during setup (setupInParent).
+  for (const id of await readdir(SETUP_DIR).catch(() => [] as string[])) {
+    if (labId !== undefined && id !== labId) continue
+    if (labId === undefined && (await isLabLive(id))) continue
+    await rm(path.join(SETUP_DIR, id), { recursive: true, force: true })
+    removed.push(`setup files ${path.join(SETUP_DIR, id)}`)
   }
   removed.push(...(await pruneStale()))
   return removed
