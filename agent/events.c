@@ -1,9 +1,13 @@
 /* events.c - see events.h. Each event is built in memory and written with
- * one write(2), so a reader never sees half a line. */
+ * one write(2), so a reader never sees half a line. Once the socket sampler's
+ * thread exists (sockdiag.c), the write is done under a priority-inheritance
+ * mutex: a SCHED_OTHER sampler preempted halfway through a line is boosted to
+ * the real-time main thread's priority instead of holding it up. */
 #define _GNU_SOURCE
 #include "events.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,10 +16,41 @@
 #include "errnames.h"
 #include "util.h"
 
+static pthread_mutex_t out_lock;
+static int out_locking;                  /* set before the second thread starts */
+static __thread ev_forward_fn forward;   /* this thread's events are observed elsewhere */
+
+int ev_enable_threads(void)
+{
+	if (out_locking)
+		return 0;
+	pthread_mutexattr_t ma;
+	int err = pthread_mutexattr_init(&ma);
+	if (err == 0) {
+		err = pthread_mutexattr_setprotocol(&ma, PTHREAD_PRIO_INHERIT);
+		if (err == 0)
+			err = pthread_mutex_init(&out_lock, &ma);
+		pthread_mutexattr_destroy(&ma);
+	}
+	if (err != 0) {
+		errno = err;
+		return -1;
+	}
+	out_locking = 1;
+	return 0;
+}
+
+void ev_set_forward(ev_forward_fn fn)
+{
+	forward = fn;
+}
+
 /* Write all of buf to stdout. A controller that stopped reading leaves
  * nothing to report to: exit (the kernel closes the sockets). */
 static void write_stdout(const char *buf, size_t len)
 {
+	if (out_locking)
+		pthread_mutex_lock(&out_lock);
 	while (len > 0) {
 		ssize_t w = write(STDOUT_FILENO, buf, len);
 		if (w < 0) {
@@ -27,6 +62,8 @@ static void write_stdout(const char *buf, size_t len)
 		buf += w;
 		len -= (size_t)w;
 	}
+	if (out_locking)
+		pthread_mutex_unlock(&out_lock);
 }
 
 /* What the observer is told about an event, copied at ev_begin (the strings
@@ -63,7 +100,8 @@ void ev_begin(struct jbuf *b, const char *name, const char *type, const char *id
 void ev_begin_at(struct jbuf *b, int64_t t, const char *name, const char *type, const char *id)
 {
 	jb_init(b);
-	if (observer != NULL)
+	/* Off the main thread only command replies (an id) are observed, later, there. */
+	if (forward != NULL ? id != NULL : observer != NULL)
 		b->meta = copy_meta(name, type, id, t);
 	jb_obj_begin(b);
 	jb_key(b, "t");
@@ -84,7 +122,7 @@ void ev_end(struct jbuf *b)
 	jb_obj_end(b);
 	jb_append(b, "\n", 1);
 	write_stdout(b->p, b->len);
-	if (observer != NULL && b->meta != NULL) {
+	if (b->meta != NULL) {
 		/* "done" is a top-level key when present: inside a string value every
 		 * quote is escaped, so `,"done":` cannot occur there. */
 		struct ev_info *info = &((struct evmeta *)b->meta)->info;
@@ -92,9 +130,21 @@ void ev_end(struct jbuf *b)
 			info->done = 1;
 		else if (memmem(b->p, b->len, ",\"done\":false", 13) != NULL)
 			info->done = 0;
-		observer(info);
+		if (forward != NULL) {
+			forward(b->meta); /* now the main thread's */
+			b->meta = NULL;
+		} else if (observer != NULL) {
+			observer(info);
+		}
 	}
 	jb_free(b);
+}
+
+void ev_observe_forwarded(void *meta)
+{
+	if (observer != NULL)
+		observer(&((struct evmeta *)meta)->info);
+	free(meta);
 }
 
 void put_errno(struct jbuf *b, int err, const char *message)

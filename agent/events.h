@@ -38,4 +38,16 @@ struct ev_info {
 typedef void (*ev_observer_fn)(const struct ev_info *ev);
 void ev_set_observer(ev_observer_fn fn);
 
+/* Threads. Call ev_enable_threads() before a second thread writes events:
+ * from then on each line is written under a priority-inheritance mutex
+ * (returns 0, or -1 with errno). A thread other than the main one calls
+ * ev_set_forward(fn) first: the observer is never called on it; each of its
+ * events that carries an id (a command's reply) is passed to fn once written,
+ * and the main thread hands that pointer to ev_observe_forwarded(), which
+ * calls the observer (if any) and frees it. */
+typedef void (*ev_forward_fn)(void *meta);
+int ev_enable_threads(void);
+void ev_set_forward(ev_forward_fn fn);
+void ev_observe_forwarded(void *meta);
+
 #endif

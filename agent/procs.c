@@ -101,6 +101,8 @@ static struct sched_restore { /* what exec'd programs get back when the agent ra
 	int policy;
 	struct sched_param param;
 	int nice;
+	int rttime_set;               /* RLIMIT_RTTIME as it was before rtguard.c lowered it */
+	struct rlimit rttime;
 } sched_restore;
 
 static const struct { const char *name; int sig; } SIGNALS[] = {
@@ -611,6 +613,8 @@ static int spawn_child(void *arg)
 		sched_setscheduler(0, sched_restore.policy, &sched_restore.param);
 		setpriority(PRIO_PROCESS, 0, sched_restore.nice);
 	}
+	if (sched_restore.rttime_set)
+		setrlimit(RLIMIT_RTTIME, &sched_restore.rttime);
 	int err = 0;
 	if (sigprocmask(SIG_SETMASK, &none, NULL) < 0 || dup2(sp->in_fd, STDIN_FILENO) < 0 ||
 	    dup2(sp->out_fd, STDOUT_FILENO) < 0 || dup2(sp->err_fd, STDERR_FILENO) < 0)
@@ -800,7 +804,35 @@ void cmd_exec(struct agent *a, struct cmd *c)
 
 void procs_restore_sched(int policy, const struct sched_param *param, int nice)
 {
-	sched_restore = (struct sched_restore){ .raised = 1, .policy = policy, .param = *param, .nice = nice };
+	sched_restore.raised = 1;
+	sched_restore.policy = policy;
+	sched_restore.param = *param;
+	sched_restore.nice = nice;
+}
+
+void procs_restore_rttime(const struct rlimit *rl)
+{
+	sched_restore.rttime = *rl;
+	sched_restore.rttime_set = 1;
+}
+
+int procs_unraise_thread(void)
+{
+	int err = 0;
+	prctl(PR_SET_TIMERSLACK, 0UL); /* back to the default 50 us (plan.c asked for 1 ns) */
+	if (!sched_restore.raised)
+		return 0;
+	/* In Linux the policy and the nice value are per thread: pid 0 (sched)
+	 * and the tid (setpriority) are this thread alone. */
+	if (sched_setscheduler(0, sched_restore.policy, &sched_restore.param) < 0)
+		err = errno;
+	if (setpriority(PRIO_PROCESS, (id_t)gettid(), sched_restore.nice) < 0 && err == 0)
+		err = errno;
+	if (err != 0) {
+		errno = err;
+		return -1;
+	}
+	return 0;
 }
 
 int procs_init(struct agent *a)

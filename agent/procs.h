@@ -17,6 +17,13 @@ void procs_free(void);
  * get this policy and nice value back before execve. */
 struct sched_param;
 void procs_restore_sched(int policy, const struct sched_param *param, int nice);
+/* Give the calling thread that policy and nice value (and the default timer
+ * slack): for threads that must not run at the raised priority (the socket
+ * sampler, sockdiag.c). Returns 0, or -1 with errno. */
+int procs_unraise_thread(void);
+/* rtguard.c lowered RLIMIT_RTTIME: programs it execs get this one back. */
+struct rlimit;
+void procs_restore_rttime(const struct rlimit *rl);
 
 void cmd_exec(struct agent *a, struct cmd *c);
 void cmd_write(struct agent *a, struct cmd *c);

@@ -25,14 +25,30 @@
  * the kernel frees it. A full socket that became TIME-WAIT is freed too, but
  * its TIME-WAIT successor (same cookie) lives on: a quick lookup tells the two
  * apart and only a real end is emitted as `ss-destroy`.
+ *
+ * All of it runs on a thread of its own at the agent's original priority
+ * (SCHED_OTHER), never at the SCHED_FIFO of --priority=fifo: a dump costs up
+ * to ~1.4 ms of kernel time while namespaces share the host's TCP hash, and
+ * every agent dumping every 10 ms at real-time priority starves the rest of
+ * the machine. The thread owns the netlink sockets, the timerfd and the
+ * tables; the main thread only parses `sample`/`unsample` and passes them on
+ * through a pipe. Lines go to stdout under events.c's mutex; the plan's
+ * observer (plan.c) stays on the main thread: replies carrying an id
+ * (`sampling`, `unsampled`, a failed `sample`) are handed back to it to be
+ * observed, the unsolicited `ss`, `ss-destroy` and error events are not.
  */
 #define _GNU_SOURCE
 #include "sockdiag.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <net/if.h>
 #include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,6 +67,7 @@
 #include "events.h"
 #include "fdwatch.h"
 #include "json.h"
+#include "procs.h"
 #include "util.h"
 
 /* `ss -a`'s state filter in iproute2 6.1 (SS_ALL = (1 << SS_MAX) - 1, SS_MAX 12):
@@ -167,14 +184,6 @@ static void close_fd(int *fd)
 	if (*fd >= 0)
 		close(*fd);
 	*fd = -1;
-}
-
-/* Stop watching and close (the timerfd and the destroy socket). */
-static void unwatch_fd(int *fd)
-{
-	if (*fd >= 0)
-		fdw_del(*fd);
-	close_fd(fd);
 }
 
 /* ------------------------------------------------------------ parsing */
@@ -706,28 +715,35 @@ static void read_destroyed(void)
 	}
 }
 
-/* ------------------------------------------------------------ control */
+/* ------------------------------------------------------------ the thread */
+
+/* What the main thread asks of the sampler thread (a pointer through a pipe). */
+enum sd_op { SD_START, SD_STOP, SD_QUIT };
+struct sd_req {
+	enum sd_op op;
+	long interval_ms, full_every_ms;
+	char *name;            /* the command's name (error events) */
+	char *id;              /* the command's id, or NULL */
+};
+
+static struct {
+	pthread_t th;
+	int running;
+	int ctl[2];            /* main -> sampler: struct sd_req * */
+	int obs[2];            /* sampler -> main: event metas to observe (events.h) */
+} thr = { .ctl = { -1, -1 }, .obs = { -1, -1 } };
 
 static void stop_quietly(void)
 {
-	unwatch_fd(&sd.timerfd);
-	unwatch_fd(&sd.destroyfd);
+	close_fd(&sd.timerfd);
+	close_fd(&sd.destroyfd);
 	free_table(&sd.tab);
 	free_table(&sd.fresh);
 	sd.active = 0;
 }
 
-static void on_destroy_ready(void *ctx, uint32_t events)
+static void on_timer(void)
 {
-	(void)ctx;
-	(void)events;
-	read_destroyed();
-}
-
-static void on_timer(void *ctx, uint32_t events)
-{
-	(void)ctx;
-	(void)events;
 	/* Destroy notifications first: they were read before the dump that follows. */
 	if (sd.destroyfd >= 0)
 		read_destroyed();
@@ -789,9 +805,6 @@ static int sd_start(long interval_ms, long full_every_ms, const char *id)
 	jb_key(&b, "destroy");
 	jb_bool(&b, sd.destroyfd >= 0);
 	ev_end(&b);
-	fdw_add(sd.timerfd, EPOLLIN, on_timer, NULL);
-	if (sd.destroyfd >= 0)
-		fdw_add(sd.destroyfd, EPOLLIN, on_destroy_ready, NULL);
 	sd.active = 1;
 	return 0;
 }
@@ -807,6 +820,160 @@ static void sd_stop(const char *id)
 	ev_end(&b);
 }
 
+static void free_req(struct sd_req *r)
+{
+	free(r->name);
+	free(r->id);
+	free(r);
+}
+
+/* On the sampler thread: an event with an id, written; the main thread observes it. */
+static void forward_meta(void *meta)
+{
+	for (;;) {
+		if (write(thr.obs[1], &meta, sizeof meta) == (ssize_t)sizeof meta)
+			return;
+		if (errno != EINTR)
+			break;
+	}
+	free(meta);
+}
+
+/* On the main thread: observe what the sampler wrote (plan.c's observer). */
+static void on_forwarded(void *ctx, uint32_t events)
+{
+	(void)ctx;
+	(void)events;
+	void *metas[64];
+	for (;;) {
+		ssize_t got = read(thr.obs[0], metas, sizeof metas);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got <= 0)
+			return;
+		for (size_t i = 0; i < (size_t)got / sizeof metas[0]; i++)
+			ev_observe_forwarded(metas[i]);
+		if ((size_t)got < sizeof metas)
+			return;
+	}
+}
+
+/* The sampler thread: dumps, destroy notifications and the sample/unsample
+ * requests, at the agent's original (normal) priority. */
+static void *sampler_main(void *arg)
+{
+	(void)arg;
+	sigset_t all;
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, NULL); /* signals are the main thread's */
+	if (procs_unraise_thread() < 0)
+		fprintf(stderr, "tcplab-agent: the sampler thread keeps the raised priority: %s\n", strerror(errno));
+	ev_set_forward(forward_meta);
+	for (;;) {
+		struct pollfd p[3] = {
+			{ .fd = thr.ctl[0], .events = POLLIN },
+			{ .fd = sd.timerfd, .events = POLLIN },
+			{ .fd = sd.destroyfd, .events = POLLIN },
+		};
+		if (poll(p, 3, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			fprintf(stderr, "tcplab-agent: sampler poll: %s\n", strerror(errno));
+			break;
+		}
+		if (sd.destroyfd >= 0 && (p[2].revents & POLLIN) && !(p[1].revents & POLLIN))
+			read_destroyed();
+		if (sd.timerfd >= 0 && (p[1].revents & POLLIN))
+			on_timer();
+		if (p[0].revents == 0)
+			continue;
+		struct sd_req *r;
+		ssize_t got = read(thr.ctl[0], &r, sizeof r);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got != (ssize_t)sizeof r)
+			break; /* the main thread closed the pipe */
+		enum sd_op op = r->op;
+		if (op == SD_START && sd_start(r->interval_ms, r->full_every_ms, r->id) < 0)
+			emit_error(r->name, r->id, "sample", errno);
+		else if (op == SD_STOP)
+			sd_stop(r->id);
+		free_req(r);
+		if (op == SD_QUIT)
+			break;
+	}
+	stop_quietly();
+	return NULL;
+}
+
+/* Start the sampler thread at SCHED_OTHER whatever the main thread's policy:
+ * a thread inherits its creator's (SCHED_FIFO after --priority=fifo), so the
+ * attributes say it explicitly, and the thread then takes back the agent's
+ * original policy and nice value (procs_unraise_thread). */
+static int start_thread(void)
+{
+	if (thr.running)
+		return 0;
+	if (ev_enable_threads() < 0)
+		return -1;
+	if (pipe2(thr.ctl, O_CLOEXEC) < 0)
+		return -1;
+	if (pipe2(thr.obs, O_CLOEXEC) < 0 || fcntl(thr.obs[0], F_SETFL, O_NONBLOCK) < 0) {
+		int err = errno;
+		close_fd(&thr.ctl[0]);
+		close_fd(&thr.ctl[1]);
+		close_fd(&thr.obs[0]);
+		close_fd(&thr.obs[1]);
+		errno = err;
+		return -1;
+	}
+	pthread_attr_t at;
+	struct sched_param sp = { .sched_priority = 0 };
+	int err = pthread_attr_init(&at);
+	if (err == 0) {
+		pthread_attr_setinheritsched(&at, PTHREAD_EXPLICIT_SCHED);
+		pthread_attr_setschedpolicy(&at, SCHED_OTHER);
+		pthread_attr_setschedparam(&at, &sp);
+		err = pthread_create(&thr.th, &at, sampler_main, NULL);
+		pthread_attr_destroy(&at);
+	}
+	if (err != 0) {
+		close_fd(&thr.ctl[0]);
+		close_fd(&thr.ctl[1]);
+		close_fd(&thr.obs[0]);
+		close_fd(&thr.obs[1]);
+		errno = err;
+		return -1;
+	}
+	fdw_add(thr.obs[0], EPOLLIN, on_forwarded, NULL);
+	thr.running = 1;
+	return 0;
+}
+
+static int post_req(enum sd_op op, const struct cmd *c, long interval_ms, long full_every_ms)
+{
+	struct sd_req *r = xmalloc(sizeof *r);
+	*r = (struct sd_req){
+		.op = op,
+		.interval_ms = interval_ms,
+		.full_every_ms = full_every_ms,
+		.name = xstrdup(c != NULL ? c->name : ""),
+		.id = c != NULL && c->id != NULL ? xstrdup(c->id) : NULL,
+	};
+	for (;;) {
+		if (write(thr.ctl[1], &r, sizeof r) == (ssize_t)sizeof r)
+			return 0;
+		if (errno != EINTR)
+			break;
+	}
+	int err = errno;
+	free_req(r);
+	errno = err;
+	return -1;
+}
+
+/* ------------------------------------------------------------ commands */
+
 void cmd_sample(struct agent *a, struct cmd *c)
 {
 	long long interval_ms = SD_DEFAULT_INTERVAL_MS, full_every_ms = SD_DEFAULT_FULL_EVERY_MS;
@@ -815,21 +982,49 @@ void cmd_sample(struct agent *a, struct cmd *c)
 	    arg_int(c, "fullEveryMs", 1, 3600000, 0, &full_every_ms) < 0)
 		return;
 	if (interval_ms == 0) {
-		sd_stop(c->id);
+		cmd_unsample(a, c);
 		return;
 	}
-	if (sd_start((long)interval_ms, (long)full_every_ms, c->id) < 0)
+	if (start_thread() < 0 || post_req(SD_START, c, (long)interval_ms, (long)full_every_ms) < 0)
 		emit_error(c->name, c->id, "sample", errno);
 }
 
 void cmd_unsample(struct agent *a, struct cmd *c)
 {
 	(void)a;
-	sd_stop(c->id);
+	if (!thr.running) {
+		/* Never sampled: nothing to stop, and no thread to start for it. */
+		struct jbuf b;
+		ev_begin(&b, "", "unsampled", c->id);
+		put_u(&b, "n", 0);
+		put_u(&b, "missed", 0);
+		put_u(&b, "errors", 0);
+		ev_end(&b);
+		return;
+	}
+	if (post_req(SD_STOP, c, 0, 0) < 0)
+		emit_error(c->name, c->id, "unsample", errno);
+}
+
+void sd_shutdown(void)
+{
+	if (!thr.running)
+		return;
+	if (post_req(SD_QUIT, NULL, 0, 0) < 0)
+		close_fd(&thr.ctl[1]); /* the thread sees EOF */
+	pthread_join(thr.th, NULL);
+	thr.running = 0;
+	fdw_del(thr.obs[0]);
+	on_forwarded(NULL, 0); /* replies it wrote before it ended */
+	close_fd(&thr.ctl[0]);
+	close_fd(&thr.ctl[1]);
+	close_fd(&thr.obs[0]);
+	close_fd(&thr.obs[1]);
 }
 
 void sd_free(void)
 {
+	sd_shutdown();
 	stop_quietly();
 	close_fd(&sd.nlfd);
 	free(sd.buf);

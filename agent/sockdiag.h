@@ -3,8 +3,9 @@
  * sock_diag(7)) on an absolute timerfd schedule, emitted as changes, plus the
  * kernel's SKNLGRP_INET_TCP_DESTROY notifications for exact close times.
  *
- * The timerfd and the destroy socket are watched through fdwatch.h; the
- * commands are the `sample` and `unsample` ops of tcplab-agent.c's table. */
+ * It runs on its own thread at the agent's original (normal) priority, never
+ * at the raised one of --priority=fifo (see sockdiag.c); the commands are the
+ * `sample` and `unsample` ops of tcplab-agent.c's table. */
 #ifndef TCPLAB_SOCKDIAG_H
 #define TCPLAB_SOCKDIAG_H
 
@@ -16,6 +17,8 @@
 void cmd_sample(struct agent *a, struct cmd *c);
 /* op unsample: stop sampling (idempotent); event `unsampled` {n, missed, errors}. */
 void cmd_unsample(struct agent *a, struct cmd *c);
+/* Stop the sampler thread, silently (before the `exit` event). */
+void sd_shutdown(void);
 /* Close everything and free the tables (exit path, for leak checkers). */
 void sd_free(void);
 

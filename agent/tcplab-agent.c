@@ -44,6 +44,7 @@
 #include "plan.h"
 #include "relay.h"
 #include "procs.h"
+#include "rtguard.h"
 #include "sockdiag.h"
 #include "tcpinfo.h"
 #include "util.h"
@@ -856,10 +857,12 @@ static void emit_send_error(struct sock *s, struct sendop *op, int err, int done
 }
 
 /* Write non-blocking until the kernel says EAGAIN (or a safety bound), then
- * report once: sent {n, total, full}. */
-static void send_until_full(struct sock *s, struct sendop *op)
+ * report once: sent {n, total, full}. Returns 0 when the command is over, 1
+ * when its slice is (rtg_slice_over): the loop comes back to it at once, but
+ * turns in between (deadlines, other sockets, the real-time guard). */
+static int send_until_full(struct sock *s, struct sendop *op)
 {
-	int64_t start = monotonic_ns();
+	int64_t start = op->rep_start_ns, slice = monotonic_ns();
 	int full = 0;
 	for (;;) {
 		ssize_t w = send(s->fd, op->buf + op->off, op->len - op->off, MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -871,13 +874,15 @@ static void send_until_full(struct sock *s, struct sendop *op)
 				break;
 			}
 			emit_send_error(s, op, errno, 1);
-			return;
+			return 0;
 		}
 		op->total += (unsigned long long)w;
 		op->off = (op->off + (size_t)w) % op->len;
 		/* A peer that keeps reading would keep us here forever. */
 		if (op->total >= UNTIL_FULL_MAX_BYTES || monotonic_ns() - start > UNTIL_FULL_MAX_NS)
 			break;
+		if (rtg_slice_over(slice))
+			return 1;
 	}
 	struct jbuf b;
 	ev_begin(&b, s->name, "sent", op->id);
@@ -890,6 +895,7 @@ static void send_until_full(struct sock *s, struct sendop *op)
 	jb_key(&b, "done");
 	jb_bool(&b, 1);
 	ev_end(&b);
+	return 0;
 }
 
 /* The current repeat is over (written, or failed with continueOnError): the
@@ -906,17 +912,23 @@ static void next_repeat(struct sendop *op)
  * repeats are due; on EAGAIN wait for POLLOUT (blocking semantics). */
 static void pump_send(struct sock *s)
 {
-	int64_t now = monotonic_ns();
+	int64_t now = monotonic_ns(), slice = now;
 	struct sendop *op;
 	s->want_out = 0;
 	while ((op = s->sendq) != NULL) {
 		if (op->due_ns > now)
 			return;
+		/* A peer that keeps taking the bytes of count repeats (everyMs 0):
+		 * the rest at the next turn of the loop (the op is still due). */
+		if (rtg_slice_over(slice))
+			return;
 		if (op->rep_start_ns == 0)
 			op->rep_start_ns = now;
 		if (op->until_full) {
-			send_until_full(s, op);
-			pop_send(s);
+			if (send_until_full(s, op) == 0)
+				pop_send(s);
+			else
+				return;
 			continue;
 		}
 		ssize_t w = send(s->fd, op->buf + op->off, op->len - op->off, MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -1710,6 +1722,9 @@ static struct timespec *next_timeout(struct agent *a, struct timespec *ts)
 		if (s->sendq != NULL && !s->want_out && (next < 0 || s->sendq->due_ns < next))
 			next = s->sendq->due_ns;
 	}
+	int64_t guard = rtg_wakeup_ns(); /* demoted: a look at the end of the window */
+	if (guard >= 0 && (next < 0 || guard < next))
+		next = guard;
 	if (next < 0)
 		return NULL;
 	int64_t wait = next > now ? next - now : 0;
@@ -1758,6 +1773,7 @@ static int finish(struct agent *a, const char *reason, const char *signame)
 	/* No step fires any more; processes go first (each reports its exit),
 	 * while their peers still exist. */
 	plan_stop();
+	sd_shutdown(); /* no `ss` after `exit` */
 	unsigned processes = procs_shutdown();
 	unsigned closed = 0;
 	for (size_t i = 0; i < a->nsocks; i++) {
@@ -1837,6 +1853,7 @@ static int run_loop(struct agent *a)
 		fdw_dispatch(0);
 		if (a->pfds[1].revents && read_stdin(a) < 0)
 			return finish(a, "stdin", NULL);
+		rtg_check(); /* a busy agent leaves SCHED_FIFO (rtguard.h) */
 	}
 }
 
@@ -1881,6 +1898,8 @@ int main(int argc, char **argv)
 	}
 	if (priority != NULL && plan_raise_priority(priority) < 0)
 		fprintf(stderr, "tcplab-agent: --priority=%s: %s (running at the normal priority)\n", priority, strerror(errno));
+	else if (priority != NULL && rtg_arm() < 0)
+		fprintf(stderr, "tcplab-agent: arming the real-time guard: %s\n", strerror(errno));
 	a.rbuf = xmalloc(READ_CHUNK_BYTES);
 	struct jbuf b;
 	ev_begin(&b, "", "ready", NULL);
