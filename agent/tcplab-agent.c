@@ -17,6 +17,7 @@
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <math.h>
 #include <netinet/in.h>
@@ -1877,6 +1878,11 @@ int main(int argc, char **argv)
 		printf("tcplab-agent protocol %d\n", AGENT_PROTOCOL_VERSION);
 		return 0;
 	}
+	/* A controller that falls behind (a starved runner) must not block the
+	 * agent's writes for long: the events of seconds fit in a 1 MiB pipe
+	 * (fcntl(2) F_SETPIPE_SZ; capped by /proc/sys/fs/pipe-max-size, and a
+	 * failure, or stdout not being a pipe, changes nothing). */
+	(void)fcntl(STDOUT_FILENO, F_SETPIPE_SZ, 1 << 20);
 	/* Opt-in only: --priority=nice|fifo (see plan_raise_priority in plan.c). */
 	const char *priority = NULL;
 	if (argc == 2 && (strcmp(argv[1], "--priority=nice") == 0 || strcmp(argv[1], "--priority=fifo") == 0))
