@@ -395,8 +395,8 @@ static struct step *parse_step(const struct cmd *c, const struct jval *o, size_t
 		emit_invalid(c, "%s.gate: expected exactly one of atUs, on, afterStep", where);
 		return NULL;
 	}
-	if (at != NULL && !is_int(at, 1)) {
-		emit_invalid(c, "%s.gate.atUs: expected CLOCK_REALTIME microseconds (an integer > 0)", where);
+	if (at != NULL && !is_int(at, 0)) {
+		emit_invalid(c, "%s.gate.atUs: expected CLOCK_REALTIME microseconds, or an offset from go's t0Us (an integer >= 0)", where);
 		return NULL;
 	}
 	if (at != NULL && delay != NULL) {
@@ -535,9 +535,21 @@ void cmd_plan(struct agent *a, struct cmd *c)
 	kick();
 }
 
+/* go {t0Us?}: start firing. With t0Us, the atUs of every step not fired yet
+ * is an offset from it: the runner loads the plans first and picks t0 only
+ * once every agent holds its plan, so no deadline can pass in transit. */
 void cmd_go(struct agent *a, struct cmd *c)
 {
 	(void)a;
+	const struct jval *t0 = json_get(c->root, "t0Us");
+	if (t0 != NULL && !is_int(t0, 1)) {
+		emit_invalid(c, "\"t0Us\": expected CLOCK_REALTIME microseconds (an integer > 0)");
+		return;
+	}
+	if (t0 != NULL)
+		for (size_t i = 0; i < nsteps; i++)
+			if (steps[i]->gate == G_AT && !steps[i]->fired)
+				steps[i]->at_us += (int64_t)t0->num;
 	going = 1;
 	struct jbuf b;
 	ev_begin(&b, c->name, "go", c->id);

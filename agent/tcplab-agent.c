@@ -1510,7 +1510,7 @@ static const struct {
 	{ "signal", cmd_signal, "name signal" },
 	{ "plan", cmd_plan, "steps" },
 	{ "trigger", cmd_trigger, "ref tUs" },
-	{ "go", cmd_go, "" },
+	{ "go", cmd_go, "t0Us" },
 	{ "cancel", cmd_cancel, "" },
 	{ "relayBind", cmd_relay_bind, "path" },
 	{ "relay", cmd_relay, "ref to" },

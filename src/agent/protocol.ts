@@ -328,7 +328,7 @@ export interface SignalCommand extends CommandBase {
 
 /** When a step's gate opens. */
 export type PlanGate =
-  /** At this CLOCK_REALTIME time (µs since the epoch). */
+  /** At this CLOCK_REALTIME time (µs since the epoch), or this offset from `go`'s t0Us. */
   | { atUs: number }
   /**
    * `delayMs` (default 0) after the `t` of the first event NAME.TYPE this agent
@@ -384,6 +384,11 @@ export interface TriggerCommand extends CommandBase {
 /** Start firing steps (loaded before or after). Event `go`. */
 export interface GoCommand extends CommandBase {
   op: 'go'
+  /**
+   * With t0Us, every `atUs` gate not fired yet is an offset from it (0 = t0): the runner loads the
+   * plans first and fixes t0 only once every agent holds its own, so no deadline passes in transit.
+   */
+  t0Us?: number | undefined
 }
 
 /** Drop every step not fired yet, every trigger and every `relay`; stop until the next `go`. Steps in flight still report `step-done`. Event `cancelled`. */

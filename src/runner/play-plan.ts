@@ -33,7 +33,8 @@ export interface PlayPlanOptions {
   plan: CompiledPlan
   agents: ReadonlyMap<string, HostAgent>
   timeline: Timeline
-  t0Us: number
+  /** Called once every agent holds its plan: fixes t0 (the runner rebases its timeline) and returns it. `at:` gates are offsets from it. */
+  startClock(): number
   signal: AbortSignal
   /** Give up on steps whose gate has not opened for this long without any progress (no `duration:`). */
   idleTimeoutMs: number
@@ -139,7 +140,9 @@ export function relayCommands(plan: Pick<CompiledPlan, 'steps' | 'eventRefs' | '
 
 /** Play the plan to the scenario's end. Throws StepError (with file:line:col) when a command of a step fails. */
 export async function playPlan(o: PlayPlanOptions): Promise<PlayPlanResult> {
-  const { plan, agents, timeline, t0Us, loaded } = o
+  const { plan, agents, timeline, loaded } = o
+  let t0Us = 0
+  const planned = new Map<string, () => void>()
   const s = loaded.scenario
   const byStep = new Map(plan.steps.map((c) => [c.planStep, c]))
   const fired = new Map<number, number>() // planStep -> actual t
@@ -218,6 +221,7 @@ export async function playPlan(o: PlayPlanOptions): Promise<PlayPlanResult> {
           poke()
           return true
         }
+        if (e.type === 'planned') planned.get(host)?.()
         return e.type === 'planned' || e.type === 'go' || e.type === 'triggered' || e.type === 'cancelled'
       }
       const c = stepOfCommand(byStep, e.id)
@@ -268,9 +272,13 @@ export async function playPlan(o: PlayPlanOptions): Promise<PlayPlanResult> {
       for (const r of relays.get(host) ?? []) await agent.send(r)
       const steps = plan.byHost.get(host)
       if (!steps) return
+      const loadedPlan = new Promise<void>((resolve) => planned.set(host, resolve))
       await agent.send({ op: 'plan', steps: steps.map((c) => ({ step: c.planStep, gate: c.gate, cmd: c.cmd, waits: c.waits })) })
-      await agent.send({ op: 'go' })
+      await withTimeout(loadedPlan, PLAN_TIMEOUT_MS, `the agent on ${host} did not take its plan within ${PLAN_TIMEOUT_MS} ms`)
     }))
+    // Every agent holds its plan: only now is t0 fixed, so no deadline passes in transit.
+    t0Us = o.startClock()
+    await Promise.all([...plan.byHost.keys()].map((host) => agents.get(host)?.send({ op: 'go', t0Us })))
 
     // Run to the end: `duration:`, or every step done plus the linger.
     const endUs = s.duration !== undefined ? t0Us + s.duration * 1000 : undefined
@@ -350,4 +358,16 @@ export async function playPlan(o: PlayPlanOptions): Promise<PlayPlanResult> {
 function stepOfCommand(byStep: ReadonlyMap<number, CompiledStep>, id: unknown): CompiledStep | undefined {
   if (typeof id !== 'string' || !id.startsWith('s')) return undefined
   return byStep.get(Number(id.slice(1)))
+}
+
+/** How long an agent may take to acknowledge its plan (it is waiting for it: normally well under 1 ms). */
+const PLAN_TIMEOUT_MS = 10_000
+
+async function withTimeout(p: Promise<void>, ms: number, message: string): Promise<void> {
+  let timer: NodeJS.Timeout | undefined
+  try {
+    await Promise.race([p, new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new StepError(message)), ms) })])
+  } finally {
+    clearTimeout(timer)
+  }
 }

@@ -56,8 +56,8 @@ const END_LINGER_MS = 1000
  * timings. Programs it starts get the normal policy back.
  */
 const DEFAULT_AGENT_PRIORITY: AgentPriority = 'fifo'
-/** How far ahead of now t0 is put when the agents play: time to hand them their plans. */
-const PLAN_LEAD_MS = 30
+/** How far ahead of `go` t0 is put when the agents play (they already hold their plans; `go` reaches a waiting agent in µs). */
+const GO_LEAD_MS = 5
 
 /** Run one loaded scenario and write its results; never throws for scenario failures (they are the verdict). */
 export async function runScenario(loaded: LoadedScenario, opts: RunScenarioOptions): Promise<ScenarioVerdict> {
@@ -183,12 +183,19 @@ async function play(
   const planHosts = new Map([...hosts].map(([n, h]) => [n, { ifnames: h.ifnames, setsSysctlsOutside: h.setSysctls !== undefined, hasUserImage: s.hosts[n]?.image !== undefined }]))
   const noPlan = process.env.TCPLAB_PLAYER === 'runner' ? 'TCPLAB_PLAYER=runner' : planUnsupported(s, planHosts)
   if (noPlan) timeline.add({ kind: 'event', t: 0, host: [...hosts.keys()][0] ?? '', source: 'runner', type: 'player', text: `steps played by the runner: ${noPlan}` })
-  // With a plan, t0 is a little ahead, so every agent holds its plan before the first deadline.
-  const t0Us = nowUs() + (noPlan ? 0 : PLAN_LEAD_MS * 1000)
-  timeline.rebase(t0Us)
-  const plan = noPlan ? undefined : compilePlan(s, t0Us, facts, planHosts)
+  // With a plan, `at:` times are offsets: t0 is chosen once every agent holds its plan (startClock).
+  let t0Us = nowUs()
+  const plan = noPlan ? undefined : compilePlan(s, 0, facts, planHosts)
   const badDelete = plan ? resolveDeletes(plan) : undefined
   if (badDelete) throw new StepError(`${loaded.file}: ${badDelete}`)
+  const startClock = (): number => {
+    t0Us = nowUs() + (plan ? GO_LEAD_MS * 1000 : 0)
+    timeline.rebase(t0Us)
+    startFallbackSamplers()
+    return t0Us
+  }
+  if (!plan) startClock()
+  function startFallbackSamplers(): void {
   for (const { host: h, why } of fallback) {
     const note = `the agent cannot sample sockets on ${h.name} (${why}): sampling with the ss loop instead`
     opts.onProgress?.(note)
@@ -205,6 +212,7 @@ async function play(
     samplers.push(sampler)
     td.push(`stop ss sampler on ${h.name}`, () => sampler.stop())
   }
+  }
 
   const procs = new Map<string, { host: string; proc: Proc }>()
   const rules: StepContext['rules'] = new Map()
@@ -215,7 +223,7 @@ async function play(
     await Promise.all([...plan.byHost.keys()].map((h) => agentFor(h)))
     const ready = new Map(await Promise.all([...agents].map(async ([n, a]) => [n, await a] as const)))
     planned = await playPlan({
-      loaded, plan, agents: ready, timeline, t0Us, signal,
+      loaded, plan, agents: ready, timeline, startClock, signal,
       idleTimeoutMs: Math.max(...s.steps.map((st) => st.timeout ?? (typeof st.wait === 'object' ? (st.wait.timeout ?? 0) : 0)), 60_000),
       lingerMs: END_LINGER_MS,
       relayDir: opts.backend.name === 'netns' ? await relayDirFor(labId, td) : undefined,
