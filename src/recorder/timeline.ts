@@ -12,6 +12,7 @@ export class Timeline {
   private t0: number
   private readonly recs: TimelineRecord[] = []
   private waiters: Waiter[] = []
+  private readonly listeners = new Set<(rec: TimelineRecord) => void>()
 
   constructor(t0Us: number) {
     this.t0 = t0Us
@@ -33,6 +34,13 @@ export class Timeline {
   add(rec: TimelineRecord): void {
     this.recs.push(rec)
     if (rec.kind === 'event') this.wake(rec)
+    for (const fn of this.listeners) fn(rec)
+  }
+
+  /** Call fn with every record added from now on (it may add records itself). Returns the unsubscribe. */
+  onAdd(fn: (rec: TimelineRecord) => void): () => void {
+    this.listeners.add(fn)
+    return () => this.listeners.delete(fn)
   }
 
   addAll(recs: readonly TimelineRecord[]): void {

@@ -137,19 +137,51 @@ function agentBindings(records: readonly TimelineRecord[]): Binding[] {
   return out
 }
 
-/** `sockets:` namings: each tuple whose ss row matches the selector gets the name from that row on. */
-function declaredBindings(records: readonly TimelineRecord[], opts: NameSocketsOptions): Binding[] {
-  const out: Binding[] = []
-  const declared = Object.entries(opts.declared ?? {})
-  if (declared.length === 0) return out
-  const ctx = { hosts: opts.hosts ?? new Map() } as unknown as EvalContext
-  const sels = declared.map(([name, sel]) => ({
+interface DeclaredSelector {
+  name: string
+  on: string
+  local?: ReturnType<typeof resolveEndpoint> | undefined
+  peer?: ReturnType<typeof resolveEndpoint> | undefined
+  states?: string[] | undefined
+}
+
+function declaredSelectors(declared: Scenario['sockets'], hosts: ReadonlyMap<string, readonly string[]> | undefined): DeclaredSelector[] {
+  const ctx = { hosts: hosts ?? new Map() } as unknown as EvalContext
+  return Object.entries(declared ?? {}).map(([name, sel]) => ({
     name,
     on: sel.on,
     local: sel.local !== undefined ? resolveEndpoint(sel.local, ctx) : undefined,
     peer: sel.peer !== undefined ? resolveEndpoint(sel.peer, ctx) : undefined,
     states: sel.state === undefined ? undefined : Array.isArray(sel.state) ? sel.state : [sel.state],
   }))
+}
+
+/**
+ * Watch ss rows as they are recorded and report, once per `sockets:` name, the
+ * first row that matches it: the event NAME.seen, which a step can wait for
+ * (`after: srv.seen`: a program's socket exists, however long it took to start).
+ */
+export function watchDeclaredSockets(
+  declared: Scenario['sockets'],
+  hosts: ReadonlyMap<string, readonly string[]>,
+  onSeen: (name: string, row: SsRecord) => void,
+): (row: SsRecord) => void {
+  const pending = declaredSelectors(declared, hosts)
+  return (row) => {
+    for (let i = pending.length - 1; i >= 0; i--) {
+      const s = pending[i] as DeclaredSelector
+      if (s.on !== row.host || !rowMatches(row, s)) continue
+      pending.splice(i, 1)
+      onSeen(s.name, row)
+    }
+  }
+}
+
+/** `sockets:` namings: each tuple whose ss row matches the selector gets the name from that row on. */
+function declaredBindings(records: readonly TimelineRecord[], opts: NameSocketsOptions): Binding[] {
+  const out: Binding[] = []
+  const sels = declaredSelectors(opts.declared, opts.hosts)
+  if (sels.length === 0) return out
   const done = new Set<string>()
   for (const r of records) {
     if (r.kind !== 'ss') continue
@@ -165,7 +197,7 @@ function declaredBindings(records: readonly TimelineRecord[], opts: NameSocketsO
   return out
 }
 
-function rowMatches(r: SsRecord, s: { local?: ReturnType<typeof resolveEndpoint> | undefined; peer?: ReturnType<typeof resolveEndpoint> | undefined; states?: string[] | undefined }): boolean {
+function rowMatches(r: SsRecord, s: Omit<DeclaredSelector, 'name' | 'on'>): boolean {
   if (s.states && !s.states.includes(r.state)) return false
   if (s.local) {
     const { addr, port } = splitHostPort(r.local)

@@ -24,7 +24,7 @@ import { sleep } from '../util/sleep.js'
 import { Teardown } from '../util/teardown.js'
 import { formatMs } from '../util/duration.js'
 import type { IptablesCmd } from '../faults/iptables.js'
-import { nameSockets, socketNames } from './name-sockets.js'
+import { nameSockets, socketNames, watchDeclaredSockets } from './name-sockets.js'
 import { compilePlan, planUnsupported, resolveDeletes } from './plan.js'
 import { playPlan, relayDirFor, type PlayPlanResult } from './play-plan.js'
 import { writeScenarioReport } from '../report/index.js'
@@ -146,6 +146,19 @@ async function play(
   // Every host gets an agent before t0 (one takes ~100 ms to come up): it samples and plays the steps.
   const timeline = new Timeline(nowUs())
   const agents = new Map<string, Promise<HostAgent>>()
+  // `sockets:` names: the first row that matches one is the event NAME.seen, which steps may wait for
+  // (a program's listener exists, however long the program took to start); the agents hear it as a trigger.
+  if (s.sockets) {
+    const addrs = new Map([...hosts].map(([n, h]) => [n, addressesOf(h, s.hosts[n]?.role === 'wire', facts)]))
+    const seen = watchDeclaredSockets(s.sockets, addrs, (name, row) => {
+      timeline.add({ kind: 'event', t: row.t, host: row.host, source: name, type: 'seen', data: { local: row.local, peer: row.peer, state: row.state } })
+      const tUs = Math.round(timeline.t0Us + row.t * 1e6)
+      for (const a of agents.values()) void a.then((x) => x.send({ op: 'trigger', ref: `${name}.seen`, tUs })).catch(() => undefined)
+    })
+    timeline.onAdd((r) => {
+      if (r.kind === 'ss') seen(r)
+    })
+  }
   const agentFor = (name: string): Promise<AgentPort> => {
     let a = agents.get(name)
     if (!a) {

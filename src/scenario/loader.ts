@@ -146,6 +146,15 @@ function checkMeaning(s: Scenario, pos: PosFn): ScenarioIssue[] {
     return m !== null && Number(m[2]) >= 2 && acceptNames.has(m[1] as string)
   }
 
+  // `sockets:` names for command endpoints: their own names, on real hosts.
+  for (const [name, sel] of Object.entries(s.sockets ?? {})) {
+    const p = ['sockets', name]
+    if (!s.hosts[sel.on]) add([...p, 'on'], `unknown host "${sel.on}" (hosts: ${hostList})`)
+    if (sel.local === undefined && sel.peer === undefined) add(p, 'expected local or peer: a name needs ports to find its sockets by')
+    sockets.set(name, sel.on)
+    eventSources.add(name)
+  }
+
   let lastAtMs = 0
   s.steps.forEach((step, i) => {
     const p: Array<string | number> = ['steps', i]
@@ -217,15 +226,6 @@ function checkMeaning(s: Scenario, pos: PosFn): ScenarioIssue[] {
   function checkHostPort(p: Array<string | number>, hp: string): void {
     const h = hp.slice(0, hp.lastIndexOf(':'))
     if (/^[a-z]/.test(h) && !s.hosts[h]) add(p, `unknown host "${h}" (hosts: ${hostList})`)
-  }
-
-  // `sockets:` names for command endpoints: their own names, on real hosts.
-  for (const [name, sel] of Object.entries(s.sockets ?? {})) {
-    const p = ['sockets', name]
-    if (!s.hosts[sel.on]) add([...p, 'on'], `unknown host "${sel.on}" (hosts: ${hostList})`)
-    if (sockets.has(name) || procs.has(name)) add(p, `"${name}" is already the name of a ${sockets.has(name) ? 'socket' : 'process'} of the steps`)
-    if (sel.local === undefined && sel.peer === undefined) add(p, 'expected local or peer: a name needs ports to find its sockets by')
-    sockets.set(name, sel.on)
   }
 
   // Expectations: hosts, names and references exist.

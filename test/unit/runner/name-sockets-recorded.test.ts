@@ -16,7 +16,7 @@ import { DEFAULT_TOLERANCE, type EvalContext } from '../../../src/expect/context
 import { evaluateExpectation, type ExpectationResult } from '../../../src/expect/index.js'
 import type { EventRecord, PktRecord, SsRecord, TimelineRecord } from '../../../src/recorder/records.js'
 import { parseJsonl } from '../../../src/recorder/timeline.js'
-import { nameSockets, socketNames, type NameSocketsOptions } from '../../../src/runner/name-sockets.js'
+import { nameSockets, socketNames, watchDeclaredSockets, type NameSocketsOptions } from '../../../src/runner/name-sockets.js'
 import { Expectation } from '../../../src/scenario/schema.js'
 import { hostAddresses, loadFixture } from '../expect/timeline-fixture.js'
 
@@ -177,4 +177,22 @@ t.test('sockets: names for command endpoints (nc, no agent)', async (t) => {
   t.equal(evaluate(ctx, { packets: { on: 'server', dir: 'out', socket: 'conn', flags: 'F.', count: 1 } }).status, 'fail', 'must fail: the server never sends a FIN')
   const unseen = contextFor(fx.records, { declared: { ghost: { on: 'server', local: 9999 } } })
   t.equal(evaluate(unseen, { ss: { socket: 'ghost', match: { state: 'LISTEN' }, quantifier: 'never' } }).status, 'error', 'a declared name that matched nothing is an error')
+})
+
+t.test('sockets: NAME.seen is the first row that matches, once', async (t) => {
+  const fx = loadFixture('seed-close-wait')
+  const rows = fx.records.filter((r): r is SsRecord => r.kind === 'ss')
+  const seen: Array<[string, number]> = []
+  const watch = watchDeclaredSockets(
+    { lsn: { on: 'server', local: 8000, state: 'LISTEN' }, cw: { on: 'server', local: 8000, state: 'CLOSE-WAIT' }, none: { on: 'client', local: 9999 } },
+    hostAddresses(fx.records),
+    (name, row) => seen.push([name, row.t]),
+  )
+  for (const r of rows) watch(r)
+  const firstListen = rows.find((r) => r.host === 'server' && r.state === 'LISTEN')
+  const firstCloseWait = rows.find((r) => r.host === 'server' && r.state === 'CLOSE-WAIT')
+  t.same(seen.find(([n]) => n === 'lsn'), ['lsn', firstListen?.t])
+  t.same(seen.find(([n]) => n === 'cw'), ['cw', firstCloseWait?.t])
+  t.equal(seen.filter(([n]) => n === 'lsn').length, 1, 'once')
+  t.notOk(seen.some(([n]) => n === 'none'), 'a selector nothing matches is never seen')
 })

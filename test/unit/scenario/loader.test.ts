@@ -79,3 +79,14 @@ t.test('parsed values: durations in ms, defaults applied, argv as strings', asyn
 t.test('duplicate scenario names across files are rejected', async (t) => {
   await t.rejects(loadScenarios([fixture('../../../scenarios/seed/close-wait.yaml'), fixture('../../../scenarios/seed/close-wait.yaml')]), /duplicate scenario name "seed-close-wait"/)
 })
+
+t.test('sockets: namings are checked, and NAME.seen is an event steps may wait for', async (t) => {
+  const msgs = await issuesOf(fixture('bad-sockets.yaml'))
+  const text = msgs.join('\n')
+  t.match(text, /sockets\.ghost\.on: unknown host "nowhere"/)
+  t.match(text, /sockets\.portless: expected local or peer/)
+  t.match(text, /steps\[0\]\.server\.run\.name: process name "lsn" is already used/, 'a step cannot take a sockets: name')
+  t.notMatch(text, /steps\[0\]\.after/, 'after: lsn.seen refers to a sockets: name')
+  t.match(text, /steps\[1\]\.after: "nobody\.seen" refers to "nobody"/)
+  t.match(text, /expect\[1\]\.ss\.socket\.listener: unknown socket "nope"/)
+})
