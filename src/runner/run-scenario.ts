@@ -59,6 +59,11 @@ const DEFAULT_AGENT_PRIORITY: AgentPriority = 'fifo'
 /** How far ahead of `go` t0 is put when the agents play (they already hold their plans; `go` reaches a waiting agent in µs). */
 const GO_LEAD_MS = 5
 
+/** TCPLAB_PHASES=1: print where each scenario's wall time went (stderr), to find overhead. */
+const phase = process.env.TCPLAB_PHASES === '1'
+  ? (() => { let last = performance.now(); return (name: string, what: string): void => { const now = performance.now(); process.stderr.write(`phase ${name} ${what} ${(now - last).toFixed(1)} ms\n`); last = now } })()
+  : (_name: string, _what: string): void => undefined
+
 /** Run one loaded scenario and write its results; never throws for scenario failures (they are the verdict). */
 export async function runScenario(loaded: LoadedScenario, opts: RunScenarioOptions): Promise<ScenarioVerdict> {
   const s = loaded.scenario
@@ -78,10 +83,13 @@ export async function runScenario(loaded: LoadedScenario, opts: RunScenarioOptio
       image: h.image,
       sysctls: { ...s.sysctls, ...h.sysctls, ...opts.sysctlOverrides },
     }))
+    phase(s.name, 'start')
     const lab: Lab = await opts.backend.up({ labId, scenario: s.name, hosts: hostSpecs }, signal)
+    phase(s.name, 'lab up')
     td.push(`tear down lab ${labId}`, () => lab.down())
     const env = await collectEnv(opts.backend, hostSpecs, opts.sysctlOverrides ?? {}, signal)
     await writeFile(path.join(dir, 'env.json'), `${JSON.stringify(env, null, 2)}\n`)
+    phase(s.name, 'env')
     const kernel: KernelFacts = loadScenarioKernelFacts(env)
     const skip = await skipReason(loaded, lab, kernel)
     if (skip) {
@@ -112,8 +120,10 @@ export async function runScenario(loaded: LoadedScenario, opts: RunScenarioOptio
     }
   }
   verdict.durationMs = Date.now() - startedAt.getTime()
+  phase(s.name, 'teardown')
   await writeFile(path.join(dir, 'verdict.json'), `${JSON.stringify(verdict, null, 2)}\n`)
   await writeScenarioReport(dir)
+  phase(s.name, 'report')
   return verdict
 }
 
@@ -191,6 +201,7 @@ async function play(
   }))
   // Both settle before either failure is thrown, so teardown finds everything that started.
   const [capOk] = await Promise.allSettled([capturesStarted, samplersStarted])
+  phase(s.name, 'recorders+agents')
   if (capOk.status === 'rejected') throw capOk.reason
   // Who plays the steps: the agents (time-true), unless a host cannot run them there.
   const planHosts = new Map([...hosts].map(([n, h]) => [n, { ifnames: h.ifnames, setsSysctlsOutside: h.setSysctls !== undefined, hasUserImage: s.hosts[n]?.image !== undefined }]))
@@ -306,26 +317,34 @@ async function play(
   return extra
   }
   const endT = secondsSince(t0Us, nowUs())
+  phase(s.name, 'played')
 
   // Counters of every rule still installed, then stop endpoints, samplers, captures.
   const ruleHosts = new Set<string>(planned?.ruleHosts ?? [])
   for (const [key, r] of rules) ruleHosts.add(`${key.split(':')[0] ?? 'iptables'}:${r.host}`)
   planned?.markStopping()
-  for (const rh of ruleHosts) {
+  await Promise.all([...ruleHosts].map(async (rh) => {
     const [cmd, host] = rh.split(':') as [IptablesCmd, string]
     await recordCounters({ host: hostOf(host), hostName: host, timeline }, cmd)
-  }
-  await Promise.all([...agents.values()].map(async (a) => (await a.catch(() => undefined))?.close()))
-  await Promise.all([...procs.values()].map(async ({ proc }) => {
-    if (!proc.hasExited) {
-      ;(proc as Proc & { stoppedByRunner?: boolean }).stoppedByRunner = true
-      await proc.stop({ graceMs: 1000 })
-    }
   }))
-  await sleep(20) // let the exited events land
-  await Promise.all(samplers.map((x) => x.stop()))
-  const stoppedCaptures = await Promise.all([...captures].map(async ([name, cap]) => [name, await cap.stop({ t0Us })] as const))
+  // Endpoints, samplers and captures stop together: what happens after endT is outside every window.
+  const stopEndpoints = (async (): Promise<void> => {
+    await Promise.all([...agents.values()].map(async (a) => (await a.catch(() => undefined))?.close()))
+    await Promise.all([...procs.values()].map(async ({ proc }) => {
+      if (!proc.hasExited) {
+        ;(proc as Proc & { stoppedByRunner?: boolean }).stoppedByRunner = true
+        await proc.stop({ graceMs: 1000 })
+      }
+    }))
+    if (procs.size > 0) await sleep(20) // the runner's own processes: let their exited events land
+    await Promise.all(samplers.map((x) => x.stop()))
+  })()
+  const [stoppedCaptures] = await Promise.all([
+    Promise.all([...captures].map(async ([name, cap]) => [name, await cap.stop({ t0Us })] as const)),
+    stopEndpoints,
+  ])
   for (const [name, { packets }] of stoppedCaptures) timeline.addAll(packets.map((p) => ({ ...p, host: name })))
+  phase(s.name, 'stop recorders')
 
   const hostAddrs = new Map([...hosts].map(([n, h]) => [n, addressesOf(h, s.hosts[n]?.role === 'wire', facts)]))
   const records = nameSockets(timeline.sorted(), { declared: s.sockets, hosts: hostAddrs })
@@ -342,6 +361,7 @@ async function play(
   const t = new Timeline(t0Us)
   t.addAll(records)
   await t.writeJsonl(path.join(dir, 'records.jsonl'))
+  phase(s.name, 'evaluate+records')
   return {
     ...base, labId, status: statusOf(results), durationMs: Date.now() - startedAt.getTime(), endT, results,
     player: plan ? 'agent' : 'runner',

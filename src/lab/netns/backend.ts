@@ -77,6 +77,8 @@ async function checkNetns(): Promise<void> {
     if (e instanceof TcplabError) throw e
     throw new EnvironmentError('E_MISSING_TOOL', 'cannot run `ip`', { hint: 'apt-get install -y iproute2', cause: e })
   }
+  // The parent namespace comes up (~100-200 ms) while the scenarios are loaded and the first lab is planned.
+  void labParent()
 }
 
 export interface LabPlan {
