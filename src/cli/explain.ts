@@ -39,6 +39,8 @@ export function explainScenario(l: LoadedScenario): string {
     const { description: _d, ...claim } = body as Record<string, unknown>
     mentioned.push(JSON.stringify(claim))
   })
+  // A `sockets:` name stands for its selector: the states it names are watched too.
+  for (const sel of Object.values(s.sockets ?? {})) mentioned.push(JSON.stringify(sel))
   lines.push(...explainFields(mentioned))
   return `${lines.join('\n')}\n`
 }
