@@ -178,7 +178,7 @@ export function diagRowToSsRecord(row: SockDiagRow, t: number, host: string): Ss
 
 /** The agent's ss events of one host -> complete samples at the dumps that carry something (see the file header). */
 export class DiagSampleExpander {
-  private readonly rows = new Map<string, SockDiagRow>()
+  private readonly rows = new Map<string, SockDiagRow & { servicing?: boolean }>()
   /** Dumps that produced records. */
   samples = 0
   /** Highest dump number seen (`n`). */
@@ -205,7 +205,7 @@ export class DiagSampleExpander {
         this.lastFullDumpUs = ev.dumpUs
         this.rows.clear()
       }
-      for (const r of ev.rows) this.rows.set(r.sk, r)
+      for (const r of ev.rows) this.rows.set(r.sk, this.servicedTimer(r))
       for (const sk of ev.gone ?? []) this.rows.delete(sk)
       return this.snapshot(t)
     }
@@ -218,6 +218,25 @@ export class DiagSampleExpander {
     }]
     if (!this.rows.delete(ev.sk)) return out
     return [...out, ...this.snapshot(t)]
+  }
+
+  /**
+   * A socket with data in flight always has its retransmission timer armed
+   * (RFC 6298 5.1): the kernel clears icsk_pending when the timer fires and
+   * re-arms it once the retransmission (or loss probe) is sent
+   * (tcp_write_timer_handler). A dump that lands in between reads "no timer"
+   * for a few µs; at a 10 ms interval that happens. Such a row (timer gone,
+   * same state, unacked data, the previous dump had it "on") keeps the running
+   * timer, once: if the next dump still shows none, that one says so (a row
+   * the agent does not repeat because it did not change comes with the next
+   * full dump, at most fullEveryMs later; with data in flight the timer is
+   * never off for longer than its handler runs, so that case is not expected).
+   */
+  private servicedTimer(r: SockDiagRow): SockDiagRow & { servicing?: boolean } {
+    const prev = this.rows.get(r.sk)
+    if (r.timer !== undefined || prev?.timer?.name !== 'on' || prev.state !== r.state || prev.servicing === true) return r
+    if ((r.tcpInfo?.['unacked'] ?? 0) === 0) return r
+    return { ...r, timer: prev.timer, servicing: true }
   }
 
   private snapshot(t: number): DiagRecord[] {

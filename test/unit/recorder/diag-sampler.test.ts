@@ -150,3 +150,24 @@ t.test('diagRowToSsRecord: %dev suffix and timer at its deadline', async (t) => 
   t.equal(r.info['dev'], 'eth0')
   t.same(r.timer, { name: 'on', expiresMs: undefined, retrans: 2 })
 })
+
+t.test('a dump that lands while the retransmission timer is being serviced keeps it running, once', async (t) => {
+  // From a recorded ESTAB row; SYNTHETIC: its timer and unacked count are set to a data-in-flight state.
+  const base = ssEvents('client.jsonl').flatMap((e) => (e.type === 'ss' ? e.rows : [])).find((r) => r.state === 'ESTAB')
+  if (!base) throw new Error('the fixture has an ESTAB row')
+  const inFlight = { ...base, timer: { name: 'on' as const, expiresMs: 180, retrans: 1 }, tcpInfo: { ...base.tcpInfo, unacked: 3 } }
+  const { timer: _timer, ...noTimer } = inFlight
+  const ev = (n: number, rows: typeof base[]): SsEvent => ({ t: 1_000_000 + n * 10_000, name: '', type: 'ss', n, full: false, rows, dumpUs: 100, missed: 0 })
+  const timerOf = (recs: DiagRecord[]): string | undefined => recs.filter((r): r is SsRecord => r.kind === 'ss').find((r) => r.local === base.local)?.timer?.name
+  const x = new DiagSampleExpander('client')
+  t.equal(timerOf(x.apply(ev(1, [inFlight]), 0)), 'on')
+  t.equal(timerOf(x.apply(ev(2, [noTimer]), 0)), 'on', 'no timer for one dump, with data in flight: the timer was being serviced')
+  t.equal(timerOf(x.apply(ev(3, [noTimer]), 0)), undefined, 'still none at the next dump: it is none')
+  const y = new DiagSampleExpander('client')
+  y.apply(ev(1, [inFlight]), 0)
+  const acked = { ...noTimer, tcpInfo: { ...noTimer.tcpInfo, unacked: 0 } }
+  t.equal(timerOf(y.apply(ev(2, [acked]), 0)), undefined, 'everything acknowledged: the timer is really off')
+  const z = new DiagSampleExpander('client')
+  z.apply(ev(1, [inFlight]), 0)
+  t.equal(timerOf(z.apply(ev(2, [{ ...noTimer, state: 'FIN-WAIT-1' }]), 0)), undefined, 'a state change is reported as it is')
+})
