@@ -593,6 +593,10 @@ static int sample_now(int force_full)
 			sd.next_full_ns += step;
 	}
 	sd.n++;
+	/* The dump's CPU cost (this thread's CPU time): the wall time includes
+	 * waiting for a CPU on a busy machine, which says nothing of the cost. */
+	struct timespec cpu0, cpu1;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu0);
 	struct jbuf b;
 	ev_begin_at(&b, realtime_us(), "", "ss", NULL);
 	jb_key(&b, "n");
@@ -649,6 +653,9 @@ static int sample_now(int force_full)
 	}
 	jb_key(&b, "dumpUs");
 	jb_int(&b, dump_us);
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu1);
+	jb_key(&b, "dumpCpuUs");
+	jb_int(&b, ((int64_t)(cpu1.tv_sec - cpu0.tv_sec) * 1000000000 + (cpu1.tv_nsec - cpu0.tv_nsec)) / 1000);
 	jb_key(&b, "missed");
 	jb_uint(&b, sd.missed);
 	ev_end(&b);

@@ -890,6 +890,8 @@ export interface SsEvent extends EventBase {
   gone?: string[] | undefined
   /** What the dump cost (µs of CLOCK_MONOTONIC). */
   dumpUs: number
+  /** The dump's CPU time (the sampler thread's), µs: its cost, whatever the machine's load. */
+  dumpCpuUs?: number | undefined
   /** Timer ticks missed so far. */
   missed: number
 }

@@ -183,7 +183,7 @@ export class DiagSampleExpander {
   samples = 0
   /** Highest dump number seen (`n`). */
   lastDump = 0
-  /** What the last full dump cost, µs. */
+  /** What the last full dump cost, µs of CPU (wall time from an agent that does not say). */
   lastFullDumpUs: number | undefined
   /** Ticks the agent missed so far. */
   missed = 0
@@ -202,7 +202,7 @@ export class DiagSampleExpander {
       this.lastDump = Math.max(this.lastDump, ev.n)
       this.missed = ev.missed
       if (ev.full) {
-        this.lastFullDumpUs = ev.dumpUs
+        this.lastFullDumpUs = ev.dumpCpuUs ?? ev.dumpUs
         this.rows.clear()
       }
       for (const r of ev.rows) this.rows.set(r.sk, this.servicedTimer(r))
