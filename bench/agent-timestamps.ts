@@ -5,7 +5,7 @@
 //   sent.t       with the capture time of the data segment leaving,
 // and prints the differences (target: within 1 ms). Prints figures, asserts nothing.
 //
-// Run as root:  npx tsx bench/agent-timestamps.ts [ROUNDS] [BUSY_LOOPS]
+// Run as root:  npx tsx bench/agent-timestamps.ts [ROUNDS] [BUSY_LOOPS] [normal|nice|fifo]
 // Uses two namespaces tcplabagent-<pid>-bench-{client,server} (198.18.250.0/24),
 // deleted in `finally`.
 
@@ -14,7 +14,7 @@ import { readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { startAgent } from '../src/agent/client.js'
-import type { AgentClient } from '../src/agent/client.js'
+import type { AgentClient, AgentPriority } from '../src/agent/client.js'
 import type { AgentEvent } from '../src/agent/protocol.js'
 import type { Proc } from '../src/lab/types.js'
 import { parsePcap } from '../src/recorder/pcap.js'
@@ -25,6 +25,8 @@ import type { AgentTestLab } from '../test/e2e/agent-host.js'
 const ROUNDS = Number(process.argv[2] ?? 50)
 /** CPU-bound busy loops beside the bench (second argument): the loaded-machine figure. */
 const BUSY = Number(process.argv[3] ?? 0)
+/** The agents' scheduling, as the runner starts them (default fifo; third argument: normal|nice|fifo). */
+const PRIORITY = (process.argv[4] ?? 'fifo') as AgentPriority
 const loadavg = async (): Promise<string> => (await readFile('/proc/loadavg', 'utf8')).split(' ').slice(0, 3).join(' ')
 const PORT = 7100
 const PAYLOAD_BYTES = 100
@@ -109,9 +111,9 @@ async function main(): Promise<number> {
     const stats: string[] = []
     tcpdump = await startCapture(lab, file, stats)
     const ignore = (_ev: AgentEvent): void => undefined
-    const srv = await startAgent(lab.server, { onEvent: ignore })
+    const srv = await startAgent(lab.server, { onEvent: ignore, priority: PRIORITY })
     agents.push(srv)
-    const cli = await startAgent(lab.client, { onEvent: ignore })
+    const cli = await startAgent(lab.client, { onEvent: ignore, priority: PRIORITY })
     agents.push(cli)
     const l = await srv.request({ op: 'listen', name: 'l', port: PORT })
     if (l.type !== 'listening') throw new Error(`listen: ${JSON.stringify(l)}`)
@@ -128,7 +130,7 @@ async function main(): Promise<number> {
     const abs = (xs: number[]): number[] => xs.map(Math.abs)
     const within = [...synack, ...data].filter((v) => Math.abs(v) <= TARGET_US).length
 
-    console.log(`socket agent timestamps vs tcpdump (${ROUNDS} rounds, ${pkts.length} packets captured, kernel ${(await lab.client.exec(['uname', '-r'])).stdout.trim()}, ${BUSY} busy loop(s), loadavg ${await loadavg()})`)
+    console.log(`socket agent timestamps vs tcpdump (${ROUNDS} rounds, ${pkts.length} packets captured, kernel ${(await lab.client.exec(['uname', '-r'])).stdout.trim()}, ${BUSY} busy loop(s), agents ${PRIORITY}, loadavg ${await loadavg()})`)
     console.log(`  connected.t - SYN-ACK in   ${summarizeUs(synack)}`)
     console.log(`  sent.t      - data out     ${summarizeUs(data)}`)
     console.log(`  |difference|               ${summarizeUs(abs([...synack, ...data]))}`)
