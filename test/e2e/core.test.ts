@@ -132,8 +132,14 @@ if (skip) {
       .map((r) => r.labId)
     const left = labNamespaces(ids)
     t.ok(left.length >= 2, 'the crash left namespaces behind')
+    const relays = ids.map((id) => path.join('/run/tcplab/relay', id)).filter((d) => existsSync(d))
+    t.ok(relays.length >= 1, "and the agents' relay socket directory")
     const g = await runCli(['gc', '--backend', 'netns'])
     t.equal(g.code, 0)
+    for (const d of relays) {
+      t.match(g.stdout, `removed relay sockets ${d}`)
+      t.notOk(existsSync(d), `gc removed ${d}`)
+    }
     for (const ns of left) t.match(g.stdout, `removed network namespace ${ns}`)
     t.same(labNamespaces(left.map((n) => n.split('-')[1] as string)), [], 'gc removed them')
     t.same(labProcesses(left.map((n) => n.split('-')[1] as string)), [], 'and killed their processes')

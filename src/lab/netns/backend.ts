@@ -486,6 +486,14 @@ async function gcNetns(labId?: string): Promise<string[]> {
     await rm(path.join(SETUP_DIR, id), { recursive: true, force: true })
     removed.push(`setup files ${path.join(SETUP_DIR, id)}`)
   }
+  // The agents' relay sockets of labs whose process died (runner/play-plan.ts relayDirFor).
+  const relayDir = path.join(STATE_DIR, 'relay')
+  for (const id of await readdir(relayDir).catch(() => [] as string[])) {
+    if (labId !== undefined && id !== labId) continue
+    if (labId === undefined && (await isLabLive(id))) continue
+    await rm(path.join(relayDir, id), { recursive: true, force: true })
+    removed.push(`relay sockets ${path.join(relayDir, id)}`)
+  }
   removed.push(...(await pruneStale()))
   return removed
 }
