@@ -26,7 +26,7 @@ import { STATE_DIR } from '../lab/lease.js'
 import { StepError } from '../util/errors.js'
 import type { Teardown } from '../util/teardown.js'
 import type { HostAgent } from './agents.js'
-import type { CompiledPlan, CompiledStep } from './plan.js'
+import { STEP_STRIDE, type CompiledPlan, type CompiledStep } from './plan.js'
 
 export interface PlayPlanOptions {
   loaded: LoadedScenario
@@ -329,7 +329,7 @@ export async function playPlan(o: PlayPlanOptions): Promise<PlayPlanResult> {
     const step = s.steps[c.index]
     const pos = loaded.stepPos[c.index]
     const gate = c.gate
-    const why = 'on' in gate ? `${gate.on} never happened` : 'afterStep' in gate ? `step ${Math.floor(gate.afterStep / 8)} never finished` : 'its time never came'
+    const why = 'on' in gate ? `${gate.on} never happened` : 'afterStep' in gate ? `step ${Math.floor(gate.afterStep / STEP_STRIDE)} never finished` : 'its time never came'
     extra.push({
       index: -1 - c.index, kind: 'step', status: 'fail', description: `step ${c.index} could not run`,
       expected: step?.after ? `${step.after} happens` : 'the step runs', measured: `${why} (before the end at ${secondsSince(t0Us, nowUs()).toFixed(3)}s)`,

@@ -158,9 +158,9 @@ async function play(
   const agents = new Map<string, Promise<HostAgent>>()
   // `sockets:` names: the first row that matches one is the event NAME.seen, which steps may wait for
   // (a program's listener exists, however long the program took to start); the agents hear it as a trigger.
+  const hostAddrs = new Map([...hosts].map(([n, h]) => [n, addressesOf(h, s.hosts[n]?.role === 'wire', facts)]))
   if (s.sockets) {
-    const addrs = new Map([...hosts].map(([n, h]) => [n, addressesOf(h, s.hosts[n]?.role === 'wire', facts)]))
-    const seen = watchDeclaredSockets(s.sockets, addrs, (name, row) => {
+    const seen = watchDeclaredSockets(s.sockets, hostAddrs, (name, row) => {
       timeline.add({ kind: 'event', t: row.t, host: row.host, source: name, type: 'seen', data: { local: row.local, peer: row.peer, state: row.state } })
       const tUs = Math.round(timeline.t0Us + row.t * 1e6)
       for (const a of agents.values()) void a.then((x) => x.send({ op: 'trigger', ref: `${name}.seen`, tUs })).catch(() => undefined)
@@ -346,7 +346,6 @@ async function play(
   for (const [name, { packets }] of stoppedCaptures) timeline.addAll(packets.map((p) => ({ ...p, host: name })))
   phase(s.name, 'stop recorders')
 
-  const hostAddrs = new Map([...hosts].map(([n, h]) => [n, addressesOf(h, s.hosts[n]?.role === 'wire', facts)]))
   const records = nameSockets(timeline.sorted(), { declared: s.sockets, hosts: hostAddrs })
   const ctx = {
     records,
