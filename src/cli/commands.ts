@@ -1,53 +1,21 @@
-// The commands of the CLI. Each parses its own options (node:util parseArgs)
-// and returns an exit code; errors propagate to main.ts. Each command imports
-// what it needs when it runs (node-tap's lazy commands): `tcplab list` loads the
-// scenario loader only, not execa, dockerode or the report renderers.
+// The commands of the CLI, each a typed definition (command.ts) that parses
+// its options, prints its --help and feeds shell completion. Each returns an
+// exit code; errors propagate to main.ts. Each command imports what it needs
+// when it runs (node-tap's lazy commands): `tcplab list` loads the scenario
+// loader only, not execa, dockerode or the report renderers.
 
-import { existsSync } from 'node:fs'
 import path from 'node:path'
-import { fileURLToPath } from 'node:url'
-import type { Writable } from 'node:stream'
 import { UsageError } from '../util/errors.js'
-import type { LoadedScenario } from '../scenario/loader.js'
 import { REPORTER_NAMES, type ReporterName } from '../report/terminal.js'
-import type { ScenarioVerdict } from '../expect/verdict.js'
-import { diffCommand, reportCommand } from './report-commands.js'
+import { defineCommand } from './command.js'
+import { defaultScenarioDir, selectScenarios } from './select.js'
 
 /** The backends' names, repeated here so that parsing options loads no backend (a unit test keeps it equal to lab/index.ts). */
 export const BACKEND_NAMES = ['netns', 'docker'] as const
+export const AGENT_PRIORITIES = ['fifo', 'nice', 'normal'] as const
 
-export interface CommandContext {
-  values: Record<string, string | boolean | string[] | undefined>
-  positionals: string[]
-  signal: AbortSignal
-  out: Writable
-  err: Writable
-}
-
-export interface Command {
-  options: Record<string, { type: 'string' | 'boolean'; multiple?: boolean; short?: string }>
-  run(ctx: CommandContext): Promise<number>
-}
-
-/** scenarios/ in the working directory, else the one shipped with tcplab. */
-function defaultScenarioDir(): string {
-  if (existsSync('scenarios')) return 'scenarios'
-  return path.relative(process.cwd(), fileURLToPath(new URL('../../scenarios', import.meta.url))) || '.'
-}
-
-/** Load the scenarios named on the command line (or the default set), filtered by --tag. */
-async function selectScenarios(ctx: CommandContext): Promise<LoadedScenario[]> {
-  const { findScenarioFiles, loadScenarios } = await import('../scenario/loader.js')
-  const explicit = ctx.positionals.length > 0
-  const files = await findScenarioFiles(explicit ? ctx.positionals : [defaultScenarioDir()])
-  const loaded = await loadScenarios(files)
-  const tags = (ctx.values.tag as string[] | undefined) ?? []
-  return loaded.filter((l) => {
-    const st = l.scenario.tags
-    if (tags.length > 0) return tags.some((t) => st.includes(t))
-    return explicit || !st.includes('slow')
-  })
-}
+export type { CommandContext, CommandDef as Command } from './command.js'
+export { runExitCode } from './run-suite.js'
 
 function timestampDir(): string {
   return path.join('results', new Date().toISOString().replace(/:/g, '-').replace(/\..*$/, ''))
@@ -78,83 +46,107 @@ function parseSysctls(list: string[] | undefined): Record<string, string> {
   return out
 }
 
-/** Exit code of a finished run: 3 environment > 2 bad input > 1 failure > 0. */
-export function runExitCode(verdicts: readonly ScenarioVerdict[]): number {
-  const errCodes = verdicts.filter((v) => v.status === 'error').map((v) => v.error?.exitCode ?? 1)
-  if (errCodes.includes(130)) return 130
-  if (errCodes.includes(3)) return 3
-  if (errCodes.includes(2)) return 2
-  if (errCodes.length > 0 || verdicts.some((v) => v.status === 'fail')) return 1
-  return 0
-}
+/** The options that choose scenarios (run and list). */
+const SELECT_OPTIONS = {
+  tag: { type: 'string', multiple: true, short: 't', valueName: 'TAG', complete: 'tag', description: 'only scenarios with this tag; given several times, with any of them' },
+  grep: { type: 'string', short: 'g', valueName: 'PATTERN', description: 'only scenarios whose name or title matches this regular expression' },
+} as const
 
-const run: Command = {
+const SCENARIO_ARGS = [
+  {
+    name: 'SCENARIO',
+    variadic: true,
+    complete: 'scenario',
+    description: 'scenario files, directories, names or name globs (\'syn-*\'); default: scenarios/, without those tagged "slow"',
+  },
+] as const
+
+export const run = defineCommand({
+  name: 'run',
+  summary: 'run scenarios, each in its own lab, and write a results directory',
+  description:
+    'Each scenario gets a fresh lab (network namespaces or containers), plays its timeline, records ss and tcpdump ' +
+    'on one clock and checks its expectations. Progress goes to stderr unless the reporter is pretty (stdout); ' +
+    'results (verdict.json, report.html, pcaps) go to the results directory.\n\n' +
+    '--jobs auto (the default) starts scenarios while the machine keeps time (a timer canary), at most 16 per core; ' +
+    '--jobs N runs N at a time regardless.',
+  positionals: SCENARIO_ARGS,
   options: {
-    backend: { type: 'string', short: 'b' },
-    jobs: { type: 'string', short: 'j' },
-    results: { type: 'string', short: 'o' },
-    reporter: { type: 'string', short: 'r' },
-    tag: { type: 'string', multiple: true, short: 't' },
-    tolerance: { type: 'string' },
-    sysctl: { type: 'string', multiple: true },
-    'agent-priority': { type: 'string' },
+    backend: { type: 'string', short: 'b', choices: BACKEND_NAMES, default: 'netns', valueName: 'NAME', description: 'where the hosts live: network namespaces or Docker containers' },
+    jobs: { type: 'string', short: 'j', default: 'auto', valueName: 'auto|N', description: 'scenarios at a time: auto (while timers keep time) or a fixed N' },
+    results: { type: 'string', short: 'o', valueName: 'DIR', defaultText: 'results/<timestamp>', complete: 'dir', description: 'the results directory' },
+    reporter: { type: 'string', short: 'r', choices: REPORTER_NAMES, default: 'pretty', valueName: 'NAME', description: 'what stdout gets: pretty text, TAP, JSON, JUnit XML or JSON lines streamed as things happen' },
+    ...SELECT_OPTIONS,
+    list: { type: 'boolean', short: 'l', description: 'print the scenarios that would run (name, file, tags) and exit: no lab, no root' },
+    repeat: { type: 'string', default: '1', valueName: 'N', description: 'run the selection N times (into DIR/repeat-1 ... repeat-N) and print each expectation\'s pass rate and the spread of its deltas' },
+    tolerance: { type: 'string', valueName: 'MS', description: 'the tolerance floor of timing expectations, in ms (default: each scenario\'s own)' },
+    sysctl: { type: 'string', multiple: true, valueName: 'KEY=VALUE', description: 'set a sysctl on every host of every scenario (overrides the scenario\'s)' },
+    'agent-priority': { type: 'string', choices: AGENT_PRIORITIES, default: 'fifo', valueName: 'PRIO', description: 'how the hosts\' socket agents are scheduled: SCHED_FIFO, nice -10, or as other processes' },
   },
+  examples: [
+    { description: 'run the default suite on network namespaces', command: 'sudo tcplab run' },
+    { description: 'two scenarios by name, three times each, to see which expectations flake', command: "sudo tcplab run 'syn-*' seed-accept-queue --repeat 3" },
+    { description: 'in CI: JUnit on stdout, progress on stderr', command: 'sudo tcplab run --reporter junit -o results > junit.xml' },
+    { description: 'what would run, without running it', command: 'tcplab run --tag seed --grep close --list' },
+  ],
   async run(ctx) {
-    const agentPriority = ctx.values['agent-priority'] as string | undefined
-    if (agentPriority !== undefined && !['normal', 'nice', 'fifo'].includes(agentPriority)) throw new UsageError(`--agent-priority expects normal, nice or fifo, got "${agentPriority}"`)
-    const backendName = (ctx.values.backend as string | undefined) ?? 'netns'
-    if (!(BACKEND_NAMES as readonly string[]).includes(backendName)) throw new UsageError(`--backend expects ${BACKEND_NAMES.join(' or ')}, got "${backendName}"`)
-    const reporterName = ((ctx.values.reporter as string | undefined) ?? 'pretty') as ReporterName
-    if (!REPORTER_NAMES.includes(reporterName)) throw new UsageError(`--reporter expects ${REPORTER_NAMES.join(', ')}, got "${reporterName}"`)
-    const jobs = parseJobs(ctx.values.jobs)
-    const toleranceMs = parseIntOption(ctx.values.tolerance, 'tolerance', 0)
-    const sysctlOverrides = parseSysctls(ctx.values.sysctl as string[] | undefined)
+    const v = ctx.values
+    const reporterName = v.reporter as ReporterName
+    const jobs = parseJobs(v.jobs)
+    const toleranceMs = parseIntOption(v.tolerance, 'tolerance', 0)
+    const repeat = parseIntOption(v.repeat, 'repeat', 1) ?? 1
+    const sysctlOverrides = parseSysctls(v.sysctl)
     // Everything is validated before anything is created.
-    const scenarios = await selectScenarios(ctx)
-    if (scenarios.length === 0) throw new UsageError('no scenarios selected (check the paths and --tag)')
-    const [{ createBackend }, { runSuite }, { createReporter }] = await Promise.all([
-      import('../lab/index.js'), import('../runner/suite.js'), import('../report/terminal.js'),
-    ])
-    const backend = await createBackend(backendName)
-    await backend.check()
-    const resultsDir = (ctx.values.results as string | undefined) ?? timestampDir()
-    const { verdicts } = await runSuite(scenarios, {
-      backend,
-      resultsDir,
-      jobs,
-      tolerance: toleranceMs !== undefined ? { floorMs: toleranceMs } : undefined,
-      sysctlOverrides,
-      agentPriority: agentPriority as 'normal' | 'nice' | 'fifo' | undefined,
-      signal: ctx.signal,
-      reporter: createReporter(reporterName, ctx.out),
-      warn: (msg) => ctx.err.write(`tcplab: ${msg}\n`),
-    })
-    if (ctx.signal.aborted) return 130
-    return runExitCode(verdicts)
-  },
-}
-
-const list: Command = {
-  options: { json: { type: 'boolean' }, tag: { type: 'string', multiple: true, short: 't' } },
-  async run(ctx) {
-    const { findScenarioFiles, loadScenarios } = await import('../scenario/loader.js')
-    const explicit = ctx.positionals.length > 0
-    const files = await findScenarioFiles(explicit ? ctx.positionals : [defaultScenarioDir()])
-    const tags = (ctx.values.tag as string[] | undefined) ?? []
-    const loaded = (await loadScenarios(files)).filter((l) => tags.length === 0 || tags.some((t) => l.scenario.tags.includes(t)))
-    const rows = loaded.map((l) => ({ name: l.scenario.name, file: l.file, tags: l.scenario.tags, title: l.scenario.title }))
-    if (ctx.values.json) {
-      ctx.out.write(`${JSON.stringify(rows, null, 2)}\n`)
+    const scenarios = await selectScenarios({ positionals: ctx.positionals, tags: v.tag, grep: v.grep })
+    if (v.list) {
+      const { formatScenarioList } = await import('./list-scenarios.js')
+      ctx.out.write(formatScenarioList(scenarios, { json: reporterName === 'json' || reporterName === 'jsonl' }))
       return 0
     }
-    const w = Math.max(4, ...rows.map((r) => r.name.length))
-    for (const r of rows) ctx.out.write(`${r.name.padEnd(w)}  ${r.title}${r.tags.length ? `  [${r.tags.join(', ')}]` : ''}\n`)
+    if (scenarios.length === 0) throw new UsageError('no scenarios selected (check the paths, --tag and --grep)', { hint: 'tcplab run --list' })
+    const { runFromCli } = await import('./run-suite.js')
+    return runFromCli(ctx, scenarios, {
+      backendName: v.backend,
+      reporterName,
+      jobs,
+      repeat,
+      resultsDir: v.results ?? timestampDir(),
+      tolerance: toleranceMs !== undefined ? { floorMs: toleranceMs } : undefined,
+      sysctlOverrides,
+      agentPriority: v['agent-priority'] as (typeof AGENT_PRIORITIES)[number],
+    })
+  },
+})
+
+export const list = defineCommand({
+  name: 'list',
+  summary: 'list scenarios: name, title and tags (all of them, slow ones too)',
+  positionals: SCENARIO_ARGS,
+  options: {
+    json: { type: 'boolean', description: 'a JSON array of {name, file, tags, title}' },
+    ...SELECT_OPTIONS,
+  },
+  examples: [
+    { description: 'every scenario with its title and tags', command: 'tcplab list' },
+    { description: 'the names of the seed scenarios, as JSON', command: 'tcplab list --tag seed --json' },
+  ],
+  async run(ctx) {
+    const loaded = await selectScenarios({ positionals: ctx.positionals, tags: ctx.values.tag, grep: ctx.values.grep, includeSlow: true })
+    const { formatScenarioList } = await import('./list-scenarios.js')
+    ctx.out.write(formatScenarioList(loaded, { json: ctx.values.json === true }))
     return 0
   },
-}
+})
 
-const validate: Command = {
+export const validate = defineCommand({
+  name: 'validate',
+  summary: 'check scenario files without running them (errors name file:line:col, exit 2)',
+  positionals: [{ name: 'PATH', variadic: true, complete: 'scenario', description: 'scenario files or directories (default: scenarios/)' }],
   options: {},
+  examples: [
+    { description: 'check every shipped scenario', command: 'tcplab validate' },
+    { description: 'check one file', command: 'tcplab validate my-scenario.yaml' },
+  ],
   async run(ctx) {
     const { findScenarioFiles, loadScenarios } = await import('../scenario/loader.js')
     const files = await findScenarioFiles(ctx.positionals.length ? ctx.positionals : [defaultScenarioDir()])
@@ -162,13 +154,16 @@ const validate: Command = {
     for (const l of loaded) ctx.out.write(`ok ${l.file} (${l.scenario.name}: ${l.scenario.steps.length} steps, ${l.scenario.expect.length} expectations)\n`)
     return 0
   },
-}
+})
 
-const explain: Command = {
+export const explain = defineCommand({
+  name: 'explain',
+  summary: 'tell a scenario\'s story: its timeline, what to watch and what the ss fields mean',
+  positionals: [{ name: 'NAME', required: true, complete: 'scenario', description: 'a scenario name (see `tcplab list`) or file' }],
   options: {},
+  examples: [{ description: 'what the accept-queue scenario shows', command: 'tcplab explain seed-accept-queue' }],
   async run(ctx) {
-    const name = ctx.positionals[0]
-    if (!name) throw new UsageError('explain expects a scenario name (see `tcplab list`) or file')
+    const name = ctx.positionals[0] as string
     const [{ findScenarioFiles, loadScenarios }, { explainScenario }] = await Promise.all([import('../scenario/loader.js'), import('./explain.js')])
     const files = name.endsWith('.yaml') || name.endsWith('.yml') ? [name] : await findScenarioFiles([defaultScenarioDir()])
     const loaded = await loadScenarios(files)
@@ -177,12 +172,20 @@ const explain: Command = {
     ctx.out.write(explainScenario(s))
     return 0
   },
-}
+})
 
-const gc: Command = {
-  options: { backend: { type: 'string', short: 'b' } },
+export const gc = defineCommand({
+  name: 'gc',
+  summary: 'remove what crashed runs left behind (namespaces, links, containers) whose owner is dead',
+  options: {
+    backend: { type: 'string', short: 'b', choices: ['netns', 'docker', 'all'], default: 'all', valueName: 'NAME', description: 'which backend to clean' },
+  },
+  examples: [
+    { description: 'clean both backends', command: 'sudo tcplab gc' },
+    { description: 'only Docker', command: 'sudo tcplab gc --backend docker' },
+  ],
   async run(ctx) {
-    const which = (ctx.values.backend as string | undefined) ?? 'all'
+    const which = ctx.values.backend
     const names = which === 'all' ? [...BACKEND_NAMES] : [which]
     const { createBackend } = await import('../lab/index.js')
     let total = 0
@@ -204,14 +207,15 @@ const gc: Command = {
     ctx.out.write(total === 0 ? 'nothing to remove\n' : `removed ${total} leftover(s)\n`)
     return 0
   },
-}
+})
 
-const doctor: Command = {
+export const doctor = defineCommand({
+  name: 'doctor',
+  summary: 'check what the machine has (privileges, tools, kernel features, Docker) and what is missing',
   options: {},
+  examples: [{ description: 'check the machine', command: 'sudo tcplab doctor' }],
   async run(ctx) {
     const { runDoctor } = await import('./doctor.js')
     return runDoctor(ctx.out)
   },
-}
-
-export const COMMANDS: Record<string, Command> = { run, list, validate, explain, gc, doctor, report: reportCommand, diff: diffCommand }
+})

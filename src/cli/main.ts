@@ -3,50 +3,40 @@
 // errors to print them and choose the exit code:
 // 0 all held, 1 an expectation failed, 2 bad input or usage, 3 environment, 130 interrupted.
 
-import { parseArgs, type ParseArgsConfig } from 'node:util'
 import { TcplabError, UsageError, exitCodeOf } from '../util/errors.js'
-import { COMMANDS, type CommandContext } from './commands.js'
-
-const HELP = `tcplab: reproducible TCP failure scenarios on real kernels
-
-usage:
-  tcplab run [PATH...] [--backend netns|docker] [--jobs auto|N] [--results DIR]
-                       [--reporter pretty|tap|json|junit] [--tag T] [--tolerance MS]
-                       [--sysctl KEY=VALUE] [--agent-priority fifo|nice|normal]
-  tcplab list [PATH...] [--json] [--tag T]
-  tcplab validate [PATH...]
-  tcplab explain NAME
-  tcplab report DIR                 regenerate report.html / index.html of a results directory
-  tcplab diff DIR_A DIR_B [--json]  compare two runs (kernels, sysctls); exit 1 on regression
-  tcplab gc [--backend netns|docker|all]
-  tcplab doctor
-
-With no PATH, run uses scenarios/ and leaves out scenarios tagged "slow".
---jobs auto (the default) starts scenarios while the machine keeps time (a
-timer canary), at most 4 per core; --jobs N runs N at a time regardless.
-Exit codes: 0 every expectation held, 1 some failed, 2 bad input or usage,
-3 the machine lacks something, 130 interrupted.
-`
+import { formatCommandHelp, formatMainHelp } from './help.js'
+import { parseCommandArgs } from './parse-args.js'
+import { invokeCommand } from './invoke.js'
+import { COMMANDS, findCommand } from './registry.js'
 
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv
-  if (name === undefined || name === '-h' || name === '--help' || name === 'help') {
-    process.stdout.write(HELP)
-    return name === undefined ? 2 : 0
+  // Plain `tcplab`: the help, on stderr (nothing was asked for, so stdout stays empty), and exit 0.
+  if (name === undefined) {
+    process.stderr.write(formatMainHelp(COMMANDS))
+    return 0
+  }
+  if (name === '-h' || name === '--help') {
+    process.stdout.write(formatMainHelp(COMMANDS))
+    return 0
+  }
+  if (name === 'help') {
+    const topic = rest[0]
+    const cmd = topic === undefined ? undefined : findCommand(topic)
+    if (topic !== undefined && !cmd) throw new UsageError(`unknown command "${topic}"`, { hint: 'tcplab --help' })
+    process.stdout.write(cmd ? formatCommandHelp(cmd) : formatMainHelp(COMMANDS))
+    return 0
   }
   if (name === '--version' || name === '-V') {
     const { tcplabVersion } = await import('../runner/env.js')
     process.stdout.write(`${tcplabVersion()}\n`)
     return 0
   }
-  const cmd = COMMANDS[name]
-  if (!cmd) throw new UsageError(`unknown command "${name}"\n\n${HELP}`)
-  let parsed
-  try {
-    parsed = parseArgs({ args: rest, options: cmd.options as ParseArgsConfig['options'], allowPositionals: true, strict: true })
-  } catch (e: unknown) {
-    throw new UsageError(`${name}: ${(e as Error).message}`, { hint: `tcplab --help` })
-  }
+  const cmd = findCommand(name)
+  if (!cmd) throw new UsageError(`unknown command "${name}"`, { hint: 'tcplab --help lists the commands' })
+  // Usage errors and --help before any signal handler: nothing has started yet.
+  const parsed = parseCommandArgs(cmd, rest)
+  if (parsed.help) return invokeCommand(cmd, rest, { out: process.stdout, err: process.stderr })
   const controller = new AbortController()
   let interrupts = 0
   const onSigint = (): void => {
@@ -66,15 +56,8 @@ async function main(argv: string[]): Promise<number> {
   }
   process.on('SIGINT', onSigint)
   process.on('SIGTERM', onSigint)
-  const ctx: CommandContext = {
-    values: parsed.values as Record<string, string | boolean | string[] | undefined>,
-    positionals: parsed.positionals,
-    signal: controller.signal,
-    out: process.stdout,
-    err: process.stderr,
-  }
   try {
-    const code = await cmd.run(ctx)
+    const code = await invokeCommand(cmd, rest, { out: process.stdout, err: process.stderr, signal: controller.signal })
     return controller.signal.aborted ? 130 : code
   } finally {
     process.off('SIGINT', onSigint)

@@ -2,14 +2,18 @@
 // directories (no lab, no root needed).
 
 import { UsageError } from '../util/errors.js'
-import type { Command } from './commands.js'
+import { DEFAULT_DIFF_TOLERANCE } from '../diff/index.js'
+import { defineCommand } from './command.js'
 
 /** Regenerate report.html of every scenario and the run's index.html; exit 1 when a report could not be drawn. */
-export const reportCommand: Command = {
+export const reportCommand = defineCommand({
+  name: 'report',
+  summary: 'regenerate report.html and index.html of results directories',
+  positionals: [{ name: 'DIR', required: true, variadic: true, complete: 'dir', description: 'a results directory (what `tcplab run --results DIR` wrote)' }],
   options: {},
+  examples: [{ description: 'redraw the reports of a run', command: 'tcplab report results/2026-12-01T10-00-00' }],
   async run(ctx) {
     const dirs = ctx.positionals
-    if (dirs.length === 0) throw new UsageError('report expects a results directory (what `tcplab run --results DIR` wrote)')
     const { regenerateReports } = await import('../report/index.js')
     let failed = 0
     for (const dir of dirs) {
@@ -22,20 +26,26 @@ export const reportCommand: Command = {
     }
     return failed > 0 ? 1 : 0
   },
-}
+})
 
 /** Compare two results directories; exit 1 when something regressed, 0 otherwise, 2 on bad input. */
-export const diffCommand: Command = {
+export const diffCommand = defineCommand({
+  name: 'diff',
+  summary: 'compare two runs (verdicts, timings, kernels, sysctls); exit 1 on a regression',
+  positionals: [
+    { name: 'DIR_A', required: true, complete: 'dir', description: 'the baseline results directory' },
+    { name: 'DIR_B', required: true, complete: 'dir', description: 'the results directory to compare with it' },
+  ],
   options: {
-    json: { type: 'boolean' },
-    verbose: { type: 'boolean', short: 'v' },
-    tolerance: { type: 'string' },
-    percent: { type: 'string' },
+    json: { type: 'boolean', description: 'the comparison as JSON' },
+    verbose: { type: 'boolean', short: 'v', description: 'also list what did not change' },
+    tolerance: { type: 'string', valueName: 'MS', defaultText: String(DEFAULT_DIFF_TOLERANCE.floorMs), description: 'timing changes below this many ms are not regressions' },
+    percent: { type: 'string', valueName: 'PCT', defaultText: String(DEFAULT_DIFF_TOLERANCE.percent), description: 'timing changes below this percentage are not regressions' },
   },
+  examples: [{ description: 'what changed between yesterday\'s run and today\'s', command: 'tcplab diff results/monday results/tuesday' }],
   async run(ctx) {
-    const [a, b, ...rest] = ctx.positionals
-    if (!a || !b || rest.length > 0) throw new UsageError('diff expects two results directories: tcplab diff DIR_A DIR_B')
-    const [{ readRunResults }, { diffRuns, formatDiffText, DEFAULT_DIFF_TOLERANCE }] = await Promise.all([import('../report/index.js'), import('../diff/index.js')])
+    const [a, b] = ctx.positionals as [string, string]
+    const [{ readRunResults }, { diffRuns, formatDiffText }] = await Promise.all([import('../report/index.js'), import('../diff/index.js')])
     const floorMs = parseNumber(ctx.values.tolerance, 'tolerance') ?? DEFAULT_DIFF_TOLERANCE.floorMs
     const percent = parseNumber(ctx.values.percent, 'percent') ?? DEFAULT_DIFF_TOLERANCE.percent
     const d = diffRuns(readRunResults(a), readRunResults(b), { floorMs, percent })
@@ -43,7 +53,7 @@ export const diffCommand: Command = {
     else ctx.out.write(formatDiffText(d, { verbose: ctx.values.verbose === true }))
     return d.regressed ? 1 : 0
   },
-}
+})
 
 function parseNumber(v: unknown, name: string): number | undefined {
   if (v === undefined) return undefined

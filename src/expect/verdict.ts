@@ -1,6 +1,14 @@
 // What a run concluded: one result per expectation, a verdict per scenario, a
 // summary per run. A failed expectation is data, never an exception.
 
+/**
+ * The version of the JSON tcplab writes (summary.json, verdict.json, flake.json,
+ * the jsonl reporter's events): bumped when a field changes meaning or goes
+ * away, not when one is added. Their JSON Schemas: schema/summary.schema.json,
+ * schema/verdict.schema.json (test/unit/report/results-schema.test.ts).
+ */
+export const RESULTS_FORMAT_VERSION = 1
+
 /** error: the expectation could not be judged (e.g. its named socket was never seen), never a pass. */
 export type ResultStatus = 'pass' | 'fail' | 'skip' | 'error'
 
@@ -34,6 +42,8 @@ export interface ExpectationResult {
 export type ScenarioStatus = 'pass' | 'fail' | 'error' | 'skip'
 
 export interface ScenarioVerdict {
+  /** RESULTS_FORMAT_VERSION when written (absent in results written before it existed). */
+  formatVersion?: number | undefined
   name: string
   file: string
   title: string
@@ -46,6 +56,8 @@ export interface ScenarioVerdict {
   /** End of the played timeline (seconds since t0): windows that end at `end` end here. */
   endT?: number | undefined
   results: ExpectationResult[]
+  /** The scenario's `timeout:` ran out: it was stopped and torn down (status error, error.code E_TIMEOUT). */
+  timedOut?: boolean | undefined
   /** Set when the scenario could not run (error) or was skipped. */
   error?: { code: string; message: string; hint?: string | undefined; exitCode: number } | undefined
   reason?: string | undefined
@@ -67,6 +79,8 @@ export interface ScenarioLoad {
 }
 
 export interface RunSummary {
+  /** RESULTS_FORMAT_VERSION when written (absent in results written before it existed). */
+  formatVersion?: number | undefined
   startedAt: string
   durationMs: number
   backend: string

@@ -1,10 +1,34 @@
 // The reporter contract: the suite runner calls these as scenarios start and end.
 import type { LoadedScenario } from '../scenario/loader.js'
 import type { RunSummary, ScenarioVerdict } from '../expect/verdict.js'
+import type { FlakeSummary } from './flake.js'
+
+export interface RunStartInfo {
+  backend: string
+  jobs: number
+  auto?: boolean | undefined
+  resultsDir: string
+  /** With --repeat N: which repeat this run is (1-based) of how many. */
+  repeat?: { index: number; count: number } | undefined
+}
 
 export interface SuiteReporter {
-  onStart?(scenarios: readonly LoadedScenario[], info: { backend: string; jobs: number; auto?: boolean | undefined; resultsDir: string }): void
+  onStart?(scenarios: readonly LoadedScenario[], info: RunStartInfo): void
   onScenarioStart?(s: LoadedScenario): void
   onScenarioEnd?(v: ScenarioVerdict, s: LoadedScenario): void
   onEnd?(summary: RunSummary, verdicts: readonly ScenarioVerdict[]): void
+  /** With --repeat N, after the last repeat. */
+  onFlakeSummary?(flake: FlakeSummary): void
+}
+
+/** One reporter that calls each of `reporters` in turn (e.g. JUnit on stdout and progress on stderr). */
+export function combineReporters(...reporters: ReadonlyArray<SuiteReporter | undefined>): SuiteReporter {
+  const rs = reporters.filter((r): r is SuiteReporter => r !== undefined)
+  return {
+    onStart: (s, info) => rs.forEach((r) => r.onStart?.(s, info)),
+    onScenarioStart: (s) => rs.forEach((r) => r.onScenarioStart?.(s)),
+    onScenarioEnd: (v, s) => rs.forEach((r) => r.onScenarioEnd?.(v, s)),
+    onEnd: (summary, verdicts) => rs.forEach((r) => r.onEnd?.(summary, verdicts)),
+    onFlakeSummary: (f) => rs.forEach((r) => r.onFlakeSummary?.(f)),
+  }
 }

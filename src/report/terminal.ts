@@ -1,14 +1,21 @@
 // Terminal reporters for `tcplab run`: pretty (default, with live progress on
-// a terminal), tap, json, junit.
+// a terminal), tap, json, junit, jsonl; and the progress reporter, the pretty
+// one without failure details, that `run` puts on stderr beside the others.
 
 import type { Writable } from 'node:stream'
 import type { ExpectationResult, RunSummary, ScenarioVerdict } from '../expect/verdict.js'
 import type { LoadedScenario } from '../scenario/loader.js'
 import type { SuiteReporter } from './reporter.js'
 import { renderJunit } from './junit.js'
+import { jsonlReporter } from './jsonl.js'
+import { paint, type ColorName } from './color.js'
+import { formatFlakeSummary } from './flake.js'
 import { formatMs } from '../util/duration.js'
 
-export const REPORTER_NAMES = ['pretty', 'tap', 'json', 'junit'] as const
+export { colorEnabled } from './color.js'
+export { combineReporters } from './reporter.js'
+
+export const REPORTER_NAMES = ['pretty', 'tap', 'json', 'junit', 'jsonl'] as const
 export type ReporterName = (typeof REPORTER_NAMES)[number]
 
 /** Where a reporter writes, and how the pretty one draws progress (tests set these). */
@@ -21,6 +28,10 @@ export interface ReporterOptions {
   now?: (() => number) | undefined
   /** Status line refresh period (default 500 ms). */
   refreshMs?: number | undefined
+  /** ANSI colors (default off; the CLI decides with colorEnabled: NO_COLOR, FORCE_COLOR, a terminal). */
+  color?: boolean | undefined
+  /** Under a failed scenario, its failed expectations (default true; the stderr progress leaves them to the report on stdout). */
+  details?: boolean | undefined
 }
 
 /** A reporter writing to `out`. */
@@ -32,6 +43,8 @@ export function createReporter(name: ReporterName, out: Writable, opts: Reporter
       return { onEnd: (summary, verdicts) => out.write(`${JSON.stringify({ summary, verdicts }, null, 2)}\n`) }
     case 'junit':
       return { onEnd: (summary, verdicts) => out.write(renderJunit(summary, verdicts)) }
+    case 'jsonl':
+      return jsonlReporter(out, opts.now ? () => new Date((opts.now as () => number)()) : undefined)
     default:
       return prettyReporter(out, opts)
   }
@@ -45,7 +58,13 @@ export function expectedDurationMs(s: LoadedScenario): number | undefined {
   return ats.length > 0 ? Math.max(...ats) + 1000 : undefined
 }
 
+/** Progress on `err` (stderr), whatever the reporter on stdout: what runs, what passed and failed, the summary line. */
+export function createProgressReporter(err: Writable, opts: ReporterOptions = {}): SuiteReporter {
+  return prettyReporter(err, { ...opts, details: false })
+}
+
 const ICON: Record<string, string> = { pass: 'PASS', fail: 'FAIL', error: 'ERROR', skip: 'SKIP' }
+const ICON_COLOR: Record<string, ColorName> = { pass: 'green', fail: 'red', error: 'red', skip: 'yellow' }
 
 /** Timers later than this (p99, ms) during a scenario are worth a word on its line. */
 const NOTABLE_LATE_MS = 5
@@ -81,6 +100,8 @@ function prettyReporter(out: Writable, opts: ReporterOptions): SuiteReporter {
   const tty = out as Writable & { isTTY?: boolean; columns?: number }
   const live = opts.live ?? tty.isTTY === true
   const now = opts.now ?? Date.now
+  const color = opts.color === true
+  const details = opts.details !== false
   const running = new Map<string, { startMs: number; expectedMs?: number | undefined }>()
   const done = { pass: 0, fail: 0, error: 0, skip: 0 }
   let total = 0
@@ -100,8 +121,10 @@ function prettyReporter(out: Writable, opts: ReporterOptions): SuiteReporter {
   return {
     onStart(scenarios, info) {
       total = scenarios.length
+      done.pass = done.fail = done.error = done.skip = 0
       const jobs = info.auto ? `up to ${info.jobs} at a time while timers keep time (--jobs auto)` : `${info.jobs} at a time`
-      out.write(`tcplab: ${scenarios.length} scenario(s) on ${info.backend}, ${jobs}; results in ${info.resultsDir}\n`)
+      const repeat = info.repeat ? `repeat ${info.repeat.index}/${info.repeat.count}: ` : ''
+      out.write(`tcplab: ${repeat}${scenarios.length} scenario(s) on ${info.backend}, ${jobs}; results in ${info.resultsDir}\n`)
       if (live) {
         timer = setInterval(drawStatus, opts.refreshMs ?? 500)
         timer.unref()
@@ -111,7 +134,7 @@ function prettyReporter(out: Writable, opts: ReporterOptions): SuiteReporter {
       const expectedMs = expectedDurationMs(s)
       running.set(s.scenario.name, { startMs: now(), expectedMs })
       if (live) drawStatus()
-      else out.write(`RUN  ${s.scenario.name}${expectedMs !== undefined ? ` (expected ~${formatMs(expectedMs)})` : ''}\n`)
+      else out.write(`${paint(color, 'dim', 'RUN ')} ${s.scenario.name}${expectedMs !== undefined ? ` (expected ~${formatMs(expectedMs)})` : ''}\n`)
     },
     onScenarioEnd(v) {
       const r = running.get(v.name)
@@ -120,16 +143,19 @@ function prettyReporter(out: Writable, opts: ReporterOptions): SuiteReporter {
       clearStatus()
       const counts = `${v.results.filter((x) => x.status === 'pass').length}/${v.results.length} expectations`
       const expected = r?.expectedMs !== undefined ? `, expected ~${formatMs(r.expectedMs)}` : ''
-      out.write(`${ICON[v.status] ?? v.status} ${v.name} (${formatMs(v.durationMs)}${expected}, ${counts}${loadNote(v)})${v.reason ? `: ${v.reason}` : ''}\n`)
-      const show = v.status === 'pass' ? [] : v.results.filter((x) => x.status !== 'pass')
+      out.write(`${paint(color, ICON_COLOR[v.status] ?? 'bold', ICON[v.status] ?? v.status)} ${v.name} (${formatMs(v.durationMs)}${expected}, ${counts}${loadNote(v)})${v.reason ? `: ${v.reason}` : ''}\n`)
+      const show = v.status === 'pass' || !details ? [] : v.results.filter((x) => x.status !== 'pass')
       for (const x of show) out.write(`  ${formatResult(x).replace(/\n/g, '\n  ')}\n`)
-      if (v.error) out.write(`  ${v.error.message.replace(/\n/g, '\n  ')}${v.error.hint ? `\n  hint: ${v.error.hint}` : ''}\n`)
+      if (v.error && details) out.write(`  ${v.error.message.replace(/\n/g, '\n  ')}${v.error.hint ? `\n  hint: ${v.error.hint}` : ''}\n`)
       drawStatus()
     },
     onEnd(summary) {
       if (timer) clearInterval(timer)
       clearStatus()
       out.write(`\n${summaryLine(summary)}\n`)
+    },
+    onFlakeSummary(flake) {
+      out.write(`\n${formatFlakeSummary(flake, { color })}`)
     },
   }
 }

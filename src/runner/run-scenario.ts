@@ -14,7 +14,7 @@ import { Timeline } from '../recorder/timeline.js'
 import type { SsSampler } from '../recorder/ss-sampler.js'
 import { startSsStreamSampler } from '../recorder/ss-stream-sampler.js'
 import { startCapture, type Capture } from '../recorder/capture.js'
-import { DEFAULT_TOLERANCE, evaluateAll, statusOf, type ExpectationResult, type ScenarioVerdict, type ToleranceRule } from '../expect/index.js'
+import { DEFAULT_TOLERANCE, RESULTS_FORMAT_VERSION, evaluateAll, statusOf, type ExpectationResult, type ScenarioVerdict, type ToleranceRule } from '../expect/index.js'
 import { ACTION_IMPLS, recordCounters, type AgentPort, type StepContext } from './actions.js'
 import type { AgentPriority } from '../agent/index.js'
 import { SAMPLE_CPU_BUDGET, startHostAgent, type HostAgent } from './agents.js'
@@ -71,7 +71,7 @@ export async function runScenario(loaded: LoadedScenario, opts: RunScenarioOptio
   const dir = path.join(opts.resultsDir, s.name)
   await mkdir(dir, { recursive: true })
   await writeFile(path.join(dir, 'scenario.yaml'), loaded.source)
-  const base = { name: s.name, file: loaded.file, title: s.title, backend: opts.backend.name, startedAt: startedAt.toISOString() }
+  const base = { formatVersion: RESULTS_FORMAT_VERSION, name: s.name, file: loaded.file, title: s.title, backend: opts.backend.name, startedAt: startedAt.toISOString() }
   const labId = newLabId()
   const td = new Teardown()
   const signal = opts.signal ?? new AbortController().signal

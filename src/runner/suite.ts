@@ -12,8 +12,9 @@ import path from 'node:path'
 import type { Backend } from '../lab/index.js'
 import type { AgentPriority } from '../agent/index.js'
 import type { LoadedScenario } from '../scenario/loader.js'
-import type { ExpectationResult, RunSummary, ScenarioLoad, ScenarioVerdict, ToleranceRule } from '../expect/index.js'
+import { RESULTS_FORMAT_VERSION, type ExpectationResult, type RunSummary, type ScenarioLoad, type ScenarioVerdict, type ToleranceRule } from '../expect/index.js'
 import { runScenario } from './run-scenario.js'
+import { startScenarioTimeout, timedOutVerdict } from './timeout.js'
 import type { SuiteReporter } from '../report/reporter.js'
 import { writeRunIndex, writeScenarioReport } from '../report/index.js'
 import { Canary, type LatenessStats } from './canary.js'
@@ -35,6 +36,8 @@ export interface RunSuiteOptions {
   reporter?: SuiteReporter | undefined
   /** Where a warning goes (once per run: --jobs N beyond what the machine holds). */
   warn?: ((msg: string) => void) | undefined
+  /** With --repeat N: this run is repeat `index` of `count` (told to the reporter). */
+  repeat?: { index: number; count: number } | undefined
 }
 
 /** --jobs auto: no scenario starts while the canary's p90 lateness over this window exceeds the budget. */
@@ -67,7 +70,7 @@ export async function runSuite(scenarios: readonly LoadedScenario[], opts: RunSu
   const budgetMs = opts.lateBudgetMs ?? DEFAULT_LATE_BUDGET_MS
   const started = Date.now()
   await mkdir(opts.resultsDir, { recursive: true })
-  opts.reporter?.onStart?.(scenarios, { backend: opts.backend.name, jobs: maxJobs, auto, resultsDir: opts.resultsDir })
+  opts.reporter?.onStart?.(scenarios, { backend: opts.backend.name, jobs: maxJobs, auto, resultsDir: opts.resultsDir, repeat: opts.repeat })
   // The run's shared env facts, probed once while the first scenarios set up (runScenario awaits the same promise).
   collectBaseEnv(opts.backend, opts.signal).catch(() => undefined)
   const canary = await Canary.start()
@@ -88,20 +91,23 @@ export async function runSuite(scenarios: readonly LoadedScenario[], opts: RunSu
     const span = canary.measure()
     let peak = running
     const peakTimer = setInterval(() => (peak = Math.max(peak, running)), 100)
+    const timeout = startScenarioTimeout(s, opts.signal)
     try {
-      const v = await runScenario(s, {
+      let v = await runScenario(s, {
         backend: opts.backend,
         resultsDir: opts.resultsDir,
         tolerance: opts.tolerance,
         sysctlOverrides: opts.sysctlOverrides,
         agentPriority: opts.agentPriority,
-        signal: opts.signal,
+        signal: timeout.signal,
       })
+      if (timeout.expired()) v = timedOutVerdict(v, s)
       const load = loadOf(span.stop(), Math.max(peak, running))
-      await recordLoad(v, load, path.join(opts.resultsDir, v.name))
+      await recordLoad(v, load, path.join(opts.resultsDir, v.name), v.timedOut === true)
       verdicts[i] = v
       opts.reporter?.onScenarioEnd?.(v, s)
     } finally {
+      timeout.clear()
       clearInterval(peakTimer)
       span.stop()
     }
@@ -173,11 +179,11 @@ function loadOf(late: LatenessStats, running: number): ScenarioLoad {
  * Put the load into the verdict (and verdict.json), and say so on each timing failure that
  * coincides with timers later than its tolerance: the status stays fail, the reason names the machine.
  */
-async function recordLoad(v: ScenarioVerdict, load: ScenarioLoad, dir: string): Promise<void> {
+async function recordLoad(v: ScenarioVerdict, load: ScenarioLoad, dir: string, changed: boolean): Promise<void> {
   v.load = load
   const noted = annotateBusyMachine(v.results, load)
   await writeFile(path.join(dir, 'verdict.json'), `${JSON.stringify(v, null, 2)}\n`).catch(() => undefined)
-  if (noted > 0) await writeScenarioReport(dir).catch(() => undefined)
+  if (noted > 0 || changed) await writeScenarioReport(dir).catch(() => undefined)
 }
 
 /** Add "machine too busy" to the reason of timing failures whose tolerance the canary's lateness exceeded; returns how many. */
@@ -198,6 +204,7 @@ export function annotateBusyMachine(results: ExpectationResult[], load: Scenario
 export function summarize(verdicts: readonly ScenarioVerdict[], backend: string, resultsDir: string, startedMs: number): RunSummary {
   const count = (st: string): number => verdicts.filter((v) => v.status === st).length
   return {
+    formatVersion: RESULTS_FORMAT_VERSION,
     startedAt: new Date(startedMs).toISOString(),
     durationMs: Date.now() - startedMs,
     backend,

@@ -265,6 +265,10 @@ export const Scenario = z
     capture: z.union([z.literal(false), z.object({ snaplen: z.number().int().positive().optional(), filter: z.array(z.string()).optional() }).strict()]).optional(),
     tolerance: Tolerance.optional(),
     duration: Duration.optional().meta({ description: 'the run lasts until t0 + duration (default: last step + 1s)' }),
+    timeout: Duration.optional().meta({
+      description: 'the longest the scenario may take from lab setup to teardown; past it the scenario is stopped, its lab torn down, and its verdict is "timed out" (status error, exit 1). Default: no limit',
+      examples: ['60s', '5m'],
+    }),
     steps: z.array(Step).min(1),
     expect: z.array(Expectation).min(1),
   })

@@ -3,6 +3,7 @@ import path from 'node:path'
 import { Writable } from 'node:stream'
 import { readRunResults } from '../../../src/report/results.js'
 import { diffRuns, diffMetrics, diffEnv, formatDiffText, extractMetrics, type Metric } from '../../../src/diff/index.js'
+import { invokeCommand } from '../../../src/cli/invoke.js'
 import { diffCommand } from '../../../src/cli/report-commands.js'
 import { exitCodeOf } from '../../../src/util/errors.js'
 import { RUN_A, RUN_A2, RUN_LINEAR0, normalise } from '../report/runs.js'
@@ -42,10 +43,11 @@ t.test('the same suite twice with the same settings: nothing to report', async (
 })
 
 t.test('the command: exit 1 on regression, 0 otherwise, 2 on bad input; --json', async (t) => {
-  const run = async (args: string[], values: Record<string, string | boolean> = {}): Promise<{ code: number; out: string }> => {
+  const run = async (args: string[], values: Record<string, boolean | string> = {}): Promise<{ code: number; out: string }> => {
     let out = ''
     const w = new Writable({ write(c: Buffer, _e, cb) { out += c.toString(); cb() } })
-    const code = await diffCommand.run({ positionals: args, values, signal: new AbortController().signal, out: w, err: w })
+    const flags = Object.entries(values).flatMap(([k, v]) => (v === true ? [`--${k}`] : typeof v === 'string' ? [`--${k}`, v] : []))
+    const code = await invokeCommand(diffCommand, [...args, ...flags], { out: w, err: w })
     return { code, out }
   }
   t.equal((await run([RUN_A, RUN_LINEAR0])).code, 1)

@@ -1,0 +1,59 @@
+// Every command of the CLI, in the order `tcplab --help` lists them. A new
+// command is a defineCommand({...}) (command.ts) added to COMMANDS: it then
+// parses, has --help and completes in bash, zsh and fish.
+
+import { UsageError } from '../util/errors.js'
+import { defineCommand, type AnyCommand } from './command.js'
+import { run, list, validate, explain, gc, doctor } from './commands.js'
+import { reportCommand, diffCommand } from './report-commands.js'
+import { SHELLS, renderCompletion, type ShellName } from './completion.js'
+import { readScenarioWords } from './scenario-words.js'
+
+const completion = defineCommand({
+  name: 'completion',
+  summary: 'print a shell completion script (bash, zsh or fish)',
+  positionals: [{ name: 'SHELL', required: true, description: `${SHELLS.join(', ')}` }],
+  options: {},
+  examples: [
+    { description: 'bash, for this shell', command: 'source <(tcplab completion bash)' },
+    { description: 'zsh, for every shell (a directory of $fpath)', command: 'tcplab completion zsh > ~/.zfunc/_tcplab' },
+    { description: 'fish', command: 'tcplab completion fish > ~/.config/fish/completions/tcplab.fish' },
+  ],
+  async run(ctx) {
+    const shell = ctx.positionals[0] as string
+    if (!(SHELLS as readonly string[]).includes(shell)) throw new UsageError(`completion expects ${SHELLS.join(', ')}, got "${shell}"`, { hint: 'tcplab completion --help' })
+    ctx.out.write(renderCompletion(shell as ShellName, COMMANDS))
+    return 0
+  },
+})
+
+/** The words `tcplab __complete WHAT` prints, one a line; a new kind of word is one entry here. */
+export const COMPLETERS: Record<string, () => Promise<string[]>> = {
+  scenarios: async () => (await readScenarioWords()).map((s) => s.name),
+  tags: async () => (await readScenarioWords()).flatMap((s) => s.tags),
+  labs: async () => [],
+}
+
+/** What the completion scripts ask for: words that depend on the directory the shell is in. */
+const complete = defineCommand({
+  name: '__complete',
+  summary: 'words for shell completion: scenarios (names), tags or labs',
+  hidden: true,
+  positionals: [{ name: 'WHAT', required: true, description: Object.keys(COMPLETERS).join(', ') }],
+  options: {},
+  examples: [{ description: 'the scenario names', command: 'tcplab __complete scenarios' }],
+  async run(ctx) {
+    const what = ctx.positionals[0] as string
+    const completer = COMPLETERS[what]
+    if (!completer) throw new UsageError(`__complete expects ${Object.keys(COMPLETERS).join(', ')}, got "${what}"`)
+    ctx.out.write([...new Set(await completer())].sort().map((w) => `${w}\n`).join(''))
+    return 0
+  },
+})
+
+export const COMMANDS: readonly AnyCommand[] = [run, list, validate, explain, reportCommand, diffCommand, gc, doctor, completion, complete]
+
+/** The command of that name, or undefined. */
+export function findCommand(name: string): AnyCommand | undefined {
+  return COMMANDS.find((c) => c.name === name)
+}

@@ -1,0 +1,64 @@
+// `tcplab run` once the scenarios are chosen: the backend, the reporters
+// (the chosen one on stdout, progress on stderr when that one is not the
+// pretty one), one run or --repeat N, and the exit code.
+
+import { UsageError } from '../util/errors.js'
+import type { LoadedScenario } from '../scenario/loader.js'
+import type { ReporterName } from '../report/terminal.js'
+import type { ToleranceRule } from '../expect/index.js'
+import type { CommandContext } from './command.js'
+import type { ScenarioVerdict } from '../expect/verdict.js'
+
+export interface CliRunOptions {
+  backendName: string
+  reporterName: ReporterName
+  jobs: number | 'auto'
+  repeat: number
+  resultsDir: string
+  tolerance?: Partial<ToleranceRule> | undefined
+  sysctlOverrides: Record<string, string>
+  agentPriority: 'fifo' | 'nice' | 'normal'
+}
+
+/** Reporters that describe one run in one document: --repeat would give several. */
+const ONE_RUN_REPORTERS: readonly ReporterName[] = ['tap', 'json', 'junit']
+
+export async function runFromCli(ctx: CommandContext, scenarios: readonly LoadedScenario[], o: CliRunOptions): Promise<number> {
+  if (o.repeat > 1 && ONE_RUN_REPORTERS.includes(o.reporterName)) {
+    throw new UsageError(`--repeat ${o.repeat} with --reporter ${o.reporterName}: ${o.reporterName} describes one run`, {
+      hint: 'use --reporter pretty or jsonl with --repeat (each repeat also writes its own summary.json and verdicts under DIR/repeat-N)',
+    })
+  }
+  const [{ createBackend }, { runSuite }, { runRepeated }, { createReporter, createProgressReporter, combineReporters, colorEnabled }] = await Promise.all([
+    import('../lab/index.js'), import('../runner/suite.js'), import('../runner/repeat.js'), import('../report/terminal.js'),
+  ])
+  const backend = await createBackend(o.backendName)
+  await backend.check()
+  const primary = createReporter(o.reporterName, ctx.out, { color: colorEnabled(ctx.out) })
+  const reporter = o.reporterName === 'pretty' ? primary : combineReporters(primary, createProgressReporter(ctx.err, { color: colorEnabled(ctx.err) }))
+  const suiteOpts = {
+    backend,
+    resultsDir: o.resultsDir,
+    jobs: o.jobs,
+    tolerance: o.tolerance,
+    sysctlOverrides: o.sysctlOverrides,
+    agentPriority: o.agentPriority,
+    signal: ctx.signal,
+    reporter,
+    warn: (msg: string) => ctx.err.write(`tcplab: ${msg}\n`),
+  }
+  const verdicts = o.repeat > 1 ? (await runRepeated(scenarios, suiteOpts, o.repeat)).verdicts : (await runSuite(scenarios, suiteOpts)).verdicts
+  if (ctx.signal.aborted) return 130
+  return runExitCode(verdicts)
+}
+
+/** Exit code of a finished run: 3 environment > 2 bad input > 1 failure > 0. */
+export function runExitCode(verdicts: readonly ScenarioVerdict[]): number {
+  const errCodes = verdicts.filter((v) => v.status === 'error').map((v) => v.error?.exitCode ?? 1)
+  if (errCodes.includes(130)) return 130
+  if (errCodes.includes(3)) return 3
+  if (errCodes.includes(2)) return 2
+  if (errCodes.length > 0 || verdicts.some((v) => v.status === 'fail')) return 1
+  return 0
+}
+
