@@ -39,6 +39,8 @@ export interface PositionalDef {
   /** One or more (PATH...). */
   variadic?: boolean | undefined
   required?: boolean | undefined
+  /** The only values accepted (checked by the parser, offered by completion). */
+  choices?: readonly string[] | undefined
   complete?: CompletionKind | undefined
 }
 

@@ -32,8 +32,16 @@ function valueKind(o: OptionDef): CompletionKind | 'choices' {
 }
 
 /** The positional argument's completion (the first one's, for commands whose arguments differ only in name). */
-function positionalKind(cmd: AnyCommand): CompletionKind {
-  return cmd.positionals?.[0]?.complete ?? 'none'
+function positionalKind(cmd: AnyCommand): CompletionKind | 'choices' {
+  const p = cmd.positionals?.[0]
+  if (p?.complete) return p.complete
+  return p?.choices ? 'choices' : 'none'
+}
+
+/** The choices of the first positional, as an OptionDef-like for the renderers. */
+function positionalChoices(cmd: AnyCommand): OptionDef | undefined {
+  const p = cmd.positionals?.[0]
+  return p?.choices ? { type: 'string', description: p.description, choices: p.choices } : undefined
 }
 
 /** Single-quoted for sh-like shells. */
@@ -74,7 +82,7 @@ function renderBash(commands: readonly AnyCommand[]): string {
       `    ${cmd.name})`,
       ...(valueCases.length > 0 ? ['      case "$prev" in', ...valueCases, '      esac'] : []),
       `      if [[ "$cur" == -* ]]; then COMPREPLY=( $(compgen -W ${shQuote(flags.join(' '))} -- "$cur") ); return; fi`,
-      `      ${bashWords(positionalKind(cmd))}`,
+      `      ${bashWords(positionalKind(cmd), positionalChoices(cmd))}`,
       '      ;;',
     ].join('\n')
   })
@@ -132,7 +140,7 @@ function renderZsh(commands: readonly AnyCommand[]): string {
       return `        ${excl}${names}'[${zshText(o.description)}]${value}'`
     })
     const pos = cmd.positionals?.[0]
-    if (pos) specs.push(`        '${pos.variadic ? '*' : ''}:${zshText(pos.name.toLowerCase())}:${zshAction(positionalKind(cmd))}'`)
+    if (pos) specs.push(`        '${pos.variadic ? '*' : ''}:${zshText(pos.name.toLowerCase())}:${zshAction(positionalKind(cmd), positionalChoices(cmd))}'`)
     return [`    ${cmd.name})`, `      _arguments -s \\`, `${specs.join(' \\\n')}`, '      ;;'].join('\n')
   })
   return `#compdef tcplab
@@ -216,7 +224,7 @@ function renderFish(commands: readonly AnyCommand[]): string {
       lines.push(`complete -c tcplab ${when}${o.short ? ` -s ${o.short}` : ''} -l ${n}${value} -d ${shQuote(o.description)}`)
     }
     const kind = positionalKind(cmd)
-    if (kind !== 'none') lines.push(`complete -c tcplab ${when} ${fishArgs(kind)}`)
+    if (kind !== 'none') lines.push(`complete -c tcplab ${when} ${fishArgs(kind, positionalChoices(cmd))}`)
   }
   return `${lines.join('\n')}\n`
 }

@@ -75,7 +75,7 @@ export function formatCommandHelp(cmd: AnyCommand): string {
   }
   const positionals = cmd.positionals ?? []
   if (positionals.length > 0) {
-    out.push('', 'arguments:', ...formatTable(positionals.map((p) => [p.variadic ? `${p.name}...` : p.name, p.description])))
+    out.push('', 'arguments:', ...formatTable(positionals.map((p) => [p.variadic ? `${p.name}...` : p.name, p.choices ? `${p.description}: ${formatChoices(p.choices)}` : p.description])))
   }
   const options = Object.entries({ ...(cmd.options as Record<string, OptionDef>), help: HELP_OPTION })
   out.push('', 'options:', ...formatTable(options.map(([name, o]) => [formatOptionName(name, o), formatOptionText(o)])))

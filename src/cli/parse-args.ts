@@ -56,6 +56,11 @@ export function parseCommandArgs(cmd: AnyCommand, args: readonly string[]): Pars
     const missing = required.slice(parsed.positionals.length).map((p) => p.name).join(' ')
     throw new UsageError(`${cmd.name}: missing ${missing}`, { hint })
   }
+  const defs = cmd.positionals ?? []
+  parsed.positionals.forEach((arg, i) => {
+    const def = defs[Math.min(i, defs.length - 1)]
+    if (def?.choices && !def.choices.includes(arg)) throw new UsageError(`${cmd.name}: ${def.name} expects ${formatChoices(def.choices)}, got "${arg}"`, { hint })
+  })
   const takesMany = (cmd.positionals ?? []).some((p) => p.variadic)
   const max = (cmd.positionals ?? []).length
   if (!takesMany && parsed.positionals.length > max) {

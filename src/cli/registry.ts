@@ -12,7 +12,7 @@ import { readScenarioWords } from './scenario-words.js'
 const completion = defineCommand({
   name: 'completion',
   summary: 'print a shell completion script (bash, zsh or fish)',
-  positionals: [{ name: 'SHELL', required: true, description: `${SHELLS.join(', ')}` }],
+  positionals: [{ name: 'SHELL', required: true, choices: SHELLS, description: 'the shell to complete for' }],
   options: {},
   examples: [
     { description: 'bash, for this shell', command: 'source <(tcplab completion bash)' },
@@ -20,9 +20,7 @@ const completion = defineCommand({
     { description: 'fish', command: 'tcplab completion fish > ~/.config/fish/completions/tcplab.fish' },
   ],
   async run(ctx) {
-    const shell = ctx.positionals[0] as string
-    if (!(SHELLS as readonly string[]).includes(shell)) throw new UsageError(`completion expects ${SHELLS.join(', ')}, got "${shell}"`, { hint: 'tcplab completion --help' })
-    ctx.out.write(renderCompletion(shell as ShellName, COMMANDS))
+    ctx.out.write(renderCompletion(ctx.positionals[0] as ShellName, COMMANDS))
     return 0
   },
 })
