@@ -2,7 +2,10 @@ import { z } from 'zod'
 import { Name } from '../scenario/fields.js'
 import { defineSocketAction } from './socket.js'
 
-export const AcceptAction = z.object({ socket: Name, as: Name.optional() }).strict()
+export const AcceptAction = z.object({
+  socket: Name.meta({ description: 'the listener to accept on (one with `accept: manual`)', examples: ['srv'] }),
+  as: Name.optional().meta({ description: 'name of the accepted socket (default: the listener\'s NAME-conn)', examples: ['conn'] }),
+}).strict()
 
 export const accept = defineSocketAction({
   name: 'accept',

@@ -15,12 +15,12 @@ export const IptablesAction = z.union([
   Rule,
   z
     .object({
-      name: Name.optional().meta({ description: 'name the rule, so a later step deletes it and its counters are recorded under this name' }),
-      rule: Rule,
-      table: z.string().optional(),
+      name: Name.optional().meta({ description: 'name the rule, so a later step deletes it and its counters are recorded under this name', examples: ['drop-syn'] }),
+      rule: Rule.meta({ description: 'the rule: a string split on whitespace (quotes allowed) or an argv array; {{host}} is that host\'s address', examples: ['-A INPUT -p tcp --dport 8000 --syn -j DROP'] }),
+      table: z.string().optional().meta({ description: 'the iptables table (default filter)', examples: ['mangle'] }),
     })
     .strict(),
-  z.object({ delete: Name }).strict(),
+  z.object({ delete: Name.meta({ description: 'delete the rule a previous step named', examples: ['drop-syn'] }) }).strict(),
 ])
 
 type Iptables = z.output<typeof IptablesAction>

@@ -3,7 +3,10 @@ import { commandStep, defineAction } from './define.js'
 
 export const LinkAction = z.union([
   z.enum(['up', 'down']),
-  z.object({ state: z.enum(['up', 'down']), dev: z.string().optional() }).strict(),
+  z.object({
+    state: z.enum(['up', 'down']).meta({ description: 'bring the link up or down', examples: ['down'] }),
+    dev: z.string().optional().meta({ description: 'the interface (default: the host\'s lab interface)', examples: ['eth0'] }),
+  }).strict(),
 ])
 
 /** The device and state of a link step (default: the host's first lab interface). */

@@ -7,9 +7,9 @@ import { defineAction, programsUnplayable, stepNow } from './define.js'
 
 export const RunAction = z
   .object({
-    name: Name,
-    cmd: Argv.meta({ description: 'argv; {{host}} placeholders are replaced by that host\'s address' }),
-    stdin: z.boolean().default(true).meta({ description: 'keep stdin open so that later `write` steps can type into it' }),
+    name: Name.meta({ description: 'the process name (events NAME.started, NAME.exited, NAME.stdout; `process` expectations)', examples: ['nc'] }),
+    cmd: Argv.meta({ description: 'argv; {{host}} placeholders are replaced by that host\'s address', examples: [['nc', '{{server}}', 8000]] }),
+    stdin: z.boolean().default(true).meta({ description: 'keep stdin open so that later `write` steps can type into it', examples: [false] }),
   })
   .strict()
 

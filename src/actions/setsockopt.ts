@@ -2,7 +2,7 @@ import { z } from 'zod'
 import { Name } from '../scenario/fields.js'
 import { defineSocketAction, SockOpts } from './socket.js'
 
-export const SetsockoptAction = z.object({ socket: Name, ...SockOpts.shape }).strict()
+export const SetsockoptAction = z.object({ socket: Name.meta({ description: 'the socket to set options on', examples: ['cli'] }), ...SockOpts.shape }).strict()
 
 export const setsockopt = defineSocketAction({
   name: 'setsockopt',

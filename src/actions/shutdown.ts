@@ -2,7 +2,10 @@ import { z } from 'zod'
 import { Name } from '../scenario/fields.js'
 import { defineSocketAction } from './socket.js'
 
-export const ShutdownAction = z.object({ socket: Name, how: z.enum(['wr', 'rd', 'rdwr']) }).strict()
+export const ShutdownAction = z.object({
+  socket: Name.meta({ description: 'the socket to shut down', examples: ['cli'] }),
+  how: z.enum(['wr', 'rd', 'rdwr']).meta({ description: 'wr: no more writes (a FIN goes out); rd: no more reads; rdwr: both', examples: ['wr'] }),
+}).strict()
 
 export const shutdown = defineSocketAction({
   name: 'shutdown',

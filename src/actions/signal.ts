@@ -5,7 +5,10 @@ import { defineAction, programsUnplayable } from './define.js'
 
 const Signal = z.enum(['STOP', 'CONT', 'INT', 'TERM', 'KILL', 'HUP', 'QUIT', 'USR1', 'USR2'])
 
-export const SignalAction = z.object({ to: Name, signal: Signal }).strict()
+export const SignalAction = z.object({
+  to: Name.meta({ description: 'the process (a `run` step\'s name) to signal', examples: ['srv'] }),
+  signal: Signal.meta({ description: 'the signal: STOP freezes the process (its sockets stay, nobody reads), CONT resumes it', examples: ['STOP', 'KILL'] }),
+}).strict()
 
 export const signal = defineAction({
   name: 'signal',

@@ -10,31 +10,36 @@ import { defineAction, type ActionDefinition, type NameRef } from './define.js'
 
 export const SockOpts = z
   .object({
-    rcvbuf: z.number().int().positive().optional(),
-    sndbuf: z.number().int().positive().optional(),
+    rcvbuf: z.number().int().positive().optional().meta({ description: 'SO_RCVBUF, bytes (the kernel doubles it)', examples: [4096] }),
+    sndbuf: z.number().int().positive().optional().meta({ description: 'SO_SNDBUF, bytes (the kernel doubles it)', examples: [4096] }),
     keepalive: z
       .union([
         z.boolean(),
-        z.object({ idle: Duration.optional(), interval: Duration.optional(), count: z.number().int().positive().optional() }).strict(),
+        z.object({
+          idle: Duration.optional().meta({ description: 'TCP_KEEPIDLE: idle time before the first probe', examples: ['2s'] }),
+          interval: Duration.optional().meta({ description: 'TCP_KEEPINTVL: time between probes', examples: ['1s'] }),
+          count: z.number().int().positive().optional().meta({ description: 'TCP_KEEPCNT: unanswered probes before the connection is dropped', examples: [3] }),
+        }).strict(),
       ])
-      .optional(),
-    userTimeout: Duration.optional().meta({ description: 'TCP_USER_TIMEOUT' }),
-    nodelay: z.boolean().optional(),
-    deferAccept: Duration.optional().meta({ description: 'TCP_DEFER_ACCEPT (whole seconds)' }),
-    syncnt: z.number().int().min(1).max(127).optional().meta({ description: 'TCP_SYNCNT' }),
-    linger: Duration.optional().meta({ description: 'SO_LINGER on with this timeout (0 = abortive close)' }),
-    quickack: z.boolean().optional(),
-    cork: z.boolean().optional(),
-    maxseg: z.number().int().positive().optional(),
-    notsentLowat: z.number().int().nonnegative().optional(),
-    windowClamp: z.number().int().nonnegative().optional(),
+      .optional()
+      .meta({ description: 'SO_KEEPALIVE: true (the kernel\'s timing), or the probe timing', examples: [true, { idle: '2s', interval: '1s', count: 3 }] }),
+    userTimeout: Duration.optional().meta({ description: 'TCP_USER_TIMEOUT: how long sent data may stay unacknowledged before ETIMEDOUT', examples: ['10s'] }),
+    nodelay: z.boolean().optional().meta({ description: 'TCP_NODELAY: turn Nagle\'s algorithm off', examples: [true] }),
+    deferAccept: Duration.optional().meta({ description: 'TCP_DEFER_ACCEPT (whole seconds): wake accept() only when data arrives', examples: ['5s'] }),
+    syncnt: z.number().int().min(1).max(127).optional().meta({ description: 'TCP_SYNCNT: SYN retransmissions before connect() fails', examples: [2] }),
+    linger: Duration.optional().meta({ description: 'SO_LINGER on with this timeout (0 = abortive close)', examples: [0, '5s'] }),
+    quickack: z.boolean().optional().meta({ description: 'TCP_QUICKACK: acknowledge at once instead of delaying ACKs', examples: [true] }),
+    cork: z.boolean().optional().meta({ description: 'TCP_CORK: hold partial segments until uncorked', examples: [true] }),
+    maxseg: z.number().int().positive().optional().meta({ description: 'TCP_MAXSEG: the largest segment to send, bytes', examples: [536] }),
+    notsentLowat: z.number().int().nonnegative().optional().meta({ description: 'TCP_NOTSENT_LOWAT: writable only while fewer unsent bytes are queued', examples: [16384] }),
+    windowClamp: z.number().int().nonnegative().optional().meta({ description: 'TCP_WINDOW_CLAMP: the largest window to advertise, bytes', examples: [1024] }),
   })
   .strict()
 
 export const ReadMode = z.enum(['auto', 'pause'])
 
 /** `{ socket: NAME }`: pause, resume, close, abort. */
-export const SocketRef = z.object({ socket: Name }).strict()
+export const SocketRef = z.object({ socket: Name.meta({ description: 'the socket (its name)', examples: ['cli', 'conn'] }) }).strict()
 
 /** The socket actions: each is the agent's op of the same name. */
 export type SocketOp = Extract<AgentCommand['op'], 'listen' | 'connect' | 'accept' | 'send' | 'read' | 'pause' | 'resume' | 'poll' | 'getsockopt' | 'setsockopt' | 'shutdown' | 'close' | 'abort'>

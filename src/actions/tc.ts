@@ -4,7 +4,10 @@ import { fillPlaceholders } from '../scenario/template.js'
 import { ProcessError, StepError } from '../util/errors.js'
 import { commandStep, defineAction } from './define.js'
 
-export const TcAction = z.object({ args: Argv, qdisc: z.string().optional() }).strict()
+export const TcAction = z.object({
+  args: Argv.meta({ description: 'the arguments of tc(8), run on the step\'s host', examples: [['qdisc', 'add', 'dev', 'eth0', 'root', 'netem', 'loss', '10%']] }),
+  qdisc: z.string().optional().meta({ description: 'the qdisc this needs (checked before the run, like `requires: { qdiscs }`)', examples: ['netem'] }),
+}).strict()
 
 export const tc = defineAction({
   name: 'tc',

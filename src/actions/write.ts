@@ -6,9 +6,9 @@ import { defineAction, programsUnplayable, type CompiledCommand } from './define
 
 export const WriteAction = z
   .object({
-    to: Name,
-    data: z.string().optional(),
-    eof: z.boolean().optional().meta({ description: 'close stdin after writing (Ctrl-D)' }),
+    to: Name.meta({ description: 'the process (a `run` step\'s name) whose stdin gets the data', examples: ['cli'] }),
+    data: z.string().optional().meta({ description: 'the text to type into its stdin', examples: ['12345\n'] }),
+    eof: z.boolean().optional().meta({ description: 'close stdin after writing (Ctrl-D)', examples: [true] }),
   })
   .strict()
 

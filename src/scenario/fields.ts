@@ -57,7 +57,10 @@ export const SysctlMap = z
     z.string().regex(/^[a-z0-9_]+(\.[A-Za-z0-9_-]+)+$/, { message: 'expected a sysctl key like net.ipv4.tcp_syn_retries' }),
     z.union([
       z.union([z.string(), z.number()]).transform(String),
-      z.object({ value: z.union([z.string(), z.number()]).transform(String), optional: z.boolean().optional() }).strict(),
+      z.object({
+        value: z.union([z.string(), z.number()]).transform(String).meta({ description: 'the value to set', examples: [2] }),
+        optional: z.boolean().optional().meta({ description: 'set it only where the kernel has this sysctl (others go on without it)', examples: [true] }),
+      }).strict(),
     ]),
   )
   .transform((m) =>
