@@ -1,0 +1,105 @@
+// End to end, the CLI's run options on the netns backend, with two small
+// scenarios of test/fixtures/scenarios/e2e (about 25 s in all):
+// - --reporter jsonl streams: a scenario's events reach stdout while the run
+//   is still going; progress goes to stderr; stdout is JSON lines only;
+// - a scenario's `timeout:` stops it with a clear verdict (status error,
+//   timedOut, E_TIMEOUT naming file:line), exit 1, nothing left behind;
+// - --repeat 3: three results directories and a flake summary (pass rate and
+//   delta spread per expectation) on stdout and in flake.json;
+// - summary.json and verdict.json of these real runs match their published
+//   JSON Schemas (schema/summary.schema.json, schema/verdict.schema.json);
+// - --list and --grep: what would run, without a lab.
+
+import t from 'tap'
+import { spawn } from 'node:child_process'
+import { existsSync, readFileSync } from 'node:fs'
+import path from 'node:path'
+import { Ajv2020 } from 'ajv/dist/2020.js'
+import { CLI, e2eSkipReason, labNamespaces, runCli, tempDir } from './helpers.js'
+
+const TINY = 'test/fixtures/scenarios/e2e/cli-tiny.yaml'
+const TIMEOUT = 'test/fixtures/scenarios/e2e/cli-timeout.yaml'
+const readJson = (f: string): Record<string, unknown> => JSON.parse(readFileSync(f, 'utf8')) as Record<string, unknown>
+const ajv = new Ajv2020({ strict: false, allErrors: true })
+const validateVerdict = ajv.compile(readJson('schema/verdict.schema.json'))
+const validateSummary = ajv.compile(readJson('schema/summary.schema.json'))
+
+const skip = e2eSkipReason()
+if (skip) {
+  t.plan(0, skip)
+} else {
+  t.test('--list and --grep show what would run, with no lab', async (t) => {
+    const r = await runCli(['run', TINY, TIMEOUT, '--grep', 'longer', '--list'])
+    t.equal(r.code, 0)
+    t.match(r.stdout, /^e2e-cli-timeout +A scenario longer than its timeout +\[e2e-cli\]\n$/)
+    const none = await runCli(['run', TINY, '--grep', 'nomatch'])
+    t.equal(none.code, 2, 'nothing selected: exit 2')
+    t.match(none.stderr, /no scenarios selected/)
+  })
+
+  t.test('jsonl streams events as they happen; a timeout stops its scenario with a clear verdict', async (t) => {
+    const dir = tempDir('tcplab-e2e-cli-')
+    const child = spawn(process.execPath, [CLI, 'run', TINY, TIMEOUT, '--jobs', '1', '--reporter', 'jsonl', '--results', dir], { stdio: ['ignore', 'pipe', 'pipe'] })
+    let stdout = ''
+    let stderr = ''
+    let firstEndSeen: { exited: boolean; summaryWritten: boolean } | undefined
+    let exited = false
+    child.stdout.on('data', (b: Buffer) => {
+      stdout += b.toString()
+      if (!firstEndSeen && stdout.includes('"event":"scenario-end"')) firstEndSeen = { exited, summaryWritten: existsSync(path.join(dir, 'summary.json')) }
+    })
+    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()))
+    const code = await new Promise<number | null>((resolve) => child.on('close', (c) => { exited = true; resolve(c) }))
+    t.equal(code, 1, `a timed-out scenario fails the run (exit 1)\n${stderr}`)
+    t.ok(firstEndSeen, 'a scenario-end event was written')
+    t.equal(firstEndSeen?.exited, false, 'the first scenario-end reached stdout while the run was going on')
+    t.equal(firstEndSeen?.summaryWritten, false, '... before the run ended (no summary.json yet)')
+    const events = stdout.trim().split('\n').map((l) => JSON.parse(l) as { event: string; name?: string; formatVersion: number; verdict?: Record<string, unknown>; summary?: Record<string, unknown> })
+    t.same(events.map((e) => e.event), ['run-start', 'scenario-start', 'scenario-end', 'scenario-start', 'scenario-end', 'run-end'], 'stdout is JSON lines only, in order')
+    t.ok(events.every((e) => e.formatVersion === 1), 'every event has formatVersion')
+    t.match(stderr, /RUN +e2e-cli-/, 'progress on stderr')
+    t.match(stderr, /\n2 scenarios: 1 passed, 0 failed, 1 errors/, 'the summary line on stderr')
+    for (const e of events) if (e.verdict) t.ok(validateVerdict(e.verdict), `the event's verdict matches verdict.schema.json ${ajv.errorsText(validateVerdict.errors)}`)
+    const verdict = readJson(path.join(dir, 'e2e-cli-timeout', 'verdict.json')) as { status: string; timedOut: boolean; reason: string; durationMs: number; labId: string; error: { code: string; message: string; exitCode: number } }
+    t.equal(verdict.status, 'error')
+    t.equal(verdict.timedOut, true)
+    t.equal(verdict.reason, 'timed out after 2s')
+    t.equal(verdict.error.code, 'E_TIMEOUT')
+    t.match(verdict.error.message, /timed out: still running after 2s \(timeout: 2s at test\/fixtures\/scenarios\/e2e\/cli-timeout\.yaml:9:1\)/)
+    t.ok(verdict.durationMs < 15_000, `stopped long before its 30 s timeline (${verdict.durationMs} ms)`)
+    t.same(labNamespaces([verdict.labId]), [], 'its lab is torn down')
+    t.match(readFileSync(path.join(dir, 'e2e-cli-timeout', 'report.html'), 'utf8'), /timed out/, 'report.html says so')
+    for (const name of ['e2e-cli-tiny', 'e2e-cli-timeout']) {
+      const v = readJson(path.join(dir, name, 'verdict.json'))
+      t.ok(validateVerdict(v), `${name}/verdict.json matches verdict.schema.json ${ajv.errorsText(validateVerdict.errors)}`)
+    }
+    t.ok(validateSummary(readJson(path.join(dir, 'summary.json'))), `summary.json matches summary.schema.json ${ajv.errorsText(validateSummary.errors)}`)
+    t.notOk(validateSummary({ ...readJson(path.join(dir, 'summary.json')), passed: 'one' }), 'and the schema can say no')
+  })
+
+  t.test('--repeat 3: three runs and a flake summary', async (t) => {
+    const dir = tempDir('tcplab-e2e-repeat-')
+    const r = await runCli(['run', TINY, '--repeat', '3', '--results', dir], { timeoutMs: 120_000 })
+    t.equal(r.code, 0, `${r.stdout}\n${r.stderr}`)
+    t.match(r.stdout, /repeat 1\/3: 1 scenario/)
+    t.match(r.stdout, /repeat 3\/3: 1 scenario/)
+    t.match(r.stdout, /flake summary over 3 repeats:\n +stable e2e-cli-tiny: 3\/3 passed\n +#1 packets \(line 15\): 3\/3 passed \(100%\), Δ [-+][\d.]+(us|ms|s) \.\. [-+][\d.]+(us|ms|s) \(spread [\d.]+(us|ms|s), tolerance ±100ms\)/)
+    t.match(r.stdout, /#2 event \(line 16\): 3\/3 passed \(100%\) · connect\(\) succeeds/)
+    for (const k of [1, 2, 3]) {
+      t.ok(validateSummary(readJson(path.join(dir, `repeat-${k}`, 'summary.json'))), `repeat-${k}/summary.json`)
+      t.ok(existsSync(path.join(dir, `repeat-${k}`, 'e2e-cli-tiny', 'verdict.json')), `repeat-${k} verdict`)
+    }
+    const flake = readJson(path.join(dir, 'flake.json')) as { formatVersion: number; repeats: number; scenarios: Array<{ name: string; flaky: boolean; statuses: Record<string, number>; expectations: Array<{ passRate: number; deltas?: { n: number; minMs: number; maxMs: number; spreadMs: number } }> }> }
+    t.equal(flake.formatVersion, 1)
+    t.equal(flake.repeats, 3)
+    const s = flake.scenarios[0]
+    t.equal(s?.name, 'e2e-cli-tiny')
+    t.equal(s?.flaky, false)
+    t.same(s?.statuses, { pass: 3, fail: 0, error: 0, skip: 0 })
+    t.equal(s?.expectations[0]?.passRate, 1)
+    const d = s?.expectations[0]?.deltas
+    t.equal(d?.n, 3, 'three deltas of the timing expectation')
+    t.equal(d?.spreadMs, Math.round(((d?.maxMs ?? 0) - (d?.minMs ?? 0)) * 1000) / 1000, 'spread = max - min')
+    t.equal(s?.expectations[1]?.deltas, undefined, 'no delta for a count')
+  })
+}
