@@ -1,0 +1,134 @@
+// The CI side of the reporters, on recorded runs (test/fixtures/runs): jsonl
+// writes each event when it happens, not at the end; the stderr progress shows
+// what runs whatever the reporter on stdout; NO_COLOR and FORCE_COLOR; the
+// flake summary of --repeat; the published JSON Schemas accept the recorded
+// verdicts and summaries.
+
+import t from 'tap'
+import { readFileSync } from 'node:fs'
+import { Writable } from 'node:stream'
+import { Ajv2020 } from 'ajv/dist/2020.js'
+import { readRunResults } from '../../../src/report/results.js'
+import { colorEnabled, combineReporters, createProgressReporter, createReporter } from '../../../src/report/terminal.js'
+import { formatFlakeSummary, summarizeFlakes } from '../../../src/report/flake.js'
+import { parseScenario, type LoadedScenario } from '../../../src/scenario/loader.js'
+import type { ScenarioVerdict } from '../../../src/expect/verdict.js'
+import { RUN_A, RUN_LINEAR0 } from './runs.js'
+
+function sink(isTTY = false): { out: Writable & { isTTY?: boolean }; text(): string } {
+  let s = ''
+  const out = new Writable({ write(chunk: Buffer, _enc, cb) { s += chunk.toString(); cb() } }) as Writable & { isTTY?: boolean }
+  out.isTTY = isTTY
+  return { out, text: () => s }
+}
+
+function recorded(dir: string): { loaded: LoadedScenario[]; verdicts: ScenarioVerdict[]; summary: NonNullable<ReturnType<typeof readRunResults>['summary']> } {
+  const run = readRunResults(dir, { records: false })
+  const loaded = run.scenarios.map((s) => parseScenario(readFileSync(`${s.dir}/scenario.yaml`, 'utf8'), s.verdict.file))
+  if (!run.summary) throw new Error(`${dir} has no summary.json`)
+  return { loaded, verdicts: run.scenarios.map((s) => s.verdict), summary: run.summary }
+}
+
+t.test('jsonl: one JSON line per event, written when the event happens', async (t) => {
+  const { loaded, verdicts, summary } = recorded(RUN_A)
+  const { out, text } = sink()
+  const r = createReporter('jsonl', out, { now: () => 0 })
+  r.onStart?.(loaded, { backend: 'netns', jobs: 2, resultsDir: RUN_A })
+  t.equal(text().split('\n').length, 2, 'run-start is out before any scenario ends')
+  r.onScenarioStart?.(loaded[0] as LoadedScenario)
+  const afterStart = text()
+  t.match(afterStart.trim().split('\n').at(-1), /^\{"event":"scenario-start","time":"1970-01-01T00:00:00.000Z","formatVersion":1,"name":"[a-z-]+"/)
+  r.onScenarioEnd?.(verdicts[0] as ScenarioVerdict, loaded[0] as LoadedScenario)
+  const end = JSON.parse(text().trim().split('\n').at(-1) as string) as { event: string; status: string; verdict: { name: string } }
+  t.equal(end.event, 'scenario-end')
+  t.equal(end.verdict.name, verdicts[0]?.name)
+  r.onEnd?.(summary, verdicts)
+  const events = text().trim().split('\n').map((l) => JSON.parse(l) as { event: string })
+  t.same(events.map((e) => e.event), ['run-start', 'scenario-start', 'scenario-end', 'run-end'])
+})
+
+t.test('progress on stderr beside a machine reporter: JUnit stays clean on stdout, stderr shows each scenario', async (t) => {
+  const { loaded, verdicts, summary } = recorded(RUN_LINEAR0)
+  const stdout = sink()
+  const stderr = sink()
+  const r = combineReporters(createReporter('junit', stdout.out), createProgressReporter(stderr.out, { live: false }))
+  r.onStart?.(loaded, { backend: 'netns', jobs: 1, resultsDir: RUN_LINEAR0 })
+  loaded.forEach((l, i) => {
+    r.onScenarioStart?.(l)
+    t.match(stderr.text(), new RegExp(`RUN +${l.scenario.name}`), `stderr shows ${l.scenario.name} starting, before the run ends`)
+    r.onScenarioEnd?.(verdicts[i] as ScenarioVerdict, l)
+  })
+  t.equal(stdout.text(), '', 'nothing on stdout before the end (JUnit is one document)')
+  r.onEnd?.(summary, verdicts)
+  t.match(stdout.text(), /^<\?xml/)
+  t.notMatch(stdout.text(), /RUN /)
+  t.match(stderr.text(), /FAIL seed-syn-drop-timeout/, 'the failing scenario on stderr')
+  t.notMatch(stderr.text(), /measured:/, 'without the details (they are in the JUnit)')
+  t.match(stderr.text(), /\n\d+ scenarios: /, 'the summary line')
+})
+
+t.test('colors: NO_COLOR, FORCE_COLOR, terminals', async (t) => {
+  const tty = sink(true).out
+  const pipe = sink(false).out
+  t.equal(colorEnabled(tty, {}), true, 'a terminal')
+  t.equal(colorEnabled(pipe, {}), false, 'a pipe')
+  t.equal(colorEnabled(tty, { NO_COLOR: '1' }), false, 'NO_COLOR on a terminal')
+  t.equal(colorEnabled(tty, { NO_COLOR: '' }), true, 'an empty NO_COLOR is not set')
+  t.equal(colorEnabled(pipe, { FORCE_COLOR: '1' }), true, 'FORCE_COLOR on a pipe')
+  t.equal(colorEnabled(tty, { FORCE_COLOR: '0' }), false, 'FORCE_COLOR=0')
+  t.equal(colorEnabled(pipe, { FORCE_COLOR: '1', NO_COLOR: '1' }), true, 'FORCE_COLOR first, as Node does')
+  t.equal(colorEnabled(tty, { TERM: 'dumb' }), false, 'TERM=dumb')
+  const { loaded, verdicts } = recorded(RUN_LINEAR0)
+  const colored = sink()
+  const plain = sink()
+  for (const [s, color] of [[colored, true], [plain, false]] as const) {
+    const r = createReporter('pretty', s.out, { live: false, color })
+    loaded.forEach((l, i) => r.onScenarioEnd?.(verdicts[i] as ScenarioVerdict, l))
+  }
+  t.match(colored.text(), /\x1b\[31mFAIL\x1b\[0m/, 'FAIL in red')
+  t.match(colored.text(), /\x1b\[32mPASS\x1b\[0m/, 'PASS in green')
+  t.notMatch(plain.text(), /\x1b\[/, 'no escape codes without color')
+})
+
+t.test('flake summary: pass rate and delta spread per expectation over the repeats', async (t) => {
+  const a = recorded(RUN_A).verdicts
+  const b = recorded(RUN_LINEAR0).verdicts
+  const name = 'seed-syn-drop-timeout'
+  const pick = (vs: ScenarioVerdict[]): ScenarioVerdict[] => vs.filter((v) => v.name === name)
+  const f = summarizeFlakes([pick(a), pick(b), pick(a)])
+  t.equal(f.repeats, 3)
+  const s = f.scenarios[0]
+  t.equal(s?.name, name)
+  const va = pick(a)[0] as ScenarioVerdict
+  const vb = pick(b)[0] as ScenarioVerdict
+  t.equal(s?.flaky, va.status !== vb.status && (va.status === 'pass' || vb.status === 'pass'))
+  for (const e of s?.expectations ?? []) {
+    const ra = va.results.find((r) => r.index === e.index)
+    const rb = vb.results.find((r) => r.index === e.index)
+    const passes = [ra, rb, ra].filter((r) => r?.status === 'pass').length
+    t.equal(e.passed, passes, `#${e.index + 1}: passes counted`)
+    const deltas = [ra, rb, ra].map((r) => r?.deltaMs).filter((d): d is number => d !== undefined)
+    if (deltas.length > 0) {
+      t.equal(e.deltas?.minMs, Math.round(Math.min(...deltas) * 1000) / 1000, `#${e.index + 1}: min delta`)
+      t.equal(e.deltas?.maxMs, Math.round(Math.max(...deltas) * 1000) / 1000, `#${e.index + 1}: max delta`)
+      t.equal(e.deltas?.n, deltas.length)
+    } else t.equal(e.deltas, undefined)
+  }
+  const text = formatFlakeSummary(f)
+  t.match(text, /^flake summary over 3 repeats:\n/)
+  t.match(text, new RegExp(`(FLAKY|stable|FAILS) ${name}: \\d/3 passed`))
+  t.match(text, /passed \(\d+%\), Δ [-+]/)
+})
+
+t.test('the published schemas accept the recorded verdicts and summaries (written before formatVersion: added here)', async (t) => {
+  const ajv = new Ajv2020({ strict: false, allErrors: true })
+  const verdict = ajv.compile(JSON.parse(readFileSync('schema/verdict.schema.json', 'utf8')) as object)
+  const summary = ajv.compile(JSON.parse(readFileSync('schema/summary.schema.json', 'utf8')) as object)
+  for (const dir of [RUN_A, RUN_LINEAR0]) {
+    const { verdicts, summary: s } = recorded(dir)
+    for (const v of verdicts) t.ok(verdict({ formatVersion: 1, ...v }), `${v.name}: ${ajv.errorsText(verdict.errors)}`)
+    t.ok(summary({ formatVersion: 1, ...s }), `${dir}/summary.json: ${ajv.errorsText(summary.errors)}`)
+    t.notOk(verdict({ formatVersion: 1, ...verdicts[0], status: 'maybe' }), 'an unknown status is rejected')
+    t.notOk(verdict({ formatVersion: 2, ...verdicts[0] }), 'another formatVersion is rejected')
+  }
+})
