@@ -9,7 +9,6 @@
 // Uses two namespaces tcplabagent-<pid>-bench-{client,server} (198.18.250.0/24),
 // deleted in `finally`.
 
-import { spawn } from 'node:child_process'
 import { readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -21,6 +20,7 @@ import { parsePcap } from '../src/recorder/pcap.js'
 import type { PcapPacket } from '../src/recorder/pcap.js'
 import { buildAgent, createAgentTestLab, isRoot, SERVER_ADDR } from '../test/e2e/agent-host.js'
 import type { AgentTestLab } from '../test/e2e/agent-host.js'
+import { startBusyLoops } from './lib/procs.js'
 
 const ROUNDS = Number(process.argv[2] ?? 50)
 /** CPU-bound busy loops beside the bench (second argument): the loaded-machine figure. */
@@ -101,8 +101,7 @@ async function main(): Promise<number> {
     return 3
   }
   await buildAgent()
-  const busy = Array.from({ length: BUSY }, () => spawn(process.execPath, ['-e', 'for(;;){}'], { stdio: 'ignore' }))
-  process.on('exit', () => { for (const b of busy) b.kill('SIGKILL') })
+  const busy = startBusyLoops(BUSY)
   const lab = await createAgentTestLab('bench')
   const file = join(tmpdir(), `tcplabagent-${process.pid}-bench.pcap`)
   const agents: AgentClient[] = []
@@ -142,7 +141,7 @@ async function main(): Promise<number> {
     await tcpdump?.stop({ sig: 'SIGINT' })
     await lab.down()
     await rm(file, { force: true })
-    for (const b of busy) b.kill('SIGKILL')
+    await busy.stop()
   }
 }
 

@@ -11,7 +11,6 @@
 // (AGENT_BINARY: another build to compare with, e.g. one of the parent commit;
 // SAMPLE_MS 0: no sampling.)
 
-import { spawn } from 'node:child_process'
 import { readdirSync, readFileSync } from 'node:fs'
 import { agentBinaryPath, startAgent } from '../src/agent/client.js'
 import type { AgentClient } from '../src/agent/client.js'
@@ -19,6 +18,7 @@ import type { AgentEvent, AgentEventOf, PlanStep, SsEvent } from '../src/agent/p
 import type { Host } from '../src/lab/types.js'
 import { runCommand, spawnProcess } from '../src/util/proc.js'
 import { buildAgent } from '../test/e2e/agent-host.js'
+import { $bench } from './lib/procs.js'
 
 const AGENTS = Number(process.argv[2] ?? 16)
 const SAMPLE_MS = Number(process.argv[3] ?? 10)
@@ -90,7 +90,7 @@ async function main(): Promise<void> {
     const cpu0 = agents.map((a) => threadCpu(a.pid))
     const wall0 = performance.now()
     if (SAMPLE_MS > 0) await Promise.all(agents.map((a) => a.request({ op: 'sample', intervalMs: SAMPLE_MS, fullEveryMs: 1000 }, { timeoutMs: 20_000 })))
-    const canary = spawn('python3', ['-c', CANARY, String((LEAD_US + STEPS * GAP_US) / 1e6)], { stdio: ['ignore', 'pipe', 'inherit'] })
+    const canary = $bench({ stdio: ['ignore', 'pipe', 'inherit'] })`python3 -c ${CANARY} ${String((LEAD_US + STEPS * GAP_US) / 1e6)}`
     let canaryOut = ''
     canary.stdout.on('data', (d: Buffer) => { canaryOut += d.toString() })
     const t0 = Date.now() * 1000 + LEAD_US
@@ -105,7 +105,7 @@ async function main(): Promise<void> {
     }))
     await Promise.all(agents.map((a) => a.waitFor((e) => e.type === 'step' && e.step === STEPS - 1, 60_000)))
     const load = loadavg()
-    await Promise.race([new Promise<void>((r) => canary.on('close', () => r())), sleep(30_000)])
+    await Promise.race([canary.then(() => undefined), sleep(30_000)])
     const wall = (performance.now() - wall0) / 1000
     const cpu1 = agents.map((a) => threadCpu(a.pid))
     if (SAMPLE_MS > 0) await Promise.all(agents.map((a) => a.request({ op: 'unsample' }, { timeoutMs: 20_000 }).catch(() => undefined)))

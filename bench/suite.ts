@@ -8,13 +8,12 @@
 // Default: one run per setting. The machine is shared: do not repeat jobs 33.
 // Needs root and `make build` (runs dist/cli/main.js, as a user would).
 
-import { spawn } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
-import { runCommand } from '../src/util/proc.js'
+import { $bench, startBusyLoops } from './lib/procs.js'
 import type { RunSummary, ScenarioVerdict } from '../src/expect/verdict.js'
 
 const { values, positionals } = parseArgs({
@@ -38,7 +37,7 @@ async function runOnce(jobs: string): Promise<RunFigures> {
   const dir = await mkdtemp(path.join(tmpdir(), 'tcplab-suite-'))
   try {
     const t0 = performance.now()
-    await runCommand([process.execPath, cli, 'run', ...positionals, '--jobs', jobs, '--reporter', 'json', '--results', dir], { reject: false, timeoutMs: 30 * 60_000 })
+    await $bench({ timeout: '30m' })`${process.execPath} ${cli} run ${positionals} --jobs ${jobs} --reporter json --results ${dir}`
     const wallMs = performance.now() - t0
     const summary = JSON.parse(await readFile(path.join(dir, 'summary.json'), 'utf8')) as RunSummary
     let failedExpectations = 0
@@ -71,8 +70,7 @@ async function runOnce(jobs: string): Promise<RunFigures> {
   }
 }
 
-const busy = Array.from({ length: BUSY }, () => spawn(process.execPath, ['-e', 'for(;;){}'], { stdio: 'ignore' }))
-process.on('exit', () => { for (const b of busy) b.kill('SIGKILL') })
+const busy = startBusyLoops(BUSY)
 console.log(`== default suite, ${REPEAT} run(s) per setting, ${BUSY} busy loop(s) beside it, ${load()}`)
 for (const jobs of SETTINGS) {
   const repeat = jobs === '33' ? 1 : REPEAT
@@ -88,4 +86,4 @@ for (const jobs of SETTINGS) {
     for (const x of f.failures.slice(0, 10)) console.log(`           fail: ${x}`)
   }
 }
-for (const b of busy) b.kill('SIGKILL')
+await busy.stop()
