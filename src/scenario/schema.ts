@@ -5,6 +5,7 @@
 import { z } from 'zod'
 import { ACTIONS, ACTION_NAMES, type ActionName } from '../actions/index.js'
 import { Comparator, Duration, EventRef, HostName, Name, SysctlMap } from './fields.js'
+import { EventValues, PacketAggregates, PacketEach, PacketFieldShape, SsAggregates } from './value-fields.js'
 
 export { Comparator, Duration, EventRef } from './fields.js'
 export { ACTIONS, ACTION_NAMES, actionOf, type ActionName } from '../actions/index.js'
@@ -129,11 +130,15 @@ export const SsExpect = z
   .object({
     on: HostName.optional(),
     socket: SocketSelector.optional(),
-    match: z.record(z.string(), Comparator).meta({ description: 'ss fields: state, recvQ, sendQ, timer, timer.expiresMs, timer.retrans, skmem.r, rto, cwnd, backoff, ...' }),
+    match: z.record(z.string(), Comparator).optional().meta({ description: 'ss fields: state, recvQ, sendQ, timer, timer.expiresMs, timer.retrans, skmem.r, rto, cwnd, backoff, ... (required unless `sockets` or `trend` is given)' }),
     quantifier: z.enum(['always', 'eventually', 'never']).optional(),
+    ...SsAggregates,
     ...WindowFields,
   })
   .strict()
+  .refine((v) => v.match !== undefined || v.sockets !== undefined || v.trend !== undefined, {
+    message: 'expected `match`, `sockets` or `trend`: what to check in the samples',
+  })
 
 export const StatesExpect = z
   .object({
@@ -156,6 +161,9 @@ export const PacketsExpect = z
     }),
     flags: z.union([z.string(), z.array(z.string())]).optional(),
     len: Comparator.optional(),
+    ...PacketFieldShape,
+    each: PacketEach.optional(),
+    ...PacketAggregates,
     count: Comparator.optional(),
     gaps: z.array(Duration).min(1).optional(),
     ...WindowFields,
@@ -178,6 +186,7 @@ export const EventExpect = z
     source: Name.optional(),
     type: z.string().optional(),
     errno: z.string().optional(),
+    ...EventValues,
     count: Comparator.optional(),
     sequence: z
       .array(z.object({ type: z.string(), errno: z.string().optional(), n: Comparator.optional() }).strict())
