@@ -180,7 +180,7 @@ function valueCheck(name: FieldName, cmp: ParsedComparator): FieldCheck {
   // true/false ask whether the option is there (sack: whether blocks are).
   const value = (p: PktRecord, st: PktState): number | boolean | undefined => {
     const v = packetValue(p, st, name)
-    if (cmp.text === '= true' || cmp.text === '= false') return v !== undefined && v !== 0
+    if (cmp.text === '= true' || cmp.text === '= false') return v !== undefined && !(name === 'sack' && v === 0)
     return v
   }
   return {

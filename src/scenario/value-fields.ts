@@ -11,7 +11,7 @@ import { parseSeqExpr, SEQ_EXPR_HINT, type SeqExprInput } from './seq-expr.js'
 
 /** A sequence or acknowledgment number: relative, symbolic or absolute (see seq-expr.ts). */
 export const SeqValue = z
-  .union([z.number(), z.string(), z.object({ abs: z.union([z.number(), z.string()]) }).strict()])
+  .union([z.number(), z.string(), z.boolean(), z.object({ abs: z.union([z.number(), z.string()]) }).strict()])
   .superRefine((v, ctx) => {
     const r = parseSeqExpr(v as SeqExprInput)
     if ('error' in r) ctx.addIssue({ code: 'custom', message: r.error })
