@@ -3,7 +3,11 @@
 // sum/min/max), on captures recorded from real runs: keepalive and
 // zero-window (test/fixtures/fields/) and seed-sendq-ack-drop.
 
+import { readFileSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import t from 'tap'
+import { parsePcap, toPktRecords } from '../../../src/recorder/pcap.js'
 import { derivePacketStates } from '../../../src/expect/packet-fields.js'
 import type { PktRecord } from '../../../src/recorder/records.js'
 import { Expectation } from '../../../src/scenario/schema.js'
@@ -127,12 +131,26 @@ t.test('options: mss, wscale, sackOK, ts, SACK blocks', async (t) => {
   t.equal(sacks.measured, '0 packets; of 121 packets before the field filters: sack false×121')
 })
 
-t.test('sack counts the blocks of a recorded SACK', async (t) => {
-  const sackRecord: PktRecord = { kind: 'pkt', t: 0, host: 'h', dir: 'out', family: 4, src: 'a', sport: 1, dst: 'b', dport: 2, flags: '.', seq: 0, ack: 0, win: 1, len: 0, options: { sack: '10:20 30:40' } }
-  const ctx = { ...zero, records: [sackRecord] }
-  t.equal(evaluate(ctx, { packets: { on: 'h', sack: 2, count: 1 } }).status, 'pass')
-  t.equal(evaluate(ctx, { packets: { on: 'h', sack: true, count: 1 } }).status, 'pass')
-  t.equal(evaluate(ctx, { packets: { on: 'h', sack: 1, count: 1 } }).status, 'fail')
+t.test('sack: the blocks of a real SACK (test/fixtures/pcap/any-options.pcap)', async (t) => {
+  // Connection 198.18.0.1:47741 -> 198.18.0.2:8000: an iptables rule in b drops the
+  // 120-byte segment at relative seq 101; b ACKs 101 with SACK block 221:321, a
+  // retransmits 101:221 (seq < snd_nxt 321).
+  const pcap = readFileSync(join(dirname(fileURLToPath(import.meta.url)), '../../fixtures/pcap/any-options.pcap'))
+  const parsed = parsePcap(pcap)
+  const records = toPktRecords(parsed, { host: 'a', t0Us: parsed[0]?.tsUs ?? 0, ifnames: new Map() })
+  const ctx = { ...zero, records, endT: records[records.length - 1]?.t ?? 0 }
+  const conn = { on: 'a', from: ':8000', to: ':47741' }
+  const ok = evaluate(ctx, { packets: { ...conn, sack: true, ack: 101, count: 1 } })
+  t.equal(ok.status, 'pass')
+  t.equal(ok.expected, 'packets from :8000 to :47741 ack = 101 (relative) sack = true on a, count = 1 during the whole run')
+  t.equal(evaluate(ctx, { packets: { ...conn, sack: 1, count: 1 } }).status, 'pass')
+  const two = evaluate(ctx, { packets: { ...conn, sack: 2, count: 1 } })
+  t.equal(two.status, 'fail')
+  t.match(two.measured, /^0 packets; of \d+ packets before the field filters: sack 0×\d+, 1×1$/)
+  t.equal(evaluate(ctx, { packets: { ...conn, sack: false, ack: 101, count: 1 } }).status, 'pass', 'the plain ACK of 101 before it')
+  const rexmit = evaluate(ctx, { packets: { on: 'a', from: ':47741', len: 120, seq: '<snd_nxt', each: { seq: 101 }, count: 1 } })
+  t.equal(rexmit.status, 'pass')
+  t.equal(evaluate(ctx, { packets: { on: 'a', from: ':47741', len: 120, seq: '<snd_nxt', each: { seq: 221 } } }).status, 'fail')
 })
 
 t.test('sum/min/max over the matching packets', async (t) => {
@@ -149,6 +167,9 @@ t.test('sum/min/max over the matching packets', async (t) => {
   const winBad = evaluate(zero, { packets: { on: 'server', dir: 'out', socket: 'srv-conn', flags: '.', len: 0, during: ['0.5s', '5.9s'], max: { winBytes: 0 } } })
   t.equal(winBad.status, 'fail')
   t.equal(winBad.measured, 'max winBytes 576 (+576) over 5 packets')
+  const minBad = evaluate(zero, { packets: { on: 'server', dir: 'out', socket: 'srv-conn', flags: '.', len: 0, during: ['0.5s', '5.9s'], min: { win: '>0' } } })
+  t.equal(minBad.status, 'fail')
+  t.equal(minBad.measured, 'min win 0 over 5 packets')
 })
 
 t.test('connection state rebuilt from the capture', async (t) => {
