@@ -7,7 +7,7 @@
 import { compileComparator, type ParsedComparator } from '../scenario/comparator.js'
 import { formatSymbolic, parseSeqExpr, testSeqOp, type SeqExpr, type SeqExprInput } from '../scenario/seq-expr.js'
 import { PACKET_FIELD_NAMES } from '../scenario/value-fields.js'
-import type { PktRecord } from '../recorder/records.js'
+import type { PktRecord, TimelineRecord } from '../recorder/records.js'
 import { checkAggregates, type AggregateSpec } from './aggregates.js'
 
 /** What a packet's connection looked like just before it, from the sender's side (relative numbers). */
@@ -257,14 +257,25 @@ interface JudgeSpec extends PacketFieldSpec {
   max?: Partial<Record<string, string | number | boolean>> | undefined
 }
 
-/** Compile the packet-field parts of a packets expectation; `all` is every packet record of the timeline. */
-export function compilePacketJudge(e: JudgeSpec, all: () => readonly PktRecord[]): PacketFieldJudge {
+/** Connection states per timeline (the records array of an EvalContext), computed once for all its expectations. */
+const STATES_BY_TIMELINE = new WeakMap<readonly TimelineRecord[], Map<PktRecord, PktState>>()
+
+function statesOfTimeline(records: readonly TimelineRecord[]): Map<PktRecord, PktState> {
+  let states = STATES_BY_TIMELINE.get(records)
+  if (!states) {
+    states = derivePacketStates(records.filter((r): r is PktRecord => r.kind === 'pkt'))
+    STATES_BY_TIMELINE.set(records, states)
+  }
+  return states
+}
+
+/** Compile the packet-field parts of a packets expectation over a timeline (sorted by t). */
+export function compilePacketJudge(e: JudgeSpec, records: readonly TimelineRecord[]): PacketFieldJudge {
   const filters = compilePacketFields(e)
   const each = e.each ? compilePacketFields(e.each, EACH_FIELD_NAMES) : []
   const spec: AggregateSpec = { sum: e.sum, min: e.min, max: e.max }
   const hasAgg = e.sum !== undefined || e.min !== undefined || e.max !== undefined
-  let states: Map<PktRecord, PktState> | undefined
-  const statesOf = (): Map<PktRecord, PktState> => (states ??= derivePacketStates(all()))
+  const statesOf = (): Map<PktRecord, PktState> => statesOfTimeline(records)
   const aggText = hasAgg ? checkAggregates(spec, [], () => undefined, 'packets')?.expected ?? '' : ''
   return {
     filterText: filters.map((c) => ` ${c.text}`).join(''),

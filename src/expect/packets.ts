@@ -31,7 +31,7 @@ export function evaluatePackets(e: ExpectationOf<'packets'>, ctx: EvalContext): 
   const len = e.len !== undefined ? compileComparator(e.len) : undefined
   const from = e.from !== undefined ? resolveEndpoint(e.from, ctx) : undefined
   const to = e.to !== undefined ? resolveEndpoint(e.to, ctx) : undefined
-  const fields = compilePacketJudge(e, () => pktRecords(ctx))
+  const fields = compilePacketJudge(e, ctx.records)
   const what = [
     flagsWanted ? flagsWanted.map((f) => `[${f}]`).join('|') : 'packets',
     e.dir && e.dir !== 'any' ? e.dir : '',
