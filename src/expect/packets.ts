@@ -66,7 +66,7 @@ export function evaluatePackets(e: ExpectationOf<'packets'>, ctx: EvalContext): 
   if (count && !count.test(matched.length)) {
     return { pass: false, expected, measured: `${matched.length} packets${matched.length ? ` at ${timesText()}` : ''}${missText()}`, t: times[0] ?? w.from }
   }
-  if (!count && matched.length === 0 && base.length > 0) return { pass: false, expected, measured: `no matching packets${missText()}`, t: w.from }
+  if (!count && matched.length === 0 && base.length > 0 && typeof e.at !== 'number') return { pass: false, expected, measured: `no matching packets${missText()}`, t: w.from }
   const judged = fields.judge(matched, w.refT)
   if (judged.fail) return { pass: false, expected, measured: judged.fail.measured, t: judged.fail.t ?? w.from }
   if (atList) return { expected, ...checkTimes(times, atList, w.refT, rule, 'packets') }
@@ -79,7 +79,7 @@ export function evaluatePackets(e: ExpectationOf<'packets'>, ctx: EvalContext): 
     const near = nearestOf(times) ?? nearestOf(fields.filter(pktRecords(ctx).filter((p) => p.host === e.on && matchesFilter(p))).map((p) => p.t))
     const deltaMs = near === undefined ? undefined : Math.round((near - want) * 1e6) / 1000
     if (!count && matched.length === 0) {
-      return { pass: false, expected, measured: near === undefined ? 'no matching packets' : `no matching packet in the window; nearest at ${fmtT(near - w.refT)}`, t: near ?? w.from, deltaMs, toleranceMs: tolMs }
+      return { pass: false, expected, measured: `${near === undefined ? 'no matching packets' : `no matching packet in the window; nearest at ${fmtT(near - w.refT)}`}${missText()}`, t: near ?? w.from, deltaMs, toleranceMs: tolMs }
     }
     return { pass: true, expected, measured: `${matched.length} packets at ${timesText()}${judged.text}`, t: times[0], deltaMs, toleranceMs: tolMs }
   }

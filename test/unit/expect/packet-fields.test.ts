@@ -193,3 +193,15 @@ t.test('the schema rejects a bad seq with file-free, readable messages', async (
   const each = Expectation.safeParse({ packets: { on: 'client', each: { sqe: 1 } } })
   t.notOk(each.success)
 })
+
+t.test('a single at: with field filters still names the nearest match and the values seen', async (t) => {
+  const probe = { on: 'client', dir: 'out', socket: 'cli', flags: '.', len: 0, since: 'cli.connected', tolerance: '100ms' }
+  t.equal(evaluate(keepalive, { packets: { ...probe, seq: 'snd_una-1', at: '2s' } }).status, 'pass')
+  const late = evaluate(keepalive, { packets: { ...probe, seq: 'snd_una-1', at: '2.5s' } })
+  t.equal(late.status, 'fail')
+  t.equal(late.measured, 'no matching packet in the window; nearest at 2.013s')
+  const wrong = evaluate(keepalive, { packets: { ...probe, seq: 'snd_una', at: '2s' } })
+  t.equal(wrong.status, 'fail')
+  // The nearest packet with seq = snd_una is the handshake's ACK, right at cli.connected.
+  t.equal(wrong.measured, 'no matching packet in the window; nearest at -0.000s; of 1 packets before the field filters: seq snd_una-1×1')
+})
