@@ -7,6 +7,7 @@ import type { CounterRecord, EventRecord } from '../recorder/records.js'
 import { eventRecords, fmtT, inWindow, resolveWindow, toleranceFor, toleranceOf, type EvalContext } from './context.js'
 import type { Outcome } from './outcome.js'
 import { checkTimes } from './timing.js'
+import { compileEventValues } from './values.js'
 
 /** Evaluate a `process:` expectation (exit code or signal, output, time of exit). */
 export function evaluateProcess(e: ExpectationOf<'process'>, ctx: EvalContext): Outcome {
@@ -56,9 +57,10 @@ export function evaluateEvent(e: ExpectationOf<'event'>, ctx: EvalContext): Outc
   const atList = Array.isArray(e.at) ? e.at : undefined
   const w = resolveWindow(atList ? { ...e, at: undefined } : e, ctx)
   const count = e.count !== undefined ? compileComparator(e.count) : undefined
-  const what = `${source} ${e.type ?? 'event'}${e.errno ? ` ${e.errno}` : ''}`
+  const values = compileEventValues(e)
+  const what = `${source} ${e.type ?? 'event'}${e.errno ? ` ${e.errno}` : ''}${values.matchText}`
   const seqText = e.sequence ? ` in order: ${e.sequence.map((s) => `${s.type}${s.errno ? ` ${s.errno}` : ''}`).join(' → ')}` : ''
-  const expected = `${what}${seqText}${count ? `, count ${count.text}` : ''}${atList ? ` at ${atList.map((ms) => `${ms / 1000}s`).join(', ')}` : ''}${typeof w === 'string' ? '' : ` ${w.text}`}`
+  const expected = `${what}${seqText}${count ? `, count ${count.text}` : ''}${values.aggText}${atList ? ` at ${atList.map((ms) => `${ms / 1000}s`).join(', ')}` : ''}${typeof w === 'string' ? '' : ` ${w.text}`}`
   if (typeof w === 'string') return { pass: false, expected, measured: w, reason: w }
   const evs = eventRecords(ctx).filter((r) => r.source === source && inWindow(r.t, w))
   if (e.sequence) {
@@ -78,12 +80,15 @@ export function evaluateEvent(e: ExpectationOf<'event'>, ctx: EvalContext): Outc
       ? { pass: true, expected, measured: observed, t: firstT }
       : { pass: false, expected, measured: `got ${observed || 'no events'} (matched ${i} of ${seq.length})`, t: evs[0]?.t }
   }
-  const matched = evs.filter((r) => (e.type === undefined || r.type === e.type) && (e.errno === undefined || r.errno === e.errno))
+  const typed = evs.filter((r) => (e.type === undefined || r.type === e.type) && (e.errno === undefined || r.errno === e.errno))
+  const matched = typed.filter(values.test)
   const others = evs.filter((r) => !matched.includes(r)).map(describeEvent).slice(0, 8).join(', ')
   const times = matched.map((r) => r.t)
   if (count ? !count.test(matched.length) : matched.length === 0) {
-    return { pass: false, expected, measured: `${matched.length} matching events${times.length ? ` at ${times.map((t) => fmtT(t - w.refT)).join(', ')}` : ''}${others ? `; other events: ${others}` : ''}`, t: times[0] ?? w.from }
+    return { pass: false, expected, measured: `${matched.length} matching events${times.length ? ` at ${times.map((t) => fmtT(t - w.refT)).join(', ')}` : ''}${values.explainMiss(typed)}${others ? `; other events: ${others}` : ''}`, t: times[0] ?? w.from }
   }
+  const agg = values.judge(matched)
+  if (agg && !agg.pass) return { pass: false, expected, measured: agg.measured, t: times[0] }
   if (atList) return { expected, ...checkTimes(times, atList, w.refT, toleranceOf(e, ctx), 'events') }
   let deltaMs: number | undefined
   let toleranceMs: number | undefined
@@ -91,7 +96,7 @@ export function evaluateEvent(e: ExpectationOf<'event'>, ctx: EvalContext): Outc
     deltaMs = Math.round(((times[0] - w.refT) * 1000 - e.at) * 1000) / 1000
     toleranceMs = toleranceFor(toleranceOf(e, ctx), e.at)
   }
-  return { pass: true, expected, measured: `${matched.length} at ${times.slice(0, 10).map((t) => fmtT(t - w.refT)).join(', ')}`, t: times[0], deltaMs, toleranceMs }
+  return { pass: true, expected, measured: `${matched.length} at ${times.slice(0, 10).map((t) => fmtT(t - w.refT)).join(', ')}${agg ? `; ${agg.measured}` : ''}`, t: times[0], deltaMs, toleranceMs }
 }
 
 /** Evaluate a `counter:` expectation against the last value recorded for it. */

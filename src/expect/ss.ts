@@ -6,6 +6,7 @@ import { compileComparator, type ParsedComparator } from '../scenario/comparator
 import type { SsRecord } from '../recorder/records.js'
 import { fmtT, inWindow, matchesEndpoint, resolveEndpoint, resolveWindow, splitHostPort, ssRecords, WILDCARD_ADDRS, type EvalContext } from './context.js'
 import type { Outcome } from './outcome.js'
+import { judgeSsAggregates } from './ss-aggregates.js'
 
 type Selector = ExpectationOf<'ss'>['socket']
 
@@ -66,12 +67,16 @@ export function describeSelector(on: string | undefined, sel: Selector): string 
 export function evaluateSs(e: ExpectationOf<'ss'>, ctx: EvalContext): Outcome {
   const w = resolveWindow(e, ctx)
   const quantifier = e.quantifier ?? (e.during || e.before !== undefined || e.after !== undefined ? 'always' : 'eventually')
-  const preds: Array<[string, ParsedComparator]> = Object.entries(e.match).map(([k, v]) => [k, compileComparator(v)])
+  const preds: Array<[string, ParsedComparator]> = Object.entries(e.match ?? {}).map(([k, v]) => [k, compileComparator(v)])
   const predText = preds.map(([k, c]) => `${k} ${c.text}`).join(', ')
   const expected = `${describeSelector(e.on, e.socket)}: ${predText} ${quantifier}${typeof w === 'string' ? '' : ` ${w.text}`}`
   if (typeof w === 'string') return { pass: false, expected, measured: w, reason: w }
   const samples = selectSockets(ctx, e.on, e.socket).filter((r) => inWindow(r.t, w))
   const ok = (r: SsRecord): boolean => preds.every(([k, c]) => c.test(ssField(r, k)))
+  if (e.sockets !== undefined || e.trend !== undefined) {
+    const selectorText = `${describeSelector(e.on, e.socket)}${predText ? ` with ${predText}` : ''}`
+    return judgeSsAggregates(e, ctx, w, { samples, isMatch: ok, fieldOf: ssField, selectorText, quantifier })
+  }
   const matching = samples.filter(ok)
   const seen = summarizeValues(samples, preds.map(([k]) => k))
   const countText = `${matching.length} of ${samples.length} samples matched`

@@ -6,6 +6,7 @@ import { z } from 'zod'
 import { parse as parseYaml } from 'yaml'
 import { ACTIONS, ACTION_NAMES, type ActionName } from '../actions/index.js'
 import { Comparator, Duration, EventRef, HostName, Name, SysctlMap } from './fields.js'
+import { EventValues, PacketAggregates, PacketEach, PacketFieldShape, SsAggregates } from './value-fields.js'
 
 export { Comparator, Duration, EventRef } from './fields.js'
 export { ACTIONS, ACTION_NAMES, actionOf, type ActionName } from '../actions/index.js'
@@ -150,11 +151,15 @@ export const SsExpect = z
   .object({
     on: HostName.optional().meta({ description: 'the host whose sockets are checked (default: the host of the named socket)', examples: ['client'] }),
     socket: SocketSelector.optional().meta({ description: 'which sockets: a name, { listener: NAME }, or { local, peer, state }', examples: ['cli', { local: 8000, state: 'SYN-RECV' }] }),
-    match: z.record(z.string(), Comparator).meta({ description: 'ss fields: state, recvQ, sendQ, timer, timer.expiresMs, timer.retrans, skmem.r, rto, cwnd, backoff, ...', examples: [{ state: 'ESTAB', recvQ: 6 }, { timer: 'on', backoff: '>=2' }] }),
+    match: z.record(z.string(), Comparator).optional().meta({ description: 'ss fields: state, recvQ, sendQ, timer, timer.expiresMs, timer.retrans, skmem.r, rto, cwnd, backoff, ... (required unless `sockets` or `trend` is given)', examples: [{ state: 'ESTAB', recvQ: 6 }, { timer: 'on', backoff: '>=2' }] }),
     quantifier: z.enum(['always', 'eventually', 'never']).optional().meta({ description: 'in every sample of the window (always, the default), in at least one (eventually), or in none (never)', examples: ['eventually'] }),
+    ...SsAggregates,
     ...WindowFields,
   })
   .strict()
+  .refine((v) => v.match !== undefined || v.sockets !== undefined || v.trend !== undefined, {
+    message: 'expected `match`, `sockets` or `trend`: what to check in the samples',
+  })
 
 export const StatesExpect = z
   .object({
@@ -178,6 +183,9 @@ export const PacketsExpect = z
     }),
     flags: z.union([z.string(), z.array(z.string())]).optional().meta({ description: 'TCP flags as tcpdump prints them (S, S., F., R, P., .); several: any of them', examples: ['S', ['F.', 'FP.']] }),
     len: Comparator.optional().meta({ description: 'the payload length', examples: ['>0', 0] }),
+    ...PacketFieldShape,
+    each: PacketEach.optional(),
+    ...PacketAggregates,
     count: Comparator.optional().meta({ description: 'how many packets match', examples: [3, '>=2'] }),
     gaps: z.array(Duration).min(1).optional().meta({ description: 'the time between consecutive matching packets (retransmission backoff), each within the tolerance', examples: [['1s', '2s', '4s']] }),
     ...WindowFields,
@@ -200,6 +208,7 @@ export const EventExpect = z
     source: Name.optional().meta({ description: 'events of this process or socket, whatever it is', examples: ['nc'] }),
     type: z.string().optional().meta({ description: 'the event type: connected, accepted, sent, read, eof, error, closed, polled, started, exited, ...', examples: ['error', 'connected'] }),
     errno: z.string().optional().meta({ description: 'the errno of an error event', examples: ['ETIMEDOUT', 'ECONNRESET'] }),
+    ...EventValues,
     count: Comparator.optional().meta({ description: 'how many events match', examples: [1, '>=1'] }),
     sequence: z
       .array(z.object({
