@@ -749,10 +749,12 @@ static void stop_quietly(void)
 	sd.active = 0;
 }
 
-static void on_timer(void)
+static void on_timer(int destroy_ready)
 {
-	/* Destroy notifications first: they were read before the dump that follows. */
-	if (sd.destroyfd >= 0)
+	/* Destroy notifications first: they were read before the dump that follows.
+	 * Only when poll() said so: an empty recv() every tick is a syscall per
+	 * tick for nothing (on a kernel that never delivers them, every tick). */
+	if (destroy_ready)
 		read_destroyed();
 	uint64_t ticks = 0;
 	if (read(sd.timerfd, &ticks, sizeof ticks) != (ssize_t)sizeof ticks)
@@ -891,7 +893,7 @@ static void *sampler_main(void *arg)
 		if (sd.destroyfd >= 0 && (p[2].revents & POLLIN) && !(p[1].revents & POLLIN))
 			read_destroyed();
 		if (sd.timerfd >= 0 && (p[1].revents & POLLIN))
-			on_timer();
+			on_timer(sd.destroyfd >= 0 && (p[2].revents & POLLIN));
 		if (p[0].revents == 0)
 			continue;
 		struct sd_req *r;
