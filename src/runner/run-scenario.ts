@@ -355,6 +355,7 @@ async function play(
     tolerance: { ...DEFAULT_TOLERANCE, ...opts.tolerance, ...toleranceRule(s.tolerance) },
     kernel: kernel.release,
     hasSysctl: kernel.hasSysctl,
+    sysctlValues: kernel.sysctlValues,
   }
   const results = [...extra, ...evaluateAll(s.expect, ctx, loaded.expectPos)]
   const t = new Timeline(t0Us)

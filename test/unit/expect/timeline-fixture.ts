@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { DEFAULT_TOLERANCE, type EvalContext } from '../../../src/expect/context.js'
-import { evaluateExpectation, type ExpectationResult, type ScenarioVerdict } from '../../../src/expect/index.js'
+import { evaluateAll, evaluateExpectation, type ExpectationResult, type ScenarioVerdict } from '../../../src/expect/index.js'
 import type { EventRecord, TimelineRecord } from '../../../src/recorder/records.js'
 import { parseJsonl } from '../../../src/recorder/timeline.js'
 import { Expectation } from '../../../src/scenario/schema.js'
@@ -81,8 +81,14 @@ export function contextOf(fx: Fixture, over: Partial<EvalContext> = {}, extra: r
     tolerance: DEFAULT_TOLERANCE,
     kernel: fx.env.kernel,
     hasSysctl: (k) => sysctls.has(k),
+    sysctlValues: (k) => new Map(Object.entries(fx.env.hosts).flatMap(([h, e]) => (e.sysctls[k] !== undefined ? [[h, e.sysctls[k] as string] as const] : []))),
     ...over,
   }
+}
+
+/** Parse expectations as the loader does and evaluate them together (marks first), as the runner does. */
+export function evaluateList(ctx: EvalContext, inputs: unknown[]): ExpectationResult[] {
+  return evaluateAll(inputs.map((x) => Expectation.parse(x)), ctx)
 }
 
 /** Parse an expectation exactly as the loader does (durations to ms, defaults) and evaluate it. */
