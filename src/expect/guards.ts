@@ -1,13 +1,16 @@
 // `when:` guards on sysctls: whether a key exists ("net.ipv4.tcp_syn_linear_timeouts")
 // or what value it has in force in the lab's hosts ("net.ipv4.tcp_syn_linear_timeouts=0",
 // ">", "<", ">=", "<=", "!="), after the scenario's own sysctls and --sysctl overrides.
-// A value guard is judged on the expectation's host (its `on:`, or its named
-// socket's host), else on every host: it holds only where it holds on all of them.
+// A value guard is judged on the host it names ("client:KEY=VALUE"), else on the
+// expectation's host (its `on:`, or its named socket's host), else on every
+// host: it holds only where it holds on all of them.
 
 import { SYSCTL_GUARD_RE } from '../scenario/schema.js'
 import type { EvalContext } from './context.js'
 
 export interface SysctlGuard {
+  /** The host whose value is tested ("client:KEY=VALUE"), when the guard names one. */
+  host?: string | undefined
   key: string
   op?: '=' | '!=' | '>' | '<' | '>=' | '<=' | undefined
   value?: string | undefined
@@ -17,7 +20,7 @@ export interface SysctlGuard {
 export function parseSysctlGuard(text: string): SysctlGuard | undefined {
   const m = SYSCTL_GUARD_RE.exec(text.trim())
   if (!m) return undefined
-  return { key: m[1] as string, op: m[2] as SysctlGuard['op'], value: m[3], text: text.trim() }
+  return { host: m[1], key: m[2] as string, op: m[3] as SysctlGuard['op'], value: m[4], text: text.trim() }
 }
 
 /** Whether a value in force satisfies the guard: numbers compare as numbers, other values exactly (whitespace runs as one space). */
@@ -56,7 +59,8 @@ export function sysctlGuardReason(text: string, negated: boolean, host: string |
   }
   const values = ctx.sysctlValues?.(g.key)
   if (values === undefined) return `the values in force of ${g.key} are unknown to this run`
-  const hosts = host !== undefined ? [host] : [...values.keys()]
+  const on = g.host ?? host
+  const hosts = on !== undefined ? [on] : [...values.keys()]
   const seen = hosts.map((h) => `${h}: ${values.get(h) ?? '(absent)'}`).join(', ')
   const holdsOn = (h: string): boolean => {
     const v = values.get(h)

@@ -6,7 +6,11 @@
 // CLOSED, else the samples: the first sample that shows the new state (or, for
 // CLOSED, the first sample of the host without the socket). A sample-dated
 // transition happened between the previous sample of the host and that one;
-// the verdict gives both, and judges the later (the one that saw it).
+// the verdict gives both, and judges the point of that span nearest the
+// expected time (the samples cannot tell it apart from any other point of it).
+// An item's `at` counts from its own `since:`; else, packetdrill's rule, from
+// the previous timed transition as dated (at - its at); else from the
+// expectation's `since:` (t0 by default).
 
 import type { ExpectationOf } from '../scenario/schema.js'
 import type { EventRecord, SsRecord } from '../recorder/records.js'
@@ -107,24 +111,28 @@ function judgeTimes(items: ReadonlyArray<Exclude<StateItem, string> | { state: s
       if (typeof r === 'string') return { pass: false, expected: '', measured: r, reason: r, t: tr.t }
       base = r.t + item.at / 1000
       interval = item.at
-      refText = ` after ${r.text}`
-      prev = undefined
+      refText = ` (${formatMs(item.at)} after ${r.text})`
     } else if (prev) {
       interval = item.at - prev.at
       base = prev.t + interval / 1000
-      refText = ` (${formatMs(interval)} after the previous timed transition, measured at ${fmtT(prev.t)})`
+      refText = ` (${formatMs(interval)} after the previous timed transition, dated ${fmtT(prev.t)})`
     } else {
       base = refT + item.at / 1000
       interval = item.at
     }
     const tol = toleranceFor(toleranceOf({ tolerance: item.tolerance ?? e.tolerance }, ctx), interval)
-    const deltaMs = Math.round((tr.t - base) * 1e6) / 1000
+    // A sample-dated transition lies in (prevT, t]: it is judged at the point of that span nearest the expected time.
+    const lo = tr.prevT ?? tr.t
+    const at = Math.min(Math.max(base, lo), tr.t)
+    const deltaMs = Math.round((at - base) * 1e6) / 1000
     const failed = Math.abs(deltaMs) > tol
     sources.add(tr.source)
-    const how = tr.source === 'samples' ? `dated by samples: first seen at ${fmtT(tr.t)}${tr.prevT !== undefined ? `, not yet at ${fmtT(tr.prevT)}` : ''}` : `dated by a destroy event at ${fmtT(tr.t)}`
-    parts.push(`${tr.state} at ${fmtT(tr.t)} (${deltaMs >= 0 ? '+' : ''}${formatMs(deltaMs)} from ${fmtT(base)}${refText}, tolerance ±${formatMs(tol)}; ${how})`)
+    const how = tr.source === 'samples'
+      ? tr.prevT !== undefined ? `dated by samples: between ${fmtT(tr.prevT)} (not yet) and ${fmtT(tr.t)} (seen)` : `dated by samples: seen at ${fmtT(tr.t)}`
+      : `dated by a destroy event at ${fmtT(tr.t)}`
+    parts.push(`${tr.state} ${deltaMs === 0 ? 'on time' : `${deltaMs > 0 ? '+' : ''}${formatMs(deltaMs)} off`}, expected at ${fmtT(base)}${refText} ±${formatMs(tol)} (${how})`)
     if (!worst?.failed && (failed || !worst || Math.abs(deltaMs) / tol >= Math.abs(worst.deltaMs) / worst.toleranceMs)) worst = { deltaMs, toleranceMs: tol, t: tr.t, i, failed }
-    prev = item.since === undefined ? { at: item.at, t: tr.t } : undefined
+    prev = { at: item.at, t: at }
   }
   const bad = worst?.failed ? worst : undefined
   return {

@@ -70,10 +70,13 @@ export const Tolerance = z.union([
   z.object({ floor: Duration.optional(), percent: z.number().min(0).max(100).optional() }).strict(),
 ])
 
-/** A sysctl guard: "KEY" (exists), or "KEY=VALUE", "KEY!=VALUE", "KEY>VALUE", "KEY<VALUE", "KEY>=VALUE", "KEY<=VALUE" (its value in force). */
-export const SYSCTL_GUARD_RE = /^([a-z0-9_]+(?:\.[A-Za-z0-9_-]+)+)\s*(?:(>=|<=|!=|=|>|<)\s*(\S(?:.*\S)?))?$/
+/**
+ * A sysctl guard: "KEY" (exists), or "KEY=VALUE", "KEY!=VALUE", "KEY>VALUE", "KEY<VALUE", "KEY>=VALUE",
+ * "KEY<=VALUE" (its value in force); "HOST:" in front tests that host's value.
+ */
+export const SYSCTL_GUARD_RE = /^(?:([a-z][a-z0-9]{0,7}):\s*)?([a-z0-9_]+(?:\.[A-Za-z0-9_-]+)+)\s*(?:(>=|<=|!=|=|>|<)\s*(\S(?:.*\S)?))?$/
 
-const SysctlGuardText = z.string().regex(SYSCTL_GUARD_RE, { message: 'expected a sysctl key, or KEY=VALUE, KEY>VALUE, KEY<VALUE (also >=, <=, !=), e.g. "net.ipv4.tcp_syn_linear_timeouts=0"' })
+const SysctlGuardText = z.string().regex(SYSCTL_GUARD_RE, { message: 'expected a sysctl key, or KEY=VALUE, KEY>VALUE, KEY<VALUE (also >=, <=, !=), optionally after HOST:, e.g. "net.ipv4.tcp_syn_linear_timeouts=0" or "client:net.ipv4.tcp_syn_retries>2"' })
 
 /**
  * `when: { sysctl: ... }`: one guard or several (all must hold). A bare key asks
@@ -82,8 +85,8 @@ const SysctlGuardText = z.string().regex(SYSCTL_GUARD_RE, { message: 'expected a
  * expectation's host (`on:`, or its named socket's), else on every host.
  */
 export const SysctlGuard = z.union([SysctlGuardText, z.array(SysctlGuardText).min(1)]).meta({
-  description: 'a sysctl key (it must exist), or KEY=VALUE / KEY>VALUE / KEY<VALUE / >= / <= / != tested against the value in force in the lab host (the expectation\'s `on:` host, else every host); a list: all must hold',
-  examples: ['net.ipv4.tcp_syn_linear_timeouts', 'net.ipv4.tcp_syn_linear_timeouts=0', ['net.ipv4.tcp_syn_retries>=2', 'net.ipv4.tcp_syn_linear_timeouts<4']],
+  description: 'a sysctl key (it must exist), or KEY=VALUE / KEY>VALUE / KEY<VALUE / >= / <= / != tested against the value in force in the lab host (HOST:KEY=VALUE names it; else the expectation\'s `on:` host or its named socket\'s host; else every host); a list: all must hold',
+  examples: ['net.ipv4.tcp_syn_linear_timeouts', 'net.ipv4.tcp_syn_linear_timeouts=0', 'client:net.ipv4.tcp_syn_linear_timeouts=2', ['net.ipv4.tcp_syn_retries>=2', 'net.ipv4.tcp_syn_linear_timeouts<4']],
 })
 
 /** Skip an expectation (with the reason shown) unless the machine matches. */
