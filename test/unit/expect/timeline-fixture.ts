@@ -19,6 +19,7 @@ export const FIXTURE_NAMES = [
   'seed-recvq-stalled-reader',
   'seed-sendq-ack-drop',
   'seed-syn-drop-timeout',
+  'zero-window',
 ] as const
 export type FixtureName = (typeof FIXTURE_NAMES)[number]
 
@@ -39,16 +40,15 @@ export interface Fixture {
 
 const cache = new Map<FixtureName, Fixture>()
 
-/** Load one recorded timeline (records.jsonl, env.json, verdict.json). */
-export function loadFixture(name: FixtureName): Fixture {
-  const hit = cache.get(name)
+/** Load one recorded timeline (records.jsonl, env.json, verdict.json); `dir` for one recorded elsewhere (test/fixtures/runs). */
+export function loadFixture(name: FixtureName, dir = join(TIMELINES, name)): Fixture {
+  const hit = dir === join(TIMELINES, name) ? cache.get(name) : undefined
   if (hit) return { ...hit, records: [...hit.records] }
-  const dir = join(TIMELINES, name)
   const records = parseJsonl(readFileSync(join(dir, 'records.jsonl'), 'utf8'))
   const env = JSON.parse(readFileSync(join(dir, 'env.json'), 'utf8')) as FixtureEnv
   const verdict = JSON.parse(readFileSync(join(dir, 'verdict.json'), 'utf8')) as ScenarioVerdict
   const fx: Fixture = { name, records, env, verdict, hosts: hostAddresses(records) }
-  cache.set(name, fx)
+  if (dir === join(TIMELINES, name)) cache.set(name, fx)
   return { ...fx, records: [...records] }
 }
 
