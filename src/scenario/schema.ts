@@ -74,7 +74,7 @@ export const Tolerance = z.union([
  * A sysctl guard: "KEY" (exists), or "KEY=VALUE", "KEY!=VALUE", "KEY>VALUE", "KEY<VALUE", "KEY>=VALUE",
  * "KEY<=VALUE" (its value in force); "HOST:" in front tests that host's value.
  */
-export const SYSCTL_GUARD_RE = /^(?:([a-z][a-z0-9]{0,7}):\s*)?([a-z0-9_]+(?:\.[A-Za-z0-9_-]+)+)\s*(?:(>=|<=|!=|=|>|<)\s*(\S(?:.*\S)?))?$/
+export const SYSCTL_GUARD_RE = /^(?:([a-z][a-z0-9]{0,7}):\s*)?([a-z0-9_]+(?:\.[A-Za-z0-9_-]+)+)\s*(?:(>=|<=|!=|=|>|<)\s*([^\s<>=!](?:.*\S)?))?$/
 
 const SysctlGuardText = z.string().regex(SYSCTL_GUARD_RE, { message: 'expected a sysctl key, or KEY=VALUE, KEY>VALUE, KEY<VALUE (also >=, <=, !=), optionally after HOST:, e.g. "net.ipv4.tcp_syn_linear_timeouts=0" or "client:net.ipv4.tcp_syn_retries>2"' })
 
