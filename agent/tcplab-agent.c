@@ -864,6 +864,9 @@ static void emit_send_error(struct sock *s, struct sendop *op, int err, int done
 static int send_until_full(struct sock *s, struct sendop *op)
 {
 	int64_t start = op->rep_start_ns, slice = monotonic_ns();
+	/* When the repeat's first send() was issued (rep_start_ns, on the realtime clock):
+	 * a run cut into slices reports once, for all of them. */
+	int64_t issued_us = realtime_us() - (monotonic_ns() - start) / 1000;
 	int full = 0;
 	for (;;) {
 		ssize_t w = send(s->fd, op->buf + op->off, op->len - op->off, MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -891,6 +894,8 @@ static int send_until_full(struct sock *s, struct sendop *op)
 	jb_uint(&b, op->total);
 	jb_key(&b, "total");
 	jb_uint(&b, op->total);
+	jb_key(&b, "issuedUs");
+	jb_int(&b, issued_us);
 	jb_key(&b, "full");
 	jb_bool(&b, full);
 	jb_key(&b, "done");
@@ -932,6 +937,9 @@ static void pump_send(struct sock *s)
 				return;
 			continue;
 		}
+		/* Taken before send(): the segment it transmits leaves inside the call,
+		 * before the event's own time (taken when it is written). */
+		int64_t issued_us = realtime_us();
 		ssize_t w = send(s->fd, op->buf + op->off, op->len - op->off, MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (w < 0) {
 			if (errno == EINTR)
@@ -958,6 +966,8 @@ static void pump_send(struct sock *s)
 		jb_int(&b, (long long)w);
 		jb_key(&b, "total");
 		jb_uint(&b, op->total);
+		jb_key(&b, "issuedUs");
+		jb_int(&b, issued_us);
 		if (last) {
 			jb_key(&b, "done");
 			jb_bool(&b, 1);
@@ -1389,6 +1399,7 @@ static void cmd_shutdown(struct agent *a, struct cmd *c)
 	struct sock *s = need_sock(a, c);
 	if (s == NULL || arg_enum(c, "how", SHUT_HOWS, &how) < 0)
 		return;
+	int64_t issued_us = realtime_us(); /* a FIN leaves inside shutdown() */
 	if (shutdown(s->fd, how) < 0) {
 		emit_error(s->name, c->id, "shutdown", errno);
 		return;
@@ -1397,6 +1408,8 @@ static void cmd_shutdown(struct agent *a, struct cmd *c)
 	ev_begin(&b, s->name, "shutdown", c->id);
 	jb_key(&b, "how");
 	jb_str(&b, SHUT_HOWS[how]);
+	jb_key(&b, "issuedUs");
+	jb_int(&b, issued_us);
 	ev_end(&b);
 }
 
@@ -1410,6 +1423,7 @@ static void close_sock(struct sock *s, const char *id, const char *op, int abort
 		return;
 	}
 	cancel_pending(s);
+	int64_t issued_us = realtime_us(); /* a FIN or RST leaves inside close() */
 	int r = close(s->fd);
 	int err = errno;
 	s->fd = -1;
@@ -1421,6 +1435,8 @@ static void close_sock(struct sock *s, const char *id, const char *op, int abort
 	}
 	struct jbuf b;
 	ev_begin(&b, s->name, "closed", id);
+	jb_key(&b, "issuedUs");
+	jb_int(&b, issued_us);
 	if (aborted) {
 		jb_key(&b, "abort");
 		jb_bool(&b, 1);

@@ -559,6 +559,11 @@ export interface SentEvent extends EventBase {
   done?: boolean | undefined
   /** untilFull: whether the run ended on EAGAIN (the send buffer is full). */
   full?: boolean | undefined
+  /**
+   * CLOCK_REALTIME µs taken right before send() (untilFull: before the first send() of the run):
+   * the segment a send() transmits leaves inside the call, before the event's own time.
+   */
+  issuedUs?: number | undefined
 }
 
 /** Bytes read (auto mode: coalesced per wakeup; read command: that call). */
@@ -647,12 +652,16 @@ export interface OptsEvent extends EventBase {
 export interface ShutdownEvent extends EventBase {
   type: 'shutdown'
   how: ShutdownHow
+  /** CLOCK_REALTIME µs right before shutdown(): the FIN leaves inside the call. */
+  issuedUs?: number | undefined
 }
 
 export interface ClosedEvent extends EventBase {
   type: 'closed'
   /** Closed with a RST (abort). */
   abort?: boolean | undefined
+  /** CLOCK_REALTIME µs right before close(): a FIN or RST leaves inside the call. */
+  issuedUs?: number | undefined
 }
 
 export interface PausedEvent extends EventBase {

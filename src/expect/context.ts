@@ -4,6 +4,7 @@
 
 import type { EventRecord, PktRecord, SsRecord, TimelineRecord } from '../recorder/records.js'
 import { formatMs } from '../util/duration.js'
+import { describeMarkRef, parseMarkRef, pickMoment, type MarkTable } from './marks.js'
 
 export interface ToleranceRule {
   floorMs: number
@@ -26,6 +27,13 @@ export interface EvalContext {
   kernel: string
   /** Whether a sysctl exists on the lab hosts' kernel. */
   hasSysctl(key: string): boolean
+  /**
+   * The value of a sysctl in force on a host (after the scenario's sysctls and
+   * --sysctl overrides), or on every host when none is named; undefined where the key is absent.
+   */
+  sysctlValues?(key: string): ReadonlyMap<string, string> | undefined
+  /** Marks set so far (`mark:`), for `since:` a mark (see marks.ts). */
+  marks?: MarkTable | undefined
   /** The names the scenario's sockets got (agent steps, `sockets:`), and their hosts. */
   sockets?: ReadonlyMap<string, { host: string; listener: boolean }> | undefined
 }
@@ -65,11 +73,45 @@ export function toleranceFor(rule: ToleranceRule, intervalMs: number): number {
 
 /** Time of the first event `NAME.TYPE`, or undefined when it never happened. */
 export function eventTime(ctx: EvalContext, ref: string): number | undefined {
+  return eventRef(ctx, ref)?.t
+}
+
+/**
+ * The first event `NAME.TYPE`: its time, and the time its syscall was issued
+ * where the agent stamps one (data.issuedT: connecting, sent, read, closed,
+ * shutdown); those events are written after the syscall returns, so what the
+ * call itself caused (the packet a send() produced) comes before their `t`.
+ */
+export function eventRef(ctx: EvalContext, ref: string): { t: number; issuedT?: number | undefined } | undefined {
   const dot = ref.lastIndexOf('.')
   const source = ref.slice(0, dot)
   const type = ref.slice(dot + 1)
-  for (const r of ctx.records) if (r.kind === 'event' && r.source === source && r.type === type) return r.t
+  for (const r of ctx.records) {
+    if (r.kind !== 'event' || r.source !== source || r.type !== type) continue
+    const issued = Number(r.data?.issuedT)
+    return { t: r.t, issuedT: r.data?.issuedT !== undefined && Number.isFinite(issued) && issued <= r.t ? issued : undefined }
+  }
   return undefined
+}
+
+/**
+ * The moment a `since:` names: a mark (`syn`, `syn.last`, `syn.3`) or an
+ * event (`cli.sent`: from when its syscall was issued, where known), with how it
+ * reads in a report; an error string when it never happened.
+ */
+export function resolveSince(ref: string, ctx: EvalContext): { t: number; text: string } | string {
+  const mark = ctx.marks ? parseMarkRef(ref, ctx.marks.declared) : undefined
+  if (mark && ctx.marks) {
+    const m = ctx.marks.set.get(mark.name)
+    if (!m) return `the mark ${mark.name} was never set${ctx.marks.skipped.has(mark.name) ? ` (${ctx.marks.skipped.get(mark.name) ?? ''})` : ''}`
+    const t = pickMoment(m, mark.pick)
+    if (typeof t === 'string') return t
+    return { t, text: `mark ${describeMarkRef(mark)} at ${fmtT(t)}` }
+  }
+  const ev = eventRef(ctx, ref)
+  if (ev === undefined) return `the reference event ${ref} never happened`
+  if (ev.issuedT !== undefined) return { t: ev.issuedT, text: `${ref} (its call issued at ${fmtT(ev.issuedT)}, ${formatMs((ev.t - ev.issuedT) * 1000)} before the event)` }
+  return { t: ev.t, text: ref }
 }
 
 /** Resolve the window of an expectation; a `since` event that never happened is an error string. */
@@ -77,10 +119,10 @@ export function resolveWindow(spec: WindowSpec, ctx: EvalContext): Window | stri
   let refT = 0
   let refText = ''
   if (spec.since) {
-    const t = eventTime(ctx, spec.since)
-    if (t === undefined) return `the reference event ${spec.since} never happened`
-    refT = t
-    refText = ` after ${spec.since}`
+    const r = resolveSince(spec.since, ctx)
+    if (typeof r === 'string') return r
+    refT = r.t
+    refText = ` after ${r.text}`
   }
   const sec = (ms: number): number => ms / 1000
   const rule = toleranceOf(spec, ctx)

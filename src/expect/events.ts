@@ -8,6 +8,7 @@ import { eventRecords, fmtT, inWindow, resolveWindow, toleranceFor, toleranceOf,
 import type { Outcome } from './outcome.js'
 import { checkTimes } from './timing.js'
 import { compileEventValues } from './values.js'
+import { formatMs } from '../util/duration.js'
 
 /** Evaluate a `process:` expectation (exit code or signal, output, time of exit). */
 export function evaluateProcess(e: ExpectationOf<'process'>, ctx: EvalContext): Outcome {
@@ -32,7 +33,10 @@ export function evaluateProcess(e: ExpectationOf<'process'>, ctx: EvalContext): 
     if (!exit || stoppedByRunner) problems.push('still running at the end')
     else if (typeof e.exit === 'number' && exit.code !== e.exit) problems.push(exitText)
     else if (typeof e.exit === 'string' && exit.signal !== sigName(e.exit)) problems.push(exitText)
-    else if (e.at !== undefined && !inWindow(exit.t, w)) problems.push(`${exitText}, outside the window`)
+    else if (e.at !== undefined && !inWindow(exit.t, w)) {
+      const off = typeof e.at === 'number' ? (exit.t - w.refT) * 1000 - e.at : undefined
+      problems.push(`${exitText}, outside the window${off !== undefined ? ` (${fmtT(exit.t - w.refT)} after the reference: ${off >= 0 ? '+' : ''}${formatMs(off)} off, tolerance ±${formatMs(toleranceFor(toleranceOf(e, ctx), e.at as number))})` : ''}`)
+    }
   }
   for (const stream of ['stdout', 'stderr'] as const) {
     const want = e[stream]
@@ -48,7 +52,8 @@ export function evaluateProcess(e: ExpectationOf<'process'>, ctx: EvalContext): 
     deltaMs = Math.round(((exit.t - w.refT) * 1000 - e.at) * 1000) / 1000
     toleranceMs = toleranceFor(toleranceOf(e, ctx), e.at)
   }
-  return { pass: problems.length === 0, expected, measured, t: exit?.t, deltaMs, toleranceMs }
+  const exitMoments = exit && !stoppedByRunner ? [exit.t] : []
+  return { pass: problems.length === 0, expected, measured, t: exit?.t, deltaMs, toleranceMs, moments: exitMoments }
 }
 
 /** Evaluate an `event:` expectation (socket/process events: type, errno, count, times, order). */
@@ -68,16 +73,18 @@ export function evaluateEvent(e: ExpectationOf<'event'>, ctx: EvalContext): Outc
     const ns = seq.map((s) => (s.n !== undefined ? compileComparator(s.n) : undefined))
     let i = 0
     let firstT: number | undefined
+    const hitTimes: number[] = []
     for (const r of evs) {
       const s = seq[i]
       if (s && r.type === s.type && (s.errno === undefined || r.errno === s.errno) && (ns[i] === undefined || ns[i]?.test(r.n))) {
         firstT ??= r.t
+        hitTimes.push(r.t)
         i++
       }
     }
     const observed = evs.filter((r) => r.type !== 'stdout' && r.type !== 'stderr').map(describeEvent).slice(0, 20).join(', ')
     return i === seq.length
-      ? { pass: true, expected, measured: observed, t: firstT }
+      ? { pass: true, expected, measured: observed, t: firstT, moments: hitTimes }
       : { pass: false, expected, measured: `got ${observed || 'no events'} (matched ${i} of ${seq.length})`, t: evs[0]?.t }
   }
   const typed = evs.filter((r) => (e.type === undefined || r.type === e.type) && (e.errno === undefined || r.errno === e.errno))
@@ -85,18 +92,33 @@ export function evaluateEvent(e: ExpectationOf<'event'>, ctx: EvalContext): Outc
   const others = evs.filter((r) => !matched.includes(r)).map(describeEvent).slice(0, 8).join(', ')
   const times = matched.map((r) => r.t)
   if (count ? !count.test(matched.length) : matched.length === 0) {
-    return { pass: false, expected, measured: `${matched.length} matching events${times.length ? ` at ${times.map((t) => fmtT(t - w.refT)).join(', ')}` : ''}${values.explainMiss(typed)}${others ? `; other events: ${others}` : ''}`, t: times[0] ?? w.from }
+    // A single `at:` that missed: the nearest matching event anywhere in the run, and how far off it was.
+    if (typeof e.at === 'number' && matched.length === 0) {
+      const want = w.refT + e.at / 1000
+      const near = eventRecords(ctx)
+        .filter((r) => r.source === source && (e.type === undefined || r.type === e.type) && (e.errno === undefined || r.errno === e.errno))
+        .filter(values.test)
+        .reduce<EventRecord | undefined>((b, r) => (b === undefined || Math.abs(r.t - want) < Math.abs(b.t - want) ? r : b), undefined)
+      if (near) {
+        const deltaMs = Math.round((near.t - want) * 1e6) / 1000
+        return {
+          pass: false, expected, t: near.t, deltaMs, toleranceMs: toleranceFor(toleranceOf(e, ctx), e.at),
+          measured: `no matching event in the window; nearest: ${describeEvent(near)}, ${fmtT(near.t - w.refT)} after the reference (${deltaMs >= 0 ? '+' : ''}${formatMs(deltaMs)} off)`,
+        }
+      }
+    }
+    return { pass: false, expected, measured: `${matched.length} matching events${times.length ? ` at ${times.map((t) => fmtT(t - w.refT)).join(', ')}` : ''}${values.explainMiss(typed)}${others ? `; other events: ${others}` : ''}`, t: times[0] ?? w.from, moments: times }
   }
   const agg = values.judge(matched)
-  if (agg && !agg.pass) return { pass: false, expected, measured: agg.measured, t: times[0] }
-  if (atList) return { expected, ...checkTimes(times, atList, w.refT, toleranceOf(e, ctx), 'events') }
+  if (agg && !agg.pass) return { pass: false, expected, measured: agg.measured, t: times[0], moments: times }
+  if (atList) return { expected, ...checkTimes(times, atList, w.refT, toleranceOf(e, ctx), 'events'), moments: times }
   let deltaMs: number | undefined
   let toleranceMs: number | undefined
   if (typeof e.at === 'number' && times[0] !== undefined) {
     deltaMs = Math.round(((times[0] - w.refT) * 1000 - e.at) * 1000) / 1000
     toleranceMs = toleranceFor(toleranceOf(e, ctx), e.at)
   }
-  return { pass: true, expected, measured: `${matched.length} at ${times.slice(0, 10).map((t) => fmtT(t - w.refT)).join(', ')}${agg ? `; ${agg.measured}` : ''}`, t: times[0], deltaMs, toleranceMs }
+  return { pass: true, expected, measured: `${matched.length} at ${times.slice(0, 10).map((t) => fmtT(t - w.refT)).join(', ')}${agg ? `; ${agg.measured}` : ''}`, t: times[0], deltaMs, toleranceMs, moments: times }
 }
 
 /** Evaluate a `counter:` expectation against the last value recorded for it. */

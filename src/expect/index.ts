@@ -5,7 +5,9 @@ import type { SourcePos } from '../util/errors.js'
 import { kernelSatisfies, type EvalContext } from './context.js'
 import { evaluateCounter, evaluateEvent, evaluateProcess } from './events.js'
 import type { Outcome } from './outcome.js'
+import { declaredMarks, emptyMarkTable, evaluationOrder, parseMarkRef, referencesOf, setMark } from './marks.js'
 import { evaluatePackets } from './packets.js'
+import { sysctlGuardReason } from './guards.js'
 import { evaluateSs, evaluateStates } from './ss.js'
 import type { ExpectationResult } from './verdict.js'
 
@@ -37,7 +39,7 @@ export function evaluateExpectation(e: Expectation, index: number, ctx: EvalCont
   const { kind, body } = kindOf(e)
   const base = { index, kind, line: pos?.line, col: pos?.col }
   const when = body.when
-  const skip = when && skipReason(when, ctx)
+  const skip = (when && skipReason(when, hostOfBody(body, ctx), ctx)) || skippedMarkReason(body, ctx)
   const description = body.description ?? ''
   if (skip) return { ...base, status: 'skip', description, expected: '', measured: '', reason: skip }
   const reach = socketReach(body, ctx)
@@ -61,7 +63,8 @@ export function evaluateExpectation(e: Expectation, index: number, ctx: EvalCont
     toleranceMs: o.toleranceMs,
     t: o.t,
     reached: reach?.text,
-    reason: o.reason,
+    reason: o.datedBy !== undefined && o.reason === undefined ? `dated by ${o.datedBy}` : o.reason,
+    ...('mark' in body && typeof body.mark === 'string' ? { mark: { name: body.mark, t: [...(o.moments ?? [])] } } : {}),
   }
 }
 
@@ -98,14 +101,53 @@ export function socketReach(body: ExpectationOf<ExpectKind>, ctx: EvalContext): 
   return { text }
 }
 
-/** Evaluate all expectations. */
+/**
+ * Evaluate all expectations, marks first: an expectation that measures its
+ * times since a mark is evaluated after the expectations that set it (the
+ * loader rejects cycles); results come back in file order.
+ */
 export function evaluateAll(list: readonly Expectation[], ctx: EvalContext, pos: readonly SourcePos[] = []): ExpectationResult[] {
-  return list.map((e, i) => evaluateExpectation(e, i, ctx, pos[i]))
+  const bodies = list.map((e) => kindOf(e).body as unknown as Record<string, unknown>)
+  const marks = emptyMarkTable(declaredMarks(bodies).keys())
+  const withMarks: EvalContext = { ...ctx, marks }
+  const results = new Array<ExpectationResult>(list.length)
+  for (const i of evaluationOrder(bodies).order) {
+    const r = evaluateExpectation(list[i] as Expectation, i, withMarks, pos[i])
+    results[i] = r
+    const name = bodies[i]?.mark
+    if (typeof name === 'string') setMark(marks, name, i, r.mark?.t, r.status === 'skip' ? `expectation #${i + 1}, which sets it, was skipped: ${r.reason ?? ''}` : undefined)
+  }
+  return results
 }
 
-function skipReason(when: NonNullable<ExpectationOf<'ss'>['when']>, ctx: EvalContext): string | undefined {
+/** The host an expectation is about: its `on:`, else the host of its named socket. */
+function hostOfBody(body: ExpectationOf<ExpectKind>, ctx: EvalContext): string | undefined {
+  if ('on' in body && typeof body.on === 'string') return body.on
+  const sel = 'socket' in body ? body.socket : undefined
+  const name = typeof sel === 'string' ? sel : undefined
+  return name !== undefined ? ctx.sockets?.get(name)?.host : undefined
+}
+
+/** An expectation measured since a mark whose every setter was skipped is skipped too (it has nothing to measure from). */
+function skippedMarkReason(body: ExpectationOf<ExpectKind>, ctx: EvalContext): string | undefined {
+  const marks = ctx.marks
+  if (!marks) return undefined
+  for (const ref of referencesOf(body as unknown as Record<string, unknown>)) {
+    const m = parseMarkRef(ref, marks.declared)
+    if (m && !marks.set.has(m.name) && marks.skipped.has(m.name)) return `measured since the mark ${m.name}: ${marks.skipped.get(m.name) ?? ''}`
+  }
+  return undefined
+}
+
+function skipReason(when: NonNullable<ExpectationOf<'ss'>['when']>, host: string | undefined, ctx: EvalContext): string | undefined {
   if (when.kernel && !kernelSatisfies(ctx.kernel, when.kernel)) return `needs kernel ${when.kernel}, this is ${ctx.kernel}`
-  if (when.sysctl && !ctx.hasSysctl(when.sysctl)) return `needs sysctl ${when.sysctl}, which this kernel lacks`
-  if (when.noSysctl && ctx.hasSysctl(when.noSysctl)) return `applies to kernels without ${when.noSysctl}`
+  for (const g of when.sysctl === undefined ? [] : Array.isArray(when.sysctl) ? when.sysctl : [when.sysctl]) {
+    const why = sysctlGuardReason(g, false, host, ctx)
+    if (why) return why
+  }
+  for (const g of when.noSysctl === undefined ? [] : Array.isArray(when.noSysctl) ? when.noSysctl : [when.noSysctl]) {
+    const why = sysctlGuardReason(g, true, host, ctx)
+    if (why) return why
+  }
   return undefined
 }

@@ -64,13 +64,13 @@ export function evaluatePackets(e: ExpectationOf<'packets'>, ctx: EvalContext): 
   const rule = toleranceOf(e, ctx)
   const timesText = (): string => times.slice(0, 12).map((t) => fmtT(t - w.refT)).join(', ') + (times.length > 12 ? ', ...' : '')
   if (count && !count.test(matched.length)) {
-    return { pass: false, expected, measured: `${matched.length} packets${matched.length ? ` at ${timesText()}` : ''}${missText()}`, t: times[0] ?? w.from }
+    return { pass: false, expected, measured: `${matched.length} packets${matched.length ? ` at ${timesText()}` : ''}${missText()}`, t: times[0] ?? w.from, moments: times }
   }
   if (!count && matched.length === 0 && base.length > 0 && typeof e.at !== 'number') return { pass: false, expected, measured: `no matching packets${missText()}`, t: w.from }
   const judged = fields.judge(matched, w.refT)
   if (judged.fail) return { pass: false, expected, measured: judged.fail.measured, t: judged.fail.t ?? w.from }
-  if (atList) return { expected, ...checkTimes(times, atList, w.refT, rule, 'packets') }
-  if (e.gaps) return { expected, ...checkGaps(times, e.gaps, rule, 'packets') }
+  if (atList) return { expected, ...checkTimes(times, atList, w.refT, rule, 'packets'), moments: times }
+  if (e.gaps) return { expected, ...checkGaps(times, e.gaps, rule, 'packets'), moments: times }
   if (typeof e.at === 'number') {
     // A single time: the delta of the nearest match (or of the nearest packet outside the window, to show the miss).
     const want = w.refT + e.at / 1000
@@ -81,8 +81,8 @@ export function evaluatePackets(e: ExpectationOf<'packets'>, ctx: EvalContext): 
     if (!count && matched.length === 0) {
       return { pass: false, expected, measured: `${near === undefined ? 'no matching packets' : `no matching packet in the window; nearest at ${fmtT(near - w.refT)}`}${missText()}`, t: near ?? w.from, deltaMs, toleranceMs: tolMs }
     }
-    return { pass: true, expected, measured: `${matched.length} packets at ${timesText()}${judged.text}`, t: times[0], deltaMs, toleranceMs: tolMs }
+    return { pass: true, expected, measured: `${matched.length} packets at ${timesText()}${judged.text}`, t: times[0], deltaMs, toleranceMs: tolMs, moments: times }
   }
   if (!count && matched.length === 0) return { pass: false, expected, measured: 'no matching packets', t: w.from }
-  return { pass: true, expected, measured: matched.length ? `${matched.length} packets at ${timesText()}${judged.text}` : 'no matching packets', t: times[0] }
+  return { pass: true, expected, measured: matched.length ? `${matched.length} packets at ${timesText()}${judged.text}` : 'no matching packets', t: times[0], moments: times }
 }

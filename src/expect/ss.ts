@@ -1,5 +1,5 @@
 // ss expectations (a field predicate over socket samples, with a quantifier)
-// and state sequences (the states a socket went through, in order).
+// and the socket selection that state sequences (states.ts) share.
 
 import type { ExpectationOf } from '../scenario/schema.js'
 import { compileComparator, type ParsedComparator } from '../scenario/comparator.js'
@@ -9,6 +9,8 @@ import type { Outcome } from './outcome.js'
 import { judgeSsAggregates } from './ss-aggregates.js'
 
 type Selector = ExpectationOf<'ss'>['socket']
+
+export { evaluateStates } from './states.js'
 
 /** The value of field `key` in one ss sample ("state", "recvQ", "timer", "timer.expiresMs", "skmem.r", "rto", ...). */
 export function ssField(r: SsRecord, key: string): unknown {
@@ -88,7 +90,7 @@ export function evaluateSs(e: ExpectationOf<'ss'>, ctx: EvalContext): Outcome {
     const bad = samples.find((r) => !ok(r))
     return bad
       ? { pass: false, expected, measured: `${countText}; first mismatch at ${fmtT(bad.t)}: ${preds.map(([k]) => `${k}=${fmtValue(ssField(bad, k))}`).join(', ')} (seen: ${seen})`, t: bad.t }
-      : { pass: true, expected, measured: `${countText} (seen: ${seen})`, t: samples[0]?.t }
+      : { pass: true, expected, measured: `${countText} (seen: ${seen})`, t: samples[0]?.t, moments: matching.map((r) => r.t) }
   }
   if (quantifier === 'never') {
     const bad = matching[0]
@@ -98,56 +100,8 @@ export function evaluateSs(e: ExpectationOf<'ss'>, ctx: EvalContext): Outcome {
   }
   const first = matching[0]
   return first
-    ? { pass: true, expected, measured: `first at ${fmtT(first.t)}; ${countText} (seen: ${seen})`, t: first.t }
+    ? { pass: true, expected, measured: `first at ${fmtT(first.t)}; ${countText} (seen: ${seen})`, t: first.t, moments: matching.map((r) => r.t) }
     : { pass: false, expected, measured: `${countText} (seen: ${seen})`, t: samples[0]?.t }
-}
-
-/** Evaluate a `states:` expectation: the states each selected socket went through. */
-export function evaluateStates(e: ExpectationOf<'states'>, ctx: EvalContext): Outcome {
-  const w = resolveWindow(e, ctx)
-  const expected = `${describeSelector(e.on, e.socket)} goes through ${e.sequence.join(' → ')}${e.exact ? ' (exactly)' : ''}${typeof w === 'string' ? '' : ` ${w.text}`}`
-  if (typeof w === 'string') return { pass: false, expected, measured: w, reason: w }
-  const all = selectSockets(ctx, e.on, e.socket)
-  // Times each host was sampled (sorted), to see when a socket stopped showing up.
-  const sampleTimes = new Map<string, number[]>()
-  for (const r of ctx.records) {
-    if (r.kind !== 'sample') continue
-    const list = sampleTimes.get(r.host) ?? []
-    list.push(r.t)
-    sampleTimes.set(r.host, list)
-  }
-  // One sequence per socket (host + 4-tuple).
-  const seqs = new Map<string, { states: string[]; firstT: number }>()
-  const lastSeen = new Map<string, SsRecord>()
-  for (const r of all) {
-    const key = `${r.host} ${r.local} ${r.peer}`
-    lastSeen.set(key, r)
-    if (!inWindow(r.t, w)) continue
-    const s = seqs.get(key) ?? { states: [], firstT: r.t }
-    if (s.states[s.states.length - 1] !== r.state) s.states.push(r.state)
-    seqs.set(key, s)
-  }
-  // A socket that a later sample of its host (within the window) no longer shows went to CLOSED.
-  for (const [key, s] of seqs) {
-    const r = lastSeen.get(key) as SsRecord
-    const next = sampleTimes.get(r.host)?.find((t) => t > r.t)
-    if (next !== undefined && next <= w.to) s.states.push('CLOSED')
-  }
-  if (seqs.size === 0) return { pass: false, expected, measured: 'no samples of the socket in the window', t: w.from }
-  const observed = [...seqs.values()]
-  const hit = observed.find((s) => (e.exact ? arraysEqual(s.states, e.sequence) : isSubsequence(e.sequence, s.states)))
-  const measured = observed.map((s) => s.states.join(' → ')).join('; ')
-  return hit ? { pass: true, expected, measured, t: hit.firstT } : { pass: false, expected, measured: `observed ${measured}`, t: observed[0]?.firstT }
-}
-
-function isSubsequence(want: readonly string[], have: readonly string[]): boolean {
-  let i = 0
-  for (const s of have) if (s === want[i]) i++
-  return i === want.length
-}
-
-function arraysEqual(a: readonly string[], b: readonly string[]): boolean {
-  return a.length === b.length && a.every((x, i) => x === b[i])
 }
 
 /** "recvQ: 0×12, 6×3" — the distribution of each asserted field. */

@@ -34,6 +34,8 @@ export interface ExpectationResult {
   reached?: string | undefined
   /** Why it was skipped (when:), or why it failed when the reason is not a mismatch. */
   reason?: string | undefined
+  /** The mark this expectation set (`mark:`) and its moments (seconds since t0). */
+  mark?: { name: string; t: number[] } | undefined
   /** Where the expectation is written. */
   line?: number | undefined
   col?: number | undefined

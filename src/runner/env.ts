@@ -135,6 +135,27 @@ export function hostSysctls(defaults: Readonly<Record<string, string>>, spec: Ho
 }
 
 /**
+ * Sysctl maps merged, later ones winning, as the host gets them: the
+ * scenario's, the host's, then --sysctl. A key and its optional form ("?key",
+ * set only where the kernel has it) are one sysctl: the later replaces the
+ * earlier, so `--sysctl net.ipv4.tcp_syn_linear_timeouts=0` overrides a
+ * scenario's `{ value: 2, optional: true }` (both were applied at once before,
+ * in no set order, and env.json could name a value other than the one in force).
+ */
+export function mergeSysctls(...maps: Array<Readonly<Record<string, string>> | undefined>): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const m of maps) {
+    for (const [k, v] of Object.entries(m ?? {})) {
+      const bare = k.startsWith('?') ? k.slice(1) : k
+      delete out[bare]
+      delete out[`?${bare}`]
+      out[k] = v
+    }
+  }
+  return out
+}
+
+/**
  * env.json of one scenario: the run's shared facts (collectBaseEnv, probed once per backend) and each
  * host's sysctls as its spec leaves them (hostSysctls). Costs nothing per scenario once the probe is done.
  */

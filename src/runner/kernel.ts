@@ -5,6 +5,8 @@ import type { RunEnv } from './env.js'
 export interface KernelFacts {
   release: string
   hasSysctl(key: string): boolean
+  /** Each host's value of a sysctl in force (the scenario's sysctls and --sysctl applied); hosts without the key are left out. */
+  sysctlValues(key: string): ReadonlyMap<string, string>
   satisfies(constraint: string): boolean
 }
 
@@ -15,6 +17,7 @@ export function loadScenarioKernelFacts(env: RunEnv): KernelFacts {
   return {
     release: env.kernel,
     hasSysctl: (k) => keys.has(k),
+    sysctlValues: (k) => new Map(Object.entries(env.hosts).flatMap(([h, e]) => (e.sysctls[k] !== undefined ? [[h, e.sysctls[k] as string] as const] : []))),
     satisfies: (c) => kernelSatisfies(env.kernel, c),
   }
 }

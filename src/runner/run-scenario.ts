@@ -18,7 +18,7 @@ import { DEFAULT_TOLERANCE, RESULTS_FORMAT_VERSION, evaluateAll, statusOf, type 
 import { ACTION_IMPLS, recordCounters, type AgentPort, type StepContext } from './actions.js'
 import type { AgentPriority } from '../agent/index.js'
 import { SAMPLE_CPU_BUDGET, startHostAgent, type HostAgent } from './agents.js'
-import { collectEnv } from './env.js'
+import { collectEnv, mergeSysctls } from './env.js'
 import { InterruptedError, StepError, TcplabError, TimeoutError } from '../util/errors.js'
 import { sleep } from '../util/sleep.js'
 import { Teardown } from '../util/teardown.js'
@@ -81,7 +81,7 @@ export async function runScenario(loaded: LoadedScenario, opts: RunScenarioOptio
       name,
       isWire: h.role === 'wire',
       image: h.image,
-      sysctls: { ...s.sysctls, ...h.sysctls, ...opts.sysctlOverrides },
+      sysctls: mergeSysctls(s.sysctls, h.sysctls, opts.sysctlOverrides),
     }))
     phase(s.name, 'start')
     const lab: Lab = await opts.backend.up({ labId, scenario: s.name, hosts: hostSpecs }, signal)
@@ -355,6 +355,7 @@ async function play(
     tolerance: { ...DEFAULT_TOLERANCE, ...opts.tolerance, ...toleranceRule(s.tolerance) },
     kernel: kernel.release,
     hasSysctl: kernel.hasSysctl,
+    sysctlValues: kernel.sysctlValues,
   }
   const results = [...extra, ...evaluateAll(s.expect, ctx, loaded.expectPos)]
   const t = new Timeline(t0Us)

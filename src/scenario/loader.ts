@@ -8,6 +8,8 @@ import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Docume
 import type { z } from 'zod'
 import { ScenarioError, type ScenarioIssue, type SourcePos } from '../util/errors.js'
 import { actionOf, Scenario, type ActionName, type HostActions, type Step } from './schema.js'
+import { evaluationOrder } from './marks.js'
+import { MARK_REF_RE, SYSCTL_GUARD_RE } from './schema.js'
 import { findPlaceholders } from './template.js'
 
 export interface LoadedScenario {
@@ -228,14 +230,49 @@ function checkMeaning(s: Scenario, pos: PosFn): ScenarioIssue[] {
     if (/^[a-z]/.test(h) && !s.hosts[h]) add(p, `unknown host "${h}" (hosts: ${hostList})`)
   }
 
-  // Expectations: hosts, names and references exist.
+  // Expectations: hosts, names and references exist; marks (mark:) are named once per meaning and used without cycles.
+  const bodies = s.expect.map((e) => Object.values(e).find((v) => v !== undefined) as Record<string, unknown>)
+  const markNames = new Map<string, number[]>()
+  bodies.forEach((b, i) => {
+    if (typeof b.mark === 'string') markNames.set(b.mark, [...(markNames.get(b.mark) ?? []), i])
+  })
+  const { cycle } = evaluationOrder(bodies)
+  if (cycle) {
+    const first = cycle[0] as number
+    const kind = Object.keys(s.expect[first] ?? {}).find((k) => (s.expect[first] as Record<string, unknown>)[k] !== undefined) ?? ''
+    add(['expect', first, kind, 'since'], `marks depend on each other in a circle: expectations ${cycle.map((k) => `#${k + 1}`).join(' → ')}`)
+  }
   s.expect.forEach((e, i) => {
     const [kind, body] = Object.entries(e).find(([, v]) => v !== undefined) as [string, Record<string, unknown>]
     const p: Array<string | number> = ['expect', i, kind]
     if (typeof body.on === 'string' && !s.hosts[body.on]) add([...p, 'on'], `unknown host "${body.on}" (hosts: ${hostList})`)
-    if (typeof body.since === 'string') {
-      const name = body.since.slice(0, body.since.lastIndexOf('.'))
-      if (!eventSources.has(name)) add([...p, 'since'], `"${body.since}" refers to "${name}", which no step defines`)
+    const sinceRefs: Array<[Array<string | number>, string]> = typeof body.since === 'string' ? [[[...p, 'since'], body.since]] : []
+    if (Array.isArray(body.sequence)) {
+      body.sequence.forEach((it: unknown, k: number) => {
+        if (it && typeof it === 'object' && typeof (it as { since?: unknown }).since === 'string') sinceRefs.push([[...p, 'sequence', k, 'since'], (it as { since: string }).since])
+      })
+    }
+    for (const [sp, ref] of sinceRefs) {
+      const markName = MARK_REF_RE.exec(ref)?.[1]
+      if (markName !== undefined && markNames.has(markName)) {
+        if (markNames.get(markName)?.includes(i) && markNames.get(markName)?.length === 1) add(sp, `"${ref}" is the mark this expectation sets: measure it since another moment`)
+        continue
+      }
+      const name = ref.slice(0, ref.lastIndexOf('.'))
+      if (!ref.includes('.') || !eventSources.has(name)) {
+        add(sp, `"${ref}" is neither a mark (${markNames.size ? [...markNames.keys()].map((m) => `"${m}"`).join(', ') : 'no expectation sets one with mark:'}) nor an event of a name a step defines`)
+      }
+    }
+    const when = body.when as { sysctl?: string | string[]; noSysctl?: string | string[] } | undefined
+    for (const k of ['sysctl', 'noSysctl'] as const) {
+      const gs = when?.[k] === undefined ? [] : Array.isArray(when[k]) ? when[k] : [when[k]]
+      gs.forEach((g, gi) => {
+        const h = SYSCTL_GUARD_RE.exec(g)?.[1]
+        if (h !== undefined && !s.hosts[h]) add([...p, 'when', k, ...(Array.isArray(when?.[k]) ? [gi] : [])], `unknown host "${h}" (hosts: ${hostList})`)
+      })
+    }
+    if (typeof body.mark === 'string' && (eventSources.has(body.mark) || procs.has(body.mark) || sockets.has(body.mark))) {
+      add([...p, 'mark'], `mark "${body.mark}" has the name of a socket or process: choose another (since: ${body.mark}.EVENT would be ambiguous)`)
     }
     if (kind === 'process' && !procs.has(body.name as string)) add([...p, 'name'], `unknown process "${String(body.name)}"`)
     if ((kind === 'ss' || kind === 'states') && body.on === undefined && typeof body.socket !== 'string') {

@@ -92,22 +92,62 @@ export const Tolerance = z.union([
   }).strict(),
 ])
 
+/**
+ * A sysctl guard: "KEY" (exists), or "KEY=VALUE", "KEY!=VALUE", "KEY>VALUE", "KEY<VALUE", "KEY>=VALUE",
+ * "KEY<=VALUE" (its value in force); "HOST:" in front tests that host's value.
+ */
+export const SYSCTL_GUARD_RE = /^(?:([a-z][a-z0-9]{0,7}):\s*)?([a-z0-9_]+(?:\.[A-Za-z0-9_-]+)+)\s*(?:(>=|<=|!=|=|>|<)\s*([^\s<>=!](?:.*\S)?))?$/
+
+const SysctlGuardText = z.string().regex(SYSCTL_GUARD_RE, { message: 'expected a sysctl key, or KEY=VALUE, KEY>VALUE, KEY<VALUE (also >=, <=, !=), optionally after HOST:, e.g. "net.ipv4.tcp_syn_linear_timeouts=0" or "client:net.ipv4.tcp_syn_retries>2"' })
+
+/**
+ * `when: { sysctl: ... }`: one guard or several (all must hold). A bare key asks
+ * whether the kernel has it; KEY OP VALUE tests the value in force in the lab
+ * hosts, after the scenario's sysctls and any --sysctl override: on the
+ * expectation's host (`on:`, or its named socket's), else on every host.
+ */
+export const SysctlGuard = z.union([SysctlGuardText, z.array(SysctlGuardText).min(1)]).meta({
+  description: 'a sysctl key (it must exist), or KEY=VALUE / KEY>VALUE / KEY<VALUE / >= / <= / != tested against the value in force in the lab host (HOST:KEY=VALUE names it; else the expectation\'s `on:` host or its named socket\'s host; else every host); a list: all must hold',
+  examples: ['net.ipv4.tcp_syn_linear_timeouts', 'net.ipv4.tcp_syn_linear_timeouts=0', 'client:net.ipv4.tcp_syn_linear_timeouts=2', ['net.ipv4.tcp_syn_retries>=2', 'net.ipv4.tcp_syn_linear_timeouts<4']],
+})
+
 /** Skip an expectation (with the reason shown) unless the machine matches. */
 export const When = z
   .object({
     kernel: z.string().regex(/^(>=|<=|>|<|=)?\d+(\.\d+){0,2}$/, { message: 'expected a kernel version constraint like ">=5.7"' }).optional().meta({ description: 'a kernel version constraint', examples: ['>=5.7', '<6.5'] }),
-    sysctl: z.string().optional().meta({ description: 'the sysctl must exist on this kernel', examples: ['net.ipv4.tcp_syn_linear_timeouts'] }),
-    noSysctl: z.string().optional().meta({ description: 'the sysctl must not exist on this kernel', examples: ['net.ipv4.tcp_syn_linear_timeouts'] }),
+    sysctl: SysctlGuard.optional().meta({ description: 'applies when the sysctl exists (KEY) or its value in force satisfies KEY=VALUE, KEY>VALUE, KEY<VALUE, ...', examples: ['net.ipv4.tcp_syn_linear_timeouts', 'net.ipv4.tcp_syn_linear_timeouts=0'] }),
+    noSysctl: SysctlGuard.optional().meta({ description: 'applies when the sysctl does not exist (KEY), or its value in force does not satisfy KEY=VALUE, ...', examples: ['net.ipv4.tcp_syn_linear_timeouts'] }),
   })
   .strict()
+
+/** Mark references: NAME (its first moment), NAME.first, NAME.last, NAME.N (the nth, from 1). */
+export const MARK_REF_RE = /^([A-Za-z][A-Za-z0-9_-]{0,31})(?:\.(first|last|[1-9]\d*))?$/
+
+/** `mark: NAME`: names the moments an expectation matched, for `since:` in other expectations. */
+export const MarkName = Name.meta({
+  description: 'name the moments this expectation matched (packets, events, matching samples, state transitions, the exit), so other expectations can measure `since: NAME` (first), NAME.last or NAME.N',
+  examples: ['syn', 'last-syn', 'zero-window'],
+})
+
+/** `since:` an event (NAME.EVENT) or a mark (NAME, NAME.first, NAME.last, NAME.N). */
+export const MomentRef = z
+  .string()
+  .refine((v) => EventRef.safeParse(v).success || MARK_REF_RE.test(v), {
+    message: 'expected an event reference like "cli.connected", or a mark like "syn", "syn.last", "syn.3"',
+  })
+  .meta({
+    description: 'times are relative to this moment (default: t0): an event NAME.EVENT (for events stamped after their syscall returns, e.g. sent, from when the call was issued), or a mark: NAME (its first moment), NAME.first, NAME.last, NAME.N',
+    examples: ['cli.connected', 'syn.last', 'zw.2'],
+  })
 
 const WindowFields = {
   at: z.union([Duration, z.array(Duration).min(1)]).optional().meta({ description: 'when it should happen: a time, or one time per occurrence (each within the tolerance)', examples: ['1s', ['0s', '1s', '3s']] }),
   during: z.tuple([Duration, DurationOrEnd]).optional().meta({ description: 'the window it is checked in: [FROM, TO], TO may be "end"', examples: [['1s', '2.5s'], ['500ms', 'end']] }),
   before: Duration.optional().meta({ description: 'only what happens before this time', examples: ['5s'] }),
   after: Duration.optional().meta({ description: 'only what happens after this time', examples: ['1s'] }),
-  since: EventRef.optional().meta({ description: 'times are relative to this event (default: t0)', examples: ['cli.connected'] }),
+  since: MomentRef.optional(),
   tolerance: Tolerance.optional().meta({ description: 'how far a timing may be off: a duration, or { floor, percent } (default: the scenario\'s)', examples: ['100ms', { floor: '50ms', percent: 10 }] }),
+  mark: MarkName.optional(),
   when: When.optional().meta({ description: 'judge it only on machines that match (skipped with the reason otherwise)', examples: [{ kernel: '>=6.5' }] }),
   description: z.string().optional().meta({ description: 'what it shows, in words (shown in reports)', examples: ['the SYN is retransmitted after 1s'] }),
 }
@@ -161,11 +201,30 @@ export const SsExpect = z
     message: 'expected `match`, `sockets` or `trend`: what to check in the samples',
   })
 
+/**
+ * One state of a `states:` sequence with a time: the socket enters `state` at
+ * `at` (after `since:`, else after the expectation's own `since:`/t0), within
+ * `tolerance`. Times are judged packetdrill's way: from the previous timed
+ * transition's measured time when there is one.
+ */
+export const StateTransition = z
+  .object({
+    state: z.string().meta({ description: 'ss state name, or CLOSED (the socket is gone)', examples: ['CLOSED', 'TIME-WAIT'] }),
+    at: Duration.optional().meta({ description: 'when the socket enters this state', examples: ['63s'] }),
+    since: MomentRef.optional(),
+    tolerance: Tolerance.optional(),
+  })
+  .strict()
+  .meta({ description: 'a state with the time the socket enters it: { state: CLOSED, at: 63s, tolerance: 1s }' })
+
 export const StatesExpect = z
   .object({
     on: HostName.optional().meta({ description: 'the host whose sockets are checked (default: the host of the named socket)', examples: ['client'] }),
     socket: SocketSelector.optional().meta({ description: 'which sockets: a name, { listener: NAME }, or { local, peer, state }', examples: ['cli', { local: 8000, state: 'SYN-RECV' }] }),
-    sequence: z.array(z.string()).min(1).meta({ description: 'TCP states in the order they should be seen (ss names)', examples: [['ESTAB', 'FIN-WAIT-1', 'FIN-WAIT-2', 'TIME-WAIT']] }),
+    sequence: z.array(z.union([z.string(), StateTransition])).min(1).meta({
+      description: 'the states in order; an item { state, at, tolerance, since } also times the transition into it (dated by samples or destroy events; the verdict says which)',
+      examples: [['ESTAB', 'FIN-WAIT-1', 'FIN-WAIT-2', 'TIME-WAIT'], ['ESTAB', { state: 'CLOSED', at: '63s', tolerance: '1s' }]],
+    }),
     exact: z.boolean().optional().meta({ description: 'the observed states are exactly the sequence (default: it appears in order, other states may come between)', examples: [true] }),
     ...WindowFields,
   })

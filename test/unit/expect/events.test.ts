@@ -103,7 +103,7 @@ t.test('process: time of exit', async (t) => {
   t.equal(ok.toleranceMs, 450)
   const early = evaluate(ctx, { process: { name: 'cli', exit: 1, at: '8.9s', since: 'cli.started', tolerance: rule } })
   t.equal(early.status, 'fail', '478.546 ms late, tolerance 445 ms')
-  t.equal(early.measured, 'exited with 1 at 9.843s, outside the window')
+  t.equal(early.measured, 'exited with 1 at 9.843s, outside the window (9.379s after the reference: +478.5ms off, tolerance ±445ms)', 'the miss says how far off the exit was')
   t.equal(early.deltaMs, 478.546)
   t.equal(early.toleranceMs, 445)
   // An older kernel's expectation (7 s) on this kernel.
@@ -168,7 +168,13 @@ t.test('event: a list of times, and a single time', async (t) => {
   t.equal(single.toleranceMs, 940)
   const missed = evaluate(s, { event: { source: 'cli', type: 'exited', at: '7s', since: 'cli.started' } })
   t.equal(missed.status, 'fail')
-  t.equal(missed.measured, '0 matching events', 'only events inside the ±700 ms window are listed, not the exit at 9.379 s')
+  // A single `at:` that misses reports the nearest matching event and its delta (it said "0 matching events").
+  t.equal(missed.measured, 'no matching event in the window; nearest: exited@9.843s, 9.379s after the reference (+2.379s off)')
+  t.equal(missed.deltaMs, 2378.546)
+  t.equal(missed.toleranceMs, 700)
+  t.equal(missed.t, 9.84312, 'points at the nearest event')
+  const none = evaluate(s, { event: { source: 'cli', type: 'error', at: '7s', since: 'cli.started' } })
+  t.equal(none.measured, '0 matching events', 'no such event at all: nothing to be near')
 })
 
 t.test('event: sequence in order', async (t) => {

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { DEFAULT_TOLERANCE, type EvalContext } from '../../../src/expect/context.js'
-import { evaluateExpectation, type ExpectationResult, type ScenarioVerdict } from '../../../src/expect/index.js'
+import { evaluateAll, evaluateExpectation, type ExpectationResult, type ScenarioVerdict } from '../../../src/expect/index.js'
 import type { EventRecord, TimelineRecord } from '../../../src/recorder/records.js'
 import { parseJsonl } from '../../../src/recorder/timeline.js'
 import { Expectation } from '../../../src/scenario/schema.js'
@@ -19,6 +19,7 @@ export const FIXTURE_NAMES = [
   'seed-recvq-stalled-reader',
   'seed-sendq-ack-drop',
   'seed-syn-drop-timeout',
+  'zero-window',
 ] as const
 export type FixtureName = (typeof FIXTURE_NAMES)[number]
 
@@ -39,16 +40,15 @@ export interface Fixture {
 
 const cache = new Map<FixtureName, Fixture>()
 
-/** Load one recorded timeline (records.jsonl, env.json, verdict.json). */
-export function loadFixture(name: FixtureName): Fixture {
-  const hit = cache.get(name)
+/** Load one recorded timeline (records.jsonl, env.json, verdict.json); `dir` for one recorded elsewhere (test/fixtures/runs). */
+export function loadFixture(name: FixtureName, dir = join(TIMELINES, name)): Fixture {
+  const hit = dir === join(TIMELINES, name) ? cache.get(name) : undefined
   if (hit) return { ...hit, records: [...hit.records] }
-  const dir = join(TIMELINES, name)
   const records = parseJsonl(readFileSync(join(dir, 'records.jsonl'), 'utf8'))
   const env = JSON.parse(readFileSync(join(dir, 'env.json'), 'utf8')) as FixtureEnv
   const verdict = JSON.parse(readFileSync(join(dir, 'verdict.json'), 'utf8')) as ScenarioVerdict
   const fx: Fixture = { name, records, env, verdict, hosts: hostAddresses(records) }
-  cache.set(name, fx)
+  if (dir === join(TIMELINES, name)) cache.set(name, fx)
   return { ...fx, records: [...records] }
 }
 
@@ -81,8 +81,14 @@ export function contextOf(fx: Fixture, over: Partial<EvalContext> = {}, extra: r
     tolerance: DEFAULT_TOLERANCE,
     kernel: fx.env.kernel,
     hasSysctl: (k) => sysctls.has(k),
+    sysctlValues: (k) => new Map(Object.entries(fx.env.hosts).flatMap(([h, e]) => (e.sysctls[k] !== undefined ? [[h, e.sysctls[k] as string] as const] : []))),
     ...over,
   }
+}
+
+/** Parse expectations as the loader does and evaluate them together (marks first), as the runner does. */
+export function evaluateList(ctx: EvalContext, inputs: unknown[]): ExpectationResult[] {
+  return evaluateAll(inputs.map((x) => Expectation.parse(x)), ctx)
 }
 
 /** Parse an expectation exactly as the loader does (durations to ms, defaults) and evaluate it. */
