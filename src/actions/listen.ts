@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { MAX_INT32 } from '../scenario/limits.js'
 import { Name } from '../scenario/fields.js'
 import { defineSocketAction, ReadMode, SockOpts } from './socket.js'
 
@@ -7,7 +8,7 @@ export const ListenAction = z
     name: Name,
     port: z.number().int().min(1).max(65535),
     addr: z.string().optional(),
-    backlog: z.number().int().min(0).optional(),
+    backlog: z.number().int().min(0).max(MAX_INT32).optional(),
     accept: z.enum(['auto', 'manual', 'never']).default('auto'),
     as: Name.optional().meta({ description: 'name of accepted sockets (default NAME-conn; later ones get -2, -3, ...)' }),
     read: ReadMode.optional(),

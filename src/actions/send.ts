@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { MAX_INT32 } from '../scenario/limits.js'
 import { Duration, Name } from '../scenario/fields.js'
 import { defineSocketAction } from './socket.js'
 
@@ -6,8 +7,8 @@ export const SendAction = z
   .object({
     socket: Name,
     data: z.string().optional(),
-    bytes: z.number().int().positive().optional(),
-    count: z.number().int().positive().optional(),
+    bytes: z.number().int().positive().max(MAX_INT32).optional(),
+    count: z.number().int().positive().max(MAX_INT32).optional(),
     every: Duration.optional(),
     untilFull: z.boolean().optional(),
     continueOnError: z.boolean().optional().meta({ description: 'keep repeating after a failed write, like a write loop that ignores errors (ETIMEDOUT, then EPIPE, EPIPE...)' }),

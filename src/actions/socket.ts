@@ -3,6 +3,7 @@
 // defineSocketAction, since each of them is the agent's op of the same name.
 
 import { z } from 'zod'
+import { MAX_INT32 } from '../scenario/limits.js'
 import type { AgentCommand } from '../agent/protocol.js'
 import { Duration, Name } from '../scenario/fields.js'
 import type { HostFacts } from '../scenario/template.js'
@@ -10,12 +11,12 @@ import { defineAction, type ActionDefinition, type NameRef } from './define.js'
 
 export const SockOpts = z
   .object({
-    rcvbuf: z.number().int().positive().optional(),
-    sndbuf: z.number().int().positive().optional(),
+    rcvbuf: z.number().int().positive().max(MAX_INT32).optional(),
+    sndbuf: z.number().int().positive().max(MAX_INT32).optional(),
     keepalive: z
       .union([
         z.boolean(),
-        z.object({ idle: Duration.optional(), interval: Duration.optional(), count: z.number().int().positive().optional() }).strict(),
+        z.object({ idle: Duration.optional(), interval: Duration.optional(), count: z.number().int().positive().max(MAX_INT32).optional() }).strict(),
       ])
       .optional(),
     userTimeout: Duration.optional().meta({ description: 'TCP_USER_TIMEOUT' }),
@@ -25,9 +26,9 @@ export const SockOpts = z
     linger: Duration.optional().meta({ description: 'SO_LINGER on with this timeout (0 = abortive close)' }),
     quickack: z.boolean().optional(),
     cork: z.boolean().optional(),
-    maxseg: z.number().int().positive().optional(),
-    notsentLowat: z.number().int().nonnegative().optional(),
-    windowClamp: z.number().int().nonnegative().optional(),
+    maxseg: z.number().int().positive().max(MAX_INT32).optional(),
+    notsentLowat: z.number().int().nonnegative().max(MAX_INT32).optional(),
+    windowClamp: z.number().int().nonnegative().max(MAX_INT32).optional(),
   })
   .strict()
 

@@ -4,7 +4,7 @@
 
 import { z } from 'zod'
 import { ACTIONS, ACTION_NAMES, type ActionName } from '../actions/index.js'
-import { Comparator, Duration, EventRef, HostName, Name, SysctlMap } from './fields.js'
+import { Comparator, CountComparator, Duration, EventRef, hasValidPort, HostName, Name, Port, PORT_MESSAGE, SysctlMap } from './fields.js'
 
 export { Comparator, Duration, EventRef } from './fields.js'
 export { ACTIONS, ACTION_NAMES, actionOf, type ActionName } from '../actions/index.js'
@@ -92,11 +92,11 @@ const WindowFields = {
 
 const Endpoint = z.string().regex(/^([a-z][a-z0-9]{0,7}|[0-9a-fA-F.:[\]]+|\*)?(:\d+)?$/, {
   message: 'expected HOST, HOST:PORT or :PORT (e.g. "server:8000")',
-})
+}).refine(hasValidPort, { message: PORT_MESSAGE })
 
 const EndpointFields = {
-  local: z.union([Endpoint, z.number().int()]).optional().meta({ description: 'local endpoint: HOST:PORT, :PORT or a port number', examples: [8000, 'server:8000'] }),
-  peer: z.union([Endpoint, z.number().int()]).optional().meta({ description: 'peer endpoint: HOST:PORT, HOST, :PORT or a port number', examples: ['client', 'server:8000'] }),
+  local: z.union([Endpoint, Port]).optional().meta({ description: 'local endpoint: HOST:PORT, :PORT or a port number', examples: [8000, 'server:8000'] }),
+  peer: z.union([Endpoint, Port]).optional().meta({ description: 'peer endpoint: HOST:PORT, HOST, :PORT or a port number', examples: ['client', 'server:8000'] }),
   state: z.union([z.string(), z.array(z.string())]).optional().meta({ description: 'ss state(s), e.g. ESTAB, SYN-RECV, LISTEN', examples: ['ESTAB', ['FIN-WAIT-1', 'FIN-WAIT-2']] }),
 }
 
@@ -155,8 +155,8 @@ export const PacketsExpect = z
       description: 'packets of a named socket (its 4-tuple, from its first SYN to the tuple\'s reuse), or { listener: NAME } for the never-accepted connections of a listener',
     }),
     flags: z.union([z.string(), z.array(z.string())]).optional(),
-    len: Comparator.optional(),
-    count: Comparator.optional(),
+    len: CountComparator.optional(),
+    count: CountComparator.optional(),
     gaps: z.array(Duration).min(1).optional(),
     ...WindowFields,
   })
@@ -178,9 +178,9 @@ export const EventExpect = z
     source: Name.optional(),
     type: z.string().optional(),
     errno: z.string().optional(),
-    count: Comparator.optional(),
+    count: CountComparator.optional(),
     sequence: z
-      .array(z.object({ type: z.string(), errno: z.string().optional(), n: Comparator.optional() }).strict())
+      .array(z.object({ type: z.string(), errno: z.string().optional(), n: CountComparator.optional() }).strict())
       .optional(),
     ...WindowFields,
   })
@@ -191,8 +191,8 @@ export const CounterExpect = z
     on: HostName,
     name: z.string(),
     value: Comparator.optional(),
-    packets: Comparator.optional(),
-    bytes: Comparator.optional(),
+    packets: CountComparator.optional(),
+    bytes: CountComparator.optional(),
     when: When.optional(),
     description: z.string().optional(),
   })
@@ -262,7 +262,7 @@ export const Scenario = z
       examples: [{ srv: { on: 'server', local: 8000, state: 'LISTEN' }, conn: { on: 'server', local: 8000, peer: 'client' } }],
     }),
     sample: z.object({ interval: Duration.optional() }).strict().optional(),
-    capture: z.union([z.literal(false), z.object({ snaplen: z.number().int().positive().optional(), filter: z.array(z.string()).optional() }).strict()]).optional(),
+    capture: z.union([z.literal(false), z.object({ snaplen: z.number().int().positive().max(262144).optional(), filter: z.array(z.string()).optional() }).strict()]).optional(),
     tolerance: Tolerance.optional(),
     duration: Duration.optional().meta({ description: 'the run lasts until t0 + duration (default: last step + 1s)' }),
     steps: z.array(Step).min(1),
