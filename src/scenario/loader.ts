@@ -22,6 +22,8 @@ export interface LoadedScenario {
   /** Source position of steps[i] and expect[i], for reports. */
   stepPos: SourcePos[]
   expectPos: SourcePos[]
+  /** Source position of any path in the document (its key with atKey), for checks made after loading. */
+  posOf?: ((p: Array<string | number>, atKey?: boolean) => SourcePos) | undefined
 }
 
 /** Load and validate one scenario file; throws ScenarioError listing every problem. */
@@ -120,6 +122,7 @@ function parseWithinLimits(source: string, file: string): LoadedScenario {
     scenario,
     stepPos: scenario.steps.map((_, i) => nodePos(['steps', i])),
     expectPos: scenario.expect.map((_, i) => nodePos(['expect', i])),
+    posOf: nodePos,
   }
 }
 
@@ -348,7 +351,7 @@ function checkMeaning(s: Scenario, pos: PosFn): ScenarioIssue[] {
         try {
           new RegExp(v.slice(1, -1))
         } catch (err: unknown) {
-          add([...p, stream], `bad regular expression ${v}: ${(err as Error).message}`)
+          add([...p, stream], `bad regular expression ${excerptOf(v)}: ${excerptOf((err as Error).message, 80)}`)
         }
       }
     }
@@ -382,7 +385,7 @@ function toIssue(i: z.core.$ZodIssue, doc: Document, posAt: (o: number) => Sourc
     return {
       ...positionOf(doc, p, posAt, true),
       path: formatPath(p),
-      message: `unknown key "${stepKey}": a step has ${STEP_KEYS.join(', ')}, or a host name (${hosts.map((h) => `"${h}"`).join(', ')})`,
+      message: `unknown key "${excerptOf(stepKey)}": a step has ${STEP_KEYS.join(', ')}, or a host name (${hosts.map((h) => `"${h}"`).join(', ')})`,
     }
   }
   if (i.code === 'unrecognized_keys') {
@@ -394,7 +397,7 @@ function toIssue(i: z.core.$ZodIssue, doc: Document, posAt: (o: number) => Sourc
 }
 
 function unknownKeyMessage(keys: string[], p: Array<string | number>): string {
-  const which = keys.map((k) => `"${k}"`).join(', ')
+  const which = keys.slice(0, 5).map((k) => `"${excerptOf(k)}"`).join(', ')
   if (p.length === 2 && p[0] === 'steps') return `unknown key ${which}: a step has at, after, delay, timeout, wait, or a host name`
   return `unknown key ${which}`
 }
