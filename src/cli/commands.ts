@@ -7,7 +7,9 @@ import { existsSync } from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { Writable } from 'node:stream'
-import { UsageError } from '../util/errors.js'
+import { ScenarioError, UsageError } from '../util/errors.js'
+import { excerptOf } from '../scenario/limits.js'
+import { sysctlKeyProblem, sysctlValueProblem, SYSCTL_KEY_HINT } from '../scenario/sysctl-values.js'
 import type { LoadedScenario } from '../scenario/loader.js'
 import { REPORTER_NAMES, type ReporterName } from '../report/terminal.js'
 import type { ScenarioVerdict } from '../expect/verdict.js'
@@ -40,8 +42,9 @@ async function selectScenarios(ctx: CommandContext): Promise<LoadedScenario[]> {
   const { findScenarioFiles, loadScenarios } = await import('../scenario/loader.js')
   const explicit = ctx.positionals.length > 0
   const files = await findScenarioFiles(explicit ? ctx.positionals : [defaultScenarioDir()])
+  if (files.length === 0) throw noScenarios(explicit ? ctx.positionals : [defaultScenarioDir()])
   const loaded = await loadScenarios(files)
-  const tags = (ctx.values.tag as string[] | undefined) ?? []
+  const tags = parseTags(ctx.values.tag)
   return loaded.filter((l) => {
     const st = l.scenario.tags
     if (tags.length > 0) return tags.some((t) => st.includes(t))
@@ -49,33 +52,77 @@ async function selectScenarios(ctx: CommandContext): Promise<LoadedScenario[]> {
   })
 }
 
+function noScenarios(paths: readonly string[]): UsageError {
+  return new UsageError(`no scenarios: no *.yaml or *.yml file in ${paths.map((p) => `"${excerptOf(p)}"`).join(', ')}`, { hint: 'give a scenario file or a directory holding some (tcplab list shows them)' })
+}
+
+/** validate's and run's last checks before anything runs (runner/preflight.ts): exit 2 with file:line:col on a problem. */
+async function preflight(ctx: CommandContext, loaded: LoadedScenario[], backend: import('../lab/index.js').Backend | undefined, sysctls: Record<string, string> = {}): Promise<void> {
+  const { preflightScenarios } = await import('../runner/preflight.js')
+  const { issues, notes } = await preflightScenarios(loaded, backend, sysctls)
+  for (const n of notes) ctx.err.write(`tcplab: ${n}\n`)
+  if (issues.length > 0) {
+    throw new ScenarioError(issues, {
+      hint: issues.some((i) => /sysctl/.test(i.message)) ? SYSCTL_KEY_HINT : issues.some((i) => /iptables|ip6tables/.test(i.message)) ? 'check the rule against iptables(8) and iptables-extensions(8); it is passed as argv, without a shell' : undefined,
+    })
+  }
+}
+
 function timestampDir(): string {
   return path.join('results', new Date().toISOString().replace(/:/g, '-').replace(/\..*$/, ''))
 }
 
-function parseIntOption(v: unknown, name: string, min: number): number | undefined {
+/** Most --jobs there is use for: more scenarios at once than this only queue up. */
+const MAX_JOBS = 1024
+
+function parseIntOption(v: unknown, name: string, min: number, max = Number.MAX_SAFE_INTEGER, unit = ''): number | undefined {
   if (v === undefined) return undefined
-  const n = Number(v)
-  if (!Number.isInteger(n) || n < min) throw new UsageError(`--${name} expects an integer >= ${min}, got "${String(v)}"`)
+  const text = String(v)
+  if (!/^-?\d+$/.test(text.trim())) throw new UsageError(`--${name} expects a whole number${unit}, got "${excerptOf(text)}"`, { hint: `e.g. --${name} ${Math.max(min, 1)}` })
+  const n = Number(text)
+  if (n < min) throw new UsageError(`--${name} expects a number >= ${min}${unit}, got ${n}`, { hint: `e.g. --${name} ${Math.max(min, 1)}` })
+  if (n > max) throw new UsageError(`--${name} expects a number <= ${max}${unit}, got ${n}`)
   return n
 }
 
 /** --jobs: "auto" (the default: admit scenarios while the machine keeps time) or a fixed N >= 1. */
 export function parseJobs(v: unknown): number | 'auto' {
   if (v === undefined || v === 'auto') return 'auto'
-  const n = parseIntOption(v, 'jobs', 1)
-  if (n === undefined) throw new UsageError(`--jobs expects "auto" or an integer >= 1, got "${String(v)}"`)
+  if (!/^-?\d+$/.test(String(v))) throw new UsageError(`--jobs expects "auto" or a whole number of scenarios run at once, got "${excerptOf(String(v))}"`, { hint: '--jobs auto, or --jobs 2' })
+  const n = Number(v)
+  if (n < 1) throw new UsageError(`--jobs expects "auto" or at least 1 scenario at a time, got ${n}`, { hint: '--jobs auto, or --jobs 1 to run one at a time' })
+  if (n > MAX_JOBS) throw new UsageError(`--jobs expects at most ${MAX_JOBS}, got ${n}`)
   return n
 }
 
-function parseSysctls(list: string[] | undefined): Record<string, string> {
+/** --sysctl KEY=VALUE: per-network-namespace keys only, values by type (as in a scenario). */
+export function parseSysctls(list: string[] | undefined): Record<string, string> {
   const out: Record<string, string> = {}
   for (const kv of list ?? []) {
-    const m = /^([a-z0-9_.-]+)=(.*)$/.exec(kv)
-    if (!m) throw new UsageError(`--sysctl expects KEY=VALUE, got "${kv}"`)
-    out[m[1] as string] = m[2] as string
+    const m = /^([^=\s]+)=(.*)$/.exec(kv)
+    if (!m) throw new UsageError(`--sysctl expects KEY=VALUE, got "${excerptOf(kv)}"`, { hint: '--sysctl net.ipv4.tcp_syn_retries=3' })
+    const key = m[1] as string
+    const value = m[2] as string
+    const problem = sysctlKeyProblem(key) ?? sysctlValueProblem(key, value)
+    if (problem) throw new UsageError(`--sysctl: ${problem}`, { hint: SYSCTL_KEY_HINT })
+    out[key] = value
   }
   return out
+}
+
+/** --results DIR: a path, not empty. */
+function parseResultsDir(v: unknown): string | undefined {
+  if (v === undefined) return undefined
+  const dir = String(v)
+  if (dir.trim() === '' || dir.includes('\0')) throw new UsageError(`--results expects a directory path, got "${excerptOf(dir)}"`)
+  return dir
+}
+
+/** --tag T: a tag as scenarios write them (lowercase letters, digits, "-"). */
+function parseTags(v: unknown): string[] {
+  const tags = (v as string[] | undefined) ?? []
+  for (const t of tags) if (!/^[a-z0-9-]+$/.test(t)) throw new UsageError(`--tag expects a tag of lowercase letters, digits and "-", got "${excerptOf(t)}"`)
+  return tags
 }
 
 /** Exit code of a finished run: 3 environment > 2 bad input > 1 failure > 0. */
@@ -107,7 +154,8 @@ const run: Command = {
     const reporterName = ((ctx.values.reporter as string | undefined) ?? 'pretty') as ReporterName
     if (!REPORTER_NAMES.includes(reporterName)) throw new UsageError(`--reporter expects ${REPORTER_NAMES.join(', ')}, got "${reporterName}"`)
     const jobs = parseJobs(ctx.values.jobs)
-    const toleranceMs = parseIntOption(ctx.values.tolerance, 'tolerance', 0)
+    const toleranceMs = parseIntOption(ctx.values.tolerance, 'tolerance', 0, 3_600_000, ' of milliseconds')
+    const resultsOption = parseResultsDir(ctx.values.results)
     const sysctlOverrides = parseSysctls(ctx.values.sysctl as string[] | undefined)
     // Everything is validated before anything is created.
     const scenarios = await selectScenarios(ctx)
@@ -117,7 +165,8 @@ const run: Command = {
     ])
     const backend = await createBackend(backendName)
     await backend.check()
-    const resultsDir = (ctx.values.results as string | undefined) ?? timestampDir()
+    await preflight(ctx, scenarios, backend, sysctlOverrides)
+    const resultsDir = resultsOption ?? timestampDir()
     const { verdicts } = await runSuite(scenarios, {
       backend,
       resultsDir,
@@ -140,7 +189,7 @@ const list: Command = {
     const { findScenarioFiles, loadScenarios } = await import('../scenario/loader.js')
     const explicit = ctx.positionals.length > 0
     const files = await findScenarioFiles(explicit ? ctx.positionals : [defaultScenarioDir()])
-    const tags = (ctx.values.tag as string[] | undefined) ?? []
+    const tags = parseTags(ctx.values.tag)
     const loaded = (await loadScenarios(files)).filter((l) => tags.length === 0 || tags.some((t) => l.scenario.tags.includes(t)))
     const rows = loaded.map((l) => ({ name: l.scenario.name, file: l.file, tags: l.scenario.tags, title: l.scenario.title }))
     if (ctx.values.json) {
@@ -157,8 +206,17 @@ const validate: Command = {
   options: {},
   async run(ctx) {
     const { findScenarioFiles, loadScenarios } = await import('../scenario/loader.js')
-    const files = await findScenarioFiles(ctx.positionals.length ? ctx.positionals : [defaultScenarioDir()])
+    const paths = ctx.positionals.length ? ctx.positionals : [defaultScenarioDir()]
+    const files = await findScenarioFiles(paths)
+    if (files.length === 0) throw noScenarios(paths)
     const loaded = await loadScenarios(files)
+    // What run would find on this machine too, where it can look (root: a throwaway namespace).
+    let backend
+    if (process.getuid?.() === 0) {
+      const { createBackend } = await import('../lab/index.js')
+      backend = await createBackend('netns')
+    }
+    await preflight(ctx, loaded, backend)
     for (const l of loaded) ctx.out.write(`ok ${l.file} (${l.scenario.name}: ${l.scenario.steps.length} steps, ${l.scenario.expect.length} expectations)\n`)
     return 0
   },
@@ -183,6 +241,7 @@ const gc: Command = {
   options: { backend: { type: 'string', short: 'b' } },
   async run(ctx) {
     const which = (ctx.values.backend as string | undefined) ?? 'all'
+    if (which !== 'all' && !(BACKEND_NAMES as readonly string[]).includes(which)) throw new UsageError(`--backend expects ${BACKEND_NAMES.join(', ')} or all, got "${excerptOf(which)}"`)
     const names = which === 'all' ? [...BACKEND_NAMES] : [which]
     const { createBackend } = await import('../lab/index.js')
     let total = 0

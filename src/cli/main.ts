@@ -6,6 +6,7 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util'
 import { TcplabError, UsageError, exitCodeOf } from '../util/errors.js'
 import { COMMANDS, type CommandContext } from './commands.js'
+import { joinNegativeValues } from './option-values.js'
 
 const HELP = `tcplab: reproducible TCP failure scenarios on real kernels
 
@@ -43,7 +44,7 @@ async function main(argv: string[]): Promise<number> {
   if (!cmd) throw new UsageError(`unknown command "${name}"\n\n${HELP}`)
   let parsed
   try {
-    parsed = parseArgs({ args: rest, options: cmd.options as ParseArgsConfig['options'], allowPositionals: true, strict: true })
+    parsed = parseArgs({ args: joinNegativeValues(rest, cmd.options), options: cmd.options as ParseArgsConfig['options'], allowPositionals: true, strict: true })
   } catch (e: unknown) {
     throw new UsageError(`${name}: ${(e as Error).message}`, { hint: `tcplab --help` })
   }
