@@ -77,11 +77,11 @@ if (skip) {
     const dir = tempDir('tcplab-e2e-badrule-')
     const r = await runCli(['run', 'test/fixtures/scenarios/e2e/bad-rule.yaml', '--results', dir])
     t.equal(r.code, 2)
-    t.match(r.stderr, /bad-rule\.yaml:9:25 steps\[1\]\.server\.iptables: iptables rejects the rule "-A NOPE -p tcp -j DROP.*": Chain 'NOPE' does not exist/)
+    t.match(r.stderr, /bad-rule\.yaml:9:25 steps\[1\]\.server\.iptables: iptables rejects the rule "-A NOPE -p tcp -j DROP.*": .*(No chain|Chain 'NOPE')/)
     t.match(r.stderr, /hint: /)
     const v = await runCli(['validate', 'test/fixtures/scenarios/e2e/bad-rule.yaml'])
     t.equal(v.code, 2, 'validate finds it too')
-    t.match(v.stderr, /bad-rule\.yaml:9:25 .*Chain 'NOPE' does not exist/)
+    t.match(v.stderr, /bad-rule\.yaml:9:25 .*iptables rejects the rule/)
     await assertClean(t, 'after a rejected rule', dir)
   })
 
