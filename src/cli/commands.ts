@@ -128,7 +128,7 @@ function parseTags(v: unknown): string[] {
 /** Exit code of a finished run: 3 environment > 2 bad input > 1 failure > 0. */
 export function runExitCode(verdicts: readonly ScenarioVerdict[]): number {
   const errCodes = verdicts.filter((v) => v.status === 'error').map((v) => v.error?.exitCode ?? 1)
-  if (errCodes.includes(130)) return 130
+  if (errCodes.includes(130) || verdicts.some((v) => v.status === 'interrupted')) return 130
   if (errCodes.includes(3)) return 3
   if (errCodes.includes(2)) return 2
   if (errCodes.length > 0 || verdicts.some((v) => v.status === 'fail')) return 1

@@ -45,7 +45,7 @@ export function expectedDurationMs(s: LoadedScenario): number | undefined {
   return ats.length > 0 ? Math.max(...ats) + 1000 : undefined
 }
 
-const ICON: Record<string, string> = { pass: 'PASS', fail: 'FAIL', error: 'ERROR', skip: 'SKIP' }
+const ICON: Record<string, string> = { pass: 'PASS', fail: 'FAIL', error: 'ERROR', skip: 'SKIP', interrupted: 'INTERRUPTED' }
 
 /** Timers later than this (p99, ms) during a scenario are worth a word on its line. */
 const NOTABLE_LATE_MS = 5
@@ -82,7 +82,7 @@ function prettyReporter(out: Writable, opts: ReporterOptions): SuiteReporter {
   const live = opts.live ?? tty.isTTY === true
   const now = opts.now ?? Date.now
   const running = new Map<string, { startMs: number; expectedMs?: number | undefined }>()
-  const done = { pass: 0, fail: 0, error: 0, skip: 0 }
+  const done = { pass: 0, fail: 0, error: 0, skip: 0, interrupted: 0 }
   let total = 0
   let timer: NodeJS.Timeout | undefined
   let statusShown = false
@@ -153,7 +153,7 @@ export function progressLine(
 
 /** "5 scenarios: 4 passed, 1 failed, 0 errors, 0 skipped in 23.1s" */
 export function summaryLine(s: RunSummary): string {
-  return `${s.scenarios.length} scenarios: ${s.passed} passed, ${s.failed} failed, ${s.errors} errors, ${s.skipped} skipped in ${formatMs(s.durationMs)} (${s.resultsDir})`
+  return `${s.scenarios.length} scenarios: ${s.passed} passed, ${s.failed} failed, ${s.errors} errors, ${s.skipped} skipped${s.interruptedScenarios ? `, ${s.interruptedScenarios} interrupted` : ''} in ${formatMs(s.durationMs)} (${s.resultsDir})`
 }
 
 function tapReporter(out: Writable): SuiteReporter {
