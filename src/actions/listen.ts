@@ -1,6 +1,5 @@
 import { z } from 'zod'
-import { MAX_INT32 } from '../scenario/limits.js'
-import { Name } from '../scenario/fields.js'
+import { Name, MAX_INT32 } from '../scenario/fields.js'
 import { defineSocketAction, ReadMode, SockOpts } from './socket.js'
 
 export const ListenAction = z

@@ -1,6 +1,5 @@
 import { z } from 'zod'
-import { MAX_INT32 } from '../scenario/limits.js'
-import { Name } from '../scenario/fields.js'
+import { Name, MAX_INT32 } from '../scenario/fields.js'
 import { defineSocketAction } from './socket.js'
 
 export const ReadAction = z.object({ socket: Name, bytes: z.number().int().positive().max(MAX_INT32).optional() }).strict()

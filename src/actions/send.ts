@@ -1,6 +1,5 @@
 import { z } from 'zod'
-import { MAX_INT32 } from '../scenario/limits.js'
-import { Duration, Name } from '../scenario/fields.js'
+import { Duration, Name, MAX_INT32 } from '../scenario/fields.js'
 import { defineSocketAction } from './socket.js'
 
 export const SendAction = z

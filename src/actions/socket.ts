@@ -3,9 +3,8 @@
 // defineSocketAction, since each of them is the agent's op of the same name.
 
 import { z } from 'zod'
-import { MAX_INT32 } from '../scenario/limits.js'
 import type { AgentCommand } from '../agent/protocol.js'
-import { Duration, Name } from '../scenario/fields.js'
+import { Duration, Name, MAX_INT32 } from '../scenario/fields.js'
 import type { HostFacts } from '../scenario/template.js'
 import { defineAction, type ActionDefinition, type NameRef } from './define.js'
 

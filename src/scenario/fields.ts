@@ -7,6 +7,8 @@ import { z } from 'zod'
 import { parseDurationMs } from '../util/duration.js'
 import { parseComparator } from './comparator.js'
 import { MAX_DURATION_MS, quoteExcerpt } from './limits.js'
+
+export { MAX_INT32 } from './limits.js'
 import { sysctlKeyProblem, sysctlValueProblem } from './sysctl-values.js'
 
 /** A duration written "250ms", "2s", "1m30s" (or 0), parsed to milliseconds. */
