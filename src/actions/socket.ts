@@ -4,21 +4,21 @@
 
 import { z } from 'zod'
 import type { AgentCommand } from '../agent/protocol.js'
-import { Duration, Name } from '../scenario/fields.js'
+import { Duration, Name, MAX_INT32 } from '../scenario/fields.js'
 import type { HostFacts } from '../scenario/template.js'
 import { defineAction, type ActionDefinition, type NameRef } from './define.js'
 
 export const SockOpts = z
   .object({
-    rcvbuf: z.number().int().positive().optional().meta({ description: 'SO_RCVBUF, bytes (the kernel doubles it)', examples: [4096] }),
-    sndbuf: z.number().int().positive().optional().meta({ description: 'SO_SNDBUF, bytes (the kernel doubles it)', examples: [4096] }),
+    rcvbuf: z.number().int().positive().max(MAX_INT32).optional().meta({ description: 'SO_RCVBUF, bytes (the kernel doubles it)', examples: [4096] }),
+    sndbuf: z.number().int().positive().max(MAX_INT32).optional().meta({ description: 'SO_SNDBUF, bytes (the kernel doubles it)', examples: [4096] }),
     keepalive: z
       .union([
         z.boolean(),
         z.object({
           idle: Duration.optional().meta({ description: 'TCP_KEEPIDLE: idle time before the first probe', examples: ['2s'] }),
           interval: Duration.optional().meta({ description: 'TCP_KEEPINTVL: time between probes', examples: ['1s'] }),
-          count: z.number().int().positive().optional().meta({ description: 'TCP_KEEPCNT: unanswered probes before the connection is dropped', examples: [3] }),
+          count: z.number().int().positive().max(MAX_INT32).optional().meta({ description: 'TCP_KEEPCNT: unanswered probes before the connection is dropped', examples: [3] }),
         }).strict(),
       ])
       .optional()
@@ -30,9 +30,9 @@ export const SockOpts = z
     linger: Duration.optional().meta({ description: 'SO_LINGER on with this timeout (0 = abortive close)', examples: [0, '5s'] }),
     quickack: z.boolean().optional().meta({ description: 'TCP_QUICKACK: acknowledge at once instead of delaying ACKs', examples: [true] }),
     cork: z.boolean().optional().meta({ description: 'TCP_CORK: hold partial segments until uncorked', examples: [true] }),
-    maxseg: z.number().int().positive().optional().meta({ description: 'TCP_MAXSEG: the largest segment to send, bytes', examples: [536] }),
-    notsentLowat: z.number().int().nonnegative().optional().meta({ description: 'TCP_NOTSENT_LOWAT: writable only while fewer unsent bytes are queued', examples: [16384] }),
-    windowClamp: z.number().int().nonnegative().optional().meta({ description: 'TCP_WINDOW_CLAMP: the largest window to advertise, bytes', examples: [1024] }),
+    maxseg: z.number().int().positive().max(MAX_INT32).optional().meta({ description: 'TCP_MAXSEG: the largest segment to send, bytes', examples: [536] }),
+    notsentLowat: z.number().int().nonnegative().max(MAX_INT32).optional().meta({ description: 'TCP_NOTSENT_LOWAT: writable only while fewer unsent bytes are queued', examples: [16384] }),
+    windowClamp: z.number().int().nonnegative().max(MAX_INT32).optional().meta({ description: 'TCP_WINDOW_CLAMP: the largest window to advertise, bytes', examples: [1024] }),
   })
   .strict()
 

@@ -6,42 +6,73 @@
 
 import path from 'node:path'
 import { UsageError } from '../util/errors.js'
+import { ScenarioError } from '../util/errors.js'
+import { excerptOf } from '../scenario/limits.js'
+import { sysctlKeyProblem, sysctlValueProblem, SYSCTL_KEY_HINT } from '../scenario/sysctl-values.js'
+import type { LoadedScenario } from '../scenario/loader.js'
 import { REPORTER_NAMES, type ReporterName } from '../report/terminal.js'
 import { defineCommand } from './command.js'
-import { defaultScenarioDir, selectScenarios } from './select.js'
+import { defaultScenarioDir, noScenarios, selectScenarios } from './select.js'
 
 /** The backends' names, repeated here so that parsing options loads no backend (a unit test keeps it equal to lab/index.ts). */
 export const BACKEND_NAMES = ['netns', 'docker'] as const
 export const AGENT_PRIORITIES = ['fifo', 'nice', 'normal'] as const
 
+import type { CommandContext } from './command.js'
 export type { CommandContext, CommandDef as Command } from './command.js'
 export { runExitCode } from './run-suite.js'
+
+
+/** validate's and run's last checks before anything runs (runner/preflight.ts): exit 2 with file:line:col on a problem. */
+async function preflight(ctx: CommandContext, loaded: LoadedScenario[], backend: import('../lab/index.js').Backend | undefined, sysctls: Record<string, string> = {}): Promise<void> {
+  const { preflightScenarios } = await import('../runner/preflight.js')
+  const { issues, notes } = await preflightScenarios(loaded, backend, sysctls)
+  for (const n of notes) ctx.err.write(`tcplab: ${n}\n`)
+  if (issues.length > 0) {
+    throw new ScenarioError(issues, {
+      hint: issues.some((i) => /sysctl/.test(i.message)) ? SYSCTL_KEY_HINT : issues.some((i) => /iptables|ip6tables/.test(i.message)) ? 'check the rule against iptables(8) and iptables-extensions(8); it is passed as argv, without a shell' : undefined,
+    })
+  }
+}
 
 function timestampDir(): string {
   return path.join('results', new Date().toISOString().replace(/:/g, '-').replace(/\..*$/, ''))
 }
 
-function parseIntOption(v: unknown, name: string, min: number): number | undefined {
+/** Most --jobs there is use for: more scenarios at once than this only queue up. */
+const MAX_JOBS = 1024
+
+function parseIntOption(v: unknown, name: string, min: number, max = Number.MAX_SAFE_INTEGER, unit = ''): number | undefined {
   if (v === undefined) return undefined
-  const n = Number(v)
-  if (!Number.isInteger(n) || n < min) throw new UsageError(`--${name} expects an integer >= ${min}, got "${String(v)}"`)
+  const text = String(v)
+  if (!/^-?\d+$/.test(text.trim())) throw new UsageError(`--${name} expects a whole number${unit}, got "${excerptOf(text)}"`, { hint: `e.g. --${name} ${Math.max(min, 1)}` })
+  const n = Number(text)
+  if (n < min) throw new UsageError(`--${name} expects a number >= ${min}${unit}, got ${n}`, { hint: `e.g. --${name} ${Math.max(min, 1)}` })
+  if (n > max) throw new UsageError(`--${name} expects a number <= ${max}${unit}, got ${n}`)
   return n
 }
 
 /** --jobs: "auto" (the default: admit scenarios while the machine keeps time) or a fixed N >= 1. */
 export function parseJobs(v: unknown): number | 'auto' {
   if (v === undefined || v === 'auto') return 'auto'
-  const n = parseIntOption(v, 'jobs', 1)
-  if (n === undefined) throw new UsageError(`--jobs expects "auto" or an integer >= 1, got "${String(v)}"`)
+  if (!/^-?\d+$/.test(String(v))) throw new UsageError(`--jobs expects "auto" or a whole number of scenarios run at once, got "${excerptOf(String(v))}"`, { hint: '--jobs auto, or --jobs 2' })
+  const n = Number(v)
+  if (n < 1) throw new UsageError(`--jobs expects "auto" or at least 1 scenario at a time, got ${n}`, { hint: '--jobs auto, or --jobs 1 to run one at a time' })
+  if (n > MAX_JOBS) throw new UsageError(`--jobs expects at most ${MAX_JOBS}, got ${n}`)
   return n
 }
 
-function parseSysctls(list: string[] | undefined): Record<string, string> {
+/** --sysctl KEY=VALUE: per-network-namespace keys only, values by type (as in a scenario). */
+export function parseSysctls(list: string[] | undefined): Record<string, string> {
   const out: Record<string, string> = {}
   for (const kv of list ?? []) {
-    const m = /^([a-z0-9_.-]+)=(.*)$/.exec(kv)
-    if (!m) throw new UsageError(`--sysctl expects KEY=VALUE, got "${kv}"`)
-    out[m[1] as string] = m[2] as string
+    const m = /^([^=\s]+)=(.*)$/.exec(kv)
+    if (!m) throw new UsageError(`--sysctl expects KEY=VALUE, got "${excerptOf(kv)}"`, { hint: '--sysctl net.ipv4.tcp_syn_retries=3' })
+    const key = m[1] as string
+    const value = m[2] as string
+    const problem = sysctlKeyProblem(key) ?? sysctlValueProblem(key, value)
+    if (problem) throw new UsageError(`--sysctl: ${problem}`, { hint: SYSCTL_KEY_HINT })
+    out[key] = value
   }
   return out
 }
@@ -51,6 +82,14 @@ const SELECT_OPTIONS = {
   tag: { type: 'string', multiple: true, short: 't', valueName: 'TAG', complete: 'tag', description: 'only scenarios with this tag; given several times, with any of them' },
   grep: { type: 'string', short: 'g', valueName: 'PATTERN', description: 'only scenarios whose name or title matches this regular expression' },
 } as const
+
+/** --results DIR: a path, not empty. */
+function parseResultsDir(v: unknown): string | undefined {
+  if (v === undefined) return undefined
+  const dir = String(v)
+  if (dir.trim() === '' || dir.includes('\0')) throw new UsageError(`--results expects a directory path, got "${excerptOf(dir)}"`)
+  return dir
+}
 
 const SCENARIO_ARGS = [
   {
@@ -93,7 +132,8 @@ export const run = defineCommand({
     const v = ctx.values
     const reporterName = v.reporter as ReporterName
     const jobs = parseJobs(v.jobs)
-    const toleranceMs = parseIntOption(v.tolerance, 'tolerance', 0)
+    const toleranceMs = parseIntOption(v.tolerance, 'tolerance', 0, 3_600_000, ' of milliseconds')
+    const resultsOption = parseResultsDir(v.results)
     const repeat = parseIntOption(v.repeat, 'repeat', 1) ?? 1
     const sysctlOverrides = parseSysctls(v.sysctl)
     // Everything is validated before anything is created.
@@ -110,7 +150,8 @@ export const run = defineCommand({
       reporterName,
       jobs,
       repeat,
-      resultsDir: v.results ?? timestampDir(),
+      resultsDir: resultsOption ?? timestampDir(),
+      beforeRun: (backend) => preflight(ctx, [...scenarios], backend, sysctlOverrides),
       tolerance: toleranceMs !== undefined ? { floorMs: toleranceMs } : undefined,
       sysctlOverrides,
       agentPriority: v['agent-priority'] as (typeof AGENT_PRIORITIES)[number],
@@ -149,8 +190,17 @@ export const validate = defineCommand({
   ],
   async run(ctx) {
     const { findScenarioFiles, loadScenarios } = await import('../scenario/loader.js')
-    const files = await findScenarioFiles(ctx.positionals.length ? ctx.positionals : [defaultScenarioDir()])
+    const paths = ctx.positionals.length ? ctx.positionals : [defaultScenarioDir()]
+    const files = await findScenarioFiles(paths)
+    if (files.length === 0) throw noScenarios(paths)
     const loaded = await loadScenarios(files)
+    // What run would find on this machine too, where it can look (root: a throwaway namespace).
+    let backend
+    if (process.getuid?.() === 0) {
+      const { createBackend } = await import('../lab/index.js')
+      backend = await createBackend('netns')
+    }
+    await preflight(ctx, loaded, backend)
     for (const l of loaded) ctx.out.write(`ok ${l.file} (${l.scenario.name}: ${l.scenario.steps.length} steps, ${l.scenario.expect.length} expectations)\n`)
     return 0
   },

@@ -4,7 +4,7 @@
 import type { Writable } from 'node:stream'
 import { existsSync } from 'node:fs'
 import { runCommand } from '../util/proc.js'
-import { agentBinaryPath, createBackend, newLabId } from '../lab/index.js'
+import { agentBinaryPath, createBackend } from '../lab/index.js'
 
 const TOOLS: Array<[string, string[], RegExp, string]> = [
   ['ip', ['-V'], /(iproute2-[\w.-]+)/, 'iproute2'],
@@ -50,11 +50,9 @@ export async function runDoctor(out: Writable): Promise<number> {
   line(existsSync(agent) ? 'ok' : 'missing', 'socket agent', existsSync(agent) ? agent : `${agent} (run \`make agent\`); socket steps need it`)
 
   if (root) {
-    // Look inside a scratch namespace: that is what lab hosts see.
-    const ns = `tcplab-${newLabId()}-doctor`
-    try {
-      await runCommand(['ip', 'netns', 'add', ns])
-      const exec = (argv: string[]) => runCommand(['ip', 'netns', 'exec', ns, ...argv], { reject: false })
+    // Look inside a scratch host (the netns backend's throwaway namespace): that is what lab hosts see.
+    await createBackend('netns').then((netns) => netns.withScratchHost?.(async (host) => {
+      const exec = (argv: string[]) => host.exec(argv, { reject: false })
       for (const k of SYSCTLS) {
         const r = await exec(['sysctl', '-n', k])
         line(r.exitCode === 0 ? 'ok' : 'info', `sysctl ${k}`, r.exitCode === 0 ? r.stdout.trim() : 'not on this kernel (scenarios that need it are skipped)')
@@ -69,9 +67,7 @@ export async function runDoctor(out: Writable): Promise<number> {
       }
       line('info', 'qdiscs available', have.join(' ') || 'none')
       if (lack.length) line('warn', 'qdiscs missing', `${lack.join(' ')} (scenarios that need them are skipped)`)
-    } finally {
-      await runCommand(['ip', 'netns', 'del', ns], { reject: false }).catch(() => undefined)
-    }
+    })).catch((e: unknown) => line('warn', 'scratch namespace', (e as Error).message.split('\n')[0] ?? ''))
   }
   // The same check `run --backend docker` makes (daemon, Linux engine, lab image carrying this agent), then where and what.
   let dockerOk = false

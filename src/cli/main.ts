@@ -49,8 +49,8 @@ async function main(argv: string[]): Promise<number> {
       // Loaded now, not at start: proc.js is the instance that started every process (ESM modules are singletons).
       void import('../util/proc.js')
         .then((m) => m.killAllNow())
-        .then(() => import('../lab/emergency.js'))
-        .then((m) => m.removeOwnLabsSync())
+        .then(() => import('../lab/index.js'))
+        .then((m) => m.removeOwnLabsNow())
         .finally(() => process.exit(130))
     }
   }

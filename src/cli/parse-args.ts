@@ -6,6 +6,7 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util'
 import { UsageError } from '../util/errors.js'
 import { HELP_OPTION, type AnyCommand, type OptionDef } from './command.js'
+import { joinNegativeValues } from './option-values.js'
 
 export interface ParsedArgs {
   values: Record<string, string | boolean | string[] | undefined>
@@ -34,7 +35,8 @@ export function parseCommandArgs(cmd: AnyCommand, args: readonly string[]): Pars
   const hint = `tcplab ${cmd.name} --help`
   let parsed
   try {
-    parsed = parseArgs({ args: [...args], options: parseArgsOptions(cmd), allowPositionals: true, strict: true })
+    const options = parseArgsOptions(cmd)
+    parsed = parseArgs({ args: joinNegativeValues(args, options as Record<string, { type: string; short?: string | undefined }>), options, allowPositionals: true, strict: true })
   } catch (e: unknown) {
     throw new UsageError(`${cmd.name}: ${(e as Error).message}`, { hint })
   }

@@ -18,6 +18,8 @@ export interface CliRunOptions {
   tolerance?: Partial<ToleranceRule> | undefined
   sysctlOverrides: Record<string, string>
   agentPriority: 'fifo' | 'nice' | 'normal'
+  /** The last checks before anything is created (validate's preflight), given the checked backend. */
+  beforeRun?: ((backend: import('../lab/index.js').Backend) => Promise<void>) | undefined
 }
 
 /** Reporters that describe one run in one document: --repeat would give several. */
@@ -34,6 +36,7 @@ export async function runFromCli(ctx: CommandContext, scenarios: readonly Loaded
   ])
   const backend = await createBackend(o.backendName)
   await backend.check()
+  await o.beforeRun?.(backend)
   const primary = createReporter(o.reporterName, ctx.out, { color: colorEnabled(ctx.out) })
   const reporter = o.reporterName === 'pretty' ? primary : combineReporters(primary, createProgressReporter(ctx.err, { color: colorEnabled(ctx.err) }))
   const suiteOpts = {
@@ -55,7 +58,7 @@ export async function runFromCli(ctx: CommandContext, scenarios: readonly Loaded
 /** Exit code of a finished run: 3 environment > 2 bad input > 1 failure > 0. */
 export function runExitCode(verdicts: readonly ScenarioVerdict[]): number {
   const errCodes = verdicts.filter((v) => v.status === 'error').map((v) => v.error?.exitCode ?? 1)
-  if (errCodes.includes(130)) return 130
+  if (errCodes.includes(130) || verdicts.some((v) => v.status === 'interrupted')) return 130
   if (errCodes.includes(3)) return 3
   if (errCodes.includes(2)) return 2
   if (errCodes.length > 0 || verdicts.some((v) => v.status === 'fail')) return 1

@@ -8,6 +8,7 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { UsageError } from '../util/errors.js'
 import type { LoadedScenario } from '../scenario/loader.js'
+import { excerptOf } from '../scenario/limits.js'
 
 export interface SelectOptions {
   /** Paths, scenario names or name globs. */
@@ -61,6 +62,17 @@ export function parseGrep(pattern: string | undefined): RegExp | undefined {
   }
 }
 
+/** --tag T: a tag as scenarios write them (lowercase letters, digits, "-"). */
+export function parseTags(tags: readonly string[] | undefined): string[] {
+  for (const t of tags ?? []) if (!/^[a-z0-9-]+$/.test(t)) throw new UsageError(`--tag expects a tag of lowercase letters, digits and "-", got "${excerptOf(t)}"`)
+  return [...(tags ?? [])]
+}
+
+/** No scenario file where the command line pointed: exit 2, as run and validate both say it. */
+export function noScenarios(paths: readonly string[]): UsageError {
+  return new UsageError(`no scenarios: no *.yaml or *.yml file in ${paths.map((p) => `"${excerptOf(p)}"`).join(', ')}`, { hint: 'give a scenario file or a directory holding some (tcplab list shows them)' })
+}
+
 /** Load and filter the scenarios the command line names. */
 export async function selectScenarios(opts: SelectOptions): Promise<LoadedScenario[]> {
   const { findScenarioFiles, loadScenarios } = await import('../scenario/loader.js')
@@ -68,7 +80,11 @@ export async function selectScenarios(opts: SelectOptions): Promise<LoadedScenar
   const names = opts.positionals.filter(isNamePattern)
   const paths = opts.positionals.filter((p) => !isNamePattern(p))
   const explicit = opts.positionals.length > 0
-  const loaded = paths.length > 0 || !explicit ? await loadScenarios(await findScenarioFiles(explicit ? paths : [defaultScenarioDir()])) : []
+  const tags = parseTags(opts.tags)
+  const where = explicit ? paths : [defaultScenarioDir()]
+  const files = paths.length > 0 || !explicit ? await findScenarioFiles(where) : []
+  if ((paths.length > 0 || !explicit) && files.length === 0) throw noScenarios(where)
+  const loaded = files.length > 0 ? await loadScenarios(files) : []
   if (names.length > 0) {
     const all = await loadScenarios(await findScenarioFiles([defaultScenarioDir()]))
     for (const n of names) {
@@ -78,7 +94,6 @@ export async function selectScenarios(opts: SelectOptions): Promise<LoadedScenar
       for (const h of hits) if (!loaded.some((l) => l.file === h.file)) loaded.push(h)
     }
   }
-  const tags = opts.tags ?? []
   return loaded.filter((l) => {
     const st = l.scenario.tags
     if (grep && !grep.test(l.scenario.name) && !grep.test(l.scenario.title)) return false

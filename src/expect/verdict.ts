@@ -41,7 +41,18 @@ export interface ExpectationResult {
   col?: number | undefined
 }
 
-export type ScenarioStatus = 'pass' | 'fail' | 'error' | 'skip'
+/** interrupted: Ctrl-C, or the run was killed, before the scenario ended; its results are partial (see ScenarioVerdict.interrupted). */
+export type ScenarioStatus = 'pass' | 'fail' | 'error' | 'skip' | 'interrupted'
+
+/** Where an interrupted scenario (or run) got to. */
+export interface InterruptedAt {
+  /** Wall clock when it stopped (ISO), or when it started for a run that was killed (then `how` says so). */
+  at: string
+  /** Timeline time reached (seconds since t0), when the clock had started. */
+  atT?: number | undefined
+  /** What stopped it: "Ctrl-C", "Ctrl-C twice", or that the process died without a word (SIGKILL). */
+  how: string
+}
 
 export interface ScenarioVerdict {
   /** RESULTS_FORMAT_VERSION when written (absent in results written before it existed). */
@@ -60,6 +71,8 @@ export interface ScenarioVerdict {
   results: ExpectationResult[]
   /** The scenario's `timeout:` ran out: it was stopped and torn down (status error, error.code E_TIMEOUT). */
   timedOut?: boolean | undefined
+  /** Set when the scenario was interrupted: when, and how far its timeline got. */
+  interrupted?: InterruptedAt | undefined
   /** Set when the scenario could not run (error) or was skipped. */
   error?: { code: string; message: string; hint?: string | undefined; exitCode: number } | undefined
   reason?: string | undefined
@@ -92,6 +105,10 @@ export interface RunSummary {
   failed: number
   errors: number
   skipped: number
+  /** Scenarios interrupted before their end. */
+  interruptedScenarios?: number | undefined
+  /** Set when the run itself was interrupted (Ctrl-C, or killed: then it is the provisional summary written at the start). */
+  interrupted?: InterruptedAt | undefined
 }
 
 /** Overall status from the expectation results. */

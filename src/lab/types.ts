@@ -121,4 +121,20 @@ export interface Backend {
   up(spec: LabSpec, signal?: AbortSignal): Promise<Lab>
   /** Remove leftovers of crashed runs (all of them, or one labId). Returns a line per removed thing. */
   gc(labId?: string): Promise<string[]>
+  /**
+   * Run `fn` against a throwaway host made for it (an empty network namespace, not connected to
+   * anything) and remove it afterwards, whatever happens: what a lab host would find (its sysctls,
+   * whether iptables takes a rule, which programs exist), without a lab. Absent: the backend cannot.
+   */
+  withScratchHost?<T>(fn: (host: ScratchHost) => Promise<T>): Promise<T>
+  /**
+   * Last resort, synchronous (second Ctrl-C, or `exit` without teardown): remove what labs of this
+   * process left (processes, namespaces, containers) right now. Best effort, never throws.
+   */
+  removeOwnLabsNow?(): void | Promise<void>
+}
+
+/** A throwaway host (Backend.withScratchHost): commands only. */
+export interface ScratchHost {
+  exec(argv: readonly string[], opts?: ExecOptions): Promise<ExecResult>
 }

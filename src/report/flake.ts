@@ -53,7 +53,7 @@ export function summarizeFlakes(repeats: ReadonlyArray<readonly ScenarioVerdict[
   const byName = new Map<string, ScenarioVerdict[]>()
   for (const run of repeats) for (const v of run) byName.set(v.name, [...(byName.get(v.name) ?? []), v])
   const scenarios = [...byName].map(([name, vs]): ScenarioFlake => {
-    const statuses: Record<ScenarioStatus, number> = { pass: 0, fail: 0, error: 0, skip: 0 }
+    const statuses: Record<ScenarioStatus, number> = { pass: 0, fail: 0, error: 0, skip: 0, interrupted: 0 }
     for (const v of vs) statuses[v.status]++
     const byIndex = new Map<number, ExpectationFlake & { deltaList: number[] }>()
     for (const v of vs) {

@@ -18,7 +18,7 @@ export interface IndexEntry {
 /** The HTML of a run's index.html. */
 export function renderIndexPage(entries: readonly IndexEntry[], summary: RunSummary | undefined, runDir: string): string {
   const count = (st: string): number => entries.filter((e) => e.verdict.status === st).length
-  const overall = count('error') > 0 ? 'error' : count('fail') > 0 ? 'fail' : entries.length > 0 && count('skip') === entries.length ? 'skip' : 'pass'
+  const overall = summary?.interrupted || count('interrupted') > 0 ? 'interrupted' : count('error') > 0 ? 'error' : count('fail') > 0 ? 'fail' : entries.length > 0 && count('skip') === entries.length ? 'skip' : 'pass'
   const kernels = [...new Set(entries.map((e) => e.env?.kernel).filter((k): k is string => !!k))]
   const overrides = entries.find((e) => e.env?.sysctlOverrides && Object.keys(e.env.sysctlOverrides).length > 0)?.env?.sysctlOverrides
   const rows = entries.map((e) => {
@@ -27,7 +27,7 @@ export function renderIndexPage(entries: readonly IndexEntry[], summary: RunSumm
     const failures = v.results
       .filter((r) => r.status === 'fail' || r.status === 'error')
       .map((r) => `<div><b>#${r.index + 1}</b> ${x(r.description)}<br><span class="muted">expected</span> ${x(r.expected)}<br><span class="muted">measured</span> ${x(r.measured)}</div>`)
-    const note = v.error ? `<div><b>${x(v.error.code)}</b> ${x(v.error.message.split('\n')[0] ?? '')}</div>` : v.reason ? `<div class="muted">${x(v.reason)}</div>` : ''
+    const note = v.interrupted ? `<div class="muted">interrupted${v.interrupted.atT !== undefined ? ` at t = ${v.interrupted.atT.toFixed(3)}s` : ''} (${x(v.interrupted.how)})</div>` : v.error ? `<div><b>${x(v.error.code)}</b> ${x(v.error.message.split('\n')[0] ?? '')}</div>` : v.reason ? `<div class="muted">${x(v.reason)}</div>` : ''
     const href = e.hasReport ? `${encodeURIComponent(e.folder)}/report.html` : `${encodeURIComponent(e.folder)}/`
     return `<tr class="${v.status}"><td><span class="badge ${v.status}">${v.status}</span></td><td><a href="${x(href)}">${x(v.name)}</a><br><span class="muted">${x(v.title)}</span></td><td class="num">${n('pass')} ✓ ${n('fail') ? `<b style="color:var(--fail)">${n('fail')} ✗</b>` : '0 ✗'} ${n('skip') ? `${n('skip')} skipped` : ''}</td><td class="num">${x(formatMs(v.durationMs))}</td><td>${failures.join('')}${note}</td></tr>`
   })

@@ -3,7 +3,7 @@
 // compiler), the verdict, env.json and scenario.yaml.
 
 import type { ActionRecord, CounterRecord, EventRecord, PktRecord, RecordKind, RecordOf, SampleRecord, SsRecord, TimelineRecord } from '../recorder/records.js'
-import type { ExpectationResult, ScenarioStatus } from '../expect/verdict.js'
+import type { ExpectationResult, ScenarioStatus, ScenarioVerdict } from '../expect/verdict.js'
 import { buildFlights, collectRuleSpans, learnAddressOwners, type Flight, type RuleSpan } from './packets.js'
 import { buildSocketTracks, type SocketTrack } from './sockets.js'
 import type { EnvView, ScenarioResult, ScenarioView } from './results.js'
@@ -46,6 +46,8 @@ export interface ReportModel {
   durationMs: number
   error?: { code: string; message: string; hint?: string | undefined } | undefined
   reason?: string | undefined
+  /** Set for an interrupted scenario: when, how far (atT) and how; its records and results are partial. */
+  interrupted?: ScenarioVerdict['interrupted']
   scenario?: ScenarioView | undefined
   env?: EnvView | undefined
   lanes: string[]
@@ -138,6 +140,7 @@ export function buildReportModel(res: ScenarioResult): ReportModel {
     durationMs: v.durationMs,
     error: v.error,
     reason: v.reason,
+    interrupted: v.interrupted,
     scenario: res.scenario,
     env: res.env,
     lanes,

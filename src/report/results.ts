@@ -115,18 +115,25 @@ export function readRunResults(dir: string, opts: ReadOptions = {}): RunResults 
 export function parseRecords(text: string, file = 'records.jsonl'): TimelineRecord[] {
   const out: TimelineRecord[] = []
   const lines = text.split('\n')
+  // A run killed mid-write leaves a last line without its "\n": that line is cut short, not broken.
+  const lastCut = !text.endsWith('\n') ? lines.length - 1 : -1
   for (const [i, line] of lines.entries()) {
     if (line.trim() === '') continue
     let v: unknown
     try {
       v = JSON.parse(line)
     } catch (e: unknown) {
+      if (i === lastCut) break
       throw new ResultsError(`${file}:${i + 1}: not JSON: ${(e as Error).message}`, { cause: e })
     }
     if (!isObject(v) || typeof v.kind !== 'string' || typeof v.t !== 'number') {
       throw new ResultsError(`${file}:${i + 1}: expected a timeline record ({"kind": ..., "t": ...})`)
     }
     if (KINDS.has(v.kind)) out.push(v as unknown as TimelineRecord)
+  }
+  // Records streamed during a run (an interrupted one keeps those) are in arrival order: sort them (stable).
+  for (let i = 1; i < out.length; i++) {
+    if ((out[i] as TimelineRecord).t < (out[i - 1] as TimelineRecord).t) return out.map((r, k) => [r, k] as const).sort((a, b) => a[0].t - b[0].t || a[1] - b[1]).map(([r]) => r)
   }
   return out
 }

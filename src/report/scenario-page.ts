@@ -78,6 +78,12 @@ function header(m: ReportModel, indexHref: string | undefined): string {
 
 function banner(m: ReportModel, failed: ExpectationResult[]): string {
   const counted = m.expectations.filter((r) => r.status !== 'skip')
+  if (m.status === 'interrupted') {
+    const i = m.interrupted
+    const reached = i?.atT !== undefined ? `at t = ${i.atT.toFixed(3)}s of the timeline` : 'before its clock started'
+    const partial = counted.length > 0 ? ` The ${counted.length} expectation${counted.length === 1 ? ' was' : 's were'} judged on what was recorded up to then (${failed.length} failed).` : ''
+    return `<div class="banner interrupted"><div class="what">Interrupted ${x(reached)}${i ? ` (${x(i.how)}, ${x(i.at)})` : ''}: a partial run.</div><div>The records below stop where the run stopped.${x(partial)}</div></div>`
+  }
   if (m.status === 'error' && m.error) {
     return `<div class="banner error"><div class="what">The scenario could not run: ${x(m.error.code)}</div><pre>${x(m.error.message)}</pre>${m.error.hint ? `<div>hint: ${x(m.error.hint)}</div>` : ''}</div>`
   }

@@ -63,8 +63,8 @@ export function createProgressReporter(err: Writable, opts: ReporterOptions = {}
   return prettyReporter(err, { ...opts, details: false })
 }
 
-const ICON: Record<string, string> = { pass: 'PASS', fail: 'FAIL', error: 'ERROR', skip: 'SKIP' }
-const ICON_COLOR: Record<string, ColorName> = { pass: 'green', fail: 'red', error: 'red', skip: 'yellow' }
+const ICON: Record<string, string> = { pass: 'PASS', fail: 'FAIL', error: 'ERROR', skip: 'SKIP', interrupted: 'INTERRUPTED' }
+const ICON_COLOR: Record<string, ColorName> = { pass: 'green', fail: 'red', error: 'red', skip: 'yellow', interrupted: 'yellow' }
 
 /** Timers later than this (p99, ms) during a scenario are worth a word on its line. */
 const NOTABLE_LATE_MS = 5
@@ -103,7 +103,7 @@ function prettyReporter(out: Writable, opts: ReporterOptions): SuiteReporter {
   const color = opts.color === true
   const details = opts.details !== false
   const running = new Map<string, { startMs: number; expectedMs?: number | undefined }>()
-  const done = { pass: 0, fail: 0, error: 0, skip: 0 }
+  const done = { pass: 0, fail: 0, error: 0, skip: 0, interrupted: 0 }
   let total = 0
   let timer: NodeJS.Timeout | undefined
   let statusShown = false
@@ -179,7 +179,7 @@ export function progressLine(
 
 /** "5 scenarios: 4 passed, 1 failed, 0 errors, 0 skipped in 23.1s" */
 export function summaryLine(s: RunSummary): string {
-  return `${s.scenarios.length} scenarios: ${s.passed} passed, ${s.failed} failed, ${s.errors} errors, ${s.skipped} skipped in ${formatMs(s.durationMs)} (${s.resultsDir})`
+  return `${s.scenarios.length} scenarios: ${s.passed} passed, ${s.failed} failed, ${s.errors} errors, ${s.skipped} skipped${s.interruptedScenarios ? `, ${s.interruptedScenarios} interrupted` : ''} in ${formatMs(s.durationMs)} (${s.resultsDir})`
 }
 
 function tapReporter(out: Writable): SuiteReporter {

@@ -5,7 +5,8 @@
 // regenerateReports, which reports bad input as an error.
 
 import { existsSync } from 'node:fs'
-import { writeFile } from 'node:fs/promises'
+import { writeFile as writeFileDirect } from 'node:fs/promises'
+import { writeFileAtomic } from '../util/atomic-write.js'
 import path from 'node:path'
 import { buildReportModel } from './model.js'
 import { renderScenarioPage } from './scenario-page.js'
@@ -29,11 +30,11 @@ export async function writeScenarioReport(dir: string, opts: { linkIndex?: boole
   const file = path.join(dir, 'report.html')
   try {
     const res = readScenarioResult(dir)
-    await writeFile(file, renderScenarioReport(res, opts.linkIndex ?? true))
+    await writeFileAtomic(file, renderScenarioReport(res, opts.linkIndex ?? true))
     return { file }
   } catch (e: unknown) {
     const message = e instanceof Error ? (e.stack ?? e.message) : String(e)
-    await writeFile(file, errorPage(`report of ${path.basename(dir)}`, message)).catch(() => undefined)
+    await writeFileDirect(file, errorPage(`report of ${path.basename(dir)}`, message)).catch(() => undefined)
     return { file, error: message }
   }
 }
@@ -42,11 +43,11 @@ export async function writeScenarioReport(dir: string, opts: { linkIndex?: boole
 export async function writeRunIndex(resultsDir: string): Promise<WrittenReport> {
   const file = path.join(resultsDir, 'index.html')
   try {
-    await writeFile(file, renderRunIndex(resultsDir))
+    await writeFileAtomic(file, renderRunIndex(resultsDir))
     return { file }
   } catch (e: unknown) {
     const message = e instanceof Error ? (e.stack ?? e.message) : String(e)
-    await writeFile(file, errorPage('run index', message)).catch(() => undefined)
+    await writeFileDirect(file, errorPage('run index', message)).catch(() => undefined)
     return { file, error: message }
   }
 }
@@ -59,7 +60,7 @@ export async function regenerateReports(dir: string): Promise<WrittenReport[]> {
   for (const res of run.scenarios) {
     const file = path.join(res.dir, 'report.html')
     try {
-      await writeFile(file, renderScenarioReport(res, !single || hasRunIndexAbove(res.dir)))
+      await writeFileAtomic(file, renderScenarioReport(res, !single || hasRunIndexAbove(res.dir)))
       out.push({ file })
     } catch (e: unknown) {
       out.push({ file, error: e instanceof Error ? (e.stack ?? e.message) : String(e) })

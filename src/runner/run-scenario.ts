@@ -2,7 +2,10 @@
 // clock, stop everything, evaluate the expectations, write the results.
 // Whatever happens (a failed step, Ctrl-C), the lab is torn down.
 
-import { mkdir, writeFile } from 'node:fs/promises'
+import { mkdir } from 'node:fs/promises'
+import { removeOwnTempFilesSync, writeFileAtomic, writeFileAtomicSync, writeLinesAtomic } from '../util/atomic-write.js'
+import { streamRecords, type RecordsStream } from '../recorder/records-stream.js'
+import { onExitSync } from './exit-hooks.js'
 import path from 'node:path'
 import { newLabId, type Backend, type Host, type HostSpec, type Lab, type Proc } from '../lab/index.js'
 import { loadScenarioKernelFacts, type KernelFacts } from './kernel.js'
@@ -19,7 +22,7 @@ import { ACTION_IMPLS, recordCounters, type AgentPort, type StepContext } from '
 import type { AgentPriority } from '../agent/index.js'
 import { SAMPLE_CPU_BUDGET, startHostAgent, type HostAgent } from './agents.js'
 import { collectEnv, mergeSysctls } from './env.js'
-import { InterruptedError, StepError, TcplabError, TimeoutError } from '../util/errors.js'
+import { InterruptedError, MissingToolError, ProcessError, StepError, TcplabError, TimeoutError } from '../util/errors.js'
 import { sleep } from '../util/sleep.js'
 import { Teardown } from '../util/teardown.js'
 import { formatMs } from '../util/duration.js'
@@ -70,11 +73,25 @@ export async function runScenario(loaded: LoadedScenario, opts: RunScenarioOptio
   const startedAt = new Date()
   const dir = path.join(opts.resultsDir, s.name)
   await mkdir(dir, { recursive: true })
-  await writeFile(path.join(dir, 'scenario.yaml'), loaded.source)
+  await writeFileAtomic(path.join(dir, 'scenario.yaml'), loaded.source)
   const base = { formatVersion: RESULTS_FORMAT_VERSION, name: s.name, file: loaded.file, title: s.title, backend: opts.backend.name, startedAt: startedAt.toISOString() }
   const labId = newLabId()
   const td = new Teardown()
   const signal = opts.signal ?? new AbortController().signal
+  const verdictFile = path.join(dir, 'verdict.json')
+  // How far the scenario got, for an interrupted verdict: t0 once the clock runs, the records stream.
+  const progress: ScenarioProgress = {}
+  const interruptedVerdict = (how: string): ScenarioVerdict => ({
+    ...base, labId, status: 'interrupted', durationMs: Date.now() - startedAt.getTime(), results: [],
+    interrupted: { at: new Date().toISOString(), atT: progress.t0Us === undefined ? undefined : secondsSince(progress.t0Us, nowUs()), how },
+  })
+  // Until the scenario ends, verdict.json says it did not: a run killed (SIGKILL) leaves a readable, partial result.
+  await writeFileAtomic(verdictFile, `${JSON.stringify(interruptedVerdict('the tcplab process ended before the scenario did (killed, or crashed)'), null, 2)}\n`)
+  const unhookExit = onExitSync(() => {
+    progress.records?.close()
+    removeOwnTempFilesSync(dir)
+    writeFileAtomicSync(verdictFile, `${JSON.stringify(interruptedVerdict(signal.aborted ? 'Ctrl-C twice: everything was killed at once' : 'the tcplab process exited before the scenario ended'), null, 2)}\n`)
+  })
   let verdict: ScenarioVerdict
   try {
     const hostSpecs: HostSpec[] = Object.entries(s.hosts).map(([name, h]) => ({
@@ -88,29 +105,35 @@ export async function runScenario(loaded: LoadedScenario, opts: RunScenarioOptio
     phase(s.name, 'lab up')
     td.push(`tear down lab ${labId}`, () => lab.down())
     const env = await collectEnv(opts.backend, hostSpecs, opts.sysctlOverrides ?? {}, signal)
-    await writeFile(path.join(dir, 'env.json'), `${JSON.stringify(env, null, 2)}\n`)
+    await writeFileAtomic(path.join(dir, 'env.json'), `${JSON.stringify(env, null, 2)}\n`)
     phase(s.name, 'env')
     const kernel: KernelFacts = loadScenarioKernelFacts(env)
     const skip = await skipReason(loaded, lab, kernel)
     if (skip) {
       verdict = { ...base, labId, status: 'skip', reason: skip, durationMs: Date.now() - startedAt.getTime(), results: [] }
     } else {
-      verdict = await play(loaded, lab, kernel, dir, td, signal, opts, base, labId, startedAt)
+      verdict = await play(loaded, lab, kernel, dir, td, signal, opts, base, labId, startedAt, progress)
     }
+    // Ctrl-C: the player stops early and returns what it saw; the verdict is partial, and says so.
+    if (signal.aborted) verdict = { ...verdict, status: 'interrupted', interrupted: interruptedVerdict('Ctrl-C').interrupted }
   } catch (e: unknown) {
     const err = e instanceof TcplabError ? e : undefined
-    verdict = {
-      ...base,
-      labId,
-      status: 'error',
-      durationMs: Date.now() - startedAt.getTime(),
-      results: [],
-      error: {
-        code: err?.code ?? 'E_INTERNAL',
-        message: err ? err.message : e instanceof Error ? (e.stack ?? e.message) : String(e),
-        hint: err?.hint,
-        exitCode: err?.exitCode ?? 1,
-      },
+    if (signal.aborted) {
+      verdict = interruptedVerdict('Ctrl-C')
+    } else {
+      verdict = {
+        ...base,
+        labId,
+        status: 'error',
+        durationMs: Date.now() - startedAt.getTime(),
+        results: [],
+        error: {
+          code: err?.code ?? 'E_INTERNAL',
+          message: err ? err.message : e instanceof Error ? (e.stack ?? e.message) : String(e),
+          hint: err?.hint,
+          exitCode: err?.exitCode ?? 1,
+        },
+      }
     }
   } finally {
     try {
@@ -118,13 +141,21 @@ export async function runScenario(loaded: LoadedScenario, opts: RunScenarioOptio
     } catch (e: unknown) {
       opts.onProgress?.(`teardown of ${s.name}: ${(e as Error).message}`)
     }
+    progress.records?.close()
   }
   verdict.durationMs = Date.now() - startedAt.getTime()
   phase(s.name, 'teardown')
-  await writeFile(path.join(dir, 'verdict.json'), `${JSON.stringify(verdict, null, 2)}\n`)
+  await writeFileAtomic(verdictFile, `${JSON.stringify(verdict, null, 2)}\n`)
+  unhookExit()
   await writeScenarioReport(dir)
   phase(s.name, 'report')
   return verdict
+}
+
+/** How far a scenario got (for an interrupted verdict). */
+interface ScenarioProgress {
+  t0Us?: number | undefined
+  records?: RecordsStream | undefined
 }
 
 async function play(
@@ -138,6 +169,7 @@ async function play(
   base: Omit<ScenarioVerdict, 'status' | 'durationMs' | 'results'>,
   labId: string,
   startedAt: Date,
+  progress: ScenarioProgress,
 ): Promise<ScenarioVerdict> {
   const s = loaded.scenario
   const hosts = lab.hosts
@@ -155,6 +187,9 @@ async function play(
   }))
   // Every host gets an agent before t0 (one takes ~100 ms to come up): it samples and plays the steps.
   const timeline = new Timeline(nowUs())
+  // records.jsonl fills as the run goes (from t0, once records are stamped for good); replaced by the final one at the end.
+  const recordsFile = path.join(dir, 'records.jsonl')
+  progress.records = streamRecords(timeline, recordsFile)
   const agents = new Map<string, Promise<HostAgent>>()
   // `sockets:` names: the first row that matches one is the event NAME.seen, which steps may wait for
   // (a program's listener exists, however long the program took to start); the agents hear it as a trigger.
@@ -215,6 +250,8 @@ async function play(
   const startClock = (): number => {
     t0Us = nowUs() + (plan ? GO_LEAD_MS * 1000 : 0)
     timeline.rebase(t0Us)
+    progress.t0Us = t0Us
+    progress.records?.start()
     startFallbackSamplers()
     return t0Us
   }
@@ -303,7 +340,8 @@ async function play(
         })
         break
       }
-      if (e instanceof StepError) {
+      // A step the lab refused (a link that cannot be set, a program that is not there): the scenario's, exit 2, at its line.
+      if (e instanceof StepError || e instanceof ProcessError || e instanceof MissingToolError) {
         const pos = loaded.stepPos[i]
         throw new StepError(`${loaded.file}:${pos?.line ?? 0}:${pos?.col ?? 0} steps[${i}]: ${e.message}`, { hint: e.hint, cause: e })
       }
@@ -358,9 +396,10 @@ async function play(
     sysctlValues: kernel.sysctlValues,
   }
   const results = [...extra, ...evaluateAll(s.expect, ctx, loaded.expectPos)]
-  const t = new Timeline(t0Us)
-  t.addAll(records)
-  await t.writeJsonl(path.join(dir, 'records.jsonl'))
+  // The final records (sorted, sockets named) replace the streamed ones whole.
+  progress.records?.close()
+  progress.records = undefined
+  await writeLinesAtomic(recordsFile, (function* () { for (const r of records) yield JSON.stringify(r) })())
   phase(s.name, 'evaluate+records')
   return {
     ...base, labId, status: statusOf(results), durationMs: Date.now() - startedAt.getTime(), endT, results,

@@ -6,7 +6,9 @@
 // verdict records the lateness seen while it ran; a timing failure that
 // coincides with timers later than its tolerance says so.
 
-import { mkdir, writeFile } from 'node:fs/promises'
+import { mkdir } from 'node:fs/promises'
+import { removeOwnTempFilesSync, writeFileAtomic, writeFileAtomicSync } from '../util/atomic-write.js'
+import { onExitSync } from './exit-hooks.js'
 import { availableParallelism, loadavg } from 'node:os'
 import path from 'node:path'
 import type { Backend } from '../lab/index.js'
@@ -70,11 +72,20 @@ export async function runSuite(scenarios: readonly LoadedScenario[], opts: RunSu
   const budgetMs = opts.lateBudgetMs ?? DEFAULT_LATE_BUDGET_MS
   const started = Date.now()
   await mkdir(opts.resultsDir, { recursive: true })
+  // Until the run ends, summary.json says it did not (a killed run still has a readable one), updated as scenarios end.
+  const summaryFile = path.join(opts.resultsDir, 'summary.json')
+  const writeSummary = (s: RunSummary): Promise<void> => writeFileAtomic(summaryFile, `${JSON.stringify(s, null, 2)}\n`).catch(() => undefined)
+  const provisional = (how: string): RunSummary => ({
+    ...summarize(verdicts.filter((v): v is ScenarioVerdict => v !== undefined), opts.backend.name, opts.resultsDir, started),
+    interrupted: { at: new Date().toISOString(), how },
+  })
+  const verdicts: ScenarioVerdict[] = new Array<ScenarioVerdict>(scenarios.length)
+  await writeSummary(provisional('the tcplab process ended before the run did (killed, or crashed)'))
+  const unhookExit = onExitSync(() => removeOwnTempFilesSync(opts.resultsDir) ?? writeFileAtomicSync(summaryFile, `${JSON.stringify(provisional(opts.signal?.aborted ? 'Ctrl-C twice: everything was killed at once' : 'the tcplab process exited before the run ended'), null, 2)}\n`))
   opts.reporter?.onStart?.(scenarios, { backend: opts.backend.name, jobs: maxJobs, auto, resultsDir: opts.resultsDir, repeat: opts.repeat })
   // The run's shared env facts, probed once while the first scenarios set up (runScenario awaits the same promise).
   collectBaseEnv(opts.backend, opts.signal).catch(() => undefined)
   const canary = await Canary.start()
-  const verdicts: ScenarioVerdict[] = new Array<ScenarioVerdict>(scenarios.length)
   // Longest first when several run at once: the suite then ends soon after its longest scenario.
   const order = scenarios.map((_, i) => i)
   if (maxJobs > 1) order.sort((a, b) => expectedMs(scenarios[b] as LoadedScenario) - expectedMs(scenarios[a] as LoadedScenario))
@@ -105,6 +116,7 @@ export async function runSuite(scenarios: readonly LoadedScenario[], opts: RunSu
       const load = loadOf(span.stop(), Math.max(peak, running))
       await recordLoad(v, load, path.join(opts.resultsDir, v.name), v.timedOut === true)
       verdicts[i] = v
+      await writeSummary(provisional('the tcplab process ended before the run did (killed, or crashed)'))
       opts.reporter?.onScenarioEnd?.(v, s)
     } finally {
       timeout.clear()
@@ -157,7 +169,9 @@ export async function runSuite(scenarios: readonly LoadedScenario[], opts: RunSu
   }
   const done = verdicts.filter((v): v is ScenarioVerdict => v !== undefined)
   const summary = summarize(done, opts.backend.name, opts.resultsDir, started)
-  await writeFile(path.join(opts.resultsDir, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`)
+  if (opts.signal?.aborted) summary.interrupted = { at: new Date().toISOString(), how: 'Ctrl-C' }
+  await writeFileAtomic(summaryFile, `${JSON.stringify(summary, null, 2)}\n`)
+  unhookExit()
   await writeRunIndex(opts.resultsDir)
   opts.reporter?.onEnd?.(summary, done)
   return { summary, verdicts: done }
@@ -182,7 +196,7 @@ function loadOf(late: LatenessStats, running: number): ScenarioLoad {
 async function recordLoad(v: ScenarioVerdict, load: ScenarioLoad, dir: string, changed: boolean): Promise<void> {
   v.load = load
   const noted = annotateBusyMachine(v.results, load)
-  await writeFile(path.join(dir, 'verdict.json'), `${JSON.stringify(v, null, 2)}\n`).catch(() => undefined)
+  await writeFileAtomic(path.join(dir, 'verdict.json'), `${JSON.stringify(v, null, 2)}\n`).catch(() => undefined)
   if (noted > 0 || changed) await writeScenarioReport(dir).catch(() => undefined)
 }
 
@@ -222,5 +236,6 @@ export function summarize(verdicts: readonly ScenarioVerdict[], backend: string,
     failed: count('fail'),
     errors: count('error'),
     skipped: count('skip'),
+    interruptedScenarios: count('interrupted'),
   }
 }

@@ -2,15 +2,18 @@
 // schema, then checked for meaning (known hosts, names defined before use).
 // Every problem becomes `file:line:col path: message`; nothing is created.
 
-import { readFile, readdir, stat } from 'node:fs/promises'
+import { constants as fsConstants } from 'node:fs'
+import { open, readdir, stat } from 'node:fs/promises'
 import path from 'node:path'
-import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml'
+import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml'
 import type { z } from 'zod'
 import { ScenarioError, type ScenarioIssue, type SourcePos } from '../util/errors.js'
 import { actionOf, Scenario, type ActionName, type HostActions, type Step } from './schema.js'
 import { evaluationOrder } from './marks.js'
 import { MARK_REF_RE, SYSCTL_GUARD_RE } from './schema.js'
 import { findPlaceholders } from './template.js'
+import { excerptOf, MAX_ALIASES, MAX_DEPTH, MAX_FILE_BYTES, quoteExcerpt } from './limits.js'
+import { SYSCTL_KEY_HINT } from './sysctl-values.js'
 
 export interface LoadedScenario {
   /** Path as given (relative paths stay relative, for messages). */
@@ -21,21 +24,78 @@ export interface LoadedScenario {
   /** Source position of steps[i] and expect[i], for reports. */
   stepPos: SourcePos[]
   expectPos: SourcePos[]
+  /** Source position of any path in the document (its key with atKey), for checks made after loading. */
+  posOf?: ((p: Array<string | number>, atKey?: boolean) => SourcePos) | undefined
 }
 
 /** Load and validate one scenario file; throws ScenarioError listing every problem. */
 export async function loadScenario(file: string): Promise<LoadedScenario> {
-  let source: string
+  return parseScenario(await readScenarioText(file), file)
+}
+
+/**
+ * Read a scenario file within the limits (limits.ts): a regular file, at most MAX_FILE_BYTES,
+ * text without NUL bytes. /dev/zero, a FIFO or a directory is refused before it is opened for
+ * reading (O_NONBLOCK: opening a FIFO does not wait for a writer); a /proc file (size 0 in its
+ * stat) is read up to the limit and no further.
+ */
+export async function readScenarioText(file: string): Promise<string> {
+  const fail = (message: string, cause?: unknown): ScenarioError =>
+    new ScenarioError([{ file, line: 1, col: 1, path: '', message }], { cause, hint: 'a scenario is a YAML text file of at most 1 MiB' })
+  let fh
   try {
-    source = await readFile(file, 'utf8')
+    fh = await open(file, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK | fsConstants.O_NOCTTY)
   } catch (e: unknown) {
-    throw new ScenarioError([{ file, line: 1, col: 1, path: '', message: `cannot read file: ${(e as Error).message}` }], { cause: e })
+    const code = (e as NodeJS.ErrnoException).code
+    throw fail(`cannot read file: ${code === 'ENOENT' ? 'no such file or directory' : code === 'EACCES' ? 'permission denied' : (code ?? 'error')}`, e)
   }
-  return parseScenario(source, file)
+  try {
+    const st = await fh.stat()
+    if (!st.isFile()) throw fail(`not a regular file (${st.isDirectory() ? 'a directory' : st.isFIFO() ? 'a FIFO' : st.isCharacterDevice() ? 'a character device' : st.isBlockDevice() ? 'a block device' : st.isSocket() ? 'a socket' : 'not a file'})`)
+    if (st.size > MAX_FILE_BYTES) throw fail(`file is ${st.size} bytes, more than the limit of ${MAX_FILE_BYTES} (1 MiB)`)
+    const buf = Buffer.alloc(MAX_FILE_BYTES + 1)
+    let n = 0
+    for (;;) {
+      const { bytesRead } = await fh.read(buf, n, buf.length - n, null)
+      if (bytesRead === 0) break
+      n += bytesRead
+      if (n > MAX_FILE_BYTES) throw fail(`file is more than the limit of ${MAX_FILE_BYTES} bytes (1 MiB)`)
+    }
+    const nul = buf.subarray(0, n).indexOf(0)
+    const text = buf.subarray(0, n).toString('utf8')
+    if (nul >= 0) {
+      const before = buf.subarray(0, nul).toString('utf8')
+      const line = before.split('\n').length
+      const col = nul - before.lastIndexOf('\n')
+      throw new ScenarioError([{ file, line, col, path: '', message: 'not a text file: it holds a NUL byte' }], { hint: 'a scenario is a YAML text file' })
+    }
+    return text
+  } catch (e: unknown) {
+    if (e instanceof ScenarioError) throw e
+    const code = (e as NodeJS.ErrnoException).code
+    throw fail(`cannot read file: ${code ?? 'error'}`, e)
+  } finally {
+    await fh.close().catch(() => undefined)
+  }
 }
 
 /** Validate scenario text (as read from `file`). */
 export function parseScenario(source: string, file: string): LoadedScenario {
+  if (source.length > MAX_FILE_BYTES) {
+    throw new ScenarioError([{ file, line: 1, col: 1, path: '', message: `scenario text is more than the limit of ${MAX_FILE_BYTES} bytes (1 MiB)` }])
+  }
+  try {
+    return parseWithinLimits(source, file)
+  } catch (e: unknown) {
+    // A limit the checks above did not foresee (deep recursion in a library): still bad input, with a position.
+    if (e instanceof RangeError || (e instanceof Error && /alias|call stack|Invalid string length/i.test(e.message))) {
+      throw new ScenarioError([{ file, line: 1, col: 1, path: '', message: `the file exceeds the parser's limits (${excerptOf(e.message, 60)})` }], { cause: e })
+    }
+    throw e
+  }
+}
+
+function parseWithinLimits(source: string, file: string): LoadedScenario {
   const lc = new LineCounter()
   const doc = parseDocument(source, { lineCounter: lc, prettyErrors: false, uniqueKeys: true })
   const posAt = (offset: number): SourcePos => {
@@ -43,13 +103,16 @@ export function parseScenario(source: string, file: string): LoadedScenario {
     return { file, line: p.line, col: p.col }
   }
   if (doc.errors.length > 0) {
-    throw new ScenarioError(doc.errors.map((e) => ({ ...posAt(e.pos[0]), path: '', message: `YAML: ${firstLine(e.message)}` })))
+    throw new ScenarioError(doc.errors.slice(0, 20).map((e) => ({ ...posAt(e.pos[0]), path: '', message: `YAML: ${excerptOf(firstLine(e.message), 120)}` })))
   }
-  const data: unknown = doc.toJS()
+  const limit = checkTreeLimits(doc)
+  if (limit) throw new ScenarioError([{ ...posAt(limit.offset), path: '', message: limit.message }], { hint: limit.hint })
+  const data: unknown = doc.toJS({ maxAliasCount: MAX_ALIASES })
   const result = Scenario.safeParse(data)
   if (!result.success) {
     const hosts = hostNamesOf(data)
-    throw new ScenarioError(sortIssues(result.error.issues.map((i) => toIssue(i, doc, posAt, hosts))))
+    const issues = sortIssues(result.error.issues.slice(0, 50).map((i) => toIssue(i, doc, posAt, hosts)))
+    throw new ScenarioError(issues, { hint: issues.some((i) => i.message.includes('not a network-namespace key')) ? SYSCTL_KEY_HINT : undefined })
   }
   const scenario = result.data
   const nodePos = (p: Array<string | number>, atKey = false): SourcePos => positionOf(doc, p, posAt, atKey)
@@ -61,6 +124,7 @@ export function parseScenario(source: string, file: string): LoadedScenario {
     scenario,
     stepPos: scenario.steps.map((_, i) => nodePos(['steps', i])),
     expectPos: scenario.expect.map((_, i) => nodePos(['expect', i])),
+    posOf: nodePos,
   }
 }
 
@@ -104,6 +168,33 @@ export async function loadScenarios(files: string[]): Promise<LoadedScenario[]> 
   }
   if (issues.length > 0) throw new ScenarioError(issues)
   return loaded
+}
+
+/**
+ * Aliases and nesting, counted on the parsed tree without recursion (an explicit stack), so
+ * that neither an alias bomb nor a 100 000-deep `[[[[...` gets to toJS or the schema.
+ */
+function checkTreeLimits(doc: Document): { offset: number; message: string; hint: string } | undefined {
+  let aliases = 0
+  const stack: Array<[unknown, number]> = [[doc.contents, 1]]
+  while (stack.length > 0) {
+    const [node, depth] = stack.pop() as [unknown, number]
+    if (node === null || node === undefined) continue
+    const offset = (node as { range?: [number, number, number] }).range?.[0] ?? 0
+    if (isAlias(node)) {
+      if (++aliases > MAX_ALIASES) return { offset, message: `more than ${MAX_ALIASES} YAML aliases`, hint: 'a scenario needs few aliases (*name); write the values out' }
+      continue
+    }
+    if (isMap(node) || isSeq(node)) {
+      if (depth > MAX_DEPTH) return { offset, message: `nested more than ${MAX_DEPTH} levels deep`, hint: 'a scenario is a few levels deep; this file is not one' }
+      for (const item of node.items) {
+        if (isPair(item)) {
+          stack.push([item.key, depth + 1], [item.value, depth + 1])
+        } else stack.push([item, depth + 1])
+      }
+    }
+  }
+  return undefined
 }
 
 // ---------------------------------------------------------------------------
@@ -297,7 +388,7 @@ function checkMeaning(s: Scenario, pos: PosFn): ScenarioIssue[] {
         try {
           new RegExp(v.slice(1, -1))
         } catch (err: unknown) {
-          add([...p, stream], `bad regular expression ${v}: ${(err as Error).message}`)
+          add([...p, stream], `bad regular expression ${excerptOf(v)}: ${excerptOf((err as Error).message, 80)}`)
         }
       }
     }
@@ -331,7 +422,7 @@ function toIssue(i: z.core.$ZodIssue, doc: Document, posAt: (o: number) => Sourc
     return {
       ...positionOf(doc, p, posAt, true),
       path: formatPath(p),
-      message: `unknown key "${stepKey}": a step has ${STEP_KEYS.join(', ')}, or a host name (${hosts.map((h) => `"${h}"`).join(', ')})`,
+      message: `unknown key "${excerptOf(stepKey)}": a step has ${STEP_KEYS.join(', ')}, or a host name (${hosts.map((h) => `"${h}"`).join(', ')})`,
     }
   }
   if (i.code === 'unrecognized_keys') {
@@ -343,7 +434,7 @@ function toIssue(i: z.core.$ZodIssue, doc: Document, posAt: (o: number) => Sourc
 }
 
 function unknownKeyMessage(keys: string[], p: Array<string | number>): string {
-  const which = keys.map((k) => `"${k}"`).join(', ')
+  const which = keys.slice(0, 5).map((k) => `"${excerptOf(k)}"`).join(', ')
   if (p.length === 2 && p[0] === 'steps') return `unknown key ${which}: a step has at, after, delay, timeout, wait, or a host name`
   return `unknown key ${which}`
 }
@@ -380,7 +471,7 @@ function unionExpectation(p: Array<string | number>): string {
 }
 
 function describeNode(n: Node): string {
-  if (isScalar(n)) return JSON.stringify(n.value)
+  if (isScalar(n)) return quoteExcerpt(n.value)
   if (isSeq(n)) return 'a list'
   if (isMap(n)) return 'a mapping'
   return 'a value'

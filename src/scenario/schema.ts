@@ -5,7 +5,7 @@
 import { z } from 'zod'
 import { parse as parseYaml } from 'yaml'
 import { ACTIONS, ACTION_NAMES, type ActionName } from '../actions/index.js'
-import { Comparator, Duration, EventRef, HostName, Name, SysctlMap } from './fields.js'
+import { Comparator, CountComparator, Duration, EventRef, hasValidPort, HostName, Name, Port, PORT_MESSAGE, SysctlMap } from './fields.js'
 import { EventValues, PacketAggregates, PacketEach, PacketFieldShape, SsAggregates } from './value-fields.js'
 
 export { Comparator, Duration, EventRef } from './fields.js'
@@ -154,11 +154,11 @@ const WindowFields = {
 
 const Endpoint = z.string().regex(/^([a-z][a-z0-9]{0,7}|[0-9a-fA-F.:[\]]+|\*)?(:\d+)?$/, {
   message: 'expected HOST, HOST:PORT or :PORT (e.g. "server:8000")',
-})
+}).refine(hasValidPort, { message: PORT_MESSAGE })
 
 const EndpointFields = {
-  local: z.union([Endpoint, z.number().int()]).optional().meta({ description: 'local endpoint: HOST:PORT, :PORT or a port number', examples: [8000, 'server:8000'] }),
-  peer: z.union([Endpoint, z.number().int()]).optional().meta({ description: 'peer endpoint: HOST:PORT, HOST, :PORT or a port number', examples: ['client', 'server:8000'] }),
+  local: z.union([Endpoint, Port]).optional().meta({ description: 'local endpoint: HOST:PORT, :PORT or a port number', examples: [8000, 'server:8000'] }),
+  peer: z.union([Endpoint, Port]).optional().meta({ description: 'peer endpoint: HOST:PORT, HOST, :PORT or a port number', examples: ['client', 'server:8000'] }),
   state: z.union([z.string(), z.array(z.string())]).optional().meta({ description: 'ss state(s), e.g. ESTAB, SYN-RECV, LISTEN', examples: ['ESTAB', ['FIN-WAIT-1', 'FIN-WAIT-2']] }),
 }
 
@@ -241,11 +241,11 @@ export const PacketsExpect = z
       examples: ['cli', { listener: 'srv' }],
     }),
     flags: z.union([z.string(), z.array(z.string())]).optional().meta({ description: 'TCP flags as tcpdump prints them (S, S., F., R, P., .); several: any of them', examples: ['S', ['F.', 'FP.']] }),
-    len: Comparator.optional().meta({ description: 'the payload length', examples: ['>0', 0] }),
+    len: CountComparator.optional().meta({ description: 'the payload length', examples: ['>0', 0] }),
     ...PacketFieldShape,
     each: PacketEach.optional(),
     ...PacketAggregates,
-    count: Comparator.optional().meta({ description: 'how many packets match', examples: [3, '>=2'] }),
+    count: CountComparator.optional().meta({ description: 'how many packets match', examples: [3, '>=2'] }),
     gaps: z.array(Duration).min(1).optional().meta({ description: 'the time between consecutive matching packets (retransmission backoff), each within the tolerance', examples: [['1s', '2s', '4s']] }),
     ...WindowFields,
   })
@@ -268,12 +268,12 @@ export const EventExpect = z
     type: z.string().optional().meta({ description: 'the event type: connected, accepted, sent, read, eof, error, closed, polled, started, exited, ...', examples: ['error', 'connected'] }),
     errno: z.string().optional().meta({ description: 'the errno of an error event', examples: ['ETIMEDOUT', 'ECONNRESET'] }),
     ...EventValues,
-    count: Comparator.optional().meta({ description: 'how many events match', examples: [1, '>=1'] }),
+    count: CountComparator.optional().meta({ description: 'how many events match', examples: [1, '>=1'] }),
     sequence: z
       .array(z.object({
         type: z.string().meta({ description: 'the event type', examples: ['error'] }),
         errno: z.string().optional().meta({ description: 'its errno', examples: ['EPIPE'] }),
-        n: Comparator.optional().meta({ description: 'how many in a row', examples: [3, '>=1'] }),
+        n: CountComparator.optional().meta({ description: 'how many in a row', examples: [3, '>=1'] }),
       }).strict())
       .optional()
       .meta({ description: 'events in this order (others may come between)', examples: [[{ type: 'error', errno: 'ETIMEDOUT' }, { type: 'error', errno: 'EPIPE', n: '>=1' }]] }),
@@ -286,8 +286,8 @@ export const CounterExpect = z
     on: HostName.meta({ description: 'the host the counter is read on', examples: ['server'] }),
     name: z.string().meta({ description: 'a named iptables rule (its packet and byte counters) or a kernel counter (nstat name)', examples: ['drop-syn', 'TcpExtTCPTimeouts'] }),
     value: Comparator.optional().meta({ description: 'the counter\'s value (for a rule: its packet count)', examples: ['>=1'] }),
-    packets: Comparator.optional().meta({ description: 'packets the rule matched', examples: [3, '>0'] }),
-    bytes: Comparator.optional().meta({ description: 'bytes the rule matched', examples: ['>0'] }),
+    packets: CountComparator.optional().meta({ description: 'packets the rule matched', examples: [3, '>0'] }),
+    bytes: CountComparator.optional().meta({ description: 'bytes the rule matched', examples: ['>0'] }),
     when: When.optional().meta({ description: 'judge it only on machines that match', examples: [{ kernel: '>=6.5' }] }),
     description: z.string().optional().meta({ description: 'what it shows, in words', examples: ['three SYNs were dropped'] }),
   })
@@ -369,7 +369,7 @@ export const Scenario = z
     }),
     sample: z.object({ interval: Duration.optional().meta({ description: 'how often ss is sampled', examples: ['10ms'] }) }).strict().optional().meta({ description: 'socket sampling', examples: [{ interval: '10ms' }] }),
     capture: z.union([z.literal(false), z.object({
-      snaplen: z.number().int().positive().optional().meta({ description: 'bytes kept of each packet', examples: [128] }),
+      snaplen: z.number().int().positive().max(262144).optional().meta({ description: 'bytes kept of each packet', examples: [128] }),
       filter: z.array(z.string()).optional().meta({ description: 'tcpdump filter words', examples: [['tcp', 'port', '8000']] }),
     }).strict()]).optional().meta({ description: 'tcpdump on every host: false for none, or { snaplen, filter }', examples: [false, { snaplen: 128 }] }),
     tolerance: Tolerance.optional().meta({ description: 'how far timings may be off, for every expectation (a duration, or { floor, percent })', examples: ['50ms', { floor: '20ms', percent: 10 }] }),

@@ -3,7 +3,7 @@
 // reaches the whole group (like a shell's job control) and a second Ctrl-C can
 // kill every group at once (killAllNow).
 
-import { spawn } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import { execa, type ResultPromise } from 'execa'
 import { constants as osConstants } from 'node:os'
 import { ProcessError, MissingToolError } from './errors.js'
@@ -74,12 +74,28 @@ export function runCommand(argv: readonly string[], opts: ExecOptions & { host?:
   })
 }
 
+/**
+ * Run a command synchronously (the emergency paths only: an `exit` hook or a second Ctrl-C, where
+ * nothing asynchronous runs any more). Never throws; a command that cannot start reads as exit 127.
+ */
+export function runCommandSync(argv: readonly string[], opts: { input?: string; timeoutMs?: number } = {}): ExecResult {
+  const [file, ...args] = argv
+  if (file === undefined) return { exitCode: 127, stdout: '', stderr: 'empty argv' }
+  const r = spawnSync(file, args, { input: opts.input, encoding: 'utf8', timeout: opts.timeoutMs ?? 10_000, stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] })
+  return { exitCode: r.error ? 127 : (r.status ?? -1), stdout: r.stdout ?? '', stderr: r.stderr ?? (r.error?.message ?? '') }
+}
+
 /** Start a long-running process in its own process group. */
 export function spawnProcess(argv: readonly string[], opts: SpawnOptions = {}): Proc {
   return new LocalProc(argv, opts)
 }
 
-/** SIGKILL every process group still alive (second Ctrl-C, or exit). */
+/**
+ * SIGKILL every process group still alive (second Ctrl-C, or exit). Also installed as a
+ * process `exit` hook on the first spawn (Playwright's processLauncher does the same): an
+ * uncaught exception or a process.exit() without teardown must not leave detached groups
+ * (tcpdump, agents, nc) running. Synchronous, as `exit` hooks must be.
+ */
 export function killAllNow(): void {
   for (const pgid of liveGroups) {
     try {
@@ -89,6 +105,13 @@ export function killAllNow(): void {
     }
   }
   liveGroups.clear()
+}
+
+let exitHookInstalled = false
+function installExitHook(): void {
+  if (exitHookInstalled) return
+  exitHookInstalled = true
+  process.on('exit', killAllNow)
 }
 
 /** Signal name for a number (execa reports names already; this covers raw codes). */
@@ -108,6 +131,7 @@ class LocalProc implements Proc {
   private stopping: Promise<ExitInfo> | undefined
 
   constructor(argv: readonly string[], opts: SpawnOptions) {
+    installExitHook()
     this.argv = argv
     const [file, ...args] = argv
     if (file === undefined) throw new Error('spawnProcess: empty argv')

@@ -73,20 +73,25 @@ if (skip) {
     t.match(v.stderr, /bad-host\.yaml:9:5 steps\[1\]\.sever: unknown host "sever"/)
   })
 
-  t.test('a rule iptables rejects stops the scenario with exit 2 naming the command, and leaves nothing', async (t) => {
+  t.test('a rule iptables rejects stops the run before it starts (checked in a throwaway namespace), exit 2 naming file:line:col, and leaves nothing', async (t) => {
     const dir = tempDir('tcplab-e2e-badrule-')
     const r = await runCli(['run', 'test/fixtures/scenarios/e2e/bad-rule.yaml', '--results', dir])
     t.equal(r.code, 2)
-    t.match(r.stdout, /ERROR e2e-bad-rule/)
-    t.match(r.stdout, /bad-rule\.yaml:\d+:\d+ steps\[1\]: iptables rejected the rule on server: iptables -A NOPE -p tcp -j DROP/)
-    t.match(r.stdout, /hint: /)
+    t.match(r.stderr, /bad-rule\.yaml:9:25 steps\[1\]\.server\.iptables: iptables rejects the rule "-A NOPE -p tcp -j DROP.*": .*(No chain|Chain 'NOPE')/)
+    t.match(r.stderr, /hint: /)
+    const v = await runCli(['validate', 'test/fixtures/scenarios/e2e/bad-rule.yaml'])
+    t.equal(v.code, 2, 'validate finds it too')
+    t.match(v.stderr, /bad-rule\.yaml:9:25 .*iptables rejects the rule/)
     await assertClean(t, 'after a rejected rule', dir)
   })
 
   t.test('bad usage exits 2', async (t) => {
     const r: CliResult = await runCli(['run', '--jobs', 'many', 'scenarios/seed'])
     t.equal(r.code, 2)
-    t.match(r.stderr, /--jobs expects an integer >= 1, got "many"/)
+    t.match(r.stderr, /--jobs expects "auto" or a whole number of scenarios run at once, got "many"/)
+    const neg = await runCli(['run', '--jobs', '-1', 'scenarios/seed'])
+    t.equal(neg.code, 2)
+    t.match(neg.stderr, /--jobs expects "auto" or at least 1 scenario at a time, got -1/)
     const u = await runCli(['frobnicate'])
     t.equal(u.code, 2)
     t.match(u.stderr, /unknown command "frobnicate"/)

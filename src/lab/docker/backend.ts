@@ -27,6 +27,7 @@ import { connectDocker, describeDaemon, errorText, statusOf, toLabError, unreach
 import { DockerProc, dropConnections, execInContainer, execWith, LauncherPool, launcherStarter, type ContainerRef, type ProcStarter } from './exec.js'
 import { exitedError, userImageStarter, type UserImageHost } from './user-exec.js'
 import { LAB_AGENT_PATH, labImageName } from './image.js'
+import { sysctlKeyProblem, sysctlValueProblem, SYSCTL_KEY_HINT } from '../../scenario/sysctl-values.js'
 
 export const LABEL_RUN_ID = 'tcplab.run-id'
 export const LABEL_SCENARIO = 'tcplab.scenario'
@@ -72,7 +73,22 @@ export function createDockerBackend(): Backend {
     describe: () => describeDocker(client()),
     up: (spec, signal) => upDockerLab(client(), spec, signal),
     gc: (labId) => gcDocker(client(), labId),
+    // Only when this process used docker: connecting here would load nothing worth removing.
+    removeOwnLabsNow: () => (docker ? removeOwnContainersNow(docker) : undefined),
   }
+}
+
+/**
+ * The docker backend's last resort (second Ctrl-C): remove, by label, every container and network
+ * this process made (tcplab.owner = "<hostname>:<pid>"), without waiting for the labs' teardown.
+ * A container's processes go with it (a `docker exec` client's death would not stop them).
+ */
+async function removeOwnContainersNow(docker: Docker): Promise<void> {
+  const filters = { label: [`${LABEL_OWNER}=${hostname()}:${process.pid}`] }
+  const containers = await docker.listContainers({ all: true, filters }).catch(() => [] as Docker.ContainerInfo[])
+  await Promise.allSettled(containers.map((c) => docker.getContainer(c.Id).remove({ force: true, v: true })))
+  const networks = await docker.listNetworks({ filters }).catch(() => [] as Docker.NetworkInspectInfo[])
+  await Promise.allSettled(networks.map((n) => docker.getNetwork(n.Id).remove()))
 }
 
 async function checkDocker(docker: Docker): Promise<void> {
@@ -490,6 +506,9 @@ function splitSysctls(spec: Record<string, string>, isWire: boolean): { sysctls:
   const optional = new Set<string>()
   for (const [k, v] of Object.entries(spec)) {
     const key = k.startsWith('?') ? k.slice(1) : k
+    // Per-network-namespace keys only (scenario/sysctl-values.ts), whoever built the spec.
+    const problem = sysctlKeyProblem(key) ?? sysctlValueProblem(key, v)
+    if (problem) throw new StepError(problem, { hint: SYSCTL_KEY_HINT })
     if (key !== k) optional.add(key)
     sysctls[key] = v
   }
@@ -585,6 +604,9 @@ async function setRuntimeSysctls(m: MadeContainers, r: HostRefs, host: string, s
   const entries: Record<string, string> = {}
   for (const [k, v] of Object.entries(sysctls)) {
     const key = k.startsWith('?') ? k.slice(1) : k
+    // Per-network-namespace keys only (scenario/sysctl-values.ts): the loader refused the rest already.
+    const problem = sysctlKeyProblem(key) ?? sysctlValueProblem(key, v)
+    if (problem) throw new StepError(problem, { hint: SYSCTL_KEY_HINT })
     // Optional ("?key"): only where this kernel has it.
     if (key !== k && (await execInContainer(r.tools, ['test', '-e', `/proc/sys/${key.replace(/\./g, '/')}`], { reject: false })).exitCode !== 0) continue
     entries[key] = v

@@ -25,7 +25,9 @@ import { runCommand, spawnProcess } from '../../util/proc.js'
 import { Teardown } from '../../util/teardown.js'
 import { isLabLive, leaseSubnet, pruneStale, registerLab, STATE_DIR } from '../lease.js'
 import { agentBinaryPath } from '../agent-path.js'
-import type { Backend, ExecOptions, ExecResult, Host, HostSpec, Lab, LabSpec, Proc, SpawnOptions } from '../types.js'
+import type { Backend, ExecOptions, ExecResult, Host, HostSpec, Lab, LabSpec, Proc, ScratchHost, SpawnOptions } from '../types.js'
+import { removeOwnNamespacesNow } from './emergency.js'
+import { sysctlKeyProblem, SYSCTL_KEY_HINT } from '../../scenario/sysctl-values.js'
 
 export const NETNS_PREFIX = 'tcplab-'
 /** Where `ip netns add` binds named namespaces (ip-netns(8)). */
@@ -52,14 +54,48 @@ export function netnsName(labId: string, host: string): string {
   return `${NETNS_PREFIX}${labId}-${host}`
 }
 
+let exitHookInstalled = false
+
 /** The network-namespace backend (the default; needs root). */
 export function createNetnsBackend(): Backend {
+  // An exit without teardown (uncaught exception, process.exit) still deletes this process's labs.
+  if (!exitHookInstalled) {
+    exitHookInstalled = true
+    process.on('exit', removeOwnNamespacesNow)
+  }
   return {
     name: 'netns',
     check: checkNetns,
     describe: describeNetns,
     up: upNetnsLab,
     gc: gcNetns,
+    withScratchHost,
+    removeOwnLabsNow: removeOwnNamespacesNow,
+  }
+}
+
+/**
+ * A throwaway namespace `tcplab-<id>-check` for `fn`, registered like a lab (so `tcplab gc` finds
+ * it if this process dies in between) and deleted afterwards. A fresh namespace holds the per-netns
+ * sysctls at their defaults and empty iptables tables: what a lab host starts from.
+ */
+async function withScratchHost<T>(fn: (host: ScratchHost) => Promise<T>): Promise<T> {
+  await checkNetns()
+  const labId = Math.floor(Math.random() * 0x1_0000_0000).toString(16).padStart(8, '0')
+  const ns = netnsName(labId, 'check')
+  const td = new Teardown()
+  try {
+    const unregister = await registerLab({ labId, backend: 'netns', scenario: '(scratch)' })
+    td.push('unregister scratch namespace', unregister)
+    td.push(`delete netns ${ns}`, () => deleteNamespaces([ns]))
+    await runCommand(['ip', 'netns', 'add', ns])
+    return await fn({
+      exec: (argv, opts) => runCommand(['ip', 'netns', 'exec', ns, ...argv], { ...opts, host: 'scratch' }).catch((e: unknown) => {
+        throw rewriteNetnsError(e, argv)
+      }),
+    })
+  } finally {
+    await td.run()
   }
 }
 
@@ -342,6 +378,11 @@ async function upNetnsLab(spec: LabSpec, signal?: AbortSignal): Promise<Lab> {
  * way (Host.setSysctls: containers, whose /proc/sys is read-only) uses that.
  */
 export async function applySysctls(host: Host, sysctls: Record<string, string>): Promise<void> {
+  // The scenario loader refused these already; this keeps any other way in (--sysctl, the library) off the machine's keys.
+  for (const k of Object.keys(sysctls)) {
+    const problem = sysctlKeyProblem(k)
+    if (problem) throw new StepError(problem, { hint: SYSCTL_KEY_HINT })
+  }
   if (host.setSysctls) return host.setSysctls(sysctls)
   const entries = Object.entries(sysctls).filter(([k]) => !k.startsWith('?'))
   // Optional keys: `sysctl -e` ignores keys this kernel lacks (sysctl(8)); a bad value still fails.
