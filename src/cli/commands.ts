@@ -12,6 +12,9 @@ import type { LoadedScenario } from '../scenario/loader.js'
 import { REPORTER_NAMES, type ReporterName } from '../report/terminal.js'
 import type { ScenarioVerdict } from '../expect/verdict.js'
 import { diffCommand, reportCommand } from './report-commands.js'
+import { mergeCommand } from './merge-command.js'
+import { parseShard, selectShard } from '../runner/shard.js'
+import { parseDockerHosts } from '../lab/docker-address.js'
 
 /** The backends' names, repeated here so that parsing options loads no backend (a unit test keeps it equal to lab/index.ts). */
 export const BACKEND_NAMES = ['netns', 'docker'] as const
@@ -98,28 +101,38 @@ const run: Command = {
     tolerance: { type: 'string' },
     sysctl: { type: 'string', multiple: true },
     'agent-priority': { type: 'string' },
+    shard: { type: 'string' },
+    'docker-host': { type: 'string', multiple: true },
   },
   async run(ctx) {
     const agentPriority = ctx.values['agent-priority'] as string | undefined
     if (agentPriority !== undefined && !['normal', 'nice', 'fifo'].includes(agentPriority)) throw new UsageError(`--agent-priority expects normal, nice or fifo, got "${agentPriority}"`)
-    const backendName = (ctx.values.backend as string | undefined) ?? 'netns'
+    // --docker-host a,b implies --backend docker (one backend per daemon, scenarios spread over them).
+    const dockerHosts = parseDockerHosts(ctx.values['docker-host'] as string[] | undefined)
+    const backendName = (ctx.values.backend as string | undefined) ?? (dockerHosts.length > 0 ? 'docker' : 'netns')
     if (!(BACKEND_NAMES as readonly string[]).includes(backendName)) throw new UsageError(`--backend expects ${BACKEND_NAMES.join(' or ')}, got "${backendName}"`)
+    if (dockerHosts.length > 0 && backendName !== 'docker') throw new UsageError(`--docker-host applies to the docker backend, not ${backendName}`)
+    const shard = ctx.values.shard === undefined ? undefined : parseShard(ctx.values.shard as string)
     const reporterName = ((ctx.values.reporter as string | undefined) ?? 'pretty') as ReporterName
     if (!REPORTER_NAMES.includes(reporterName)) throw new UsageError(`--reporter expects ${REPORTER_NAMES.join(', ')}, got "${reporterName}"`)
     const jobs = parseJobs(ctx.values.jobs)
     const toleranceMs = parseIntOption(ctx.values.tolerance, 'tolerance', 0)
     const sysctlOverrides = parseSysctls(ctx.values.sysctl as string[] | undefined)
     // Everything is validated before anything is created.
-    const scenarios = await selectScenarios(ctx)
-    if (scenarios.length === 0) throw new UsageError('no scenarios selected (check the paths and --tag)')
-    const [{ createBackend }, { runSuite }, { createReporter }] = await Promise.all([
+    const selected = await selectScenarios(ctx)
+    if (selected.length === 0) throw new UsageError('no scenarios selected (check the paths and --tag)')
+    const sharded = shard ? selectShard(selected, shard, (l) => l.scenario.name) : undefined
+    const scenarios = sharded ? sharded.items : selected
+    if (sharded && scenarios.length === 0) ctx.err.write(`tcplab: shard ${shard?.index}/${shard?.total} has no scenarios (${selected.length} selected in all); writing an empty run\n`)
+    const [{ createBackends }, { runSuite }, { createReporter }] = await Promise.all([
       import('../lab/index.js'), import('../runner/suite.js'), import('../report/terminal.js'),
     ])
-    const backend = await createBackend(backendName)
-    await backend.check()
+    const backends = await createBackends(backendName, dockerHosts)
+    await Promise.all(backends.map((b) => b.check()))
     const resultsDir = (ctx.values.results as string | undefined) ?? timestampDir()
     const { verdicts } = await runSuite(scenarios, {
-      backend,
+      backend: backends,
+      shard: sharded?.info,
       resultsDir,
       jobs,
       tolerance: toleranceMs !== undefined ? { floorMs: toleranceMs } : undefined,
@@ -180,25 +193,33 @@ const explain: Command = {
 }
 
 const gc: Command = {
-  options: { backend: { type: 'string', short: 'b' } },
+  options: { backend: { type: 'string', short: 'b' }, 'docker-host': { type: 'string', multiple: true } },
   async run(ctx) {
+    // --docker-host a,b: collect on each of those daemons (and netns too, unless --backend docker).
+    const dockerHosts = parseDockerHosts(ctx.values['docker-host'] as string[] | undefined)
     const which = (ctx.values.backend as string | undefined) ?? 'all'
+    if (dockerHosts.length > 0 && which === 'netns') throw new UsageError('--docker-host applies to the docker backend, not netns')
     const names = which === 'all' ? [...BACKEND_NAMES] : [which]
     const { createBackend } = await import('../lab/index.js')
+    const targets = names.flatMap((n): Array<{ n: string; h: string | undefined; label: string }> =>
+      n === 'docker' && dockerHosts.length > 0 ? dockerHosts.map((h) => ({ n, h, label: `docker ${h}` })) : [{ n, h: undefined, label: n }])
     let total = 0
-    for (const n of names) {
-      const backend = await createBackend(n)
-      try {
-        await backend.check()
-      } catch (e: unknown) {
-        if (which === 'all') {
-          ctx.out.write(`${n}: skipped (${(e as Error).message.split('\n')[0] ?? ''})\n`)
-          continue
+    for (const { n, h, label } of targets) {
+      const backend = await createBackend(n, { dockerHost: h })
+      // A daemon named with --docker-host is collected as long as it answers (it needs no lab image for that).
+      if (h === undefined) {
+        try {
+          await backend.check()
+        } catch (e: unknown) {
+          if (which === 'all') {
+            ctx.out.write(`${label}: skipped (${(e as Error).message.split('\n')[0] ?? ''})\n`)
+            continue
+          }
+          throw e
         }
-        throw e
       }
       const removed = await backend.gc()
-      for (const r of removed) ctx.out.write(`${n}: removed ${r}\n`)
+      for (const r of removed) ctx.out.write(`${label}: removed ${r}\n`)
       total += removed.length
     }
     ctx.out.write(total === 0 ? 'nothing to remove\n' : `removed ${total} leftover(s)\n`)
@@ -214,4 +235,4 @@ const doctor: Command = {
   },
 }
 
-export const COMMANDS: Record<string, Command> = { run, list, validate, explain, gc, doctor, report: reportCommand, diff: diffCommand }
+export const COMMANDS: Record<string, Command> = { run, list, validate, explain, gc, doctor, report: reportCommand, diff: diffCommand, merge: mergeCommand }

@@ -13,17 +13,22 @@ usage:
   tcplab run [PATH...] [--backend netns|docker] [--jobs auto|N] [--results DIR]
                        [--reporter pretty|tap|json|junit] [--tag T] [--tolerance MS]
                        [--sysctl KEY=VALUE] [--agent-priority fifo|nice|normal]
+                       [--shard I/N] [--docker-host ADDR[,ADDR...]]
   tcplab list [PATH...] [--json] [--tag T]
   tcplab validate [PATH...]
   tcplab explain NAME
   tcplab report DIR                 regenerate report.html / index.html of a results directory
   tcplab diff DIR_A DIR_B [--json]  compare two runs (kernels, sysctls); exit 1 on regression
-  tcplab gc [--backend netns|docker|all]
+  tcplab merge DIR... [--out DIR]   merge results directories (the shards of a run) into one
+  tcplab gc [--backend netns|docker|all] [--docker-host ADDR[,ADDR...]]
   tcplab doctor
 
 With no PATH, run uses scenarios/ and leaves out scenarios tagged "slow".
 --jobs auto (the default) starts scenarios while the machine keeps time (a
 timer canary), at most 4 per core; --jobs N runs N at a time regardless.
+--shard I/N runs part I of N of the selection (sorted by name, cut in N
+contiguous parts); --docker-host a,b spreads the labs over several Docker
+daemons (docs/scale.md).
 Exit codes: 0 every expectation held, 1 some failed, 2 bad input or usage,
 3 the machine lacks something, 130 interrupted.
 `

@@ -2,11 +2,15 @@
 // a terminal), tap, json, junit.
 
 import type { Writable } from 'node:stream'
-import type { ExpectationResult, RunSummary, ScenarioVerdict } from '../expect/verdict.js'
+import type { ExpectationResult, ScenarioVerdict } from '../expect/verdict.js'
 import type { LoadedScenario } from '../scenario/loader.js'
 import type { SuiteReporter } from './reporter.js'
 import { renderJunit } from './junit.js'
+import { summaryLine } from './summary-line.js'
+import { formatTapFooter, formatTapHeader, formatTapScenario } from './tap.js'
 import { formatMs } from '../util/duration.js'
+
+export { summaryLine }
 
 export const REPORTER_NAMES = ['pretty', 'tap', 'json', 'junit'] as const
 export type ReporterName = (typeof REPORTER_NAMES)[number]
@@ -151,38 +155,11 @@ export function progressLine(
   return `[${finished}/${total}] ${counts} · running: ${items.join(', ')}`
 }
 
-/** "5 scenarios: 4 passed, 1 failed, 0 errors, 0 skipped in 23.1s" */
-export function summaryLine(s: RunSummary): string {
-  return `${s.scenarios.length} scenarios: ${s.passed} passed, ${s.failed} failed, ${s.errors} errors, ${s.skipped} skipped in ${formatMs(s.durationMs)} (${s.resultsDir})`
-}
-
 function tapReporter(out: Writable): SuiteReporter {
   let n = 0
   return {
-    onStart(scenarios) {
-      out.write(`TAP version 14\n1..${scenarios.length}\n`)
-    },
-    onScenarioEnd(v: ScenarioVerdict) {
-      n++
-      const ok = v.status === 'pass' || v.status === 'skip'
-      const directive = v.status === 'skip' ? ` # SKIP ${v.reason ?? ''}` : ''
-      out.write(`${ok ? 'ok' : 'not ok'} ${n} - ${v.name}${directive}\n`)
-      out.write(`    # Subtest: ${v.name}\n    1..${v.results.length}\n`)
-      v.results.forEach((r, i) => {
-        const rok = r.status !== 'fail'
-        out.write(`    ${rok ? 'ok' : 'not ok'} ${i + 1} - ${r.kind}: ${r.description}${r.status === 'skip' ? ` # SKIP ${r.reason ?? ''}` : ''}\n`)
-        if (!rok) {
-          out.write(`      ---\n      expected: ${JSON.stringify(r.expected)}\n      measured: ${JSON.stringify(r.measured)}\n`)
-          if (r.deltaMs !== undefined) out.write(`      deltaMs: ${r.deltaMs}\n`)
-          if (r.toleranceMs !== undefined) out.write(`      toleranceMs: ${r.toleranceMs}\n`)
-          if (r.line) out.write(`      at: { line: ${r.line}, column: ${r.col ?? 1} }\n`)
-          out.write(`      ...\n`)
-        }
-      })
-      if (v.error) out.write(`    # error: ${v.error.message.split('\n').join('\n    # ')}\n`)
-    },
-    onEnd(summary) {
-      out.write(`# ${summaryLine(summary)}\n`)
-    },
+    onStart: (scenarios) => out.write(formatTapHeader(scenarios.length)),
+    onScenarioEnd: (v: ScenarioVerdict) => out.write(formatTapScenario(v, ++n)),
+    onEnd: (summary) => out.write(formatTapFooter(summary)),
   }
 }

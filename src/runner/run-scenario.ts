@@ -71,7 +71,11 @@ export async function runScenario(loaded: LoadedScenario, opts: RunScenarioOptio
   const dir = path.join(opts.resultsDir, s.name)
   await mkdir(dir, { recursive: true })
   await writeFile(path.join(dir, 'scenario.yaml'), loaded.source)
-  const base = { name: s.name, file: loaded.file, title: s.title, backend: opts.backend.name, startedAt: startedAt.toISOString() }
+  const base = {
+    name: s.name, file: loaded.file, title: s.title, backend: opts.backend.name,
+    ...(opts.backend.daemon !== undefined ? { daemon: opts.backend.daemon } : {}),
+    startedAt: startedAt.toISOString(),
+  }
   const labId = newLabId()
   const td = new Teardown()
   const signal = opts.signal ?? new AbortController().signal

@@ -12,16 +12,21 @@ import path from 'node:path'
 import type { Backend } from '../lab/index.js'
 import type { AgentPriority } from '../agent/index.js'
 import type { LoadedScenario } from '../scenario/loader.js'
-import type { ExpectationResult, RunSummary, ScenarioLoad, ScenarioVerdict, ToleranceRule } from '../expect/index.js'
+import type { ExpectationResult, RunShard, RunSummary, ScenarioLoad, ScenarioVerdict, ToleranceRule } from '../expect/index.js'
 import { runScenario } from './run-scenario.js'
 import type { SuiteReporter } from '../report/reporter.js'
-import { writeRunIndex, writeScenarioReport } from '../report/index.js'
+import { summarizeRun, writeRunFiles, writeScenarioReport } from '../report/index.js'
 import { Canary, type LatenessStats } from './canary.js'
 import { collectBaseEnv } from './env.js'
+import { BackendSpread } from './spread.js'
 import { formatMs } from '../util/duration.js'
 
 export interface RunSuiteOptions {
-  backend: Backend
+  /**
+   * Where labs run. Several (one docker backend per daemon, `--docker-host a,b`): each scenario's
+   * lab goes whole to the least busy one (runner/spread.ts).
+   */
+  backend: Backend | readonly Backend[]
   resultsDir: string
   /** A fixed number of scenarios at a time, or 'auto' (default): as many as the machine holds. */
   jobs?: number | 'auto' | undefined
@@ -35,6 +40,8 @@ export interface RunSuiteOptions {
   reporter?: SuiteReporter | undefined
   /** Where a warning goes (once per run: --jobs N beyond what the machine holds). */
   warn?: ((msg: string) => void) | undefined
+  /** `--shard i/N`: recorded in summary.json (the scenarios given are the shard's already). */
+  shard?: RunShard | undefined
 }
 
 /** --jobs auto: no scenario starts while the canary's p90 lateness over this window exceeds the budget. */
@@ -66,10 +73,14 @@ export async function runSuite(scenarios: readonly LoadedScenario[], opts: RunSu
   const maxJobs = Math.max(1, Math.min(scenarios.length, auto ? AUTO_JOBS_PER_CORE * cores : (opts.jobs as number)))
   const budgetMs = opts.lateBudgetMs ?? DEFAULT_LATE_BUDGET_MS
   const started = Date.now()
+  const spread = new BackendSpread(backendList(opts.backend))
+  const backendName = spread.backends[0]?.name ?? 'none'
+  const daemons = spread.backends.map((b) => b.daemon).filter((d): d is string => d !== undefined)
   await mkdir(opts.resultsDir, { recursive: true })
-  opts.reporter?.onStart?.(scenarios, { backend: opts.backend.name, jobs: maxJobs, auto, resultsDir: opts.resultsDir })
-  // The run's shared env facts, probed once while the first scenarios set up (runScenario awaits the same promise).
-  collectBaseEnv(opts.backend, opts.signal).catch(() => undefined)
+  opts.reporter?.onStart?.(scenarios, { backend: daemons.length > 1 ? `${backendName} (${daemons.length} daemons)` : backendName, jobs: maxJobs, auto, resultsDir: opts.resultsDir })
+  // The run's shared env facts (per backend: daemons may run different kernels), probed once while
+  // the first scenarios set up (runScenario awaits the same promise). None for an empty shard.
+  if (scenarios.length > 0) for (const b of spread.backends) collectBaseEnv(b, opts.signal).catch(() => undefined)
   const canary = await Canary.start()
   const verdicts: ScenarioVerdict[] = new Array<ScenarioVerdict>(scenarios.length)
   // Longest first when several run at once: the suite then ends soon after its longest scenario.
@@ -88,9 +99,10 @@ export async function runSuite(scenarios: readonly LoadedScenario[], opts: RunSu
     const span = canary.measure()
     let peak = running
     const peakTimer = setInterval(() => (peak = Math.max(peak, running)), 100)
+    const slot = spread.acquire()
     try {
       const v = await runScenario(s, {
-        backend: opts.backend,
+        backend: slot.backend,
         resultsDir: opts.resultsDir,
         tolerance: opts.tolerance,
         sysctlOverrides: opts.sysctlOverrides,
@@ -102,6 +114,7 @@ export async function runSuite(scenarios: readonly LoadedScenario[], opts: RunSu
       verdicts[i] = v
       opts.reporter?.onScenarioEnd?.(v, s)
     } finally {
+      slot.release()
       clearInterval(peakTimer)
       span.stop()
     }
@@ -150,9 +163,8 @@ export async function runSuite(scenarios: readonly LoadedScenario[], opts: RunSu
     await canary.stop()
   }
   const done = verdicts.filter((v): v is ScenarioVerdict => v !== undefined)
-  const summary = summarize(done, opts.backend.name, opts.resultsDir, started)
-  await writeFile(path.join(opts.resultsDir, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`)
-  await writeRunIndex(opts.resultsDir)
+  const summary = summarizeRun(done, { backend: backendName, resultsDir: opts.resultsDir, startedMs: started, durationMs: Date.now() - started, daemons, shard: opts.shard })
+  await writeRunFiles(opts.resultsDir, summary, done)
   opts.reporter?.onEnd?.(summary, done)
   return { summary, verdicts: done }
 }
@@ -194,26 +206,11 @@ export function annotateBusyMachine(results: ExpectationResult[], load: Scenario
   return n
 }
 
-/** Count verdicts into a run summary. */
+/** Count verdicts into a run summary (its duration: from startedMs to now). */
 export function summarize(verdicts: readonly ScenarioVerdict[], backend: string, resultsDir: string, startedMs: number): RunSummary {
-  const count = (st: string): number => verdicts.filter((v) => v.status === st).length
-  return {
-    startedAt: new Date(startedMs).toISOString(),
-    durationMs: Date.now() - startedMs,
-    backend,
-    resultsDir,
-    scenarios: verdicts.map((v) => ({
-      name: v.name,
-      file: v.file,
-      status: v.status,
-      durationMs: v.durationMs,
-      passed: v.results.filter((r) => r.status === 'pass').length,
-      failed: v.results.filter((r) => r.status === 'fail' || r.status === 'error').length,
-      skipped: v.results.filter((r) => r.status === 'skip').length,
-    })),
-    passed: count('pass'),
-    failed: count('fail'),
-    errors: count('error'),
-    skipped: count('skip'),
-  }
+  return summarizeRun(verdicts, { backend, resultsDir, startedMs, durationMs: Date.now() - startedMs })
+}
+
+function backendList(b: Backend | readonly Backend[]): readonly Backend[] {
+  return Array.isArray(b) ? (b as readonly Backend[]) : [b as Backend]
 }
