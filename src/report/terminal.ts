@@ -88,6 +88,7 @@ function prettyReporter(out: Writable, opts: ReporterOptions): SuiteReporter {
   const running = new Map<string, { startMs: number; expectedMs?: number | undefined }>()
   const done = { pass: 0, fail: 0, error: 0, skip: 0 }
   let total = 0
+  let manyDaemons = false
   let timer: NodeJS.Timeout | undefined
   let statusShown = false
   const clearStatus = (): void => {
@@ -104,6 +105,7 @@ function prettyReporter(out: Writable, opts: ReporterOptions): SuiteReporter {
   return {
     onStart(scenarios, info) {
       total = scenarios.length
+      manyDaemons = (info.daemons?.length ?? 0) > 1
       const jobs = info.auto ? `up to ${info.jobs} at a time while timers keep time (--jobs auto)` : `${info.jobs} at a time`
       out.write(`tcplab: ${scenarios.length} scenario(s) on ${info.backend}, ${jobs}; results in ${info.resultsDir}\n`)
       if (live) {
@@ -124,7 +126,8 @@ function prettyReporter(out: Writable, opts: ReporterOptions): SuiteReporter {
       clearStatus()
       const counts = `${v.results.filter((x) => x.status === 'pass').length}/${v.results.length} expectations`
       const expected = r?.expectedMs !== undefined ? `, expected ~${formatMs(r.expectedMs)}` : ''
-      out.write(`${ICON[v.status] ?? v.status} ${v.name} (${formatMs(v.durationMs)}${expected}, ${counts}${loadNote(v)})${v.reason ? `: ${v.reason}` : ''}\n`)
+      const where = manyDaemons && v.daemon ? `, on ${v.daemon}` : ''
+      out.write(`${ICON[v.status] ?? v.status} ${v.name} (${formatMs(v.durationMs)}${expected}, ${counts}${where}${loadNote(v)})${v.reason ? `: ${v.reason}` : ''}\n`)
       const show = v.status === 'pass' ? [] : v.results.filter((x) => x.status !== 'pass')
       for (const x of show) out.write(`  ${formatResult(x).replace(/\n/g, '\n  ')}\n`)
       if (v.error) out.write(`  ${v.error.message.replace(/\n/g, '\n  ')}${v.error.hint ? `\n  hint: ${v.error.hint}` : ''}\n`)

@@ -77,7 +77,7 @@ export async function runSuite(scenarios: readonly LoadedScenario[], opts: RunSu
   const backendName = spread.backends[0]?.name ?? 'none'
   const daemons = spread.backends.map((b) => b.daemon).filter((d): d is string => d !== undefined)
   await mkdir(opts.resultsDir, { recursive: true })
-  opts.reporter?.onStart?.(scenarios, { backend: daemons.length > 1 ? `${backendName} (${daemons.length} daemons)` : backendName, jobs: maxJobs, auto, resultsDir: opts.resultsDir })
+  opts.reporter?.onStart?.(scenarios, { backend: daemons.length > 1 ? `${backendName} (${daemons.length} daemons)` : backendName, jobs: maxJobs, auto, resultsDir: opts.resultsDir, daemons })
   // The run's shared env facts (per backend: daemons may run different kernels), probed once while
   // the first scenarios set up (runScenario awaits the same promise). None for an empty shard.
   if (scenarios.length > 0) for (const b of spread.backends) collectBaseEnv(b, opts.signal).catch(() => undefined)
