@@ -148,13 +148,17 @@ const run: Command = {
 }
 
 const list: Command = {
-  options: { json: { type: 'boolean' }, tag: { type: 'string', multiple: true, short: 't' } },
+  options: { json: { type: 'boolean' }, tag: { type: 'string', multiple: true, short: 't' }, shard: { type: 'string' } },
   async run(ctx) {
     const { findScenarioFiles, loadScenarios } = await import('../scenario/loader.js')
-    const explicit = ctx.positionals.length > 0
-    const files = await findScenarioFiles(explicit ? ctx.positionals : [defaultScenarioDir()])
+    const shard = ctx.values.shard === undefined ? undefined : parseShard(ctx.values.shard as string)
     const tags = (ctx.values.tag as string[] | undefined) ?? []
-    const loaded = (await loadScenarios(files)).filter((l) => tags.length === 0 || tags.some((t) => l.scenario.tags.includes(t)))
+    const listAll = async (): Promise<LoadedScenario[]> => {
+      const files = await findScenarioFiles(ctx.positionals.length > 0 ? ctx.positionals : [defaultScenarioDir()])
+      return (await loadScenarios(files)).filter((l) => tags.length === 0 || tags.some((t) => l.scenario.tags.includes(t)))
+    }
+    // --shard I/N: exactly what `run --shard I/N` runs (run's selection: without paths it leaves out "slow"), in shard order.
+    const loaded = shard ? selectShard(await selectScenarios(ctx), shard, (l) => l.scenario.name).items : await listAll()
     const rows = loaded.map((l) => ({ name: l.scenario.name, file: l.file, tags: l.scenario.tags, title: l.scenario.title }))
     if (ctx.values.json) {
       ctx.out.write(`${JSON.stringify(rows, null, 2)}\n`)

@@ -14,7 +14,7 @@ usage:
                        [--reporter pretty|tap|json|junit] [--tag T] [--tolerance MS]
                        [--sysctl KEY=VALUE] [--agent-priority fifo|nice|normal]
                        [--shard I/N] [--docker-host ADDR[,ADDR...]]
-  tcplab list [PATH...] [--json] [--tag T]
+  tcplab list [PATH...] [--json] [--tag T] [--shard I/N]
   tcplab validate [PATH...]
   tcplab explain NAME
   tcplab report DIR                 regenerate report.html / index.html of a results directory
