@@ -13,6 +13,8 @@ import type { LoadedScenario } from '../scenario/loader.js'
 import { REPORTER_NAMES, type ReporterName } from '../report/terminal.js'
 import { defineCommand } from './command.js'
 import { defaultScenarioDir, noScenarios, selectScenarios } from './select.js'
+import { parseShard, selectShard } from '../runner/shard.js'
+import { parseDockerHosts } from '../lab/docker-address.js'
 
 /** The backends' names, repeated here so that parsing options loads no backend (a unit test keeps it equal to lab/index.ts). */
 export const BACKEND_NAMES = ['netns', 'docker'] as const
@@ -111,7 +113,7 @@ export const run = defineCommand({
     '--jobs N runs N at a time regardless.',
   positionals: SCENARIO_ARGS,
   options: {
-    backend: { type: 'string', short: 'b', choices: BACKEND_NAMES, default: 'netns', valueName: 'NAME', description: 'where the hosts live: network namespaces or Docker containers' },
+    backend: { type: 'string', short: 'b', choices: BACKEND_NAMES, defaultText: 'netns (docker with --docker-host)', valueName: 'NAME', description: 'where the hosts live: network namespaces or Docker containers' },
     jobs: { type: 'string', short: 'j', default: 'auto', valueName: 'auto|N', description: 'scenarios at a time: auto (while timers keep time) or a fixed N' },
     results: { type: 'string', short: 'o', valueName: 'DIR', defaultText: 'results/<timestamp>', complete: 'dir', description: 'the results directory' },
     reporter: { type: 'string', short: 'r', choices: REPORTER_NAMES, default: 'pretty', valueName: 'NAME', description: 'what stdout gets: pretty text, TAP, JSON, JUnit XML or JSON lines streamed as things happen' },
@@ -121,6 +123,8 @@ export const run = defineCommand({
     tolerance: { type: 'string', valueName: 'MS', description: 'the tolerance floor of timing expectations, in ms (default: each scenario\'s own)' },
     sysctl: { type: 'string', multiple: true, valueName: 'KEY=VALUE', description: 'set a sysctl on every host of every scenario (overrides the scenario\'s)' },
     'agent-priority': { type: 'string', choices: AGENT_PRIORITIES, default: 'fifo', valueName: 'PRIO', description: 'how the hosts\' socket agents are scheduled: SCHED_FIFO, nice -10, or as other processes' },
+    shard: { type: 'string', valueName: 'I/N', description: 'run part I of N of the selection (sorted by name, cut in N contiguous parts), as a CI matrix job does; merge the parts with tcplab merge' },
+    'docker-host': { type: 'string', multiple: true, valueName: 'ADDR[,ADDR...]', description: 'Docker daemons to spread the labs over (unix://, tcp://, ssh://; implies --backend docker); see docs/scale.md' },
   },
   examples: [
     { description: 'run the default suite on network namespaces', command: 'sudo tcplab run' },
@@ -137,16 +141,26 @@ export const run = defineCommand({
     const repeat = parseIntOption(v.repeat, 'repeat', 1) ?? 1
     const sysctlOverrides = parseSysctls(v.sysctl)
     // Everything is validated before anything is created.
-    const scenarios = await selectScenarios({ positionals: ctx.positionals, tags: v.tag, grep: v.grep })
+    // --docker-host a,b implies --backend docker (one backend per daemon, scenarios spread over them).
+    const dockerHosts = parseDockerHosts(v['docker-host'])
+    if (dockerHosts.length > 0 && v.backend !== undefined && v.backend !== 'docker') throw new UsageError(`--docker-host applies to the docker backend, not ${v.backend}`)
+    const backendName = v.backend ?? (dockerHosts.length > 0 ? 'docker' : 'netns')
+    const shard = v.shard === undefined ? undefined : parseShard(v.shard)
+    const selected = await selectScenarios({ positionals: ctx.positionals, tags: v.tag, grep: v.grep })
+    const sharded = shard ? selectShard(selected, shard, (l) => l.scenario.name) : undefined
+    const scenarios = sharded ? sharded.items : selected
     if (v.list) {
       const { formatScenarioList } = await import('./list-scenarios.js')
       ctx.out.write(formatScenarioList(scenarios, { json: reporterName === 'json' || reporterName === 'jsonl' }))
       return 0
     }
-    if (scenarios.length === 0) throw new UsageError('no scenarios selected (check the paths, --tag and --grep)', { hint: 'tcplab run --list' })
+    if (selected.length === 0) throw new UsageError('no scenarios selected (check the paths, --tag and --grep)', { hint: 'tcplab run --list' })
+    if (sharded && scenarios.length === 0) ctx.err.write(`tcplab: shard ${shard?.index}/${shard?.total} has no scenarios (${selected.length} selected in all); writing an empty run\n`)
     const { runFromCli } = await import('./run-suite.js')
     return runFromCli(ctx, scenarios, {
-      backendName: v.backend,
+      backendName,
+      dockerHosts,
+      shard: sharded?.info,
       reporterName,
       jobs,
       repeat,
@@ -166,13 +180,17 @@ export const list = defineCommand({
   options: {
     json: { type: 'boolean', description: 'a JSON array of {name, file, tags, title}' },
     ...SELECT_OPTIONS,
+    shard: { type: 'string', valueName: 'I/N', description: 'exactly what `run --shard I/N` runs (run\'s selection: without paths it leaves out "slow"), in shard order' },
   },
   examples: [
     { description: 'every scenario with its title and tags', command: 'tcplab list' },
     { description: 'the names of the seed scenarios, as JSON', command: 'tcplab list --tag seed --json' },
   ],
   async run(ctx) {
-    const loaded = await selectScenarios({ positionals: ctx.positionals, tags: ctx.values.tag, grep: ctx.values.grep, includeSlow: true })
+    const shard = ctx.values.shard === undefined ? undefined : parseShard(ctx.values.shard)
+    const loaded = shard
+      ? selectShard(await selectScenarios({ positionals: ctx.positionals, tags: ctx.values.tag, grep: ctx.values.grep }), shard, (l) => l.scenario.name).items
+      : await selectScenarios({ positionals: ctx.positionals, tags: ctx.values.tag, grep: ctx.values.grep, includeSlow: true })
     const { formatScenarioList } = await import('./list-scenarios.js')
     ctx.out.write(formatScenarioList(loaded, { json: ctx.values.json === true }))
     return 0
@@ -229,29 +247,38 @@ export const gc = defineCommand({
   summary: 'remove what crashed runs left behind (namespaces, links, containers) whose owner is dead',
   options: {
     backend: { type: 'string', short: 'b', choices: ['netns', 'docker', 'all'], default: 'all', valueName: 'NAME', description: 'which backend to clean' },
+    'docker-host': { type: 'string', multiple: true, valueName: 'ADDR[,ADDR...]', description: 'collect on these Docker daemons (and netns too, unless --backend docker)' },
   },
   examples: [
     { description: 'clean both backends', command: 'sudo tcplab gc' },
     { description: 'only Docker', command: 'sudo tcplab gc --backend docker' },
   ],
   async run(ctx) {
+    // --docker-host a,b: collect on each of those daemons (and netns too, unless --backend docker).
+    const dockerHosts = parseDockerHosts(ctx.values['docker-host'])
     const which = ctx.values.backend
+    if (dockerHosts.length > 0 && which === 'netns') throw new UsageError('--docker-host applies to the docker backend, not netns')
     const names = which === 'all' ? [...BACKEND_NAMES] : [which]
     const { createBackend } = await import('../lab/index.js')
+    const targets = names.flatMap((n): Array<{ n: string; h: string | undefined; label: string }> =>
+      n === 'docker' && dockerHosts.length > 0 ? dockerHosts.map((h) => ({ n, h, label: `docker ${h}` })) : [{ n, h: undefined, label: n }])
     let total = 0
-    for (const n of names) {
-      const backend = await createBackend(n)
-      try {
-        await backend.check()
-      } catch (e: unknown) {
-        if (which === 'all') {
-          ctx.out.write(`${n}: skipped (${(e as Error).message.split('\n')[0] ?? ''})\n`)
-          continue
+    for (const { n, h, label } of targets) {
+      const backend = await createBackend(n, { dockerHost: h })
+      // A daemon named with --docker-host is collected as long as it answers (it needs no lab image for that).
+      if (h === undefined) {
+        try {
+          await backend.check()
+        } catch (e: unknown) {
+          if (which === 'all') {
+            ctx.out.write(`${label}: skipped (${(e as Error).message.split('\n')[0] ?? ''})\n`)
+            continue
+          }
+          throw e
         }
-        throw e
       }
       const removed = await backend.gc()
-      for (const r of removed) ctx.out.write(`${n}: removed ${r}\n`)
+      for (const r of removed) ctx.out.write(`${label}: removed ${r}\n`)
       total += removed.length
     }
     ctx.out.write(total === 0 ? 'nothing to remove\n' : `removed ${total} leftover(s)\n`)

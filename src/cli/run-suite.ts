@@ -11,6 +11,10 @@ import type { ScenarioVerdict } from '../expect/verdict.js'
 
 export interface CliRunOptions {
   backendName: string
+  /** --docker-host: one docker backend per daemon, scenarios spread over them. */
+  dockerHosts?: readonly string[] | undefined
+  /** --shard I/N: recorded in summary.json (the scenarios given are the shard's already). */
+  shard?: import('../expect/verdict.js').RunShard | undefined
   reporterName: ReporterName
   jobs: number | 'auto'
   repeat: number
@@ -31,16 +35,17 @@ export async function runFromCli(ctx: CommandContext, scenarios: readonly Loaded
       hint: 'use --reporter pretty or jsonl with --repeat (each repeat also writes its own summary.json and verdicts under DIR/repeat-N)',
     })
   }
-  const [{ createBackend }, { runSuite }, { runRepeated }, { createReporter, createProgressReporter, combineReporters, colorEnabled }] = await Promise.all([
+  const [{ createBackends }, { runSuite }, { runRepeated }, { createReporter, createProgressReporter, combineReporters, colorEnabled }] = await Promise.all([
     import('../lab/index.js'), import('../runner/suite.js'), import('../runner/repeat.js'), import('../report/terminal.js'),
   ])
-  const backend = await createBackend(o.backendName)
-  await backend.check()
-  await o.beforeRun?.(backend)
+  const backends = await createBackends(o.backendName, o.dockerHosts)
+  await Promise.all(backends.map((b) => b.check()))
+  for (const b of backends) await o.beforeRun?.(b)
   const primary = createReporter(o.reporterName, ctx.out, { color: colorEnabled(ctx.out) })
   const reporter = o.reporterName === 'pretty' ? primary : combineReporters(primary, createProgressReporter(ctx.err, { color: colorEnabled(ctx.err) }))
   const suiteOpts = {
-    backend,
+    backend: backends,
+    shard: o.shard,
     resultsDir: o.resultsDir,
     jobs: o.jobs,
     tolerance: o.tolerance,

@@ -62,6 +62,8 @@ export interface ScenarioVerdict {
   title: string
   status: ScenarioStatus
   backend: string
+  /** docker: the daemon that ran the lab ("unix:///var/run/docker.sock", "tcp://10.0.0.7:2375"); see `--docker-host`. */
+  daemon?: string | undefined
   labId?: string | undefined
   /** Wall-clock start (ISO) and duration of the whole scenario (setup to teardown). */
   startedAt: string
@@ -100,7 +102,13 @@ export interface RunSummary {
   durationMs: number
   backend: string
   resultsDir: string
-  scenarios: Array<{ name: string; file: string; status: ScenarioStatus; durationMs: number; passed: number; failed: number; skipped: number }>
+  /** docker: every daemon the run used, in --docker-host order (absent on netns). */
+  daemons?: string[] | undefined
+  /** `--shard i/N`: which part of which selection this run is (see runner/shard.ts). */
+  shard?: RunShard | undefined
+  /** `tcplab merge`: the runs this directory was merged from, in the order given. */
+  mergedFrom?: MergedRun[] | undefined
+  scenarios: Array<{ name: string; file: string; status: ScenarioStatus; durationMs: number; passed: number; failed: number; skipped: number; daemon?: string | undefined }>
   passed: number
   failed: number
   errors: number
@@ -109,6 +117,26 @@ export interface RunSummary {
   interruptedScenarios?: number | undefined
   /** Set when the run itself was interrupted (Ctrl-C, or killed: then it is the provisional summary written at the start). */
   interrupted?: InterruptedAt | undefined
+}
+
+/** Shard `index` of `total` (1-based) of a selection of scenarios, identified by its sorted names. */
+export interface RunShard {
+  index: number
+  total: number
+  /** How many scenarios the whole selection (every shard together) has. */
+  selectionCount: number
+  /** sha256 of the selection's names, sorted, one per line: shards of one suite share it. */
+  selectionSha256: string
+}
+
+/** One input of a merged results directory. */
+export interface MergedRun {
+  /** The input directory as given to `tcplab merge`. */
+  dir: string
+  startedAt: string
+  durationMs: number
+  scenarios: number
+  shard?: RunShard | undefined
 }
 
 /** Overall status from the expectation results. */

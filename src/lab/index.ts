@@ -7,6 +7,7 @@ export type { Backend, ExecOptions, ExecResult, ExitInfo, Host, HostSpec, Lab, L
 export { applySysctls } from './netns/backend.js'
 export { agentBinaryPath } from './agent-path.js'
 export { STATE_DIR } from './lease.js'
+export { parseDockerAddress, parseDockerHosts } from './docker-address.js'
 
 export const BACKEND_NAMES = ['netns', 'docker'] as const
 export type BackendName = (typeof BACKEND_NAMES)[number]
@@ -23,8 +24,14 @@ export async function removeOwnLabsNow(): Promise<void> {
   await Promise.allSettled([...created].map(async (b) => b.removeOwnLabsNow?.()))
 }
 
+export interface CreateBackendOptions {
+  /** docker: the daemon (unix://, tcp://, ssh://); default DOCKER_HOST, else the local socket. */
+  dockerHost?: string | undefined
+}
+
 /** Create a backend by name. The docker backend is loaded lazily (dockerode is only needed there). */
-export async function createBackend(name: string): Promise<Backend> {
+export async function createBackend(name: string, opts: CreateBackendOptions = {}): Promise<Backend> {
+  if (opts.dockerHost !== undefined && name !== 'docker') throw new UsageError(`--docker-host applies to the docker backend, not ${name}`, { hint: 'drop --backend, or use --backend docker' })
   switch (name) {
     case 'netns':
       return remember(createNetnsBackend())
@@ -32,8 +39,8 @@ export async function createBackend(name: string): Promise<Backend> {
       const specifier = './docker/backend.js'
       const mod = (await import(specifier).catch((e: unknown) => {
         throw new UsageError(`the docker backend is not available: ${(e as Error).message}`)
-      })) as { createDockerBackend(): Backend }
-      return remember(mod.createDockerBackend())
+      })) as { createDockerBackend(address?: string): Backend }
+      return remember(mod.createDockerBackend(opts.dockerHost))
     }
     default:
       throw new UsageError(`unknown backend "${name}" (expected ${BACKEND_NAMES.join(' or ')})`)
@@ -43,6 +50,16 @@ export async function createBackend(name: string): Promise<Backend> {
 function remember(b: Backend): Backend {
   created.add(b)
   return b
+}
+
+/**
+ * The backends of a run: one per daemon of `--docker-host` (which implies the docker backend),
+ * else the one backend named. Each still needs its check().
+ */
+export async function createBackends(name: string | undefined, dockerHosts: readonly string[] = []): Promise<Backend[]> {
+  if (dockerHosts.length === 0) return [await createBackend(name ?? 'netns')]
+  if (name !== undefined && name !== 'docker') throw new UsageError(`--docker-host applies to the docker backend, not ${name}`, { hint: 'drop --backend, or use --backend docker' })
+  return Promise.all(dockerHosts.map((h) => createBackend('docker', { dockerHost: h })))
 }
 
 /** A short random lab id: 8 lowercase hex characters (fits interface and namespace names). */

@@ -113,6 +113,11 @@ export interface Lab {
 
 export interface Backend {
   readonly name: string
+  /**
+   * docker: the daemon this backend's labs run on (its DOCKER_HOST-style address). Verdicts and
+   * summaries carry it, so a run over several daemons (`--docker-host a,b`) says which ran what.
+   */
+  readonly daemon?: string | undefined
   /** Check the machine can run labs (privilege, tools, daemon); throws EnvironmentError with the fix. */
   check(): Promise<void>
   /** After a passing check(): one line on where labs run and with what, for `tcplab doctor`. */

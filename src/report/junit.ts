@@ -33,7 +33,7 @@ export function renderJunit(summary: RunSummary | undefined, verdicts: readonly 
 
 function renderSuite(v: ScenarioVerdict, opts: JunitOptions): string {
   const classname = `tcplab.${v.name}`
-  const props = { backend: v.backend, file: v.file, ...(v.labId ? { labId: v.labId } : {}), ...opts.properties }
+  const props = { backend: v.backend, ...(v.daemon ? { daemon: v.daemon } : {}), file: v.file, ...(v.labId ? { labId: v.labId } : {}), ...opts.properties }
   const cases: string[] = []
   if (v.results.length === 0) {
     // The scenario as a whole: it errored or was skipped before any expectation was evaluated.

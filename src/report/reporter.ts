@@ -8,6 +8,8 @@ export interface RunStartInfo {
   jobs: number
   auto?: boolean | undefined
   resultsDir: string
+  /** The Docker daemons of --docker-host, when there are several. */
+  daemons?: readonly string[] | undefined
   /** With --repeat N: which repeat this run is (1-based) of how many. */
   repeat?: { index: number; count: number } | undefined
 }

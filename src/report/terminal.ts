@@ -3,14 +3,18 @@
 // one without failure details, that `run` puts on stderr beside the others.
 
 import type { Writable } from 'node:stream'
-import type { ExpectationResult, RunSummary, ScenarioVerdict } from '../expect/verdict.js'
+import type { ExpectationResult, ScenarioVerdict } from '../expect/verdict.js'
 import type { LoadedScenario } from '../scenario/loader.js'
 import type { SuiteReporter } from './reporter.js'
 import { renderJunit } from './junit.js'
 import { jsonlReporter } from './jsonl.js'
 import { paint, type ColorName } from './color.js'
 import { formatFlakeSummary } from './flake.js'
+import { summaryLine } from './summary-line.js'
+import { formatTapFooter, formatTapHeader, formatTapScenario } from './tap.js'
 import { formatMs } from '../util/duration.js'
+
+export { summaryLine }
 
 export { colorEnabled } from './color.js'
 export { combineReporters } from './reporter.js'
@@ -105,6 +109,7 @@ function prettyReporter(out: Writable, opts: ReporterOptions): SuiteReporter {
   const running = new Map<string, { startMs: number; expectedMs?: number | undefined }>()
   const done = { pass: 0, fail: 0, error: 0, skip: 0, interrupted: 0 }
   let total = 0
+  let manyDaemons = false
   let timer: NodeJS.Timeout | undefined
   let statusShown = false
   const clearStatus = (): void => {
@@ -122,6 +127,7 @@ function prettyReporter(out: Writable, opts: ReporterOptions): SuiteReporter {
     onStart(scenarios, info) {
       total = scenarios.length
       done.pass = done.fail = done.error = done.skip = 0
+      manyDaemons = (info.daemons?.length ?? 0) > 1
       const jobs = info.auto ? `up to ${info.jobs} at a time while timers keep time (--jobs auto)` : `${info.jobs} at a time`
       const repeat = info.repeat ? `repeat ${info.repeat.index}/${info.repeat.count}: ` : ''
       out.write(`tcplab: ${repeat}${scenarios.length} scenario(s) on ${info.backend}, ${jobs}; results in ${info.resultsDir}\n`)
@@ -143,7 +149,8 @@ function prettyReporter(out: Writable, opts: ReporterOptions): SuiteReporter {
       clearStatus()
       const counts = `${v.results.filter((x) => x.status === 'pass').length}/${v.results.length} expectations`
       const expected = r?.expectedMs !== undefined ? `, expected ~${formatMs(r.expectedMs)}` : ''
-      out.write(`${paint(color, ICON_COLOR[v.status] ?? 'bold', ICON[v.status] ?? v.status)} ${v.name} (${formatMs(v.durationMs)}${expected}, ${counts}${loadNote(v)})${v.reason ? `: ${v.reason}` : ''}\n`)
+      const where = manyDaemons && v.daemon ? `, on ${v.daemon}` : ''
+      out.write(`${paint(color, ICON_COLOR[v.status] ?? 'bold', ICON[v.status] ?? v.status)} ${v.name} (${formatMs(v.durationMs)}${expected}, ${counts}${where}${loadNote(v)})${v.reason ? `: ${v.reason}` : ''}\n`)
       const show = v.status === 'pass' || !details ? [] : v.results.filter((x) => x.status !== 'pass')
       for (const x of show) out.write(`  ${formatResult(x).replace(/\n/g, '\n  ')}\n`)
       if (v.error && details) out.write(`  ${v.error.message.replace(/\n/g, '\n  ')}${v.error.hint ? `\n  hint: ${v.error.hint}` : ''}\n`)
@@ -177,38 +184,11 @@ export function progressLine(
   return `[${finished}/${total}] ${counts} · running: ${items.join(', ')}`
 }
 
-/** "5 scenarios: 4 passed, 1 failed, 0 errors, 0 skipped in 23.1s" */
-export function summaryLine(s: RunSummary): string {
-  return `${s.scenarios.length} scenarios: ${s.passed} passed, ${s.failed} failed, ${s.errors} errors, ${s.skipped} skipped${s.interruptedScenarios ? `, ${s.interruptedScenarios} interrupted` : ''} in ${formatMs(s.durationMs)} (${s.resultsDir})`
-}
-
 function tapReporter(out: Writable): SuiteReporter {
   let n = 0
   return {
-    onStart(scenarios) {
-      out.write(`TAP version 14\n1..${scenarios.length}\n`)
-    },
-    onScenarioEnd(v: ScenarioVerdict) {
-      n++
-      const ok = v.status === 'pass' || v.status === 'skip'
-      const directive = v.status === 'skip' ? ` # SKIP ${v.reason ?? ''}` : ''
-      out.write(`${ok ? 'ok' : 'not ok'} ${n} - ${v.name}${directive}\n`)
-      out.write(`    # Subtest: ${v.name}\n    1..${v.results.length}\n`)
-      v.results.forEach((r, i) => {
-        const rok = r.status !== 'fail'
-        out.write(`    ${rok ? 'ok' : 'not ok'} ${i + 1} - ${r.kind}: ${r.description}${r.status === 'skip' ? ` # SKIP ${r.reason ?? ''}` : ''}\n`)
-        if (!rok) {
-          out.write(`      ---\n      expected: ${JSON.stringify(r.expected)}\n      measured: ${JSON.stringify(r.measured)}\n`)
-          if (r.deltaMs !== undefined) out.write(`      deltaMs: ${r.deltaMs}\n`)
-          if (r.toleranceMs !== undefined) out.write(`      toleranceMs: ${r.toleranceMs}\n`)
-          if (r.line) out.write(`      at: { line: ${r.line}, column: ${r.col ?? 1} }\n`)
-          out.write(`      ...\n`)
-        }
-      })
-      if (v.error) out.write(`    # error: ${v.error.message.split('\n').join('\n    # ')}\n`)
-    },
-    onEnd(summary) {
-      out.write(`# ${summaryLine(summary)}\n`)
-    },
+    onStart: (scenarios) => out.write(formatTapHeader(scenarios.length)),
+    onScenarioEnd: (v: ScenarioVerdict) => out.write(formatTapScenario(v, ++n)),
+    onEnd: (summary) => out.write(formatTapFooter(summary)),
   }
 }

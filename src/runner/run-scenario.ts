@@ -74,7 +74,11 @@ export async function runScenario(loaded: LoadedScenario, opts: RunScenarioOptio
   const dir = path.join(opts.resultsDir, s.name)
   await mkdir(dir, { recursive: true })
   await writeFileAtomic(path.join(dir, 'scenario.yaml'), loaded.source)
-  const base = { formatVersion: RESULTS_FORMAT_VERSION, name: s.name, file: loaded.file, title: s.title, backend: opts.backend.name, startedAt: startedAt.toISOString() }
+  const base = {
+    formatVersion: RESULTS_FORMAT_VERSION, name: s.name, file: loaded.file, title: s.title, backend: opts.backend.name,
+    ...(opts.backend.daemon !== undefined ? { daemon: opts.backend.daemon } : {}),
+    startedAt: startedAt.toISOString(),
+  }
   const labId = newLabId()
   const td = new Teardown()
   const signal = opts.signal ?? new AbortController().signal

@@ -14,17 +14,22 @@ import path from 'node:path'
 import type { Backend } from '../lab/index.js'
 import type { AgentPriority } from '../agent/index.js'
 import type { LoadedScenario } from '../scenario/loader.js'
-import { RESULTS_FORMAT_VERSION, type ExpectationResult, type RunSummary, type ScenarioLoad, type ScenarioVerdict, type ToleranceRule } from '../expect/index.js'
+import { RESULTS_FORMAT_VERSION, type ExpectationResult, type RunShard, type RunSummary, type ScenarioLoad, type ScenarioVerdict, type ToleranceRule } from '../expect/index.js'
 import { runScenario } from './run-scenario.js'
 import { startScenarioTimeout, timedOutVerdict } from './timeout.js'
 import type { SuiteReporter } from '../report/reporter.js'
-import { writeRunIndex, writeScenarioReport } from '../report/index.js'
+import { summarizeRun, writeRunFiles, writeScenarioReport } from '../report/index.js'
 import { Canary, type LatenessStats } from './canary.js'
 import { collectBaseEnv } from './env.js'
+import { BackendSpread } from './spread.js'
 import { formatMs } from '../util/duration.js'
 
 export interface RunSuiteOptions {
-  backend: Backend
+  /**
+   * Where labs run. Several (one docker backend per daemon, `--docker-host a,b`): each scenario's
+   * lab goes whole to the least busy one (runner/spread.ts).
+   */
+  backend: Backend | readonly Backend[]
   resultsDir: string
   /** A fixed number of scenarios at a time, or 'auto' (default): as many as the machine holds. */
   jobs?: number | 'auto' | undefined
@@ -40,6 +45,8 @@ export interface RunSuiteOptions {
   warn?: ((msg: string) => void) | undefined
   /** With --repeat N: this run is repeat `index` of `count` (told to the reporter). */
   repeat?: { index: number; count: number } | undefined
+  /** `--shard i/N`: recorded in summary.json (the scenarios given are the shard's already). */
+  shard?: RunShard | undefined
 }
 
 /** --jobs auto: no scenario starts while the canary's p90 lateness over this window exceeds the budget. */
@@ -71,20 +78,24 @@ export async function runSuite(scenarios: readonly LoadedScenario[], opts: RunSu
   const maxJobs = Math.max(1, Math.min(scenarios.length, auto ? AUTO_JOBS_PER_CORE * cores : (opts.jobs as number)))
   const budgetMs = opts.lateBudgetMs ?? DEFAULT_LATE_BUDGET_MS
   const started = Date.now()
+  const spread = new BackendSpread(backendList(opts.backend))
+  const backendName = spread.backends[0]?.name ?? 'none'
+  const daemons = spread.backends.map((b) => b.daemon).filter((d): d is string => d !== undefined)
   await mkdir(opts.resultsDir, { recursive: true })
   // Until the run ends, summary.json says it did not (a killed run still has a readable one), updated as scenarios end.
   const summaryFile = path.join(opts.resultsDir, 'summary.json')
   const writeSummary = (s: RunSummary): Promise<void> => writeFileAtomic(summaryFile, `${JSON.stringify(s, null, 2)}\n`).catch(() => undefined)
   const provisional = (how: string): RunSummary => ({
-    ...summarize(verdicts.filter((v): v is ScenarioVerdict => v !== undefined), opts.backend.name, opts.resultsDir, started),
+    ...summarize(verdicts.filter((v): v is ScenarioVerdict => v !== undefined), backendName, opts.resultsDir, started, { daemons, shard: opts.shard }),
     interrupted: { at: new Date().toISOString(), how },
   })
   const verdicts: ScenarioVerdict[] = new Array<ScenarioVerdict>(scenarios.length)
   await writeSummary(provisional('the tcplab process ended before the run did (killed, or crashed)'))
   const unhookExit = onExitSync(() => removeOwnTempFilesSync(opts.resultsDir) ?? writeFileAtomicSync(summaryFile, `${JSON.stringify(provisional(opts.signal?.aborted ? 'Ctrl-C twice: everything was killed at once' : 'the tcplab process exited before the run ended'), null, 2)}\n`))
-  opts.reporter?.onStart?.(scenarios, { backend: opts.backend.name, jobs: maxJobs, auto, resultsDir: opts.resultsDir, repeat: opts.repeat })
-  // The run's shared env facts, probed once while the first scenarios set up (runScenario awaits the same promise).
-  collectBaseEnv(opts.backend, opts.signal).catch(() => undefined)
+  opts.reporter?.onStart?.(scenarios, { backend: daemons.length > 1 ? `${backendName} (${daemons.length} daemons)` : backendName, jobs: maxJobs, auto, resultsDir: opts.resultsDir, daemons, repeat: opts.repeat })
+  // The run's shared env facts (per backend: daemons may run different kernels), probed once while
+  // the first scenarios set up (runScenario awaits the same promise). None for an empty shard.
+  if (scenarios.length > 0) for (const b of spread.backends) collectBaseEnv(b, opts.signal).catch(() => undefined)
   const canary = await Canary.start()
   // Longest first when several run at once: the suite then ends soon after its longest scenario.
   const order = scenarios.map((_, i) => i)
@@ -103,9 +114,10 @@ export async function runSuite(scenarios: readonly LoadedScenario[], opts: RunSu
     let peak = running
     const peakTimer = setInterval(() => (peak = Math.max(peak, running)), 100)
     const timeout = startScenarioTimeout(s, opts.signal)
+    const slot = spread.acquire()
     try {
       let v = await runScenario(s, {
-        backend: opts.backend,
+        backend: slot.backend,
         resultsDir: opts.resultsDir,
         tolerance: opts.tolerance,
         sysctlOverrides: opts.sysctlOverrides,
@@ -120,6 +132,7 @@ export async function runSuite(scenarios: readonly LoadedScenario[], opts: RunSu
       opts.reporter?.onScenarioEnd?.(v, s)
     } finally {
       timeout.clear()
+      slot.release()
       clearInterval(peakTimer)
       span.stop()
     }
@@ -168,11 +181,10 @@ export async function runSuite(scenarios: readonly LoadedScenario[], opts: RunSu
     await canary.stop()
   }
   const done = verdicts.filter((v): v is ScenarioVerdict => v !== undefined)
-  const summary = summarize(done, opts.backend.name, opts.resultsDir, started)
+  const summary = summarize(done, backendName, opts.resultsDir, started, { daemons, shard: opts.shard })
   if (opts.signal?.aborted) summary.interrupted = { at: new Date().toISOString(), how: 'Ctrl-C' }
-  await writeFileAtomic(summaryFile, `${JSON.stringify(summary, null, 2)}\n`)
+  await writeRunFiles(opts.resultsDir, summary, done)
   unhookExit()
-  await writeRunIndex(opts.resultsDir)
   opts.reporter?.onEnd?.(summary, done)
   return { summary, verdicts: done }
 }
@@ -214,28 +226,11 @@ export function annotateBusyMachine(results: ExpectationResult[], load: Scenario
   return n
 }
 
-/** Count verdicts into a run summary. */
-export function summarize(verdicts: readonly ScenarioVerdict[], backend: string, resultsDir: string, startedMs: number): RunSummary {
-  const count = (st: string): number => verdicts.filter((v) => v.status === st).length
-  return {
-    formatVersion: RESULTS_FORMAT_VERSION,
-    startedAt: new Date(startedMs).toISOString(),
-    durationMs: Date.now() - startedMs,
-    backend,
-    resultsDir,
-    scenarios: verdicts.map((v) => ({
-      name: v.name,
-      file: v.file,
-      status: v.status,
-      durationMs: v.durationMs,
-      passed: v.results.filter((r) => r.status === 'pass').length,
-      failed: v.results.filter((r) => r.status === 'fail' || r.status === 'error').length,
-      skipped: v.results.filter((r) => r.status === 'skip').length,
-    })),
-    passed: count('pass'),
-    failed: count('fail'),
-    errors: count('error'),
-    skipped: count('skip'),
-    interruptedScenarios: count('interrupted'),
-  }
+/** Count verdicts into a run summary (its duration: from startedMs to now). */
+export function summarize(verdicts: readonly ScenarioVerdict[], backend: string, resultsDir: string, startedMs: number, more: { daemons?: readonly string[]; shard?: RunShard | undefined } = {}): RunSummary {
+  return summarizeRun(verdicts, { backend, resultsDir, startedMs, durationMs: Date.now() - startedMs, ...more })
+}
+
+function backendList(b: Backend | readonly Backend[]): readonly Backend[] {
+  return Array.isArray(b) ? (b as readonly Backend[]) : [b as Backend]
 }

@@ -23,7 +23,7 @@ import { agentBinaryPath } from '../agent-path.js'
 import { isLabLive, leaseSubnet, pruneStale, registerLab, type SubnetLease } from '../lease.js'
 import type { Backend, ExecOptions, ExecResult, Host, HostSpec, Lab, LabSpec, Proc, SpawnOptions } from '../types.js'
 import { planDockerLab, type HostPlan, type LabPlan } from './addressing.js'
-import { connectDocker, describeDaemon, errorText, statusOf, toLabError, unreachableError } from './client.js'
+import { connectDocker, daemonOf, describeDaemon, errorText, statusOf, toLabError, unreachableError } from './client.js'
 import { DockerProc, dropConnections, execInContainer, execWith, LauncherPool, launcherStarter, type ContainerRef, type ProcStarter } from './exec.js'
 import { exitedError, userImageStarter, type UserImageHost } from './user-exec.js'
 import { LAB_AGENT_PATH, labImageName } from './image.js'
@@ -63,12 +63,13 @@ function bridgeName(labId: string, index: number): string {
   return name.length <= 15 ? name : `tcpl-${createHash('sha256').update(labId).digest('hex').slice(0, 8)}-${index}`
 }
 
-/** The Docker backend (dockerode; DOCKER_HOST may name a remote daemon). */
-export function createDockerBackend(): Backend {
+/** The Docker backend on `address` (`--docker-host`), else on the daemon DOCKER_HOST names (it may be remote). */
+export function createDockerBackend(address?: string): Backend {
   let docker: Docker | undefined
-  const client = (): Docker => (docker ??= connectDocker())
+  const client = (): Docker => (docker ??= connectDocker(address))
   return {
     name: 'docker',
+    daemon: describeDaemon(address),
     check: () => checkDocker(client()),
     describe: () => describeDocker(client()),
     up: (spec, signal) => upDockerLab(client(), spec, signal),
@@ -100,12 +101,12 @@ async function checkDocker(docker: Docker): Promise<void> {
 async function inspectDaemon(docker: Docker): Promise<{ version: string; kernel: string; os: string; arch: string }> {
   let info: { ServerVersion?: string; KernelVersion?: string; OperatingSystem?: string; OSType?: string; Architecture?: string }
   try {
-    info = await withTimeout(docker.info() as Promise<typeof info>, 10_000, `no answer from ${describeDaemon()} within 10 s`)
+    info = await withTimeout(docker.info() as Promise<typeof info>, 10_000, `no answer from ${daemonOf(docker)} within 10 s`)
   } catch (e: unknown) {
-    throw unreachableError(e)
+    throw unreachableError(e, daemonOf(docker))
   }
   if (info.OSType !== undefined && info.OSType !== 'linux') {
-    throw new EnvironmentError('E_DOCKER', `the Docker daemon at ${describeDaemon()} runs ${info.OSType} containers; lab hosts are Linux containers`, {
+    throw new EnvironmentError('E_DOCKER', `the Docker daemon at ${daemonOf(docker)} runs ${info.OSType} containers; lab hosts are Linux containers`, {
       hint: 'switch the engine to Linux containers, or point DOCKER_HOST at a Linux daemon',
     })
   }
@@ -132,7 +133,7 @@ async function checkImage(docker: Docker, image: string): Promise<Docker.ImageIn
   try {
     info = await docker.getImage(image).inspect()
   } catch (e: unknown) {
-    if (statusOf(e) === 404) throw missingImageError(image, e)
+    if (statusOf(e) === 404) throw missingImageError(docker, image, e)
     throw toLabError(e, `cannot inspect the lab image ${image}`)
   }
   const inImage = info.Config.Labels?.[LABEL_AGENT_SHA]
@@ -140,7 +141,7 @@ async function checkImage(docker: Docker, image: string): Promise<Docker.ImageIn
   if (inImage && local && inImage !== local) {
     // build-image.sh writes "none" when the agent was not built yet.
     const what = inImage === 'none' ? 'has no agent (it was built before `make agent`)' : `has another agent (sha256 ${inImage.slice(0, 12)}) than ${agentBinaryPath()} (sha256 ${local.slice(0, 12)})`
-    throw new EnvironmentError('E_DOCKER_IMAGE', `the lab image ${image} on ${describeDaemon()} is out of date: it ${what}`, {
+    throw new EnvironmentError('E_DOCKER_IMAGE', `the lab image ${image} on ${daemonOf(docker)} is out of date: it ${what}`, {
       hint: 'rebuild it: make image (a few seconds once the root filesystem is cached); with DOCKER_HOST set it is built on that daemon',
     })
   }
@@ -153,15 +154,16 @@ async function describeDocker(docker: Docker): Promise<string> {
   const image = labImageName()
   const info = await checkImage(docker, image)
   const agent = info.Config.Labels?.[LABEL_AGENT_SHA] ? (localAgentSha256() ? 'agent current' : 'agent not built here to compare') : 'no agent label'
-  return `${describeDaemon()}: Docker ${d.version} on ${d.os} (${d.arch}), kernel ${d.kernel}; ${image} ${(info.Size / 1e6).toFixed(0)} MB, ${agent}`
+  return `${daemonOf(docker)}: Docker ${d.version} on ${d.os} (${d.arch}), kernel ${d.kernel}; ${image} ${(info.Size / 1e6).toFixed(0)} MB, ${agent}`
 }
 
-function missingImageError(image: string, cause: unknown): EnvironmentError {
-  const remote = process.env.DOCKER_HOST && !process.env.DOCKER_HOST.startsWith('unix://')
-  return new EnvironmentError('E_DOCKER_IMAGE', `the lab image ${image} is not on the Docker daemon at ${describeDaemon()}`, {
-    hint: remote
-      ? `build it there (make image with DOCKER_HOST set), or copy it: docker save ${image} | DOCKER_HOST=${process.env.DOCKER_HOST ?? ''} docker load`
-      : 'build it: make image (containers/build-image.sh; no registry needed)',
+function missingImageError(docker: Docker, image: string, cause: unknown): EnvironmentError {
+  const where = daemonOf(docker)
+  const isDefault = where === 'unix:///var/run/docker.sock'
+  return new EnvironmentError('E_DOCKER_IMAGE', `the lab image ${image} is not on the Docker daemon at ${where}`, {
+    hint: isDefault
+      ? 'build it: make image (containers/build-image.sh; no registry needed)'
+      : `build it there (DOCKER_HOST=${where} make image), or copy it: docker save ${image} | DOCKER_HOST=${where} docker load`,
     cause,
   })
 }
@@ -319,7 +321,7 @@ async function inspectUserImages(docker: Docker, spec: LabSpec): Promise<Map<str
       info = await docker.getImage(h.image).inspect()
     } catch (e: unknown) {
       if (statusOf(e) !== 404) throw toLabError(e, `cannot inspect the image ${h.image} of host ${h.name}`)
-      throw new EnvironmentError('E_DOCKER_IMAGE', `the image ${h.image} of host ${h.name} is not on the Docker daemon at ${describeDaemon()}`, {
+      throw new EnvironmentError('E_DOCKER_IMAGE', `the image ${h.image} of host ${h.name} is not on the Docker daemon at ${daemonOf(docker)}`, {
         hint: `build or load it there first (docker build -t ${h.image} ., or docker save ${h.image} | docker load); tcplab never pulls`,
         cause: e,
       })
@@ -391,7 +393,7 @@ async function startUserHost(m: MadeContainers, hp: HostPlan, h: HostSpec, image
       },
     })
   } catch (e: unknown) {
-    if (statusOf(e) === 404 && /no such image/i.test(errorText(e))) throw missingImageError(m.labImage, e)
+    if (statusOf(e) === 404 && /no such image/i.test(errorText(e))) throw missingImageError(m.docker, m.labImage, e)
     throw toLabError(e, `cannot create container ${name}`)
   }
   m.containers.push(sidecar)
@@ -455,7 +457,7 @@ async function createNetworks(docker: Docker, spec: LabSpec, td: Teardown): Prom
       td.push('remove networks', () => settleAll(made.map((n) => removeNetwork(n))))
       return plan
     }
-    throw new LabError(`lab ${spec.labId}: the daemon at ${describeDaemon()} already uses 16 of the lab subnets tried`, {
+    throw new LabError(`lab ${spec.labId}: the daemon at ${daemonOf(docker)} already uses 16 of the lab subnets tried`, {
       hint: 'another machine runs many labs on this daemon, or it has leftovers: run `tcplab gc` there',
     })
   } finally {
@@ -492,7 +494,7 @@ async function createContainer(docker: Docker, spec: LabSpec, hp: HostPlan, imag
       },
     })
   } catch (e: unknown) {
-    if (statusOf(e) === 404 && /no such image/i.test(errorText(e))) throw missingImageError(image, e)
+    if (statusOf(e) === 404 && /no such image/i.test(errorText(e))) throw missingImageError(docker, image, e)
     throw sysctlError(e, hp.name) ?? toLabError(e, `cannot create container ${name}`)
   }
 }

@@ -7,21 +7,43 @@
 import Docker from 'dockerode'
 import { EnvironmentError, LabError, TcplabError } from '../../util/errors.js'
 
-/** A client for the daemon the environment names (DOCKER_HOST or the default unix socket). */
-export function connectDocker(): Docker {
+/**
+ * A client for `address` (unix://, tcp://, ssh://; `--docker-host`), else for the daemon the
+ * environment names (DOCKER_HOST or the default unix socket). docker-modem reads the address from
+ * DOCKER_HOST only, so for an explicit one DOCKER_HOST is set for the (synchronous) constructor and
+ * restored: the address is then read exactly as the docker CLI and DOCKER_HOST would read it
+ * (TLS from DOCKER_TLS_VERIFY / DOCKER_CERT_PATH, ssh through SSH_AUTH_SOCK).
+ */
+export function connectDocker(address?: string): Docker {
+  const saved = process.env.DOCKER_HOST
   try {
-    return new Docker()
+    if (address !== undefined) process.env.DOCKER_HOST = address
+    const docker = new Docker()
+    addresses.set(docker, describeDaemon(address))
+    return docker
   } catch (e: unknown) {
     throw new EnvironmentError('E_DOCKER', `DOCKER_HOST="${process.env.DOCKER_HOST ?? ''}" is not a Docker address: ${errorText(e)}`, {
       hint: 'set DOCKER_HOST=unix:///var/run/docker.sock or tcp://HOST:PORT (or unset it)',
       cause: e,
     })
+  } finally {
+    if (address !== undefined) {
+      if (saved === undefined) delete process.env.DOCKER_HOST
+      else process.env.DOCKER_HOST = saved
+    }
   }
 }
 
-/** Where the client talks to, for messages: "tcp://127.0.0.1:23750" or "unix:///var/run/docker.sock". */
-export function describeDaemon(): string {
-  return process.env.DOCKER_HOST || 'unix:///var/run/docker.sock'
+const addresses = new WeakMap<Docker, string>()
+
+/** The address of the daemon a client (from connectDocker) talks to, for messages and verdicts. */
+export function daemonOf(docker: Docker): string {
+  return addresses.get(docker) ?? describeDaemon()
+}
+
+/** Where a client talks to, for messages: `address`, else "tcp://127.0.0.1:23750" or "unix:///var/run/docker.sock" from the environment. */
+export function describeDaemon(address?: string): string {
+  return address ?? (process.env.DOCKER_HOST || 'unix:///var/run/docker.sock')
 }
 
 /** HTTP status of a daemon error (404 for "no such container"), undefined for a transport error. */
@@ -45,9 +67,16 @@ export function isUnreachable(e: unknown): boolean {
     ['ENOENT', 'ECONNREFUSED', 'ECONNRESET', 'EACCES', 'EPERM', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EPIPE'].includes(code)
 }
 
-/** The daemon is not reachable: exit 3 with the fix. */
-export function unreachableError(e: unknown): EnvironmentError {
-  const where = describeDaemon()
+/** The address a failed connection tried (the socket path, or host and port), when the error says. */
+function addressOf(e: unknown): string | undefined {
+  const err = e as { address?: unknown; port?: unknown } | null
+  if (typeof err?.address !== 'string') return undefined
+  if (err.address.startsWith('/')) return `unix://${err.address}`
+  return typeof err.port === 'number' ? `tcp://${err.address}:${err.port}` : undefined
+}
+
+/** The daemon is not reachable: exit 3 with the fix. `where`: the daemon's address (default: what the error or the environment says). */
+export function unreachableError(e: unknown, where: string = addressOf(e) ?? describeDaemon()): EnvironmentError {
   const code = (e as NodeJS.ErrnoException | null)?.code
   const hint = code === 'EACCES' || code === 'EPERM'
     ? `no permission on ${where}: run as root or add the user to the docker group`
