@@ -29,13 +29,13 @@ export async function runFromCli(ctx: CommandContext, scenarios: readonly Loaded
       hint: 'use --reporter pretty or jsonl with --repeat (each repeat also writes its own summary.json and verdicts under DIR/repeat-N)',
     })
   }
-  const [{ createBackend }, { runSuite }, { runRepeated }, { createReporter, createProgressReporter, combineReporters, colorEnabled }] = await Promise.all([
+  const [{ createBackend }, { runSuite }, { runRepeated }, { createReporter, createProgressReporter, combineReporters, isColorEnabled }] = await Promise.all([
     import('../lab/index.js'), import('../runner/suite.js'), import('../runner/repeat.js'), import('../report/terminal.js'),
   ])
   const backend = await createBackend(o.backendName)
   await backend.check()
-  const primary = createReporter(o.reporterName, ctx.out, { color: colorEnabled(ctx.out) })
-  const reporter = o.reporterName === 'pretty' ? primary : combineReporters(primary, createProgressReporter(ctx.err, { color: colorEnabled(ctx.err) }))
+  const primary = createReporter(o.reporterName, ctx.out, { color: isColorEnabled(ctx.out) })
+  const reporter = o.reporterName === 'pretty' ? primary : combineReporters(primary, createProgressReporter(ctx.err, { color: isColorEnabled(ctx.err) }))
   const suiteOpts = {
     backend,
     resultsDir: o.resultsDir,
