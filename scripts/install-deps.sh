@@ -2,7 +2,8 @@
 # Install what a fresh Debian 12 machine lacks for tcplab's netns backend:
 # the network tools the lab drives and a C compiler for the static agent.
 # With --test, also what the tests use: Chromium (the HTML report is opened
-# headless) and python3-junitparser (a real JUnit consumer).
+# headless), python3-junitparser (a real JUnit consumer), and zsh and fish
+# (the completion scripts are loaded in the real shells).
 # Idempotent: installs only missing commands.
 set -euo pipefail
 
@@ -21,6 +22,8 @@ have make      || need+=(make)
 if [ "${1:-}" = "--test" ]; then
   have chromium || need+=(chromium)
   python3 -c 'import junitparser' 2>/dev/null || need+=(python3-junitparser)
+  have zsh       || need+=(zsh)
+  have fish      || need+=(fish)
 fi
 
 if [ ${#need[@]} -gt 0 ]; then

@@ -35,14 +35,14 @@ export async function runFromCli(ctx: CommandContext, scenarios: readonly Loaded
       hint: 'use --reporter pretty or jsonl with --repeat (each repeat also writes its own summary.json and verdicts under DIR/repeat-N)',
     })
   }
-  const [{ createBackends }, { runSuite }, { runRepeated }, { createReporter, createProgressReporter, combineReporters, colorEnabled }] = await Promise.all([
+  const [{ createBackends }, { runSuite }, { runRepeated }, { createReporter, createProgressReporter, combineReporters, isColorEnabled }] = await Promise.all([
     import('../lab/index.js'), import('../runner/suite.js'), import('../runner/repeat.js'), import('../report/terminal.js'),
   ])
   const backends = await createBackends(o.backendName, o.dockerHosts)
   await Promise.all(backends.map((b) => b.check()))
   for (const b of backends) await o.beforeRun?.(b)
-  const primary = createReporter(o.reporterName, ctx.out, { color: colorEnabled(ctx.out) })
-  const reporter = o.reporterName === 'pretty' ? primary : combineReporters(primary, createProgressReporter(ctx.err, { color: colorEnabled(ctx.err) }))
+  const primary = createReporter(o.reporterName, ctx.out, { color: isColorEnabled(ctx.out) })
+  const reporter = o.reporterName === 'pretty' ? primary : combineReporters(primary, createProgressReporter(ctx.err, { color: isColorEnabled(ctx.err) }))
   const suiteOpts = {
     backend: backends,
     shard: o.shard,

@@ -4,7 +4,6 @@
 
 import { readFile, readdir } from 'node:fs/promises'
 import path from 'node:path'
-import { parse } from 'yaml'
 import { defaultScenarioDir } from './select.js'
 
 /** name and tags of every scenario file under the default directory (files that do not parse are left out). */
@@ -15,6 +14,7 @@ export async function readScenarioWords(dir: string = defaultScenarioDir()): Pro
   } catch {
     return []
   }
+  const { parse } = await import('yaml')
   const out: Array<{ name: string; tags: string[] }> = []
   for (const e of entries) {
     try {

@@ -33,7 +33,7 @@ export function isNamePattern(arg: string): boolean {
 }
 
 /** A name glob (`*`, `?`, `[abc]`, `[!abc]`) as an anchored regular expression. */
-export function globToRegExp(glob: string): RegExp {
+export function compileGlob(glob: string): RegExp {
   let re = ''
   for (let i = 0; i < glob.length; i++) {
     const c = glob[i] as string
@@ -88,7 +88,7 @@ export async function selectScenarios(opts: SelectOptions): Promise<LoadedScenar
   if (names.length > 0) {
     const all = await loadScenarios(await findScenarioFiles([defaultScenarioDir()]))
     for (const n of names) {
-      const re = globToRegExp(n)
+      const re = compileGlob(n)
       const hits = all.filter((l) => re.test(l.scenario.name))
       if (hits.length === 0) throw new UsageError(`no scenario named "${n}" in ${defaultScenarioDir()} (and no such file)`, { hint: 'tcplab list' })
       for (const h of hits) if (!loaded.some((l) => l.file === h.file)) loaded.push(h)

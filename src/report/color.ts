@@ -6,7 +6,7 @@
 import type { Writable } from 'node:stream'
 
 /** Whether to color what goes to `stream`. */
-export function colorEnabled(stream: Writable, env: NodeJS.ProcessEnv = process.env): boolean {
+export function isColorEnabled(stream: Writable, env: NodeJS.ProcessEnv = process.env): boolean {
   const force = env.FORCE_COLOR
   if (force !== undefined && force !== '') return force !== '0' && force !== 'false'
   if (env.NO_COLOR !== undefined && env.NO_COLOR !== '') return false

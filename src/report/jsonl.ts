@@ -12,7 +12,7 @@ import type { Writable } from 'node:stream'
 import type { SuiteReporter } from './reporter.js'
 import { RESULTS_FORMAT_VERSION } from '../expect/verdict.js'
 
-export function jsonlReporter(out: Writable, now: () => Date = () => new Date()): SuiteReporter {
+export function createJsonlReporter(out: Writable, now: () => Date = () => new Date()): SuiteReporter {
   let repeat: { index: number; count: number } | undefined
   const emit = (event: string, body: Record<string, unknown>): void => {
     out.write(`${JSON.stringify({ event, time: now().toISOString(), formatVersion: RESULTS_FORMAT_VERSION, ...(repeat ? { repeat } : {}), ...body })}\n`)

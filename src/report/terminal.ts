@@ -7,7 +7,7 @@ import type { ExpectationResult, ScenarioVerdict } from '../expect/verdict.js'
 import type { LoadedScenario } from '../scenario/loader.js'
 import type { SuiteReporter } from './reporter.js'
 import { renderJunit } from './junit.js'
-import { jsonlReporter } from './jsonl.js'
+import { createJsonlReporter } from './jsonl.js'
 import { paint, type ColorName } from './color.js'
 import { formatFlakeSummary } from './flake.js'
 import { summaryLine } from './summary-line.js'
@@ -16,7 +16,7 @@ import { formatMs } from '../util/duration.js'
 
 export { summaryLine }
 
-export { colorEnabled } from './color.js'
+export { isColorEnabled } from './color.js'
 export { combineReporters } from './reporter.js'
 
 export const REPORTER_NAMES = ['pretty', 'tap', 'json', 'junit', 'jsonl'] as const
@@ -32,7 +32,7 @@ export interface ReporterOptions {
   now?: (() => number) | undefined
   /** Status line refresh period (default 500 ms). */
   refreshMs?: number | undefined
-  /** ANSI colors (default off; the CLI decides with colorEnabled: NO_COLOR, FORCE_COLOR, a terminal). */
+  /** ANSI colors (default off; the CLI decides with isColorEnabled: NO_COLOR, FORCE_COLOR, a terminal). */
   color?: boolean | undefined
   /** Under a failed scenario, its failed expectations (default true; the stderr progress leaves them to the report on stdout). */
   details?: boolean | undefined
@@ -48,7 +48,7 @@ export function createReporter(name: ReporterName, out: Writable, opts: Reporter
     case 'junit':
       return { onEnd: (summary, verdicts) => out.write(renderJunit(summary, verdicts)) }
     case 'jsonl':
-      return jsonlReporter(out, opts.now ? () => new Date((opts.now as () => number)()) : undefined)
+      return createJsonlReporter(out, opts.now ? () => new Date((opts.now as () => number)()) : undefined)
     default:
       return prettyReporter(out, opts)
   }

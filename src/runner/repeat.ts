@@ -11,7 +11,7 @@ import { summarizeFlakes, type FlakeSummary } from '../report/flake.js'
 import { runSuite, type RunSuiteOptions } from './suite.js'
 
 /** The directory of repeat `index` (1-based) under the run's results directory. */
-export function repeatDir(resultsDir: string, index: number): string {
+export function resolveRepeatDir(resultsDir: string, index: number): string {
   return path.join(resultsDir, `repeat-${index}`)
 }
 
@@ -20,7 +20,7 @@ export async function runRepeated(scenarios: readonly LoadedScenario[], opts: Ru
   const repeats: ScenarioVerdict[][] = []
   for (let index = 1; index <= count; index++) {
     if (opts.signal?.aborted) break
-    const { verdicts } = await runSuite(scenarios, { ...opts, resultsDir: repeatDir(opts.resultsDir, index), repeat: { index, count } })
+    const { verdicts } = await runSuite(scenarios, { ...opts, resultsDir: resolveRepeatDir(opts.resultsDir, index), repeat: { index, count } })
     repeats.push(verdicts)
   }
   const flake = summarizeFlakes(repeats)

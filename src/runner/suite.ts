@@ -16,7 +16,7 @@ import type { AgentPriority } from '../agent/index.js'
 import type { LoadedScenario } from '../scenario/loader.js'
 import { RESULTS_FORMAT_VERSION, type ExpectationResult, type RunShard, type RunSummary, type ScenarioLoad, type ScenarioVerdict, type ToleranceRule } from '../expect/index.js'
 import { runScenario } from './run-scenario.js'
-import { startScenarioTimeout, timedOutVerdict } from './timeout.js'
+import { startScenarioTimeout, markTimedOut } from './timeout.js'
 import type { SuiteReporter } from '../report/reporter.js'
 import { summarizeRun, writeRunFiles, writeScenarioReport } from '../report/index.js'
 import { Canary, type LatenessStats } from './canary.js'
@@ -124,7 +124,7 @@ export async function runSuite(scenarios: readonly LoadedScenario[], opts: RunSu
         agentPriority: opts.agentPriority,
         signal: timeout.signal,
       })
-      if (timeout.expired()) v = timedOutVerdict(v, s)
+      if (timeout.expired()) v = markTimedOut(v, s)
       const load = loadOf(span.stop(), Math.max(peak, running))
       await recordLoad(v, load, path.join(opts.resultsDir, v.name), v.timedOut === true)
       verdicts[i] = v

@@ -44,7 +44,7 @@ function timeoutLine(source: string): number | undefined {
 }
 
 /** The verdict of a scenario its timeout stopped: whatever it had is kept, the status and error say why it ended. */
-export function timedOutVerdict(v: ScenarioVerdict, s: LoadedScenario): ScenarioVerdict {
+export function markTimedOut(v: ScenarioVerdict, s: LoadedScenario): ScenarioVerdict {
   const limit = formatMs(s.scenario.timeout ?? 0)
   const line = timeoutLine(s.source)
   const where = `${s.file}${line !== undefined ? `:${line}:1` : ''}`

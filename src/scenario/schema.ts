@@ -15,7 +15,7 @@ export { ACTIONS, ACTION_NAMES, actionOf, type ActionName } from '../actions/ind
  * The example in a doc string: its first `code` span, a YAML flow value
  * (`{ socket: cli, how: wr }`), parsed; none when it does not parse.
  */
-function exampleIn(doc: string): unknown[] | undefined {
+function parseDocExample(doc: string): unknown[] | undefined {
   const code = /`([^`]+)`/.exec(doc)?.[1]
   if (code === undefined) return undefined
   try {
@@ -37,7 +37,7 @@ export const AGENT_ACTIONS: ReadonlySet<ActionName> = new Set(ACTION_NAMES.filte
 
 /** What a step does on one host: exactly one action key. */
 export const HostActions = z
-  .object(Object.fromEntries(ACTION_NAMES.map((k) => [k, ACTIONS[k].schema.optional().meta({ description: ACTIONS[k].doc, examples: exampleIn(ACTIONS[k].doc) })])) as {
+  .object(Object.fromEntries(ACTION_NAMES.map((k) => [k, ACTIONS[k].schema.optional().meta({ description: ACTIONS[k].doc, examples: parseDocExample(ACTIONS[k].doc) })])) as {
     [K in ActionName]: z.ZodOptional<(typeof ACTIONS)[K]['schema']>
   })
   .strict()
@@ -316,7 +316,7 @@ export type ExpectKind = keyof typeof EXPECTATIONS
 export const EXPECT_KINDS = Object.keys(EXPECTATIONS) as ExpectKind[]
 
 export const Expectation = z
-  .object(Object.fromEntries(EXPECT_KINDS.map((k) => [k, EXPECTATIONS[k].optional().meta({ description: EXPECTATION_DOCS[k], examples: exampleIn(EXPECTATION_DOCS[k]) })])) as {
+  .object(Object.fromEntries(EXPECT_KINDS.map((k) => [k, EXPECTATIONS[k].optional().meta({ description: EXPECTATION_DOCS[k], examples: parseDocExample(EXPECTATION_DOCS[k]) })])) as {
     [K in ExpectKind]: z.ZodOptional<(typeof EXPECTATIONS)[K]>
   })
   .strict()

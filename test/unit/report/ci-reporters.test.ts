@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs'
 import { Writable } from 'node:stream'
 import { Ajv2020 } from 'ajv/dist/2020.js'
 import { readRunResults } from '../../../src/report/results.js'
-import { colorEnabled, combineReporters, createProgressReporter, createReporter } from '../../../src/report/terminal.js'
+import { isColorEnabled, combineReporters, createProgressReporter, createReporter } from '../../../src/report/terminal.js'
 import { formatFlakeSummary, summarizeFlakes } from '../../../src/report/flake.js'
 import { parseScenario, type LoadedScenario } from '../../../src/scenario/loader.js'
 import type { ScenarioVerdict } from '../../../src/expect/verdict.js'
@@ -70,14 +70,14 @@ t.test('progress on stderr beside a machine reporter: JUnit stays clean on stdou
 t.test('colors: NO_COLOR, FORCE_COLOR, terminals', async (t) => {
   const tty = sink(true).out
   const pipe = sink(false).out
-  t.equal(colorEnabled(tty, {}), true, 'a terminal')
-  t.equal(colorEnabled(pipe, {}), false, 'a pipe')
-  t.equal(colorEnabled(tty, { NO_COLOR: '1' }), false, 'NO_COLOR on a terminal')
-  t.equal(colorEnabled(tty, { NO_COLOR: '' }), true, 'an empty NO_COLOR is not set')
-  t.equal(colorEnabled(pipe, { FORCE_COLOR: '1' }), true, 'FORCE_COLOR on a pipe')
-  t.equal(colorEnabled(tty, { FORCE_COLOR: '0' }), false, 'FORCE_COLOR=0')
-  t.equal(colorEnabled(pipe, { FORCE_COLOR: '1', NO_COLOR: '1' }), true, 'FORCE_COLOR first, as Node does')
-  t.equal(colorEnabled(tty, { TERM: 'dumb' }), false, 'TERM=dumb')
+  t.equal(isColorEnabled(tty, {}), true, 'a terminal')
+  t.equal(isColorEnabled(pipe, {}), false, 'a pipe')
+  t.equal(isColorEnabled(tty, { NO_COLOR: '1' }), false, 'NO_COLOR on a terminal')
+  t.equal(isColorEnabled(tty, { NO_COLOR: '' }), true, 'an empty NO_COLOR is not set')
+  t.equal(isColorEnabled(pipe, { FORCE_COLOR: '1' }), true, 'FORCE_COLOR on a pipe')
+  t.equal(isColorEnabled(tty, { FORCE_COLOR: '0' }), false, 'FORCE_COLOR=0')
+  t.equal(isColorEnabled(pipe, { FORCE_COLOR: '1', NO_COLOR: '1' }), true, 'FORCE_COLOR first, as Node does')
+  t.equal(isColorEnabled(tty, { TERM: 'dumb' }), false, 'TERM=dumb')
   const { loaded, verdicts } = recorded(RUN_LINEAR0)
   const colored = sink()
   const plain = sink()
