@@ -152,12 +152,14 @@ export async function findScenarioFiles(paths: string[]): Promise<string[]> {
 export async function loadScenarios(files: string[]): Promise<LoadedScenario[]> {
   const loaded: LoadedScenario[] = []
   const issues: ScenarioIssue[] = []
+  const hints = new Set<string>()
   for (const f of files) {
     try {
       loaded.push(await loadScenario(f))
     } catch (e: unknown) {
-      if (e instanceof ScenarioError) issues.push(...e.issues)
-      else throw e
+      if (!(e instanceof ScenarioError)) throw e
+      issues.push(...e.issues)
+      if (e.hint) hints.add(e.hint)
     }
   }
   const seen = new Map<string, string>()
@@ -166,7 +168,7 @@ export async function loadScenarios(files: string[]): Promise<LoadedScenario[]> 
     if (other) issues.push({ file: l.file, line: 1, col: 1, path: 'name', message: `duplicate scenario name "${l.scenario.name}" (also in ${other})` })
     seen.set(l.scenario.name, l.file)
   }
-  if (issues.length > 0) throw new ScenarioError(issues)
+  if (issues.length > 0) throw new ScenarioError(issues, { hint: hints.size > 0 ? [...hints].join('\nhint: ') : undefined })
   return loaded
 }
 
@@ -424,6 +426,11 @@ function toIssue(i: z.core.$ZodIssue, doc: Document, posAt: (o: number) => Sourc
       path: formatPath(p),
       message: `unknown key "${excerptOf(stepKey)}": a step has ${STEP_KEYS.join(', ')}, or a host name (${hosts.map((h) => `"${h}"`).join(', ')})`,
     }
+  }
+  if (i.code === 'invalid_key') {
+    // A record key the schema refused (a sysctl key): its own message, at the key.
+    const inner = i.issues[0]?.message ?? i.message
+    return { ...positionOf(doc, p, posAt, true), path: formatPath(p), message: inner }
   }
   if (i.code === 'unrecognized_keys') {
     const key = i.keys[0] as string
