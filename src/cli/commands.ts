@@ -12,6 +12,7 @@ import type { LoadedScenario } from '../scenario/loader.js'
 import { REPORTER_NAMES, type ReporterName } from '../report/terminal.js'
 import type { ScenarioVerdict } from '../expect/verdict.js'
 import { diffCommand, reportCommand } from './report-commands.js'
+import { kernelsCommand } from './kernels-command.js'
 
 /** The backends' names, repeated here so that parsing options loads no backend (a unit test keeps it equal to lab/index.ts). */
 export const BACKEND_NAMES = ['netns', 'docker'] as const
@@ -214,4 +215,4 @@ const doctor: Command = {
   },
 }
 
-export const COMMANDS: Record<string, Command> = { run, list, validate, explain, gc, doctor, report: reportCommand, diff: diffCommand }
+export const COMMANDS: Record<string, Command> = { run, list, validate, explain, gc, doctor, report: reportCommand, diff: diffCommand, kernels: kernelsCommand }
