@@ -11,7 +11,7 @@ import { UsageError } from '../util/errors.js'
 import type { LoadedScenario } from '../scenario/loader.js'
 import { REPORTER_NAMES, type ReporterName } from '../report/terminal.js'
 import type { ScenarioVerdict } from '../expect/verdict.js'
-import { diffCommand, reportCommand } from './report-commands.js'
+import { diffCommand, matrixCommand, reportCommand } from './report-commands.js'
 import { kernelsCommand } from './kernels-command.js'
 
 /** The backends' names, repeated here so that parsing options loads no backend (a unit test keeps it equal to lab/index.ts). */
@@ -215,4 +215,4 @@ const doctor: Command = {
   },
 }
 
-export const COMMANDS: Record<string, Command> = { run, list, validate, explain, gc, doctor, report: reportCommand, diff: diffCommand, kernels: kernelsCommand }
+export const COMMANDS: Record<string, Command> = { run, list, validate, explain, gc, doctor, report: reportCommand, diff: diffCommand, kernels: kernelsCommand, matrix: matrixCommand }

@@ -18,6 +18,7 @@ usage:
   tcplab explain NAME
   tcplab report DIR                 regenerate report.html / index.html of a results directory
   tcplab diff DIR_A DIR_B [--json]  compare two runs (kernels, sysctls); exit 1 on regression
+  tcplab matrix DIR...              scenario x kernel page (matrix.html) from one results dir per kernel
   tcplab kernels list|fetch|rm [VERSION...]  kernels for --kernel (Debian packages, cached)
   tcplab gc [--backend netns|docker|all]
   tcplab doctor

@@ -68,18 +68,31 @@ export function explainEnvChange(e: EnvChange): string {
 }
 
 /**
- * What changed in one scenario and why, most telling first: schedule shapes, then other timings,
- * counts and state sequences, then the sysctls that govern them (related ones; presence first).
+ * What changed in one scenario and why, most telling first: a headline (the first schedule whose
+ * shape changed, else the first change, with its most likely cause), then schedule shapes, other
+ * timings, counts and state sequences, then the sysctls that govern them: sysctls present on one
+ * kernel only first, then sysctls whose values differ, then the rest (the run's --sysctl, kernel).
  */
-export function explainScenarioDiff(d: ScenarioDiff, opts: { maxLines?: number } = {}): { changes: string[]; causes: string[] } {
+export function explainScenarioDiff(d: ScenarioDiff, opts: { maxLines?: number } = {}): { headline: string; changes: string[]; causes: string[] } {
   const changes: string[] = []
+  let headline = ''
   for (const m of d.metrics) {
     const shaped = explainSchedule(m)
     changes.push(shaped ? `${shaped} — ${m.summary}` : `${m.what}: ${m.summary}`)
+    if (!headline && m.kind === 'schedule' && Array.isArray(m.a) && Array.isArray(m.b)) {
+      const sa = classifyBackoff(scheduleGaps(m.a as number[]))
+      const sb = classifyBackoff(scheduleGaps(m.b as number[]))
+      headline = sa !== sb ? `${m.what.replace(/ \(.*\)$/, '')}: ${sa} → ${sb} (${m.a.length} → ${m.b.length} transmissions)` : ''
+    }
   }
   for (const e of d.expectations) changes.push(`expectation #${e.index + 1} (${e.kind}) ${e.a} → ${e.b}: ${e.description}`)
   const related = d.env.filter((e) => e.related)
-  const causes = [...related.filter((e) => sysctlPresence(e)), ...related.filter((e) => !sysctlPresence(e))].map(explainEnvChange)
+  const rank = (e: EnvChange): number => (sysctlPresence(e) ? 0 : /^net\./.test(e.key) ? 1 : 2)
+  const ordered = [...related].sort((a, b) => rank(a) - rank(b))
+  const causes = ordered.map(explainEnvChange)
+  if (!headline) headline = d.metrics[0] ? `${d.metrics[0].what}: ${d.metrics[0].summary}` : d.verdict.a !== d.verdict.b ? `verdict ${d.verdict.a ?? 'missing'} → ${d.verdict.b ?? 'missing'}` : ''
+  const cause = ordered.find((e) => /^net\./.test(e.key))
+  if (headline && cause) headline += `; ${sysctlPresence(cause) ? explainEnvChange(cause).replace(/;.*$/, '') : `${cause.key} ${cause.summary}`}`
   const max = opts.maxLines ?? Infinity
-  return { changes: changes.slice(0, max), causes: causes.slice(0, max) }
+  return { headline, changes: changes.slice(0, max), causes: causes.slice(0, max) }
 }

@@ -34,6 +34,8 @@ export interface MatrixDifference {
   from: number
   to: number
   status: ScenarioDiff['status']
+  /** One line: the change that matters most and its likely cause. */
+  headline: string
   changes: string[]
   causes: string[]
   diff: ScenarioDiff
@@ -87,8 +89,8 @@ export function buildKernelMatrix(runs: readonly RunResults[], opts: DiffOptions
       if (!a && !b) continue
       const diff = diffScenario(name, a, b, tol)
       if (diff.status === 'same') continue
-      const { changes, causes } = explainScenarioDiff(diff)
-      differences.push({ from: i - 1, to: i, status: diff.status, changes, causes, diff })
+      const { headline, changes, causes } = explainScenarioDiff(diff)
+      differences.push({ from: i - 1, to: i, status: diff.status, headline, changes, causes, diff })
     }
     const statuses = new Set(cells.map((c) => c.status ?? 'missing'))
     return { name, title: results.find((s) => s)?.verdict.title, cells, verdictsDiffer: statuses.size > 1, differences }
