@@ -75,7 +75,8 @@ export function buildKernelMatrix(runs: readonly RunResults[], opts: DiffOptions
   const tol = { floorMs: opts.floorMs ?? DEFAULT_DIFF_TOLERANCE.floorMs, percent: opts.percent ?? DEFAULT_DIFF_TOLERANCE.percent }
   const columns = runs.map((r) => describeColumn(r))
   // Two columns on the same kernel with the same settings would share a label: the folder tells them apart.
-  for (const c of columns) if (columns.filter((d) => d.label === c.label).length > 1) c.label = `${c.label} (${path.basename(c.dir)})`
+  const shared = new Set(columns.map((c) => c.label).filter((l, i, all) => all.indexOf(l) !== i))
+  for (const c of columns) if (shared.has(c.label)) c.label = `${c.label} (${path.basename(c.dir)})`
   const byName = runs.map((r) => new Map(r.scenarios.map((s) => [s.verdict.name, s])))
   const names: string[] = []
   for (const r of runs) for (const s of r.scenarios) if (!names.includes(s.verdict.name)) names.push(s.verdict.name)
