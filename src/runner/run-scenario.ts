@@ -81,7 +81,7 @@ export async function runScenario(loaded: LoadedScenario, opts: RunScenarioOptio
       name,
       isWire: h.role === 'wire',
       image: h.image,
-      sysctls: { ...s.sysctls, ...h.sysctls, ...opts.sysctlOverrides },
+      sysctls: layerSysctls(s.sysctls, h.sysctls, opts.sysctlOverrides),
     }))
     phase(s.name, 'start')
     const lab: Lab = await opts.backend.up({ labId, scenario: s.name, hosts: hostSpecs }, signal)
@@ -413,3 +413,22 @@ async function skipReason(loaded: LoadedScenario, lab: Lab, kernel: KernelFacts)
 
 export type { EventRecord }
 export { InterruptedError }
+
+/**
+ * Merge sysctl layers (scenario, host, --sysctl), later ones winning. An optional key is written
+ * "?key": a later layer's key replaces an earlier "?key" and the other way round, so that
+ * `--sysctl k=0` overrides a host's `k: { value: 2, optional: true }` (both would be applied, in
+ * an order env.json could not tell).
+ */
+export function layerSysctls(...layers: Array<Readonly<Record<string, string>> | undefined>): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const layer of layers) {
+    for (const [k, v] of Object.entries(layer ?? {})) {
+      const bare = k.startsWith('?') ? k.slice(1) : k
+      delete out[bare]
+      delete out[`?${bare}`]
+      out[k] = v
+    }
+  }
+  return out
+}
