@@ -18,6 +18,14 @@ have telnet    || need+=(telnet)
 have sysctl    || need+=(procps)
 have cc        || need+=(gcc)
 have make      || need+=(make)
+# tcplab kernels fetch: apt-get download with the archive keyring, dpkg-deb, depmod, and the
+# decompressors of bzImage payloads (extract-vmlinux).
+[ -e /usr/share/keyrings/debian-archive-keyring.gpg ] || need+=(debian-archive-keyring)
+have depmod    || [ -x /usr/sbin/depmod ] || need+=(kmod)
+have lz4       || need+=(lz4)
+have zstd      || need+=(zstd)
+have xz        || need+=(xz-utils)
+have bzip2     || need+=(bzip2)
 [ -e /usr/lib/x86_64-linux-gnu/libc.a ] || [ -e /usr/lib/aarch64-linux-gnu/libc.a ] || need+=(libc6-dev)
 if [ "${1:-}" = "--test" ]; then
   have chromium || need+=(chromium)

@@ -61,3 +61,44 @@ function parseNumber(v: unknown, name: string): number | undefined {
   if (!Number.isFinite(n) || n < 0) throw new UsageError(`--${name} expects a number >= 0, got "${String(v)}"`)
   return n
 }
+
+/** Build matrix.html from one results directory per kernel (column order as given); exit 0, 2 on bad input. */
+export const matrixCommand = defineCommand({
+  name: 'matrix',
+  summary: 'build matrix.html from one results directory per kernel: scenario x kernel verdicts and what changed',
+  positionals: [{ name: 'DIR', required: true, variadic: true, complete: 'dir', description: 'one results directory per kernel, in column order' }],
+  options: {
+    out: { type: 'string', short: 'o', valueName: 'FILE', defaultText: 'matrix.html in the directories\' common parent', complete: 'file', description: 'where to write the page' },
+    json: { type: 'boolean', description: 'the matrix as JSON on stdout' },
+    tolerance: { type: 'string', valueName: 'MS', defaultText: String(DEFAULT_DIFF_TOLERANCE.floorMs), description: 'timing changes below this many ms are not differences' },
+    percent: { type: 'string', valueName: 'PCT', defaultText: String(DEFAULT_DIFF_TOLERANCE.percent), description: 'timing changes below this percentage are not differences' },
+  },
+  examples: [{ description: 'the page of a kernel matrix run', command: 'tcplab matrix results/m/kernel-6.1 results/m/kernel-6.12 results/m/kernel-host' }],
+  async run(ctx) {
+    const dirs = ctx.positionals
+    if (dirs.length === 0) throw new UsageError('matrix expects one results directory per kernel: tcplab matrix DIR...')
+    const { writeMatrixPage, formatMatrixText, DEFAULT_DIFF_TOLERANCE } = await import('../diff/index.js')
+    const path = await import('node:path')
+    const floorMs = parseNumber(ctx.values.tolerance, 'tolerance') ?? DEFAULT_DIFF_TOLERANCE.floorMs
+    const percent = parseNumber(ctx.values.percent, 'percent') ?? DEFAULT_DIFF_TOLERANCE.percent
+    // Next to the runs by default: their common parent (where `run --kernel` puts them).
+    const file = (ctx.values.out as string | undefined) ?? path.join(commonParent(dirs.map((d) => path.resolve(d))), 'matrix.html')
+    const m = await writeMatrixPage(dirs, file, { floorMs, percent })
+    if (ctx.values.json) ctx.out.write(`${JSON.stringify({ ...m, rows: m.rows.map((r) => ({ ...r, differences: r.differences.map(({ diff: _d, ...rest }) => rest) })) }, null, 2)}\n`)
+    else ctx.out.write(formatMatrixText(m))
+    ctx.err.write(`wrote ${file}\n`)
+    return 0
+  },
+})
+
+function commonParent(dirs: readonly string[]): string {
+  const parents = dirs.map((d) => d.split('/').slice(0, -1))
+  const first = parents[0] ?? []
+  let n = first.length
+  for (const p of parents) {
+    let i = 0
+    while (i < n && p[i] === first[i]) i++
+    n = i
+  }
+  return first.slice(0, n).join('/') || '/'
+}

@@ -293,7 +293,8 @@ const TOPIC_SYSCTLS: Record<Topic, RegExp> = {
   rst: /tcp_abort_on_overflow|tcp_rfc1337|tcp_orphan_retries|tcp_retries2/,
   ack: /tcp_delack|tcp_comp_sack|tcp_quickack|tcp_sack|tcp_dsack/,
   keepalive: /tcp_keepalive_(time|intvl|probes)/,
-  persist: /tcp_retries2|tcp_rto_m(in|ax)|tcp_[rw]mem|[rw]mem_(default|max)/,
+  // The window a receiver advertises (and so when it closes) follows its buffer and how much of it the kernel counts as window.
+  persist: /tcp_retries2|tcp_rto_m(in|ax)|tcp_[rw]mem|[rw]mem_(default|max)|tcp_adv_win_scale|tcp_shrink_window|tcp_moderate_rcvbuf/,
   timewait: /tcp_fin_timeout|tcp_tw_reuse|tcp_max_tw_buckets/,
   accept: /somaxconn|tcp_max_syn_backlog|tcp_abort_on_overflow|tcp_syncookies/,
   error: /tcp_retries2|tcp_syn_retries|tcp_syn_linear_timeouts|tcp_synack_retries|tcp_keepalive|tcp_orphan_retries/,

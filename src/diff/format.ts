@@ -2,6 +2,7 @@
 // and the environment differences that may explain it; a summary line last.
 
 import type { EnvChange, MetricChange, RunDiff, ScenarioDiff } from './compare.js'
+import { classifyBackoff, explainEnvChange, explainScenarioDiff, scheduleGaps } from './explain.js'
 
 const STATUS_WORD: Record<ScenarioDiff['status'], string> = {
   same: 'same',
@@ -28,6 +29,8 @@ export function formatDiffText(d: RunDiff, opts: { verbose?: boolean } = {}): st
     lines.push('')
     const verdict = s.verdict.a !== s.verdict.b ? ` (${s.verdict.a ?? '-'} → ${s.verdict.b ?? '-'})` : s.verdict.a ? ` (${s.verdict.a} in both)` : ''
     lines.push(`${s.name}: ${STATUS_WORD[s.status]}${verdict}`)
+    const { headline } = s.status === 'same' ? { headline: '' } : explainScenarioDiff(s)
+    if (headline) lines.push(`  in short: ${headline}`)
     if (s.expectations.length > 0) {
       lines.push('  expectations:')
       for (const e of s.expectations) {
@@ -48,6 +51,9 @@ export function formatDiffText(d: RunDiff, opts: { verbose?: boolean } = {}): st
         if (m.kind === 'schedule' && Array.isArray(m.a) && Array.isArray(m.b)) {
           lines.push(`        A: ${schedule(m.a as number[])}`)
           lines.push(`        B: ${schedule(m.b as number[])}`)
+          const shapeA = classifyBackoff(scheduleGaps(m.a as number[]))
+          const shapeB = classifyBackoff(scheduleGaps(m.b as number[]))
+          if (shapeA !== shapeB) lines.push(`        backoff: ${shapeA} → ${shapeB}`)
         }
       }
     }
@@ -74,7 +80,7 @@ export function formatDiffText(d: RunDiff, opts: { verbose?: boolean } = {}): st
 }
 
 function envLine(e: EnvChange): string {
-  return `${e.key}: ${e.summary}`
+  return explainEnvChange(e)
 }
 
 /** "0.330 1.341 2.370 s (gaps 1.011 1.029 s)" */

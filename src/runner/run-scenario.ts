@@ -457,3 +457,4 @@ async function skipReason(loaded: LoadedScenario, lab: Lab, kernel: KernelFacts)
 
 export type { EventRecord }
 export { InterruptedError }
+

@@ -43,6 +43,7 @@ const STYLE_RANK: Record<string, number> = {
  */
 const PROVISIONAL: Record<string, { rank: number; why: string }> = {
   actions: { rank: 1.5, why: 'the step actions\' registry: used by runner, uses scenario fields, faults and the agent protocol types' },
+  kernels: { rank: 0.5, why: 'the kernel cache and its fetcher: used by the vm backend (lab) and the CLI, uses only util' },
 }
 const RANK: Record<string, number> = { ...STYLE_RANK, ...Object.fromEntries(Object.entries(PROVISIONAL).map(([k, v]) => [k, v.rank])) }
 

@@ -15,6 +15,7 @@ environment (every scenario):
   sysctlOverrides: --sysctl (none) → net.ipv4.tcp_syn_linear_timeouts=0
 
 seed-syn-drop-timeout: REGRESSED (pass → fail)
+  in short: SYN schedule client→server [S] seq 0: linear, then doubling → doubling (5 → 3 transmissions); net.ipv4.tcp_syn_linear_timeouts client: 2 → 0, server: 4 → 0
   expectations:
     ✗ #1 packets pass → fail: two linear SYN retransmissions on top of the initial 1 s timeout, then backoff: 0, 1, 2, 3, 5 s
         A: gaps 1.026s, 1.024s, 1.03s, 2.014s
@@ -29,6 +30,7 @@ seed-syn-drop-timeout: REGRESSED (pass → fail)
     SYN schedule client→server [S] seq 0 (client→server:8000): 5 → 3 transmissions; #3 1.024s → 2.016s after the previous one (+992.0ms, tolerance ±102ms)
         A: 0.312 1.338 2.362 3.392 5.406 s  (gaps 1.026 1.024 1.030 2.014 s)
         B: 0.308 1.310 3.326 s  (gaps 1.002 2.016 s)
+        backoff: linear, then doubling → doubling
   other changes:
     [S] packets sent by client: 5 → 3
     [S] packets received by server: 5 → 3
