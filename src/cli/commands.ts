@@ -12,6 +12,7 @@ import type { LoadedScenario } from '../scenario/loader.js'
 import { REPORTER_NAMES, type ReporterName } from '../report/terminal.js'
 import type { ScenarioVerdict } from '../expect/verdict.js'
 import { diffCommand, reportCommand } from './report-commands.js'
+import { LAB_COMMANDS, collectLiveLabs } from './lab-commands.js'
 
 /** The backends' names, repeated here so that parsing options loads no backend (a unit test keeps it equal to lab/index.ts). */
 export const BACKEND_NAMES = ['netns', 'docker'] as const
@@ -180,12 +181,17 @@ const explain: Command = {
 }
 
 const gc: Command = {
-  options: { backend: { type: 'string', short: 'b' } },
+  options: { backend: { type: 'string', short: 'b' }, all: { type: 'boolean' } },
   async run(ctx) {
     const which = (ctx.values.backend as string | undefined) ?? 'all'
+    // Live labs (tcplab up) are left up unless --all; a dead owner's are collected.
+    let total = 0
+    for (const line of await collectLiveLabs(ctx.values.all === true)) {
+      ctx.out.write(`${line}\n`)
+      if (!line.startsWith('left up:')) total++
+    }
     const names = which === 'all' ? [...BACKEND_NAMES] : [which]
     const { createBackend } = await import('../lab/index.js')
-    let total = 0
     for (const n of names) {
       const backend = await createBackend(n)
       try {
@@ -214,4 +220,4 @@ const doctor: Command = {
   },
 }
 
-export const COMMANDS: Record<string, Command> = { run, list, validate, explain, gc, doctor, report: reportCommand, diff: diffCommand }
+export const COMMANDS: Record<string, Command> = { run, list, validate, explain, gc, doctor, report: reportCommand, diff: diffCommand, ...LAB_COMMANDS }

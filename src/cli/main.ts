@@ -18,7 +18,13 @@ usage:
   tcplab explain NAME
   tcplab report DIR                 regenerate report.html / index.html of a results directory
   tcplab diff DIR_A DIR_B [--json]  compare two runs (kernels, sysctls); exit 1 on regression
-  tcplab gc [--backend netns|docker|all]
+  tcplab gc [--backend netns|docker|all] [--all]   --all also takes live labs down
+  tcplab up FILE [--until STEP|TIME|end] [--backend netns|docker] [--name LAB]
+                                    build a live lab, play the timeline up to STEP, keep it up
+  tcplab exec LAB HOST -- CMD...    run a command on a host of a live lab
+  tcplab step LAB                   play the next step of a live lab
+  tcplab down LAB|--all             tear a live lab down
+  tcplab ls [--json]                list live labs
   tcplab doctor
 
 With no PATH, run uses scenarios/ and leaves out scenarios tagged "slow".
