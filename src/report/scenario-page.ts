@@ -12,7 +12,7 @@ import { describeRecord, formatLate, type ReportModel } from './model.js'
 import type { ScenarioResult } from './results.js'
 import { REPORT_CSS } from './styles.js'
 import { renderTimelineSvg } from './timeline-svg.js'
-import { viewerScript, type InspectorSample, type ViewData } from './viewer.js'
+import { encodeDense, viewerScript, type InspectorSample, type ViewData } from './viewer.js'
 
 /** Inspector samples kept per socket before volatile-only changes are folded away. */
 const MAX_SAMPLES = 1500
@@ -20,7 +20,7 @@ const VOLATILE = new Set(['lastsnd', 'lastrcv', 'lastack', 'busy_ms', 'send_bps'
 
 /** The HTML of a scenario's report.html. */
 export function renderScenarioPage(m: ReportModel, res: Pick<ScenarioResult, 'records' | 'pcaps'>, opts: { indexHref?: string | undefined } = {}): string {
-  const { svg, geometry } = renderTimelineSvg(m)
+  const { svg, geometry, dense } = renderTimelineSvg(m)
   const data: ViewData = {
     tMin: m.tMin,
     tMax: m.tMax > m.tMin ? m.tMax : m.tMin + 1,
@@ -28,6 +28,7 @@ export function renderScenarioPage(m: ReportModel, res: Pick<ScenarioResult, 're
     tracks: m.tracks.map((tr) => ({ label: tr.label, host: tr.host, listen: tr.states.some((s) => s.state === 'LISTEN'), samples: toInspector(tr.samples) })),
     glossary: Object.fromEntries(Object.entries(SS_FIELDS).map(([k, f]: [string, FieldMeaning]) => [k, `${f.ss}${f.unit ? ` (${f.unit})` : ''}: ${f.meaning}`])),
     queues: { listen: { ...QUEUE_MEANINGS.listen }, other: { ...QUEUE_MEANINGS.other } },
+    ...(dense ? { dense: encodeDense(dense) } : {}),
   }
   const failed = m.expectations.filter((r) => r.status === 'fail' || r.status === 'error')
   const parts = [
@@ -45,13 +46,14 @@ export function renderScenarioPage(m: ReportModel, res: Pick<ScenarioResult, 're
     '<span id="readout"></span></div>',
     '<p class="muted" style="margin:2px 0 6px">Wheel to zoom, drag to pan, click to place the cursor and inspect every socket\'s ss sample at that moment. Hover anything for details.</p>',
     legend(),
-    `<div id="tl-holder">${svg}</div>`,
+    `<div id="tl-holder">${svg}${dense ? '<canvas id="pk-canvas"></canvas>' : ''}</div>`,
     '<h3 style="font-size:15px;margin:14px 0 4px">ss at the cursor</h3><div id="inspector"><p class="muted">click on the timeline</p></div>',
     '</section>',
     envSection(m),
     logSection(res.records, res.pcaps),
     glossarySection(),
     `<script type="application/json" id="tcplab-data">${jsonForScript(data)}</script>`,
+    dense ? `<script type="application/json" id="tcplab-labels">${jsonForScript(dense.labels)}</script>` : '',
     `<script>${viewerScript()}</script>`,
     '</main></body></html>',
   ]
@@ -169,13 +171,18 @@ function envSection(m: ReportModel): string {
   return `<section id="env"><h2>Environment</h2><table>${rows.map(([k, v]) => `<tr><th>${x(k)}</th><td>${x(v)}</td></tr>`).join('')}</table>${hosts.join('')}</section>`
 }
 
+/** Records listed in the page; a large capture's others are in records.jsonl (and the pcaps). */
+const MAX_LOG_LINES = 5000
+
 function logSection(records: ScenarioResult['records'], pcaps: readonly string[]): string {
-  const lines = records
-    .filter((r) => r.kind !== 'sample')
+  const listed = records.filter((r) => r.kind !== 'sample')
+  const lines = listed
+    .slice(0, MAX_LOG_LINES)
     .map((r) => {
       const text = `${r.t.toFixed(6).padStart(11)}  ${r.kind.padEnd(7)} ${describeRecord(r)}`
       return r.kind === 'ss' ? `<span class="ss">${x(text)}\n</span>` : `${x(text)}\n`
     })
+  if (listed.length > MAX_LOG_LINES) lines.push(x(`… ${listed.length - MAX_LOG_LINES} more records: see records.jsonl\n`))
   const files = ['records.jsonl', 'verdict.json', 'env.json', 'scenario.yaml', ...pcaps].map((f) => `<a href="${x(f)}">${x(f)}</a>`).join(' · ')
   return `<section id="log"><h2>Records</h2><p>Files: ${files}</p><details><summary>${records.length} records (ss samples hidden) <label style="margin-left:12px"><input type="checkbox" id="log-ss"> show ss samples</label></summary><pre>${lines.join('')}</pre></details></section>`
 }
