@@ -183,7 +183,7 @@ function logSection(records: ScenarioResult['records'], pcaps: readonly string[]
       return r.kind === 'ss' ? `<span class="ss">${x(text)}\n</span>` : `${x(text)}\n`
     })
   if (listed.length > MAX_LOG_LINES) lines.push(x(`… ${listed.length - MAX_LOG_LINES} more records: see records.jsonl\n`))
-  const files = ['records.jsonl', 'verdict.json', 'env.json', 'scenario.yaml', ...pcaps].map((f) => `<a href="${x(f)}">${x(f)}</a>`).join(' · ')
+  const files = ['records.jsonl', 'verdict.json', 'env.json', 'scenario.yaml', ...pcaps, ...pcaps.map((p) => `${p}ng`)].map((f) => `<a href="${x(f)}">${x(f)}</a>`).join(' · ')
   return `<section id="log"><h2>Records</h2><p>Files: ${files}</p><details><summary>${records.length} records (ss samples hidden) <label style="margin-left:12px"><input type="checkbox" id="log-ss"> show ss samples</label></summary><pre>${lines.join('')}</pre></details></section>`
 }
 

@@ -49,7 +49,7 @@ interface Out {
 }
 
 /** Render the timeline SVG and the geometry the page script needs. */
-export function renderTimelineSvg(m: ReportModel): { svg: string; geometry: ViewGeometry; dense?: DensePackets | undefined } {
+export function renderTimelineSvg(m: ReportModel, denseAbove = DENSE_PACKETS): { svg: string; geometry: ViewGeometry; dense?: DensePackets | undefined } {
   const tMin = m.tMin
   const tMax = m.tMax > m.tMin ? m.tMax : m.tMin + 1
   const plotW = WIDTH - GUTTER - RIGHT_PAD
@@ -142,7 +142,7 @@ export function renderTimelineSvg(m: ReportModel): { svg: string; geometry: View
     if (mk.prominent) label(gi, mk.t, 4, mk.label, `lbl ev-lbl ${mk.severity}`, mk.detail)
   }
   // Packets: SVG elements, or past DENSE_PACKETS compact arrays the page draws on a canvas.
-  const dense = m.flights.length > DENSE_PACKETS ? emptyDense() : undefined
+  const dense = m.flights.length > denseAbove ? emptyDense() : undefined
   for (const gi of packetGroups) o.parts.push(`<g class="lbl-agg" data-g="${gi}"></g>`)
   for (const f of m.flights) {
     const a = f.from !== undefined ? laneY.get(f.from) : undefined
