@@ -3,6 +3,7 @@
 // their moment on the timeline), the timeline itself, an ss inspector, the
 // environment, the raw records and a glossary of ss fields. Self-contained.
 
+import { gzipSync } from 'node:zlib'
 import type { ExpectationResult } from '../expect/verdict.js'
 import type { SsRecord } from '../recorder/records.js'
 import { formatMs } from '../util/duration.js'
@@ -13,6 +14,11 @@ import type { ScenarioResult } from './results.js'
 import { REPORT_CSS } from './styles.js'
 import { renderTimelineSvg } from './timeline-svg.js'
 import { encodeDense, viewerScript, type InspectorSample, type ViewData } from './viewer.js'
+
+/** JSON, gzipped, in base64: what the page's inflateJson reads (a large capture's packets are a tenth of the text so). */
+export function gzipJson(value: unknown): string {
+  return gzipSync(JSON.stringify(value)).toString('base64')
+}
 
 /** Inspector samples kept per socket before volatile-only changes are folded away. */
 const MAX_SAMPLES = 1500
@@ -28,7 +34,7 @@ export function renderScenarioPage(m: ReportModel, res: Pick<ScenarioResult, 're
     tracks: m.tracks.map((tr) => ({ label: tr.label, host: tr.host, listen: tr.states.some((s) => s.state === 'LISTEN'), samples: toInspector(tr.samples) })),
     glossary: Object.fromEntries(Object.entries(SS_FIELDS).map(([k, f]: [string, FieldMeaning]) => [k, `${f.ss}${f.unit ? ` (${f.unit})` : ''}: ${f.meaning}`])),
     queues: { listen: { ...QUEUE_MEANINGS.listen }, other: { ...QUEUE_MEANINGS.other } },
-    ...(dense ? { dense: encodeDense(dense) } : {}),
+    ...(dense ? { denseGz: gzipJson(encodeDense(dense)) } : {}),
   }
   const failed = m.expectations.filter((r) => r.status === 'fail' || r.status === 'error')
   const parts = [
@@ -53,7 +59,7 @@ export function renderScenarioPage(m: ReportModel, res: Pick<ScenarioResult, 're
     logSection(res.records, res.pcaps),
     glossarySection(),
     `<script type="application/json" id="tcplab-data">${jsonForScript(data)}</script>`,
-    dense ? `<script type="application/json" id="tcplab-labels">${jsonForScript(dense.labels)}</script>` : '',
+    dense ? `<script type="text/plain" id="tcplab-labels">${gzipJson(dense.labels)}</script>` : '',
     `<script>${viewerScript()}</script>`,
     '</main></body></html>',
   ]

@@ -74,7 +74,7 @@ export function encodeDense(d: DensePackets): EncodedDense {
   return { dt1Us, durUs: d.t2Us.map((t, i) => t - (d.t1Us[i] as number)), y1: d.y1, y2: d.y2, k: d.k, g: d.g, cross: d.cross }
 }
 
-/** Undo encodeDense in the page; `labels` reads the labels element the first time it is used. */
+/** Undo encodeDense in the page; `labels` asks readLabels each time (they arrive after the packets). */
 export function decodeDense(e: EncodedDense, readLabels: () => string[]): DensePackets {
   const n = e.dt1Us.length
   const t1Us: number[] = new Array<number>(n)
@@ -85,14 +85,29 @@ export function decodeDense(e: EncodedDense, readLabels: () => string[]): DenseP
     t1Us[i] = t
     t2Us[i] = t + (e.durUs[i] as number)
   }
-  let labels: string[] | undefined
   return {
     t1Us, t2Us, y1: e.y1, y2: e.y2, k: e.k, g: e.g, cross: e.cross,
     get labels(): string[] {
-      labels ??= readLabels()
-      return labels
+      return readLabels()
     },
   }
+}
+
+/** What inflateJson needs of the page's window (the browser's own atob, Blob, Response, DecompressionStream). */
+export interface VInflate {
+  atob(b64: string): string
+  Blob: new (parts: Uint8Array[]) => { stream(): { pipeThrough(t: unknown): unknown } }
+  Response: new (body: unknown) => { text(): Promise<string> }
+  DecompressionStream: new (format: 'gzip') => unknown
+}
+
+/** Gzipped JSON in base64 (scenario-page.ts gzipJson) back to its value, in the page. */
+export async function inflateJson(b64: string, w: VInflate): Promise<unknown> {
+  const bin = w.atob(b64)
+  const bytes = new Uint8Array(bin.length)
+  for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i)
+  const text = await new w.Response(new w.Blob([bytes]).stream().pipeThrough(new w.DecompressionStream('gzip'))).text()
+  return JSON.parse(text) as unknown
 }
 
 /** What the page's script needs besides the SVG. */
@@ -105,8 +120,13 @@ export interface ViewData {
   glossary: Record<string, string>
   /** Queue meanings on LISTEN vs other sockets. */
   queues: { listen: { recvQ: string; sendQ: string }; other: { recvQ: string; sendQ: string } }
-  /** A large capture's packets, drawn on a canvas instead of as SVG elements (labels in #tcplab-labels). */
-  dense?: EncodedDense | undefined
+  /**
+   * A large capture's packets, drawn on a canvas instead of as SVG elements:
+   * EncodedDense as gzipped JSON in base64 (a tenth of the text to parse), and
+   * their labels the same way in #tcplab-labels, both inflated after the first
+   * layout (inflateJson).
+   */
+  denseGz?: string | undefined
 }
 
 /** Colours of DensePackets kinds (syn, data, ack, fin, rst), and of lost/dropped ones: the report's CSS colours. */
@@ -453,7 +473,24 @@ export function runViewer(data: ViewData, doc: VDocument, win: VWindow): void {
   const canvas = doc.getElementById('pk-canvas') as (VElement & { width: number; height: number; getContext(k: '2d'): VCanvasContext | null }) | null
   const dpr = Math.max(1, Math.min(3, win.devicePixelRatio ?? 1))
   let packetReadout = ''
-  const dense = data.dense ? decodeDense(data.dense, () => JSON.parse(doc.getElementById('tcplab-labels')?.textContent ?? '[]') as string[]) : undefined
+  // A large capture: the packets come inflated after the first layout, their labels after them.
+  let dense: DensePackets | undefined
+  let denseLabels: string[] = []
+  if (data.denseGz !== undefined) {
+    packetReadout = 'packets loading'
+    const w = win as unknown as VInflate
+    void inflateJson(data.denseGz, w).then((enc) => {
+      dense = decodeDense(enc as EncodedDense, () => denseLabels)
+      layout()
+      return inflateJson(doc.getElementById('tcplab-labels')?.textContent ?? '', w)
+    }).then((labels) => {
+      denseLabels = labels as string[]
+      layout()
+    }).catch((e: unknown) => {
+      packetReadout = `packets could not be read: ${String(e)}`
+      layout()
+    })
+  }
   const ticks = svg.querySelector('#ticks')
   const cursorLine = svg.querySelector('#cursor')
   const clip = svg.querySelector('#plotclip rect')
@@ -712,6 +749,7 @@ export function viewerScript(): string {
     placeLabel.toString(),
     aggregateHidden.toString(),
     decodeDense.toString(),
+    inflateJson.toString(),
     drawDensePackets.toString(),
     `var DENSE_DETAIL = ${DENSE_DETAIL}, DENSE_LABELS = ${DENSE_LABELS}, DENSE_COLORS_PAGE = ${JSON.stringify(DENSE_COLORS)};`,
     runViewer.toString(),

@@ -10,7 +10,8 @@ import { readScenarioResult } from '../../../src/report/results.js'
 import { buildReportModel } from '../../../src/report/model.js'
 import { renderTimelineSvg } from '../../../src/report/timeline-svg.js'
 import { renderScenarioPage } from '../../../src/report/scenario-page.js'
-import { aggregateHidden, decodeDense, encodeDense } from '../../../src/report/viewer.js'
+import { aggregateHidden, decodeDense, encodeDense, inflateJson, type VInflate } from '../../../src/report/viewer.js'
+import { gzipJson } from '../../../src/report/scenario-page.js'
 import { readPcapFrames, writePcapngs } from '../../../src/report/pcapng.js'
 import { RUNS, RUN_A, RUN_LINEAR0, copyRun } from './runs.js'
 
@@ -59,6 +60,8 @@ t.test('past the threshold, packets are compact arrays drawn on a canvas', async
   t.ok(dense.t1Us.every((v, i) => i === 0 || v >= (dense.t1Us[i - 1] as number)), 'sorted by time (the page bisects)')
   const back = decodeDense(JSON.parse(JSON.stringify(encodeDense(dense))), () => dense.labels)
   t.same([back.t1Us, back.t2Us, back.y1, back.k, back.labels], [dense.t1Us, dense.t2Us, dense.y1, dense.k, dense.labels], 'encoded for the page and decoded back unchanged')
+  const inflated = await inflateJson(gzipJson(encodeDense(dense)), globalThis as unknown as VInflate)
+  t.same(inflated, JSON.parse(JSON.stringify(encodeDense(dense))), 'gzipped and base64 in the page, inflated back unchanged (Node has the browser\'s DecompressionStream)')
   const page = renderScenarioPage(m, syn)
   t.notMatch(page, /id="pk-canvas"/, 'the small page has no canvas')
 })
