@@ -15,6 +15,7 @@ import { defineCommand } from './command.js'
 import { defaultScenarioDir, noScenarios, selectScenarios } from './select.js'
 import { parseShard, selectShard } from '../runner/shard.js'
 import { parseDockerHosts } from '../lab/docker-address.js'
+import { collectLiveLabs } from './lab-commands.js'
 
 /** The backends' names, repeated here so that parsing options loads no backend (a unit test keeps it equal to lab/index.ts). */
 export const BACKEND_NAMES = ['netns', 'docker'] as const
@@ -247,22 +248,29 @@ export const gc = defineCommand({
   summary: 'remove what crashed runs left behind (namespaces, links, containers) whose owner is dead',
   options: {
     backend: { type: 'string', short: 'b', choices: ['netns', 'docker', 'all'], default: 'all', valueName: 'NAME', description: 'which backend to clean' },
+    all: { type: 'boolean', description: 'also take live labs (tcplab up) down; without it they are left up and listed' },
     'docker-host': { type: 'string', multiple: true, valueName: 'ADDR[,ADDR...]', description: 'collect on these Docker daemons (and netns too, unless --backend docker)' },
   },
   examples: [
     { description: 'clean both backends', command: 'sudo tcplab gc' },
     { description: 'only Docker', command: 'sudo tcplab gc --backend docker' },
+    { description: 'everything, live labs too', command: 'sudo tcplab gc --all' },
   ],
   async run(ctx) {
     // --docker-host a,b: collect on each of those daemons (and netns too, unless --backend docker).
     const dockerHosts = parseDockerHosts(ctx.values['docker-host'])
     const which = ctx.values.backend
     if (dockerHosts.length > 0 && which === 'netns') throw new UsageError('--docker-host applies to the docker backend, not netns')
+    // Live labs (tcplab up) are left up unless --all; a dead owner's are collected.
+    let total = 0
+    for (const line of await collectLiveLabs(ctx.values.all === true)) {
+      ctx.out.write(`${line}\n`)
+      if (!line.startsWith('left up:')) total++
+    }
     const names = which === 'all' ? [...BACKEND_NAMES] : [which]
     const { createBackend } = await import('../lab/index.js')
     const targets = names.flatMap((n): Array<{ n: string; h: string | undefined; label: string }> =>
       n === 'docker' && dockerHosts.length > 0 ? dockerHosts.map((h) => ({ n, h, label: `docker ${h}` })) : [{ n, h: undefined, label: n }])
-    let total = 0
     for (const { n, h, label } of targets) {
       const backend = await createBackend(n, { dockerHost: h })
       // A daemon named with --docker-host is collected as long as it answers (it needs no lab image for that).

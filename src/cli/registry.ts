@@ -7,6 +7,7 @@ import { defineCommand, type AnyCommand } from './command.js'
 import { run, list, validate, explain, gc, doctor } from './commands.js'
 import { reportCommand, diffCommand, matrixCommand } from './report-commands.js'
 import { kernelsCommand } from './kernels-command.js'
+import { LAB_COMMANDS } from './lab-commands.js'
 import { mergeCommand } from './merge-command.js'
 import { SHELLS, renderCompletion, type ShellName } from './completion.js'
 import { readScenarioWords } from './scenario-words.js'
@@ -51,7 +52,7 @@ const complete = defineCommand({
   },
 })
 
-export const COMMANDS: readonly AnyCommand[] = [run, list, validate, explain, reportCommand, diffCommand, mergeCommand, matrixCommand, kernelsCommand, gc, doctor, completion, complete]
+export const COMMANDS: readonly AnyCommand[] = [run, list, validate, explain, reportCommand, diffCommand, mergeCommand, matrixCommand, kernelsCommand, ...LAB_COMMANDS, gc, doctor, completion, complete]
 
 /** The command of that name, or undefined. */
 export function findCommand(name: string): AnyCommand | undefined {

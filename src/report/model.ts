@@ -23,6 +23,8 @@ export interface Marker {
   /** Action: the step index; event: the event type. */
   step?: number | undefined
   type?: string | undefined
+  /** Event: the endpoint (process or socket name) it came from. */
+  source?: string | undefined
   /** Whether the label is worth showing on the timeline (others: tooltip only). */
   prominent: boolean
   /** Action: when it was due (seconds since t0) and how late it ran (ms), when the agent played it. */
@@ -114,6 +116,7 @@ export function buildReportModel(res: ScenarioResult): ReportModel {
     counts[r.kind]++
     ;(COLLECTORS[r.kind] as (r: TimelineRecord, acc: Acc) => void)(r, acc)
   }
+  calmStderrOfHealthyPrograms(acc.markers, acc.events)
   const lanes = orderLanes(res.scenario, records)
   const owners = learnAddressOwners(acc.pkts)
   const rules = collectRuleSpans(records)
@@ -223,7 +226,25 @@ function eventMarker(r: EventRecord): Marker {
     detail: [`${r.t.toFixed(6)}s ${RECORD_LINES.event(r)}`, ...extra].join('\n'),
     severity,
     type: r.type,
+    source: r.source,
     prominent: PROMINENT_EVENTS.has(r.type) && !(stopped && r.type === 'exited'),
+  }
+}
+
+/**
+ * Many programs write to stderr without failing (nc -v, curl's progress, a
+ * warning): its lines are drawn as errors only when the program failed (exited
+ * non-zero or was killed, not stopped by the runner at the end).
+ */
+function calmStderrOfHealthyPrograms(markers: Marker[], events: readonly EventRecord[]): void {
+  const failed = new Set<string>()
+  for (const e of events) {
+    if (e.type !== 'exited' || e.data?.stoppedByRunner === true) continue
+    if ((e.code !== undefined && e.code !== 0) || e.signal !== undefined) failed.add(`${e.host}\0${e.source}`)
+  }
+  for (const mk of markers) {
+    if (mk.kind !== 'event' || mk.type !== 'stderr') continue
+    mk.severity = failed.has(`${mk.host ?? ''}\0${mk.source ?? ''}`) ? 'error' : 'info'
   }
 }
 

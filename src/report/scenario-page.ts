@@ -3,6 +3,7 @@
 // their moment on the timeline), the timeline itself, an ss inspector, the
 // environment, the raw records and a glossary of ss fields. Self-contained.
 
+import { gzipSync } from 'node:zlib'
 import type { ExpectationResult } from '../expect/verdict.js'
 import type { SsRecord } from '../recorder/records.js'
 import { formatMs } from '../util/duration.js'
@@ -12,7 +13,12 @@ import { describeRecord, formatLate, type ReportModel } from './model.js'
 import type { ScenarioResult } from './results.js'
 import { REPORT_CSS } from './styles.js'
 import { renderTimelineSvg } from './timeline-svg.js'
-import { viewerScript, type InspectorSample, type ViewData } from './viewer.js'
+import { encodeDense, viewerScript, type InspectorSample, type ViewData } from './viewer.js'
+
+/** JSON, gzipped, in base64: what the page's inflateJson reads (a large capture's packets are a tenth of the text so). */
+export function gzipJson(value: unknown): string {
+  return gzipSync(JSON.stringify(value)).toString('base64')
+}
 
 /** Inspector samples kept per socket before volatile-only changes are folded away. */
 const MAX_SAMPLES = 1500
@@ -20,7 +26,7 @@ const VOLATILE = new Set(['lastsnd', 'lastrcv', 'lastack', 'busy_ms', 'send_bps'
 
 /** The HTML of a scenario's report.html. */
 export function renderScenarioPage(m: ReportModel, res: Pick<ScenarioResult, 'records' | 'pcaps'>, opts: { indexHref?: string | undefined } = {}): string {
-  const { svg, geometry } = renderTimelineSvg(m)
+  const { svg, geometry, dense } = renderTimelineSvg(m)
   const data: ViewData = {
     tMin: m.tMin,
     tMax: m.tMax > m.tMin ? m.tMax : m.tMin + 1,
@@ -28,6 +34,7 @@ export function renderScenarioPage(m: ReportModel, res: Pick<ScenarioResult, 're
     tracks: m.tracks.map((tr) => ({ label: tr.label, host: tr.host, listen: tr.states.some((s) => s.state === 'LISTEN'), samples: toInspector(tr.samples) })),
     glossary: Object.fromEntries(Object.entries(SS_FIELDS).map(([k, f]: [string, FieldMeaning]) => [k, `${f.ss}${f.unit ? ` (${f.unit})` : ''}: ${f.meaning}`])),
     queues: { listen: { ...QUEUE_MEANINGS.listen }, other: { ...QUEUE_MEANINGS.other } },
+    ...(dense ? { denseGz: gzipJson(encodeDense(dense)) } : {}),
   }
   const failed = m.expectations.filter((r) => r.status === 'fail' || r.status === 'error')
   const parts = [
@@ -45,13 +52,14 @@ export function renderScenarioPage(m: ReportModel, res: Pick<ScenarioResult, 're
     '<span id="readout"></span></div>',
     '<p class="muted" style="margin:2px 0 6px">Wheel to zoom, drag to pan, click to place the cursor and inspect every socket\'s ss sample at that moment. Hover anything for details.</p>',
     legend(),
-    `<div id="tl-holder">${svg}</div>`,
+    `<div id="tl-holder">${svg}${dense ? '<canvas id="pk-canvas"></canvas>' : ''}</div>`,
     '<h3 style="font-size:15px;margin:14px 0 4px">ss at the cursor</h3><div id="inspector"><p class="muted">click on the timeline</p></div>',
     '</section>',
     envSection(m),
     logSection(res.records, res.pcaps),
     glossarySection(),
     `<script type="application/json" id="tcplab-data">${jsonForScript(data)}</script>`,
+    dense ? `<script type="text/plain" id="tcplab-labels">${gzipJson(dense.labels)}</script>` : '',
     `<script>${viewerScript()}</script>`,
     '</main></body></html>',
   ]
@@ -175,14 +183,19 @@ function envSection(m: ReportModel): string {
   return `<section id="env"><h2>Environment</h2><table>${rows.map(([k, v]) => `<tr><th>${x(k)}</th><td>${x(v)}</td></tr>`).join('')}</table>${hosts.join('')}</section>`
 }
 
+/** Records listed in the page; a large capture's others are in records.jsonl (and the pcaps). */
+const MAX_LOG_LINES = 5000
+
 function logSection(records: ScenarioResult['records'], pcaps: readonly string[]): string {
-  const lines = records
-    .filter((r) => r.kind !== 'sample')
+  const listed = records.filter((r) => r.kind !== 'sample')
+  const lines = listed
+    .slice(0, MAX_LOG_LINES)
     .map((r) => {
       const text = `${r.t.toFixed(6).padStart(11)}  ${r.kind.padEnd(7)} ${describeRecord(r)}`
       return r.kind === 'ss' ? `<span class="ss">${x(text)}\n</span>` : `${x(text)}\n`
     })
-  const files = ['records.jsonl', 'verdict.json', 'env.json', 'scenario.yaml', ...pcaps].map((f) => `<a href="${x(f)}">${x(f)}</a>`).join(' · ')
+  if (listed.length > MAX_LOG_LINES) lines.push(x(`… ${listed.length - MAX_LOG_LINES} more records: see records.jsonl\n`))
+  const files = ['records.jsonl', 'verdict.json', 'env.json', 'scenario.yaml', ...pcaps, ...pcaps.map((p) => `${p}ng`)].map((f) => `<a href="${x(f)}">${x(f)}</a>`).join(' · ')
   return `<section id="log"><h2>Records</h2><p>Files: ${files}</p><details><summary>${records.length} records (ss samples hidden) <label style="margin-left:12px"><input type="checkbox" id="log-ss"> show ss samples</label></summary><pre>${lines.join('')}</pre></details></section>`
 }
 

@@ -33,11 +33,13 @@ abbr.f, span.f[title] { text-decoration: underline dotted #999; cursor: help; }
 .toolbar button { font: inherit; padding: 2px 10px; border: 1px solid #bbb; border-radius: 4px; background: #fafafa; cursor: pointer; }
 .legend { display: flex; flex-wrap: wrap; gap: 4px 14px; font-size: 12px; color: #444; }
 .legend i { display: inline-block; width: 18px; height: 3px; vertical-align: middle; margin-right: 4px; }
-#tl-holder { width: 100%; overflow: hidden; border: 1px solid var(--line); border-radius: 4px; user-select: none; touch-action: none; }
+#tl-holder { position: relative; width: 100%; overflow: hidden; border: 1px solid var(--line); border-radius: 4px; user-select: none; touch-action: none; }
 #tl { display: block; cursor: crosshair; }
 #tl .bg { fill: #fff; }
 #tl text { font: 11px "DejaVu Sans Mono", Menlo, Consolas, monospace; fill: #333; }
 #tl .hidden { display: none; }
+#pk-canvas { position: absolute; left: 0; top: 0; pointer-events: none; }
+#tl .agg-lbl { fill: #555; font-weight: 700; }
 #tl .grid { stroke: #eee; stroke-width: 1; }
 #tl .tick { text-anchor: middle; fill: #777; font-size: 10.5px; }
 #tl .gutter text { font: 12px system-ui, "DejaVu Sans", sans-serif; fill: #333; }

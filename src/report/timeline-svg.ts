@@ -10,7 +10,7 @@ import type { ReportModel, Marker } from './model.js'
 import type { Flight } from './packets.js'
 import type { SocketTrack } from './sockets.js'
 import { SS_FIELDS, STATE_MEANINGS, TIMER_MEANINGS, QUEUE_MEANINGS, type FieldMeaning } from './glossary.js'
-import { assignRows, computeTicks, formatTick, placeLabel, type ViewGeometry } from './viewer.js'
+import { assignRows, computeTicks, formatTick, placeLabel, type DensePackets, type ViewGeometry } from './viewer.js'
 import { escapeXml as x } from './escape.js'
 
 const WIDTH = 1400
@@ -49,7 +49,7 @@ interface Out {
 }
 
 /** Render the timeline SVG and the geometry the page script needs. */
-export function renderTimelineSvg(m: ReportModel): { svg: string; geometry: ViewGeometry } {
+export function renderTimelineSvg(m: ReportModel, denseAbove = DENSE_PACKETS): { svg: string; geometry: ViewGeometry; dense?: DensePackets | undefined } {
   const tMin = m.tMin
   const tMax = m.tMax > m.tMin ? m.tMax : m.tMin + 1
   const plotW = WIDTH - GUTTER - RIGHT_PAD
@@ -122,7 +122,7 @@ export function renderTimelineSvg(m: ReportModel): { svg: string; geometry: View
       const t2 = r.tEnd ?? tMax
       const hits = r.packets !== undefined ? `${r.packets} packet${r.packets === 1 ? '' : 's'} matched` : 'no counter read'
       const where = r.rule && /^(OUTPUT|POSTROUTING)$/.test(r.rule.chain) ? '; sent packets it drops never reach the capture' : r.rule && /^(INPUT|PREROUTING|FORWARD)$/.test(r.rule.chain) ? '; received packets it drops are captured, then discarded' : ''
-      const text = `⛔ ${r.name}: ${r.text.replace(/^ip6?tables\s+/, '')} — ${hits}`
+      const text = `⊘ ${r.name}: ${r.text.replace(/^ip6?tables\s+/, '')} — ${hits}`
       const title = `iptables rule "${r.name}" on ${host} from ${r.tStart.toFixed(3)}s${r.tEnd !== undefined ? ` to ${r.tEnd.toFixed(3)}s` : ' to the end'}\n${r.text}\ncounter: ${hits}${r.bytes !== undefined ? ` (${r.bytes} bytes)` : ''}; captured packets it dropped: ${r.matched}${where}`
       band(r.tStart, t2, y, 13, `rule${r.rule?.isDrop ? ' drop' : ''}`, text, title)
       y += 16
@@ -141,12 +141,13 @@ export function renderTimelineSvg(m: ReportModel): { svg: string; geometry: View
     o.parts.push(`<g class="ev ${mk.severity}" data-t="${mk.t}" transform="translate(${X(mk.t).toFixed(1)},0)">${eventSymbol(mk, ly)}<title>${x(mk.detail)}</title></g>`)
     if (mk.prominent) label(gi, mk.t, 4, mk.label, `lbl ev-lbl ${mk.severity}`, mk.detail)
   }
-  // Packets.
+  // Packets: SVG elements, or past DENSE_PACKETS compact arrays the page draws on a canvas.
+  const dense = m.flights.length > denseAbove ? emptyDense() : undefined
+  for (const gi of packetGroups) o.parts.push(`<g class="lbl-agg" data-g="${gi}"></g>`)
   for (const f of m.flights) {
     const a = f.from !== undefined ? laneY.get(f.from) : undefined
     const b = f.to !== undefined ? laneY.get(f.to) : undefined
     const cls = `pk ${flightClass(f)}${f.retransmission ? ' retx' : ''}${f.fate === 'dropped' || f.fate === 'lost' ? ` ${f.fate}` : ''}`
-    const title = x(f.detail)
     const iFrom = f.from !== undefined ? m.lanes.indexOf(f.from) : -1
     const iTo = f.to !== undefined ? m.lanes.indexOf(f.to) : -1
     const gap = packetGroups[gapIndex(iFrom, iTo, m.lanes.length)] ?? packetGroups[0]
@@ -155,6 +156,12 @@ export function renderTimelineSvg(m: ReportModel): { svg: string; geometry: View
     const retx = f.retransmission ? ` · retx ${f.attempt - 1}` : ''
     const text = `${f.label}${retx}${suffix}`
     const tA = f.tSend ?? f.tRecv ?? 0
+    if (dense) {
+      const line = flightLine(f, a, b, iFrom, iTo, m.lanes.length)
+      if (line) addDense(dense, f, line, gap ?? -1, text)
+      continue
+    }
+    const title = x(f.detail)
     if (a !== undefined && b !== undefined && f.tSend !== undefined && f.tRecv !== undefined) {
       o.parts.push(`<g class="${cls}"><line x1="${X(f.tSend).toFixed(1)}" x2="${X(f.tRecv).toFixed(1)}" y1="${a}" y2="${b}" data-t1="${f.tSend}" data-t2="${f.tRecv}" marker-end="url(#ah-${marker})"/><title>${title}</title></g>`)
       if (f.fate === 'dropped') o.parts.push(cross(f.tRecv, b + (b > a ? -7 : 7), X, `dropped by ${f.rule ?? 'a rule'} on ${f.to ?? '?'}`, title))
@@ -217,7 +224,54 @@ export function renderTimelineSvg(m: ReportModel): { svg: string; geometry: View
   return {
     svg,
     geometry: { width: WIDTH, gutter: GUTTER, rightPad: RIGHT_PAD, charW: CHAR_W, groups: o.groups, height, plotTop, plotBottom },
+    ...(dense ? { dense } : {}),
   }
+}
+
+/**
+ * Past this many packets, the packets are not SVG elements (100k of them make
+ * a page that takes seconds to lay out on every pan) but compact arrays that
+ * the page draws on a canvas: one by one when few are in view, aggregated per
+ * pixel column when many are (viewer.ts drawDensePackets).
+ */
+export const DENSE_PACKETS = 3000
+
+/** Packet kinds in DensePackets.k: flightClass order, plus flags. */
+export const DENSE_CLASSES = ['syn', 'data', 'ack', 'fin', 'rst'] as const
+export const DENSE_RETX = 8
+export const DENSE_BAD = 16
+
+function emptyDense(): DensePackets {
+  return { t1Us: [], t2Us: [], y1: [], y2: [], k: [], g: [], labels: [], cross: [] }
+}
+
+/** Where a flight's line goes: from (t1, y1) to (t2, y2); `crossY` where it is crossed out. */
+function flightLine(f: Flight, a: number | undefined, b: number | undefined, iFrom: number, iTo: number, lanes: number): { t1: number; t2: number; y1: number; y2: number; crossY?: number | undefined } | undefined {
+  if (a !== undefined && b !== undefined && f.tSend !== undefined && f.tRecv !== undefined) {
+    return { t1: f.tSend, t2: f.tRecv, y1: a, y2: b, crossY: f.fate === 'dropped' ? b + (b > a ? -7 : 7) : undefined }
+  }
+  if (a !== undefined && f.tSend !== undefined) {
+    const dest = b ?? (iFrom < lanes - 1 ? a + 40 : a - 40)
+    const mid = a + (dest - a) / 2
+    return { t1: f.tSend, t2: f.tSend, y1: a, y2: mid, crossY: f.fate === 'lost' ? mid : undefined }
+  }
+  if (b !== undefined && f.tRecv !== undefined) {
+    const src = a ?? (iTo > 0 ? b - 40 : b + 40)
+    return { t1: f.tRecv, t2: f.tRecv, y1: src, y2: b, crossY: f.fate === 'dropped' ? b + (b > src ? -7 : 7) : undefined }
+  }
+  return undefined
+}
+
+function addDense(d: DensePackets, f: Flight, l: { t1: number; t2: number; y1: number; y2: number; crossY?: number | undefined }, gap: number, text: string): void {
+  d.t1Us.push(Math.round(l.t1 * 1e6))
+  d.t2Us.push(Math.round(l.t2 * 1e6))
+  d.y1.push(Math.round(l.y1))
+  d.y2.push(Math.round(l.y2))
+  const bad = f.fate === 'dropped' || f.fate === 'lost'
+  d.k.push(DENSE_CLASSES.indexOf(flightClass(f)) + (f.retransmission ? DENSE_RETX : 0) + (bad ? DENSE_BAD : 0))
+  d.g.push(gap)
+  d.labels.push(text)
+  d.cross.push(l.crossY === undefined ? -1 : Math.round(l.crossY))
 }
 
 /** The gap (between lane i and i+1) where a packet's label goes. */

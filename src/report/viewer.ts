@@ -31,6 +31,85 @@ export interface InspectorSample {
   info: Record<string, number | string | boolean>
 }
 
+/**
+ * Packets of a large capture as columns (timeline-svg.ts DENSE_PACKETS), sorted
+ * by t1Us: a line from (t1Us, y1) to (t2Us, y2) in the packet gap g (a label
+ * group), of kind k (an index into DENSE_COLORS, + 8 retransmission, + 16 lost
+ * or dropped), crossed out at y = cross (-1: not), with its label.
+ */
+export interface DensePackets {
+  t1Us: number[]
+  t2Us: number[]
+  y1: number[]
+  y2: number[]
+  k: number[]
+  g: number[]
+  labels: string[]
+  cross: number[]
+}
+
+/**
+ * DensePackets as the page embeds them: times as deltas (t1 from the previous
+ * packet's t1, t2 from its own t1: small numbers, a third of the text), and
+ * the labels in a script element of their own (#tcplab-labels), parsed only
+ * when the view is close enough to show them.
+ */
+export interface EncodedDense {
+  dt1Us: number[]
+  durUs: number[]
+  y1: number[]
+  y2: number[]
+  k: number[]
+  g: number[]
+  cross: number[]
+}
+
+export function encodeDense(d: DensePackets): EncodedDense {
+  let prev = 0
+  const dt1Us = d.t1Us.map((t) => {
+    const v = t - prev
+    prev = t
+    return v
+  })
+  return { dt1Us, durUs: d.t2Us.map((t, i) => t - (d.t1Us[i] as number)), y1: d.y1, y2: d.y2, k: d.k, g: d.g, cross: d.cross }
+}
+
+/** Undo encodeDense in the page; `labels` asks readLabels each time (they arrive after the packets). */
+export function decodeDense(e: EncodedDense, readLabels: () => string[]): DensePackets {
+  const n = e.dt1Us.length
+  const t1Us: number[] = new Array<number>(n)
+  const t2Us: number[] = new Array<number>(n)
+  let t = 0
+  for (let i = 0; i < n; i++) {
+    t += e.dt1Us[i] as number
+    t1Us[i] = t
+    t2Us[i] = t + (e.durUs[i] as number)
+  }
+  return {
+    t1Us, t2Us, y1: e.y1, y2: e.y2, k: e.k, g: e.g, cross: e.cross,
+    get labels(): string[] {
+      return readLabels()
+    },
+  }
+}
+
+/** What inflateJson needs of the page's window (the browser's own atob, Blob, Response, DecompressionStream). */
+export interface VInflate {
+  atob(b64: string): string
+  Blob: new (parts: Uint8Array[]) => { stream(): { pipeThrough(t: unknown): unknown } }
+  Response: new (body: unknown) => { text(): Promise<string> }
+  DecompressionStream: new (format: 'gzip') => unknown
+}
+
+/** Gzipped JSON in base64 (scenario-page.ts gzipJson) back to its value, in the page. */
+export async function inflateJson(b64: string, w: VInflate): Promise<unknown> {
+  const bin = w.atob(b64)
+  const bytes = new Uint8Array(bin.length)
+  for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i)
+  const text = await new w.Response(new w.Blob([bytes]).stream().pipeThrough(new w.DecompressionStream('gzip'))).text()
+  return JSON.parse(text) as unknown
+}
+
 /** What the page's script needs besides the SVG. */
 export interface ViewData {
   tMin: number
@@ -41,7 +120,17 @@ export interface ViewData {
   glossary: Record<string, string>
   /** Queue meanings on LISTEN vs other sockets. */
   queues: { listen: { recvQ: string; sendQ: string }; other: { recvQ: string; sendQ: string } }
+  /**
+   * A large capture's packets, drawn on a canvas instead of as SVG elements:
+   * EncodedDense as gzipped JSON in base64 (a tenth of the text to parse), and
+   * their labels the same way in #tcplab-labels, both inflated after the first
+   * layout (inflateJson).
+   */
+  denseGz?: string | undefined
 }
+
+/** Colours of DensePackets kinds (syn, data, ack, fin, rst), and of lost/dropped ones: the report's CSS colours. */
+export const DENSE_COLORS = ['#2e7d32', '#1565c0', '#8d8d8d', '#6a1b9a', '#e65100', '#c62828']
 
 /** Nice tick positions for [t0, t1] (1, 2, 5 × 10^n steps), at most about `max` ticks. */
 export function computeTicks(t0: number, t1: number, max: number): { step: number; ticks: number[] } {
@@ -92,6 +181,228 @@ export function placeLabel(xt: number, dx: number, wPx: number, left: number, ri
   return Math.max(left + 1, xx)
 }
 
+/**
+ * Level of detail for labels that found no free row: count them per bucket of
+ * `bucketPx` so that the page can say "+N" where labels would have piled up.
+ * Returns [x of the bucket's first hidden label, how many] per bucket.
+ */
+export function aggregateHidden(xs: readonly number[], hidden: readonly boolean[], bucketPx: number): Array<[number, number]> {
+  const out: Array<[number, number]> = []
+  let start = -Infinity
+  for (let i = 0; i < xs.length; i++) {
+    if (!hidden[i]) continue
+    const x = xs[i] as number
+    const last = out[out.length - 1]
+    if (last && x - start < bucketPx) last[1]++
+    else {
+      out.push([x, 1])
+      start = x
+    }
+  }
+  return out
+}
+
+/** Canvas 2D subset used by drawDensePackets. */
+export interface VCanvasContext {
+  fillStyle: string
+  strokeStyle: string
+  lineWidth: number
+  font: string
+  globalAlpha: number
+  setTransform(a: number, b: number, c: number, d: number, e: number, f: number): void
+  clearRect(x: number, y: number, w: number, h: number): void
+  fillRect(x: number, y: number, w: number, h: number): void
+  beginPath(): void
+  moveTo(x: number, y: number): void
+  lineTo(x: number, y: number): void
+  closePath(): void
+  stroke(): void
+  fill(): void
+  fillText(text: string, x: number, y: number): void
+  strokeText(text: string, x: number, y: number): void
+  setLineDash(d: number[]): void
+  save(): void
+  restore(): void
+  rect(x: number, y: number, w: number, h: number): void
+  clip(): void
+}
+
+/** Below this many packets in view, each is drawn (and labelled below DENSE_LABELS); above, they are aggregated per column. */
+export const DENSE_DETAIL = 4000
+export const DENSE_LABELS = 600
+
+/**
+ * Draw a large capture's packets for the view [v0, v1] (seconds) on a canvas
+ * laid over the SVG: one line per packet when few are in view, with labels
+ * placed in free rows (the others counted as "+N"), else per 2 px column a
+ * stacked bar per packet gap (data, ACKs, control, lost/dropped) whose height
+ * grows with the square root of the count. Returns a line for the readout.
+ */
+export function drawDensePackets(
+  ctx: VCanvasContext, d: DensePackets, v0: number, v1: number,
+  g: Pick<ViewGeometry, 'gutter' | 'rightPad' | 'charW' | 'groups' | 'height'>, width: number, colors: readonly string[],
+): string {
+  const L = g.gutter
+  const R = width - g.rightPad
+  const span = v1 - v0
+  const X = (tUs: number): number => L + ((tUs / 1e6 - v0) / span) * (R - L)
+  const n = d.t1Us.length
+  const lower = (tUs: number): number => {
+    let lo = 0
+    let hi = n
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1
+      if ((d.t1Us[mid] as number) < tUs) lo = mid + 1
+      else hi = mid
+    }
+    return lo
+  }
+  // A packet in flight at v0 started a little before it: look back by the longest flight.
+  let maxFlightUs = 0
+  for (let i = 0; i < n; i += Math.max(1, Math.floor(n / 2000))) maxFlightUs = Math.max(maxFlightUs, (d.t2Us[i] as number) - (d.t1Us[i] as number))
+  const i0 = lower(v0 * 1e6 - maxFlightUs * 2)
+  const i1 = lower(v1 * 1e6 + 1)
+  const inView = i1 - i0
+  ctx.clearRect(0, 0, width, g.height)
+  ctx.save()
+  ctx.beginPath()
+  ctx.rect(L, 0, R - L, g.height)
+  ctx.clip()
+  const colorOf = (k: number): string => (k & 16 ? colors[5] : colors[k & 7]) ?? '#000'
+  let summary: string
+  if (inView <= DENSE_DETAIL) {
+    // One line per packet, batched by style.
+    for (const retx of [false, true]) {
+      ctx.setLineDash(retx ? [6, 3] : [])
+      ctx.lineWidth = retx ? 2 : 1.6
+      for (let c = 0; c < colors.length; c++) {
+        ctx.strokeStyle = colors[c] ?? '#000'
+        ctx.fillStyle = colors[c] ?? '#000'
+        ctx.beginPath()
+        const heads: Array<[number, number, number, number]> = []
+        for (let i = i0; i < i1; i++) {
+          const k = d.k[i] as number
+          if (((k & 8) !== 0) !== retx || (k & 16 ? 5 : k & 7) !== c) continue
+          const x1 = X(d.t1Us[i] as number)
+          const x2 = X(d.t2Us[i] as number)
+          const y1 = d.y1[i] as number
+          const y2 = d.y2[i] as number
+          ctx.moveTo(x1, y1)
+          ctx.lineTo(x2, y2)
+          heads.push([x1, y1, x2, y2])
+        }
+        ctx.stroke()
+        ctx.setLineDash([])
+        ctx.beginPath()
+        for (const [x1, y1, x2, y2] of heads) {
+          const len = Math.hypot(x2 - x1, y2 - y1) || 1
+          const ux = (x2 - x1) / len
+          const uy = (y2 - y1) / len
+          ctx.moveTo(x2, y2)
+          ctx.lineTo(x2 - ux * 7 - uy * 3, y2 - uy * 7 + ux * 3)
+          ctx.lineTo(x2 - ux * 7 + uy * 3, y2 - uy * 7 - ux * 3)
+          ctx.closePath()
+        }
+        ctx.fill()
+        if (retx) ctx.setLineDash([6, 3])
+      }
+    }
+    ctx.setLineDash([])
+    ctx.strokeStyle = colors[5] ?? '#c62828'
+    ctx.lineWidth = 3
+    ctx.beginPath()
+    for (let i = i0; i < i1; i++) {
+      const cy = d.cross[i] as number
+      if (cy < 0) continue
+      const cx = X(d.t2Us[i] as number)
+      ctx.moveTo(cx - 6, cy - 6)
+      ctx.lineTo(cx + 6, cy + 6)
+      ctx.moveTo(cx + 6, cy - 6)
+      ctx.lineTo(cx - 6, cy + 6)
+    }
+    ctx.stroke()
+    summary = `${inView} packets in view`
+    if (inView <= DENSE_LABELS) {
+      ctx.font = '11px "DejaVu Sans Mono", Menlo, Consolas, monospace'
+      const byGroup = new Map<number, number[]>()
+      for (let i = i0; i < i1; i++) {
+        const x = X(d.t1Us[i] as number)
+        if (x < L - 2 || x > R + 2) continue
+        const list = byGroup.get(d.g[i] as number) ?? []
+        list.push(i)
+        byGroup.set(d.g[i] as number, list)
+      }
+      for (const [gi, idx] of byGroup) {
+        const grp = g.groups[gi]
+        if (!grp) continue
+        const xs = idx.map((i) => placeLabel(X(d.t1Us[i] as number), 3, (d.labels[i] ?? '').length * g.charW, L, R))
+        const rows = assignRows(idx.map((i, j) => [xs[j] as number, (d.labels[i] ?? '').length * g.charW] as const), grp.rows, 6)
+        idx.forEach((i, j) => {
+          const row = rows[j] as number
+          if (row < 0) return
+          const k = d.k[i] as number
+          // A white halo keeps the label readable over the packets' lines.
+          ctx.strokeStyle = '#fff'
+          ctx.lineWidth = 3
+          ctx.strokeText(d.labels[i] ?? '', xs[j] as number, grp.y0 + row * grp.dy)
+          ctx.fillStyle = k & 16 ? (colors[5] ?? '#c62828') : (k & 7) === 2 ? '#777' : (colors[k & 7] ?? '#333')
+          ctx.fillText(d.labels[i] ?? '', xs[j] as number, grp.y0 + row * grp.dy)
+        })
+        ctx.fillStyle = '#555'
+        for (const [x, count] of aggregateHidden(xs, rows.map((r) => r < 0), 90)) ctx.fillText(`+${count}`, x, grp.y0 + grp.rows * grp.dy)
+      }
+    } else summary += ' (zoom in for their labels)'
+  } else {
+    // Aggregated: per packet gap, per 2 px column, stacked counts.
+    const binPx = 2
+    const bins = Math.max(1, Math.ceil((R - L) / binPx))
+    const per = new Map<number, Float64Array>() // gap -> bins * 4 (data, ack, control, bad)
+    for (let i = i0; i < i1; i++) {
+      const b = Math.floor((X(d.t1Us[i] as number) - L) / binPx)
+      if (b < 0 || b >= bins) continue
+      const gi = d.g[i] as number
+      let arr = per.get(gi)
+      if (!arr) {
+        arr = new Float64Array(bins * 4)
+        per.set(gi, arr)
+      }
+      const k = d.k[i] as number
+      const slot = k & 16 ? 3 : (k & 7) === 1 ? 0 : (k & 7) === 2 ? 1 : 2
+      arr[b * 4 + slot] = (arr[b * 4 + slot] as number) + 1
+    }
+    const slotColors = [colors[1], colors[2], colors[3], colors[5]]
+    let maxCol = 1
+    for (const arr of per.values()) for (let b = 0; b < bins; b++) maxCol = Math.max(maxCol, (arr[b * 4] as number) + (arr[b * 4 + 1] as number) + (arr[b * 4 + 2] as number) + (arr[b * 4 + 3] as number))
+    for (const [gi, arr] of per) {
+      const grp = g.groups[gi]
+      if (!grp) continue
+      const top = Math.min(grp.y0, grp.y0 + (grp.rows - 1) * grp.dy) - 10
+      const h = Math.abs(grp.rows * grp.dy)
+      const bottom = top + h
+      for (let b = 0; b < bins; b++) {
+        const total = (arr[b * 4] as number) + (arr[b * 4 + 1] as number) + (arr[b * 4 + 2] as number) + (arr[b * 4 + 3] as number)
+        if (total === 0) continue
+        const colH = Math.max(1, Math.sqrt(total / maxCol) * (h - 14))
+        let y = bottom
+        for (let sl = 0; sl < 4; sl++) {
+          const c = arr[b * 4 + sl] as number
+          if (c === 0) continue
+          const hh = Math.max(sl === 3 ? 2 : 0.5, (c / total) * colH)
+          ctx.fillStyle = slotColors[sl] ?? '#000'
+          ctx.fillRect(L + b * binPx, y - hh, binPx, hh)
+          y -= hh
+        }
+      }
+      ctx.fillStyle = '#555'
+      ctx.font = '11px "DejaVu Sans Mono", Menlo, Consolas, monospace'
+      ctx.fillText(`${inView} packets, up to ${maxCol} per ${binPx} px column: blue data, grey ACKs, purple SYN/FIN/RST, red lost or dropped`, L + 4, top + 10)
+    }
+    summary = `${inView} packets in view, aggregated (zoom in below ${DENSE_DETAIL} to see each)`
+  }
+  ctx.restore()
+  return summary
+}
+
 // ---------------------------------------------------------------------------
 // The page script. Only the DOM subset below is used; declared here so the
 // rest of the project keeps its Node-only type environment.
@@ -133,9 +444,13 @@ interface VDocument {
   addEventListener(type: string, fn: (ev: VEvent) => void): void
 }
 interface VWindow {
+  readonly devicePixelRatio?: number
   addEventListener(type: string, fn: (ev: VEvent) => void): void
   readonly location: { hash: string }
 }
+
+/** DENSE_COLORS, under the name the page script declares (see viewerScript). */
+const DENSE_COLORS_PAGE = DENSE_COLORS
 
 /** The page script: runs in the browser with the embedded ViewData. */
 export function runViewer(data: ViewData, doc: VDocument, win: VWindow): void {
@@ -154,6 +469,28 @@ export function runViewer(data: ViewData, doc: VDocument, win: VWindow): void {
   const moved = list('[data-t]:not(text)')
   const polys = list('[data-pts]')
   const labels = list('text[data-t]')
+  const aggs = list('g.lbl-agg')
+  const canvas = doc.getElementById('pk-canvas') as (VElement & { width: number; height: number; getContext(k: '2d'): VCanvasContext | null }) | null
+  const dpr = Math.max(1, Math.min(3, win.devicePixelRatio ?? 1))
+  let packetReadout = ''
+  // A large capture: the packets come inflated after the first layout, their labels after them.
+  let dense: DensePackets | undefined
+  let denseLabels: string[] = []
+  if (data.denseGz !== undefined) {
+    packetReadout = 'packets loading'
+    const w = win as unknown as VInflate
+    void inflateJson(data.denseGz, w).then((enc) => {
+      dense = decodeDense(enc as EncodedDense, () => denseLabels)
+      layout()
+      return inflateJson(doc.getElementById('tcplab-labels')?.textContent ?? '', w)
+    }).then((labels) => {
+      denseLabels = labels as string[]
+      layout()
+    }).catch((e: unknown) => {
+      packetReadout = `packets could not be read: ${String(e)}`
+      layout()
+    })
+  }
   const ticks = svg.querySelector('#ticks')
   const cursorLine = svg.querySelector('#cursor')
   const clip = svg.querySelector('#plotclip rect')
@@ -164,7 +501,16 @@ export function runViewer(data: ViewData, doc: VDocument, win: VWindow): void {
   const T = (x: number): number => v0 + ((x - g.gutter) / plotW()) * (v1 - v0)
   const num = (s: string | undefined): number => (s === undefined ? NaN : Number(s))
 
+  function sizeCanvas(): void {
+    if (!canvas) return
+    canvas.width = Math.round(width * dpr)
+    canvas.height = Math.round(g.height * dpr)
+    canvas.style.setProperty('width', `${width}px`)
+    canvas.style.setProperty('height', `${g.height}px`)
+  }
+
   function layout(): void {
+    if (canvas && canvas.width !== Math.round(width * dpr)) sizeCanvas()
     svg?.setAttribute('width', String(width))
     svg?.setAttribute('viewBox', `0 0 ${width} ${g.height}`)
     clip?.setAttribute('width', String(plotW()))
@@ -218,6 +564,21 @@ export function runViewer(data: ViewData, doc: VDocument, win: VWindow): void {
           el.setAttribute('y', (grp.y0 + row * grp.dy).toFixed(1))
         }
       })
+      // Labels with no free row: "+N" where they would have piled up.
+      const agg = aggs.find((a) => a.dataset.g === String(gi))
+      if (agg) {
+        const hidden = rows.map((r, i) => r < 0 && visible[i] === true)
+        agg.innerHTML = aggregateHidden(xs, hidden, 90)
+          .map(([ax, count]) => `<text x="${ax.toFixed(1)}" y="${(grp.y0 + grp.rows * grp.dy).toFixed(1)}" class="lbl agg-lbl">+${count}<title>${count} more packet labels here: zoom in to read them</title></text>`)
+          .join('')
+      }
+    }
+    if (canvas && dense) {
+      const ctx = canvas.getContext('2d')
+      if (ctx) {
+        ctx.setTransform(dpr, 0, 0, dpr, 0, 0)
+        packetReadout = drawDensePackets(ctx, dense, v0, v1, g, width, DENSE_COLORS_PAGE)
+      }
     }
     if (ticks) {
       const { step, ticks: ts } = computeTicks(v0, v1, Math.max(2, Math.floor(plotW() / 90)))
@@ -232,7 +593,7 @@ export function runViewer(data: ViewData, doc: VDocument, win: VWindow): void {
         cursorLine.setAttribute('transform', `translate(${X(cursor).toFixed(1)},0)`)
       }
     }
-    if (readout) readout.textContent = `showing ${formatTick(v0, (v1 - v0) / 10)} … ${formatTick(v1, (v1 - v0) / 10)}${cursor !== undefined ? ` · cursor at ${cursor.toFixed(6)}s` : ''}`
+    if (readout) readout.textContent = `showing ${formatTick(v0, (v1 - v0) / 10)} … ${formatTick(v1, (v1 - v0) / 10)}${cursor !== undefined ? ` · cursor at ${cursor.toFixed(6)}s` : ''}${packetReadout ? ` · ${packetReadout}` : ''}`
   }
 
   function setView(a: number, b: number): void {
@@ -386,6 +747,11 @@ export function viewerScript(): string {
     formatTick.toString(),
     assignRows.toString(),
     placeLabel.toString(),
+    aggregateHidden.toString(),
+    decodeDense.toString(),
+    inflateJson.toString(),
+    drawDensePackets.toString(),
+    `var DENSE_DETAIL = ${DENSE_DETAIL}, DENSE_LABELS = ${DENSE_LABELS}, DENSE_COLORS_PAGE = ${JSON.stringify(DENSE_COLORS)};`,
     runViewer.toString(),
     "runViewer(JSON.parse(document.getElementById('tcplab-data').textContent), document, window);",
   ].join('\n')

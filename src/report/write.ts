@@ -9,6 +9,7 @@ import { writeFile as writeFileDirect } from 'node:fs/promises'
 import { writeFileAtomic } from '../util/atomic-write.js'
 import path from 'node:path'
 import { buildReportModel } from './model.js'
+import { writePcapngs } from './pcapng.js'
 import { renderScenarioPage } from './scenario-page.js'
 import { renderIndexPage, type IndexEntry } from './index-page.js'
 import { isScenarioDir, readRunResults, readScenarioResult, type ScenarioResult } from './results.js'
@@ -19,6 +20,8 @@ export interface WrittenReport {
   file: string
   /** Set when the report could not be drawn (the file then says why). */
   error?: string | undefined
+  /** Set when the pcapng copies of the captures could not be written (the report still was). */
+  pcapngError?: string | undefined
 }
 
 /**
@@ -30,8 +33,7 @@ export async function writeScenarioReport(dir: string, opts: { linkIndex?: boole
   const file = path.join(dir, 'report.html')
   try {
     const res = readScenarioResult(dir)
-    await writeFileAtomic(file, renderScenarioReport(res, opts.linkIndex ?? true))
-    return { file }
+    return { file, ...(await writeScenarioFiles(res, file, opts.linkIndex ?? true)) }
   } catch (e: unknown) {
     const message = e instanceof Error ? (e.stack ?? e.message) : String(e)
     await writeFileDirect(file, errorPage(`report of ${path.basename(dir)}`, message)).catch(() => undefined)
@@ -60,14 +62,26 @@ export async function regenerateReports(dir: string): Promise<WrittenReport[]> {
   for (const res of run.scenarios) {
     const file = path.join(res.dir, 'report.html')
     try {
-      await writeFileAtomic(file, renderScenarioReport(res, !single || hasRunIndexAbove(res.dir)))
-      out.push({ file })
+      out.push({ file, ...(await writeScenarioFiles(res, file, !single || hasRunIndexAbove(res.dir))) })
     } catch (e: unknown) {
       out.push({ file, error: e instanceof Error ? (e.stack ?? e.message) : String(e) })
     }
   }
   if (!single) out.push(await writeRunIndex(dir))
   return out
+}
+
+/** report.html, and each capture again as <host>.pcapng with the report's comments (a failure there spares the page). */
+async function writeScenarioFiles(res: ScenarioResult, file: string, linkIndex: boolean): Promise<{ pcapngError?: string }> {
+  const model = buildReportModel(res)
+  let pcapngError: string | undefined
+  try {
+    await writePcapngs(res, model)
+  } catch (e: unknown) {
+    pcapngError = e instanceof Error ? e.message : String(e)
+  }
+  await writeFileAtomic(file, renderScenarioPage(model, res, { indexHref: linkIndex ? '../index.html' : undefined }))
+  return pcapngError !== undefined ? { pcapngError } : {}
 }
 
 /** The report page of one scenario's results. */

@@ -4,6 +4,7 @@
 // kill every group at once (killAllNow).
 
 import { spawn, spawnSync } from 'node:child_process'
+import { closeSync, openSync } from 'node:fs'
 import { execa, type ResultPromise } from 'execa'
 import { constants as osConstants } from 'node:os'
 import { ProcessError, MissingToolError } from './errors.js'
@@ -220,4 +221,22 @@ function splitLines(stream: NodeJS.ReadableStream | null | undefined, onLine: (l
     if (buf) onLine(buf)
     buf = ''
   })
+}
+
+/**
+ * Start a process that outlives this one (a live lab's owner): its own session,
+ * no stdin, stdout and stderr appended to `logFile`. Returns its pid.
+ */
+export function spawnDetached(argv: readonly string[], opts: { logFile: string; env?: NodeJS.ProcessEnv | undefined }): number {
+  const [file, ...args] = argv
+  if (file === undefined) throw new Error('spawnDetached: empty argv')
+  const fd = openSync(opts.logFile, 'a', 0o600)
+  try {
+    const child = spawn(file, args, { detached: true, stdio: ['ignore', fd, fd], env: opts.env ?? process.env })
+    child.unref()
+    if (child.pid === undefined) throw new ProcessError({ argv, host: 'local', exitCode: undefined, signal: undefined, stderr: 'could not start' })
+    return child.pid
+  } finally {
+    closeSync(fd)
+  }
 }

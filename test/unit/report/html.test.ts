@@ -21,7 +21,7 @@ function outline(html: string): string {
     'packets:',
     ...texts(/class="lbl pk-lbl[^"]*"[^>]*>([^<]*)/g).map((r) => `  ${r}`),
     'rules:',
-    ...texts(/<text id="bl-\d+"[^>]*>([^<]*)<\/text>/g).filter((x) => x.startsWith('⛔')).map((r) => `  ${r}`),
+    ...texts(/<text id="bl-\d+"[^>]*>([^<]*)<\/text>/g).filter((x) => x.startsWith('⊘')).map((r) => `  ${r}`),
     'sockets:',
     ...texts(/class="(?:track-name|chart-name)">([^<]*)/g).map((r) => `  ${r}`),
     'events:',

@@ -23,7 +23,7 @@ packets:
   S 0 win 64240 · retx 1 ✕ drop-syn
   S 0 win 64240 · retx 2 ✕ drop-syn
 rules:
-  ⛔ drop-syn: -A INPUT -p tcp --dport 8000 --syn -j DROP — 3 packets matched
+  ⊘ drop-syn: -A INPUT -p tcp --dport 8000 --syn -j DROP — 3 packets matched
 sockets:
   :51034 ⇄ server:8000
     timer
@@ -69,7 +69,7 @@ packets:
   F. 7 ack 2 win 64
   . 2 ack 8 win 63
 rules:
-  ⛔ drop-acks: -I OUTPUT -p tcp --dport 8000 --tcp-flags ALL ACK -j DROP — 5 packets matched
+  ⊘ drop-acks: -I OUTPUT -p tcp --dport 8000 --tcp-flags ALL ACK -j DROP — 5 packets matched
 sockets:
   :58490 ⇄ server:8000
     skmem d
