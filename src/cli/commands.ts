@@ -14,7 +14,7 @@ import type { ScenarioVerdict } from '../expect/verdict.js'
 import { diffCommand, reportCommand } from './report-commands.js'
 
 /** The backends' names, repeated here so that parsing options loads no backend (a unit test keeps it equal to lab/index.ts). */
-export const BACKEND_NAMES = ['netns', 'docker'] as const
+export const BACKEND_NAMES = ['netns', 'docker', 'vm'] as const
 
 export interface CommandContext {
   values: Record<string, string | boolean | string[] | undefined>
@@ -98,6 +98,9 @@ const run: Command = {
     tolerance: { type: 'string' },
     sysctl: { type: 'string', multiple: true },
     'agent-priority': { type: 'string' },
+    kernel: { type: 'string', short: 'k' },
+    'vm-memory': { type: 'string' },
+    'vm-cpus': { type: 'string' },
   },
   async run(ctx) {
     const agentPriority = ctx.values['agent-priority'] as string | undefined
@@ -115,10 +118,16 @@ const run: Command = {
     const [{ createBackend }, { runSuite }, { createReporter }] = await Promise.all([
       import('../lab/index.js'), import('../runner/suite.js'), import('../report/terminal.js'),
     ])
-    const backend = await createBackend(backendName)
-    await backend.check()
     const resultsDir = (ctx.values.results as string | undefined) ?? timestampDir()
-    const { verdicts } = await runSuite(scenarios, {
+    // --kernel 6.1,6.12,host: the suite once per kernel, in QEMU guests (runner/kernel-matrix.ts).
+    const kernels = ctx.values.kernel === undefined ? undefined : (await import('../runner/kernel-matrix.js')).parseKernelList(ctx.values.kernel as string)
+    const backend = await createBackend(kernels ? (kernels.some((k) => k !== 'host') ? 'vm' : 'netns') : backendName)
+    await backend.check()
+    const { verdicts } = kernels ? { verdicts: (await (await import('../runner/kernel-matrix.js')).runKernelMatrix(scenarios, {
+      kernels, resultsDir, jobs, memMb: parseIntOption(ctx.values['vm-memory'], 'vm-memory', 128), cpus: parseIntOption(ctx.values['vm-cpus'], 'vm-cpus', 1),
+      tolerance: toleranceMs !== undefined ? { floorMs: toleranceMs } : undefined, sysctlOverrides, agentPriority: agentPriority as 'normal' | 'nice' | 'fifo' | undefined,
+      signal: ctx.signal, reporter: createReporter(reporterName, ctx.out), warn: (msg) => ctx.err.write(`tcplab: ${msg}\n`), onProgress: (msg) => ctx.err.write(`tcplab: ${msg}\n`),
+    })).flatMap((r) => r.verdicts) } : await runSuite(scenarios, {
       backend,
       resultsDir,
       jobs,

@@ -13,12 +13,13 @@ usage:
   tcplab run [PATH...] [--backend netns|docker] [--jobs auto|N] [--results DIR]
                        [--reporter pretty|tap|json|junit] [--tag T] [--tolerance MS]
                        [--sysctl KEY=VALUE] [--agent-priority fifo|nice|normal]
+                       [--kernel 6.1,6.12,host [--vm-memory MB] [--vm-cpus N]]
   tcplab list [PATH...] [--json] [--tag T]
   tcplab validate [PATH...]
   tcplab explain NAME
   tcplab report DIR                 regenerate report.html / index.html of a results directory
   tcplab diff DIR_A DIR_B [--json]  compare two runs (kernels, sysctls); exit 1 on regression
-  tcplab gc [--backend netns|docker|all]
+  tcplab gc [--backend netns|docker|vm|all]
   tcplab doctor
 
 With no PATH, run uses scenarios/ and leaves out scenarios tagged "slow".

@@ -2,13 +2,17 @@
 import { UsageError } from '../util/errors.js'
 import { createNetnsBackend } from './netns/backend.js'
 import type { Backend } from './types.js'
+import { createVmToolsBackend } from './vm/tools-backend.js'
 
-export type { Backend, ExecOptions, ExecResult, ExitInfo, Host, HostSpec, Lab, LabSpec, Proc, SpawnOptions } from './types.js'
+export type { Backend, ExecOptions, ExecResult, ExitInfo, Host, HostSpec, KernelEvent, Lab, LabSpec, Proc, SpawnOptions } from './types.js'
+export { bootGuest, gcGuests, type Guest, type GuestOptions } from './vm/guest.js'
+export { createVmBackend, type VmEnvFacts } from './vm/backend.js'
+export { KERNEL_CACHE_DIR, listCachedKernels, resolveKernel, type CachedKernel, type KernelInfo } from './vm/kernel-cache.js'
 export { applySysctls } from './netns/backend.js'
 export { agentBinaryPath } from './agent-path.js'
 export { STATE_DIR } from './lease.js'
 
-export const BACKEND_NAMES = ['netns', 'docker'] as const
+export const BACKEND_NAMES = ['netns', 'docker', 'vm'] as const
 export type BackendName = (typeof BACKEND_NAMES)[number]
 
 /** Create a backend by name. The docker backend is loaded lazily (dockerode is only needed there). */
@@ -23,6 +27,8 @@ export async function createBackend(name: string): Promise<Backend> {
       })) as { createDockerBackend(): Backend }
       return mod.createDockerBackend()
     }
+    case 'vm':
+      return createVmToolsBackend()
     default:
       throw new UsageError(`unknown backend "${name}" (expected ${BACKEND_NAMES.join(' or ')})`)
   }

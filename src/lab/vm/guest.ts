@@ -71,8 +71,8 @@ export interface Guest {
   readonly bootMs: number
   /** The last clock measurement. */
   clock: ClockOffset
-  /** Measure the clock offset again (re-set it if it drifted); returns and keeps the measurement. */
-  checkClock(): Promise<ClockOffset>
+  /** Measure the clock offset again (re-set it if it drifted and `mayStep`); returns and keeps the measurement. */
+  checkClock(mayStep: boolean): Promise<ClockOffset>
   /** Power off, kill QEMU and virtiofsd, remove its files. Idempotent. */
   shutdown(): Promise<void>
 }
@@ -244,9 +244,9 @@ async function bootOnce(opts: GuestOptions, accel: Accel, timeoutMs: number): Pr
     void qemu.exited.then(() => mux.fail(new LabError(`the guest on ${release} stopped (QEMU exited): ${stderrTail.join(' | ') || consoleTail(consoleLog)}`)))
     const guest: Guest = {
       guestId, kernel, release, accel, memMb, cpus, mux, bootMs, clock,
-      async checkClock() {
+      async checkClock(mayStep: boolean) {
         let c = await measureOffset(mux)
-        if (Math.abs(c.offsetUs) > RESYNC_US) c = await syncClock(mux)
+        if (mayStep && Math.abs(c.offsetUs) > RESYNC_US) c = await syncClock(mux)
         guest.clock = c
         return c
       },
