@@ -11,7 +11,7 @@
 // Stage 2: open the virtio-serial port named "tcplab" and serve frames:
 //   u32 len (bytes after this field), u8 type, u32 id, payload[len - 5]; little endian.
 // Runner -> guest: SPAWN (u8 flags, argv as NUL-terminated strings), STDIN, STDIN_END,
-// SIGNAL (u32 signo, to the process group), TIME, SETTIME (i64 ns of CLOCK_REALTIME),
+// SIGNAL (u32 signo, to the process group), TIME, SETTIME (i64 ns to step CLOCK_REALTIME by),
 // POWEROFF. Guest -> runner: READY (uname release), STARTED (u32 pid), STDOUT, STDERR,
 // EXIT (i32 code or -1, i32 signal), SPAWN_ERR (i32 errno, text), TIME (i64
 // CLOCK_REALTIME ns, i64 CLOCK_MONOTONIC ns), LOG (text).
@@ -34,6 +34,7 @@
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/timex.h>
 #include <sys/types.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
@@ -49,6 +50,8 @@ enum {
 #define MAX_FRAME (4u << 20)
 /** After a process exits, how long its pipes may stay open (a grandchild holding them) before EXIT is sent anyway. */
 #define EOF_GRACE_MS 1000
+/** The runner's end of the port closed (the runner died: SIGKILL, a crash) for this long: power off. */
+#define ORPHAN_POWEROFF_MS 3000
 
 struct child {
   int used;
@@ -405,11 +408,19 @@ static void handle_frame(uint8_t type, uint32_t id, const unsigned char *p, size
       break;
     }
     case F_SETTIME:
+      // Step CLOCK_REALTIME by a signed number of ns (ADJ_SETOFFSET: atomic, so the time this frame
+      // spent in transit or waiting for a vCPU does not enter).
       if (n >= 8) {
         int64_t ns;
         memcpy(&ns, p, 8);
-        struct timespec ts = {.tv_sec = ns / 1000000000LL, .tv_nsec = ns % 1000000000LL};
-        if (clock_settime(CLOCK_REALTIME, &ts) != 0) console("tcplab-vminit: settime: %s\n", strerror(errno));
+        struct timex tx = {.modes = ADJ_SETOFFSET | ADJ_NANO};
+        tx.time.tv_sec = ns / 1000000000LL;
+        tx.time.tv_usec = ns % 1000000000LL;
+        if (tx.time.tv_usec < 0) {
+          tx.time.tv_sec -= 1;
+          tx.time.tv_usec += 1000000000LL;
+        }
+        if (clock_adjtime(CLOCK_REALTIME, &tx) < 0) console("tcplab-vminit: adjust clock: %s\n", strerror(errno));
         int64_t t[2] = {clock_ns(CLOCK_REALTIME), clock_ns(CLOCK_MONOTONIC)};
         send_frame(F_TIME_REPLY, id, t, sizeof t);
       }
@@ -460,6 +471,7 @@ static void serve(void) {
   struct utsname u;
   uname(&u);
   send_frame(F_READY, 0, u.release, strlen(u.release));
+  int64_t hup_since = 0;
   static struct pollfd pfds[2 + 2 * MAX_CHILDREN];
   static struct {
     struct child *c;
@@ -534,8 +546,17 @@ static void serve(void) {
         memmove(rbuf, rbuf + off, have - off);
         have -= off;
       }
+      hup_since = 0;
     } else if (pfds[0].revents & (POLLHUP | POLLERR)) {
-      // The runner is not connected (yet, or any more): do not spin.
+      // The runner is not connected any more (QEMU connects before the guest runs, so this is
+      // not the start): a guest whose runner died powers itself off, and QEMU exits with it.
+      if (hup_since == 0) hup_since = now_ms();
+      if (now_ms() - hup_since > ORPHAN_POWEROFF_MS) {
+        console("tcplab-vminit: the runner is gone; powering off\n");
+        kill(-1, SIGKILL);
+        sync();
+        reboot(RB_POWER_OFF);
+      }
       usleep(20000);
     }
   }

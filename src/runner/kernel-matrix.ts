@@ -110,9 +110,9 @@ export async function runKernelMatrix(scenarios: readonly LoadedScenario[], opts
         }
       }
       await writeFile(path.join(dir, 'env.json'), `${JSON.stringify(env, null, 2)}\n`)
-      // In a guest, --jobs auto means one scenario per guest CPU: the host's timer canary cannot see
-      // how late the guest's timers are, and TCG makes every guest CPU a busy host thread.
-      const jobs = guest && (opts.jobs === undefined || opts.jobs === 'auto') ? guest.cpus : opts.jobs
+      // In a guest, --jobs auto means one scenario at a time: the host's timer canary cannot see how
+      // late the guest's timers are, and under TCG every process start costs the guest 0.1-1 s of CPU.
+      const jobs = guest && (opts.jobs === undefined || opts.jobs === 'auto') ? 1 : opts.jobs
       const { summary, verdicts } = await runSuite(scenarios, { ...opts, jobs, backend, resultsDir: dir })
       runs.push({ label, dir, release: env.kernelRelease, summary, verdicts })
     } finally {

@@ -138,8 +138,8 @@ export class Mux {
     return this.timeRequest(FRAME.time)
   }
 
-  /** Set the guest's CLOCK_REALTIME to `ns` and read it back. */
-  setTime(ns: bigint): Promise<GuestTime> {
+  /** Step the guest's CLOCK_REALTIME by `ns` (signed) and read it back. */
+  stepTime(ns: bigint): Promise<GuestTime> {
     const b = Buffer.alloc(8)
     b.writeBigInt64LE(ns)
     return this.timeRequest(FRAME.setTime, b)
