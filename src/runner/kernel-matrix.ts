@@ -53,6 +53,7 @@ export interface KernelEnv {
   cpus?: number | undefined
   memMb?: number | undefined
   bootMs?: number | undefined
+  warmMs?: number | undefined
   /** Guest CLOCK_REALTIME minus the host's after boot, µs, and the round trip it rests on. */
   clockOffsetUs?: number | undefined
   clockRttUs?: number | undefined
@@ -99,12 +100,12 @@ export async function runKernelMatrix(scenarios: readonly LoadedScenario[], opts
       } else {
         opts.onProgress?.(`booting ${kernel.info.release} ...`)
         guest = await bootGuest({ kernel, memMb: opts.memMb, cpus: opts.cpus, signal: opts.signal })
-        opts.onProgress?.(`${guest.release} up in ${(guest.bootMs / 1000).toFixed(1)} s (${guest.accel}), clock offset ${guest.clock.offsetUs} µs`)
+        opts.onProgress?.(`${guest.release} up in ${(guest.bootMs / 1000).toFixed(1)} s (${guest.accel}; tools warmed up in ${(guest.warmMs / 1000).toFixed(1)} s), clock offset ${guest.clock.offsetUs} µs`)
         backend = createVmBackend(guest)
         env = {
           label, backend: 'vm', kernelRelease: guest.release,
           kernelPackage: kernel.info.package, kernelDebVersion: kernel.info.debVersion, kernelSuite: kernel.info.suite, kernelSha256: kernel.info.sha256,
-          accel: guest.accel, cpus: guest.cpus, memMb: guest.memMb, bootMs: guest.bootMs,
+          accel: guest.accel, cpus: guest.cpus, memMb: guest.memMb, bootMs: guest.bootMs, warmMs: guest.warmMs,
           clockOffsetUs: guest.clock.offsetUs, clockRttUs: guest.clock.rttUs,
           loadavg: round2(loadavg()[0] ?? 0), startedAt,
         }
