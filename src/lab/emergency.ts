@@ -7,8 +7,9 @@ import { readdirSync, readFileSync, rmSync } from 'node:fs'
 import path from 'node:path'
 import { STATE_DIR } from './lease.js'
 
-/** Remove this process's lab namespaces and state files right now. */
+/** Remove this process's lab namespaces and state files right now (and its vm guests' files: their QEMU was SIGKILLed with the rest). */
 export function removeOwnLabsSync(): void {
+  removeOwnGuestFilesSync()
   const labsDir = path.join(STATE_DIR, 'labs')
   let files: string[] = []
   try {
@@ -38,6 +39,25 @@ export function removeOwnLabsSync(): void {
       rmSync(path.join(labsDir, f), { force: true })
     } catch {
       // best effort
+    }
+  }
+}
+
+/** The directories of this process's vm guests (STATE_DIR/vm/<guestId>, lab/vm/guest.ts). */
+function removeOwnGuestFilesSync(): void {
+  const vmDir = path.join(STATE_DIR, 'vm')
+  let names: string[] = []
+  try {
+    names = readdirSync(vmDir)
+  } catch {
+    return
+  }
+  for (const n of names) {
+    try {
+      const st = JSON.parse(readFileSync(path.join(vmDir, n, 'state.json'), 'utf8')) as { ownerPid: number }
+      if (st.ownerPid === process.pid) rmSync(path.join(vmDir, n), { recursive: true, force: true })
+    } catch {
+      // not a guest, or gone
     }
   }
 }
