@@ -4,6 +4,9 @@
 # With --test, also what the tests use: Chromium (the HTML report is opened
 # headless), python3-junitparser (a real JUnit consumer), and zsh and fish
 # (the completion scripts are loaded in the real shells).
+# With --vm (also implied by --test), what the vm backend needs: QEMU (whose
+# qemu-system-common brings /usr/lib/qemu/virtiofsd and qboot) and kmod (the
+# guests run this machine's modprobe on their own kernel's modules).
 # Idempotent: installs only missing commands.
 set -euo pipefail
 
@@ -27,6 +30,10 @@ have zstd      || need+=(zstd)
 have xz        || need+=(xz-utils)
 have bzip2     || need+=(bzip2)
 [ -e /usr/lib/x86_64-linux-gnu/libc.a ] || [ -e /usr/lib/aarch64-linux-gnu/libc.a ] || need+=(libc6-dev)
+if [ "${1:-}" = "--vm" ] || [ "${1:-}" = "--test" ]; then
+  have qemu-system-x86_64 || need+=(qemu-system-x86)
+  have modprobe  || need+=(kmod)
+fi
 if [ "${1:-}" = "--test" ]; then
   have chromium || need+=(chromium)
   python3 -c 'import junitparser' 2>/dev/null || need+=(python3-junitparser)

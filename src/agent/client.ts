@@ -151,7 +151,7 @@ export async function startAgent(host: Host, opts: StartAgentOptions): Promise<A
     waiters.clear()
   })
 
-  const ready = waitFor((ev) => ev.type === 'ready', opts.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS, 'start-up (ready event)')
+  const ready = waitFor((ev) => ev.type === 'ready', opts.readyTimeoutMs ?? Math.max(DEFAULT_READY_TIMEOUT_MS, host.startTimeoutMs ?? 0), 'start-up (ready event)')
   try {
     await proc.started
   } catch (e: unknown) {

@@ -18,7 +18,7 @@ import { parseDockerHosts } from '../lab/docker-address.js'
 import { collectLiveLabs } from './lab-commands.js'
 
 /** The backends' names, repeated here so that parsing options loads no backend (a unit test keeps it equal to lab/index.ts). */
-export const BACKEND_NAMES = ['netns', 'docker'] as const
+export const BACKEND_NAMES = ['netns', 'docker', 'vm'] as const
 export const AGENT_PRIORITIES = ['fifo', 'nice', 'normal'] as const
 
 import type { CommandContext } from './command.js'
@@ -114,7 +114,7 @@ export const run = defineCommand({
     '--jobs N runs N at a time regardless.',
   positionals: SCENARIO_ARGS,
   options: {
-    backend: { type: 'string', short: 'b', choices: BACKEND_NAMES, defaultText: 'netns (docker with --docker-host)', valueName: 'NAME', description: 'where the hosts live: network namespaces or Docker containers' },
+    backend: { type: 'string', short: 'b', choices: BACKEND_NAMES, defaultText: 'netns (docker with --docker-host)', valueName: 'NAME', description: 'where the hosts live: network namespaces, Docker containers, or namespaces in a QEMU guest (vm; see --kernel)' },
     jobs: { type: 'string', short: 'j', default: 'auto', valueName: 'auto|N', description: 'scenarios at a time: auto (while timers keep time) or a fixed N' },
     results: { type: 'string', short: 'o', valueName: 'DIR', defaultText: 'results/<timestamp>', complete: 'dir', description: 'the results directory' },
     reporter: { type: 'string', short: 'r', choices: REPORTER_NAMES, default: 'pretty', valueName: 'NAME', description: 'what stdout gets: pretty text, TAP, JSON, JUnit XML or JSON lines streamed as things happen' },
@@ -126,6 +126,9 @@ export const run = defineCommand({
     'agent-priority': { type: 'string', choices: AGENT_PRIORITIES, default: 'fifo', valueName: 'PRIO', description: 'how the hosts\' socket agents are scheduled: SCHED_FIFO, nice -10, or as other processes' },
     shard: { type: 'string', valueName: 'I/N', description: 'run part I of N of the selection (sorted by name, cut in N contiguous parts), as a CI matrix job does; merge the parts with tcplab merge' },
     'docker-host': { type: 'string', multiple: true, valueName: 'ADDR[,ADDR...]', description: 'Docker daemons to spread the labs over (unix://, tcp://, ssh://; implies --backend docker); see docs/scale.md' },
+    kernel: { type: 'string', short: 'k', valueName: 'K[,K...]', description: 'run the suite once per kernel (fetched with tcplab kernels fetch; host = this machine\'s) into DIR/kernel-K, in QEMU guests' },
+    'vm-memory': { type: 'string', valueName: 'MB', defaultText: 'the vm backend\'s default', description: 'guest memory with --kernel' },
+    'vm-cpus': { type: 'string', valueName: 'N', defaultText: '1', description: 'guest CPUs with --kernel' },
   },
   examples: [
     { description: 'run the default suite on network namespaces', command: 'sudo tcplab run' },
@@ -167,6 +170,9 @@ export const run = defineCommand({
       repeat,
       resultsDir: resultsOption ?? timestampDir(),
       beforeRun: (backend) => preflight(ctx, [...scenarios], backend, sysctlOverrides),
+      kernels: v.kernel === undefined ? undefined : (await import('../runner/kernel-matrix.js')).parseKernelList(v.kernel),
+      vmMemoryMb: parseIntOption(v['vm-memory'], 'vm-memory', 128, 65536, ' of MiB'),
+      vmCpus: parseIntOption(v['vm-cpus'], 'vm-cpus', 1, 64),
       tolerance: toleranceMs !== undefined ? { floorMs: toleranceMs } : undefined,
       sysctlOverrides,
       agentPriority: v['agent-priority'] as (typeof AGENT_PRIORITIES)[number],

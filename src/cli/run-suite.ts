@@ -15,6 +15,10 @@ export interface CliRunOptions {
   dockerHosts?: readonly string[] | undefined
   /** --shard I/N: recorded in summary.json (the scenarios given are the shard's already). */
   shard?: import('../expect/verdict.js').RunShard | undefined
+  /** --kernel 6.1,6.12,host: the suite once per kernel (QEMU guests), then matrix.html. */
+  kernels?: readonly string[] | undefined
+  vmMemoryMb?: number | undefined
+  vmCpus?: number | undefined
   reporterName: ReporterName
   jobs: number | 'auto'
   repeat: number
@@ -38,6 +42,7 @@ export async function runFromCli(ctx: CommandContext, scenarios: readonly Loaded
   const [{ createBackends }, { runSuite }, { runRepeated }, { createReporter, createProgressReporter, combineReporters, isColorEnabled }] = await Promise.all([
     import('../lab/index.js'), import('../runner/suite.js'), import('../runner/repeat.js'), import('../report/terminal.js'),
   ])
+  if (o.kernels) return runKernelsFromCli(ctx, scenarios, o, o.kernels)
   const backends = await createBackends(o.backendName, o.dockerHosts)
   await Promise.all(backends.map((b) => b.check()))
   for (const b of backends) await o.beforeRun?.(b)
@@ -70,3 +75,31 @@ export function runExitCode(verdicts: readonly ScenarioVerdict[]): number {
   return 0
 }
 
+
+/** --kernel: one results directory per kernel (DIR/kernel-K), then DIR/matrix.html across them. */
+async function runKernelsFromCli(ctx: CommandContext, scenarios: readonly LoadedScenario[], o: CliRunOptions, kernels: readonly string[]): Promise<number> {
+  const [{ runKernelMatrix }, { createReporter, isColorEnabled }, { writeMatrixPage }] = await Promise.all([
+    import('../runner/kernel-matrix.js'), import('../report/terminal.js'), import('../diff/index.js'),
+  ])
+  const runs = await runKernelMatrix(scenarios, {
+    kernels,
+    resultsDir: o.resultsDir,
+    jobs: o.jobs,
+    memMb: o.vmMemoryMb,
+    cpus: o.vmCpus,
+    tolerance: o.tolerance,
+    sysctlOverrides: o.sysctlOverrides,
+    agentPriority: o.agentPriority,
+    signal: ctx.signal,
+    reporter: createReporter(o.reporterName, ctx.out, { color: isColorEnabled(ctx.out) }),
+    warn: (msg: string) => ctx.err.write(`tcplab: ${msg}\n`),
+    onProgress: (msg: string) => ctx.err.write(`tcplab: ${msg}\n`),
+  })
+  if (runs.length > 1) {
+    const file = (await import('node:path')).join(o.resultsDir, 'matrix.html')
+    await writeMatrixPage(runs.map((r) => r.dir), file)
+    ctx.err.write(`tcplab: wrote ${file}\n`)
+  }
+  if (ctx.signal.aborted) return 130
+  return runExitCode(runs.flatMap((r) => r.verdicts))
+}

@@ -2,14 +2,19 @@
 import { UsageError } from '../util/errors.js'
 import { createNetnsBackend } from './netns/backend.js'
 import type { Backend } from './types.js'
+import { createVmToolsBackend } from './vm/tools-backend.js'
+import { removeOwnGuestFilesSync } from './vm/emergency.js'
 
-export type { Backend, ExecOptions, ExecResult, ExitInfo, Host, HostSpec, Lab, LabSpec, Proc, ScratchHost, SpawnOptions } from './types.js'
+export type { Backend, ExecOptions, ExecResult, ExitInfo, Host, HostSpec, KernelEvent, Lab, LabSpec, Proc, ScratchHost, SpawnOptions } from './types.js'
+export { bootGuest, gcGuests, type Guest, type GuestOptions } from './vm/guest.js'
+export { createVmBackend, type VmEnvFacts } from './vm/backend.js'
+export { KERNEL_CACHE_DIR, listCachedKernels, resolveKernel, type CachedKernel, type KernelInfo } from './vm/kernel-cache.js'
 export { applySysctls } from './netns/backend.js'
 export { agentBinaryPath } from './agent-path.js'
 export { STATE_DIR } from './lease.js'
 export { parseDockerAddress, parseDockerHosts } from './docker-address.js'
 
-export const BACKEND_NAMES = ['netns', 'docker'] as const
+export const BACKEND_NAMES = ['netns', 'docker', 'vm'] as const
 export type BackendName = (typeof BACKEND_NAMES)[number]
 
 /** Backends created by this process: the emergency path asks each to remove what it made. */
@@ -21,6 +26,7 @@ const created = new Set<Backend>()
  * label). Never throws.
  */
 export async function removeOwnLabsNow(): Promise<void> {
+  removeOwnGuestFilesSync()
   await Promise.allSettled([...created].map(async (b) => b.removeOwnLabsNow?.()))
 }
 
@@ -42,6 +48,8 @@ export async function createBackend(name: string, opts: CreateBackendOptions = {
       })) as { createDockerBackend(address?: string): Backend }
       return remember(mod.createDockerBackend(opts.dockerHost))
     }
+    case 'vm':
+      return remember(createVmToolsBackend())
     default:
       throw new UsageError(`unknown backend "${name}" (expected ${BACKEND_NAMES.join(' or ')})`)
   }

@@ -73,6 +73,11 @@ export interface Host {
   readonly addr: string
   /** Lab-facing interface names inside the host (first is the primary). */
   readonly ifnames: readonly string[]
+  /**
+   * How long a recorder or agent may take to come up on this host, when longer than their defaults
+   * (a vm guest under TCG starts a process in hundreds of ms, seconds on a loaded machine).
+   */
+  readonly startTimeoutMs?: number | undefined
   /** Path of the static socket agent binary as seen from inside the host. */
   readonly agentPath: string
   /** Run a command to completion inside the host (iptables, sysctl, ip, tc, ss). */
@@ -104,9 +109,27 @@ export interface LabSpec {
   hosts: HostSpec[]
 }
 
+/** A kernel tracepoint hit (vm backend, where the guest has tracefs), timed on the host's CLOCK_REALTIME. */
+export interface KernelEvent {
+  /** µs since the epoch. */
+  tUs: number
+  event: 'inet_sock_set_state' | 'tcp_retransmit_skb'
+  saddr: string
+  sport: number
+  daddr: string
+  dport: number
+  oldstate?: string | undefined
+  newstate?: string | undefined
+  state?: string | undefined
+}
+
 export interface Lab {
   readonly labId: string
   readonly hosts: ReadonlyMap<string, Host>
+  /** Facts env.json records for this lab (vm: the guest's kernel and clock offset). */
+  readonly envFacts?: Record<string, unknown> | undefined
+  /** Kernel tracepoint events of the lab's sockets, collected once the scenario stopped (vm backend). */
+  kernelEvents?(): Promise<KernelEvent[]>
   /** Tear everything down (LIFO, idempotent, settles all, reports failures together). */
   down(): Promise<void>
 }

@@ -142,7 +142,7 @@ export async function startCapture(host: Host, opts: CaptureOptions): Promise<Ca
   couldNotStart.catch(() => undefined)
   exitedEarly.catch(() => undefined)
   let linkType: string
-  const timeoutMs = opts.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS
+  const timeoutMs = opts.startTimeoutMs ?? Math.max(DEFAULT_START_TIMEOUT_MS, host.startTimeoutMs ?? 0)
   let timer: NodeJS.Timeout | undefined
   try {
     linkType = await Promise.race([

@@ -31,6 +31,7 @@ import { nameSockets, socketNames, watchDeclaredSockets } from './name-sockets.j
 import { compilePlan, planUnsupported, resolveDeletes } from './plan.js'
 import { playPlan, relayDirFor, type PlayPlanResult } from './play-plan.js'
 import { writeScenarioReport } from '../report/index.js'
+import { kernelEventRecords } from './kernel-events.js'
 
 export interface RunScenarioOptions {
   backend: Backend
@@ -108,7 +109,7 @@ export async function runScenario(loaded: LoadedScenario, opts: RunScenarioOptio
     const lab: Lab = await opts.backend.up({ labId, scenario: s.name, hosts: hostSpecs }, signal)
     phase(s.name, 'lab up')
     td.push(`tear down lab ${labId}`, () => lab.down())
-    const env = await collectEnv(opts.backend, hostSpecs, opts.sysctlOverrides ?? {}, signal)
+    const env = { ...(await collectEnv(opts.backend, hostSpecs, opts.sysctlOverrides ?? {}, signal)), ...lab.envFacts }
     await writeFileAtomic(path.join(dir, 'env.json'), `${JSON.stringify(env, null, 2)}\n`)
     phase(s.name, 'env')
     const kernel: KernelFacts = loadScenarioKernelFacts(env)
@@ -386,6 +387,8 @@ async function play(
     stopEndpoints,
   ])
   for (const [name, { packets }] of stoppedCaptures) timeline.addAll(packets.map((p) => ({ ...p, host: name })))
+  // Exact kernel times of state changes and retransmissions, where the backend traces them (vm).
+  if (lab.kernelEvents) timeline.addAll(kernelEventRecords(await lab.kernelEvents().catch(() => []), hostAddrs, t0Us))
   phase(s.name, 'stop recorders')
 
   const records = nameSockets(timeline.sorted(), { declared: s.sockets, hosts: hostAddrs })

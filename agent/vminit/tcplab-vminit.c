@@ -1,0 +1,582 @@
+// tcplab-vminit: PID 1 of a tcplab vm guest (src/lab/vm/), and the guest end of
+// the runner's command multiplexer.
+//
+// Stage 1, in the initramfs the runner packs (src/lab/vm/initramfs.ts): mount
+// /proc, /sys and /dev, load the few modules the root needs (listed in
+// /modules.order, in dependency order), mount the host's root filesystem that
+// virtiofsd shares (tag "root") read-only, put a tmpfs overlay on it, bind the
+// guest kernel's own modules (tcplab.modules= on the command line, a path on the
+// shared root) over /lib/modules/<release>, and switch into it.
+//
+// Stage 2: open the virtio-serial port named "tcplab" and serve frames:
+//   u32 len (bytes after this field), u8 type, u32 id, payload[len - 5]; little endian.
+// Runner -> guest: SPAWN (u8 flags, argv as NUL-terminated strings), STDIN, STDIN_END,
+// SIGNAL (u32 signo, to the process group), TIME, SETTIME (i64 ns to step CLOCK_REALTIME by),
+// POWEROFF. Guest -> runner: READY (uname release), STARTED (u32 pid), STDOUT, STDERR,
+// EXIT (i32 code or -1, i32 signal), SPAWN_ERR (i32 errno, text), TIME (i64
+// CLOCK_REALTIME ns, i64 CLOCK_MONOTONIC ns), LOG (text).
+// Every spawned process leads its own process group (setsid), like the runner's
+// local processes (src/util/proc.ts), so a signal reaches what it started too.
+
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/reboot.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/timex.h>
+#include <sys/types.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+enum {
+  F_SPAWN = 1, F_STDIN = 2, F_STDIN_END = 3, F_SIGNAL = 4, F_TIME = 5, F_SETTIME = 6, F_POWEROFF = 7,
+  F_READY = 64, F_STARTED = 65, F_STDOUT = 66, F_STDERR = 67, F_EXIT = 68, F_SPAWN_ERR = 69, F_TIME_REPLY = 70, F_LOG = 71,
+};
+
+#define MAX_CHILDREN 1024
+#define MAX_FRAME (4u << 20)
+/** After a process exits, how long its pipes may stay open (a grandchild holding them) before EXIT is sent anyway. */
+#define EOF_GRACE_MS 1000
+/** The runner's end of the port closed (the runner died: SIGKILL, a crash) for this long: power off. */
+#define ORPHAN_POWEROFF_MS 3000
+
+struct child {
+  int used;
+  uint32_t id;
+  pid_t pid;
+  int out, err, in;
+  int reaped;
+  int code, sig;
+  int64_t reaped_ms;
+};
+
+static struct child children[MAX_CHILDREN];
+static int port = -1;
+
+static void console(const char *fmt, ...) {
+  char buf[512];
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(buf, sizeof buf, fmt, ap);
+  va_end(ap);
+  if (n < 0) return;
+  if ((size_t)n >= sizeof buf) n = sizeof buf - 1;
+  int fd = open("/dev/console", O_WRONLY | O_NOCTTY | O_CLOEXEC);
+  if (fd >= 0) {
+    ssize_t w = write(fd, buf, (size_t)n);
+    (void)w;
+    close(fd);
+  }
+}
+
+static void die(const char *what) {
+  console("tcplab-vminit: %s: %s\n", what, strerror(errno));
+  sync();
+  reboot(RB_POWER_OFF);
+  for (;;) pause();
+}
+
+static int64_t now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t clock_ns(clockid_t c) {
+  struct timespec ts;
+  clock_gettime(c, &ts);
+  return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static void write_all(int fd, const void *p, size_t n) {
+  const char *c = p;
+  while (n > 0) {
+    ssize_t w = write(fd, c, n);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN) {
+        struct pollfd pf = {.fd = fd, .events = POLLOUT};
+        poll(&pf, 1, 100);
+        continue;
+      }
+      return;
+    }
+    c += w;
+    n -= (size_t)w;
+  }
+}
+
+static void send_frame(uint8_t type, uint32_t id, const void *payload, size_t n) {
+  unsigned char hdr[9];
+  uint32_t len = (uint32_t)(n + 5);
+  memcpy(hdr, &len, 4);
+  hdr[4] = type;
+  memcpy(hdr + 5, &id, 4);
+  write_all(port, hdr, 9);
+  if (n > 0) write_all(port, payload, n);
+}
+
+// ---- stage 1 -------------------------------------------------------------
+
+static char cmdline[4096];
+
+static const char *cmdline_arg(const char *key) {
+  static char val[1024];
+  size_t kl = strlen(key);
+  for (char *p = cmdline; *p;) {
+    while (*p == ' ' || *p == '\n') p++;
+    char *e = p;
+    while (*e && *e != ' ' && *e != '\n') e++;
+    if ((size_t)(e - p) > kl && strncmp(p, key, kl) == 0 && p[kl] == '=') {
+      size_t vl = (size_t)(e - p) - kl - 1;
+      if (vl >= sizeof val) vl = sizeof val - 1;
+      memcpy(val, p + kl + 1, vl);
+      val[vl] = 0;
+      return val;
+    }
+    p = e;
+  }
+  return NULL;
+}
+
+static void read_cmdline(void) {
+  int fd = open("/proc/cmdline", O_RDONLY);
+  if (fd < 0) return;
+  ssize_t n = read(fd, cmdline, sizeof cmdline - 1);
+  close(fd);
+  cmdline[n > 0 ? n : 0] = 0;
+}
+
+static void load_modules(const char *dir, const char *list) {
+  FILE *f = fopen(list, "r");
+  if (!f) return;
+  char line[512], path[1024];
+  while (fgets(line, sizeof line, f)) {
+    line[strcspn(line, "\n")] = 0;
+    if (!line[0]) continue;
+    snprintf(path, sizeof path, "%s/%s", dir, line);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+      console("tcplab-vminit: module %s: %s\n", path, strerror(errno));
+      continue;
+    }
+    // Compressed modules (.ko.xz, .ko.zst) are decompressed by the kernel: MODULE_INIT_COMPRESSED_FILE (4).
+    size_t ll = strlen(line);
+    int compressed = ll > 3 && strcmp(line + ll - 3, ".ko") != 0;
+    if (syscall(SYS_finit_module, fd, "", compressed ? 4 : 0) != 0 && errno != EEXIST) console("tcplab-vminit: load %s: %s\n", line, strerror(errno));
+    close(fd);
+  }
+  fclose(f);
+}
+
+static void mkdirs(const char *path) {
+  char tmp[1024];
+  snprintf(tmp, sizeof tmp, "%s", path);
+  for (char *p = tmp + 1; *p; p++) {
+    if (*p == '/') {
+      *p = 0;
+      mkdir(tmp, 0755);
+      *p = '/';
+    }
+  }
+  mkdir(tmp, 0755);
+}
+
+static void mount_or_die(const char *src, const char *dst, const char *type, unsigned long flags, const char *data) {
+  mkdirs(dst);
+  if (mount(src, dst, type, flags, data) != 0) {
+    char what[256];
+    snprintf(what, sizeof what, "mount %s on %s (%s)", src, dst, type);
+    die(what);
+  }
+}
+
+static void stage1(void) {
+  mount_or_die("proc", "/proc", "proc", 0, NULL);
+  mount_or_die("sysfs", "/sys", "sysfs", 0, NULL);
+  mount_or_die("devtmpfs", "/dev", "devtmpfs", 0, NULL);
+  read_cmdline();
+  load_modules("/m", "/modules.order");
+  mount_or_die("root", "/lower", "virtiofs", MS_RDONLY, NULL);
+  mount_or_die("tmpfs", "/rw", "tmpfs", 0, "mode=0755");
+  mkdirs("/rw/upper");
+  mkdirs("/rw/work");
+  mkdirs("/newroot");
+  if (mount("overlay", "/newroot", "overlay", 0, "lowerdir=/lower,upperdir=/rw/upper,workdir=/rw/work") != 0) {
+    // No overlay: the shared root read-only, with tmpfs where tools write.
+    console("tcplab-vminit: overlay: %s; read-only root with tmpfs on /tmp and /var\n", strerror(errno));
+    mount_or_die("/lower", "/newroot", NULL, MS_BIND | MS_REC, NULL);
+    mount_or_die("tmpfs", "/newroot/var/tmp", "tmpfs", 0, NULL);
+  }
+  mount_or_die("proc", "/newroot/proc", "proc", 0, NULL);
+  mount_or_die("sysfs", "/newroot/sys", "sysfs", 0, NULL);
+  mount_or_die("devtmpfs", "/newroot/dev", "devtmpfs", 0, NULL);
+  mount_or_die("devpts", "/newroot/dev/pts", "devpts", 0, "newinstance,ptmxmode=0666");
+  mount_or_die("tmpfs", "/newroot/dev/shm", "tmpfs", 0, NULL);
+  mount_or_die("tmpfs", "/newroot/run", "tmpfs", 0, "mode=0755");
+  mount_or_die("tmpfs", "/newroot/tmp", "tmpfs", 0, "mode=1777");
+  if (mount("tracefs", "/newroot/sys/kernel/tracing", "tracefs", 0, NULL) != 0) console("tcplab-vminit: no tracefs: %s\n", strerror(errno));
+  const char *mods = cmdline_arg("tcplab.modules");
+  struct utsname u;
+  uname(&u);
+  if (mods) {
+    char src[1100], dst[1100];
+    snprintf(src, sizeof src, "/newroot%s", mods);
+    snprintf(dst, sizeof dst, "/newroot/lib/modules/%s", u.release);
+    mkdirs(dst);
+    if (mount(src, dst, NULL, MS_BIND, NULL) != 0) console("tcplab-vminit: modules %s: %s\n", mods, strerror(errno));
+  }
+  if (chdir("/newroot") != 0) die("chdir /newroot");
+  if (mount(".", "/", NULL, MS_MOVE, NULL) != 0) die("move root");
+  if (chroot(".") != 0) die("chroot");
+  if (chdir("/") != 0) die("chdir /");
+}
+
+// ---- stage 2 -------------------------------------------------------------
+
+static int open_port(const char *name) {
+  for (int tries = 0; tries < 500; tries++) {
+    DIR *d = opendir("/sys/class/virtio-ports");
+    if (d) {
+      struct dirent *e;
+      while ((e = readdir(d))) {
+        if (e->d_name[0] == '.') continue;
+        char p[512], buf[128] = {0};
+        snprintf(p, sizeof p, "/sys/class/virtio-ports/%s/name", e->d_name);
+        int fd = open(p, O_RDONLY);
+        if (fd < 0) continue;
+        ssize_t n = read(fd, buf, sizeof buf - 1);
+        close(fd);
+        if (n > 0 && buf[n - 1] == '\n') buf[n - 1] = 0;
+        if (strcmp(buf, name) == 0) {
+          snprintf(p, sizeof p, "/dev/%s", e->d_name);
+          int pfd = open(p, O_RDWR | O_CLOEXEC);
+          if (pfd >= 0) {
+            closedir(d);
+            return pfd;
+          }
+        }
+      }
+      closedir(d);
+    }
+    usleep(10000);
+  }
+  return -1;
+}
+
+static struct child *find_child(uint32_t id) {
+  for (int i = 0; i < MAX_CHILDREN; i++)
+    if (children[i].used && children[i].id == id) return &children[i];
+  return NULL;
+}
+
+static void close_fd(int *fd) {
+  if (*fd >= 0) close(*fd);
+  *fd = -1;
+}
+
+static void maybe_finish(struct child *c, int force) {
+  if (!c->reaped) return;
+  if (!force && (c->out >= 0 || c->err >= 0)) return;
+  close_fd(&c->out);
+  close_fd(&c->err);
+  close_fd(&c->in);
+  int32_t st[2] = {c->code, c->sig};
+  send_frame(F_EXIT, c->id, st, sizeof st);
+  c->used = 0;
+}
+
+static sigset_t blocked;
+
+static void do_spawn(uint32_t id, const unsigned char *p, size_t n) {
+  if (n < 2) return;
+  uint8_t flags = p[0];
+  char *argv[256];
+  int argc = 0;
+  size_t i = 1;
+  while (i < n && argc < 255) {
+    argv[argc++] = (char *)p + i;
+    i += strnlen((const char *)p + i, n - i) + 1;
+  }
+  argv[argc] = NULL;
+  struct child *slot = NULL;
+  for (int k = 0; k < MAX_CHILDREN; k++)
+    if (!children[k].used) {
+      slot = &children[k];
+      break;
+    }
+  int32_t err;
+  if (!slot || argc == 0) {
+    err = slot ? EINVAL : EMFILE;
+    send_frame(F_SPAWN_ERR, id, &err, sizeof err);
+    return;
+  }
+  int out[2], errp[2], in[2] = {-1, -1}, ex[2];
+  if (pipe2(out, O_CLOEXEC) || pipe2(errp, O_CLOEXEC) || ((flags & 1) && pipe2(in, O_CLOEXEC)) || pipe2(ex, O_CLOEXEC)) {
+    err = errno;
+    send_frame(F_SPAWN_ERR, id, &err, sizeof err);
+    return;
+  }
+  if (flags & 1) fcntl(in[1], F_SETPIPE_SZ, 1 << 20);
+  fcntl(out[1], F_SETPIPE_SZ, 1 << 20);
+  pid_t pid = fork();
+  if (pid == 0) {
+    setsid();
+    sigprocmask(SIG_UNBLOCK, &blocked, NULL);
+    signal(SIGPIPE, SIG_DFL);
+    int devnull = open("/dev/null", O_RDWR);
+    dup2((flags & 1) ? in[0] : devnull, 0);
+    dup2(out[1], 1);
+    dup2(errp[1], 2);
+    execvp(argv[0], argv);
+    int e = errno;
+    ssize_t w = write(ex[1], &e, sizeof e);
+    (void)w;
+    _exit(127);
+  }
+  close(out[1]);
+  close(errp[1]);
+  close(ex[1]);
+  if (flags & 1) close(in[0]);
+  if (pid < 0) {
+    err = errno;
+    close(out[0]);
+    close(errp[0]);
+    close(ex[0]);
+    if (flags & 1) close(in[1]);
+    send_frame(F_SPAWN_ERR, id, &err, sizeof err);
+    return;
+  }
+  int e = 0;
+  ssize_t r = read(ex[0], &e, sizeof e);
+  close(ex[0]);
+  if (r == (ssize_t)sizeof e) {
+    close(out[0]);
+    close(errp[0]);
+    if (flags & 1) close(in[1]);
+    waitpid(pid, NULL, 0);
+    err = e;
+    send_frame(F_SPAWN_ERR, id, &err, sizeof err);
+    return;
+  }
+  memset(slot, 0, sizeof *slot);
+  slot->used = 1;
+  slot->id = id;
+  slot->pid = pid;
+  slot->out = out[0];
+  slot->err = errp[0];
+  slot->in = (flags & 1) ? in[1] : -1;
+  uint32_t upid = (uint32_t)pid;
+  send_frame(F_STARTED, id, &upid, sizeof upid);
+}
+
+static void handle_frame(uint8_t type, uint32_t id, const unsigned char *p, size_t n) {
+  struct child *c;
+  switch (type) {
+    case F_SPAWN:
+      do_spawn(id, p, n);
+      break;
+    case F_STDIN:
+      if ((c = find_child(id)) && c->in >= 0) write_all(c->in, p, n);
+      break;
+    case F_STDIN_END:
+      if ((c = find_child(id))) close_fd(&c->in);
+      break;
+    case F_SIGNAL:
+      if ((c = find_child(id)) && n >= 4 && !c->reaped) {
+        uint32_t sig;
+        memcpy(&sig, p, 4);
+        if (kill(-c->pid, (int)sig) != 0) kill(c->pid, (int)sig);
+      }
+      break;
+    case F_TIME: {
+      int64_t t[2] = {clock_ns(CLOCK_REALTIME), clock_ns(CLOCK_MONOTONIC)};
+      send_frame(F_TIME_REPLY, id, t, sizeof t);
+      break;
+    }
+    case F_SETTIME:
+      // Step CLOCK_REALTIME by a signed number of ns (ADJ_SETOFFSET: atomic, so the time this frame
+      // spent in transit or waiting for a vCPU does not enter).
+      if (n >= 8) {
+        int64_t ns;
+        memcpy(&ns, p, 8);
+        struct timex tx = {.modes = ADJ_SETOFFSET | ADJ_NANO};
+        tx.time.tv_sec = ns / 1000000000LL;
+        tx.time.tv_usec = ns % 1000000000LL;
+        if (tx.time.tv_usec < 0) {
+          tx.time.tv_sec -= 1;
+          tx.time.tv_usec += 1000000000LL;
+        }
+        if (clock_adjtime(CLOCK_REALTIME, &tx) < 0) console("tcplab-vminit: adjust clock: %s\n", strerror(errno));
+        int64_t t[2] = {clock_ns(CLOCK_REALTIME), clock_ns(CLOCK_MONOTONIC)};
+        send_frame(F_TIME_REPLY, id, t, sizeof t);
+      }
+      break;
+    case F_POWEROFF:
+      kill(-1, SIGKILL);
+      sync();
+      reboot(RB_POWER_OFF);
+      break;
+    default:
+      break;
+  }
+}
+
+static void reap(void) {
+  int status;
+  pid_t pid;
+  while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+    for (int i = 0; i < MAX_CHILDREN; i++) {
+      struct child *c = &children[i];
+      if (!c->used || c->pid != pid) continue;
+      c->reaped = 1;
+      c->reaped_ms = now_ms();
+      c->code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+      c->sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+      maybe_finish(c, 0);
+    }
+  }
+}
+
+static void pump(struct child *c, int *fd, uint8_t type) {
+  static unsigned char buf[65536];
+  ssize_t r = read(*fd, buf, sizeof buf);
+  if (r > 0) {
+    send_frame(type, c->id, buf, (size_t)r);
+    return;
+  }
+  if (r < 0 && (errno == EINTR || errno == EAGAIN)) return;
+  close_fd(fd);
+  maybe_finish(c, 0);
+}
+
+static void serve(void) {
+  static unsigned char rbuf[MAX_FRAME + 16];
+  size_t have = 0;
+  int sfd = signalfd(-1, &blocked, SFD_CLOEXEC | SFD_NONBLOCK);
+  if (sfd < 0) die("signalfd");
+  struct utsname u;
+  uname(&u);
+  send_frame(F_READY, 0, u.release, strlen(u.release));
+  int64_t hup_since = 0;
+  static struct pollfd pfds[2 + 2 * MAX_CHILDREN];
+  static struct {
+    struct child *c;
+    int which;
+  } map[2 + 2 * MAX_CHILDREN];
+  for (;;) {
+    int n = 0;
+    pfds[n++] = (struct pollfd){.fd = port, .events = POLLIN};
+    pfds[n++] = (struct pollfd){.fd = sfd, .events = POLLIN};
+    int timeout = -1;
+    int64_t now = now_ms();
+    for (int i = 0; i < MAX_CHILDREN; i++) {
+      struct child *c = &children[i];
+      if (!c->used) continue;
+      if (c->reaped) {
+        int64_t left = c->reaped_ms + EOF_GRACE_MS - now;
+        if (left <= 0) {
+          maybe_finish(c, 1);
+          continue;
+        }
+        if (timeout < 0 || left < timeout) timeout = (int)left;
+      }
+      if (c->out >= 0) {
+        map[n].c = c;
+        map[n].which = 1;
+        pfds[n++] = (struct pollfd){.fd = c->out, .events = POLLIN};
+      }
+      if (c->err >= 0) {
+        map[n].c = c;
+        map[n].which = 2;
+        pfds[n++] = (struct pollfd){.fd = c->err, .events = POLLIN};
+      }
+    }
+    int r = poll(pfds, (nfds_t)n, timeout);
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      die("poll");
+    }
+    for (int i = 2; i < n; i++) {
+      if (!pfds[i].revents) continue;
+      struct child *c = map[i].c;
+      if (!c->used) continue;
+      if (map[i].which == 1 && c->out == pfds[i].fd) pump(c, &c->out, F_STDOUT);
+      else if (map[i].which == 2 && c->err == pfds[i].fd) pump(c, &c->err, F_STDERR);
+    }
+    if (pfds[1].revents) {
+      struct signalfd_siginfo si;
+      while (read(sfd, &si, sizeof si) == (ssize_t)sizeof si) {
+      }
+      reap();
+    }
+    if (pfds[0].revents & POLLIN) {
+      ssize_t got = read(port, rbuf + have, sizeof rbuf - have);
+      if (got > 0) {
+        have += (size_t)got;
+        size_t off = 0;
+        while (have - off >= 9) {
+          uint32_t len;
+          memcpy(&len, rbuf + off, 4);
+          if (len < 5 || len > MAX_FRAME) {
+            console("tcplab-vminit: bad frame length %u\n", len);
+            off = have;
+            break;
+          }
+          if (have - off < 4 + (size_t)len) break;
+          uint8_t type = rbuf[off + 4];
+          uint32_t id;
+          memcpy(&id, rbuf + off + 5, 4);
+          handle_frame(type, id, rbuf + off + 9, len - 5);
+          off += 4 + len;
+        }
+        memmove(rbuf, rbuf + off, have - off);
+        have -= off;
+      }
+      hup_since = 0;
+    } else if (pfds[0].revents & (POLLHUP | POLLERR)) {
+      // The runner is not connected any more (QEMU connects before the guest runs, so this is
+      // not the start): a guest whose runner died powers itself off, and QEMU exits with it.
+      if (hup_since == 0) hup_since = now_ms();
+      if (now_ms() - hup_since > ORPHAN_POWEROFF_MS) {
+        console("tcplab-vminit: the runner is gone; powering off\n");
+        kill(-1, SIGKILL);
+        sync();
+        reboot(RB_POWER_OFF);
+      }
+      usleep(20000);
+    }
+  }
+}
+
+int main(void) {
+  if (getpid() != 1) {
+    fprintf(stderr, "tcplab-vminit runs as PID 1 of a tcplab guest (src/lab/vm/)\n");
+    return 2;
+  }
+  sigemptyset(&blocked);
+  sigaddset(&blocked, SIGCHLD);
+  sigprocmask(SIG_BLOCK, &blocked, NULL);
+  signal(SIGPIPE, SIG_IGN);
+  stage1();
+  setenv("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", 1);
+  setenv("HOME", "/root", 1);
+  setenv("LANG", "C.UTF-8", 1);
+  port = open_port("tcplab");
+  if (port < 0) die("virtio-serial port tcplab");
+  serve();
+  return 0;
+}
