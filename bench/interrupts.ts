@@ -20,7 +20,7 @@ const loadavg = (): string => `load ${readFileSync('/proc/loadavg', 'utf8').spli
 
 interface Outcome { ok: boolean; detail: string }
 
-/** What a dead run `pid` left: namespaces of its labs, processes in them, its lab state files. */
+/** What a dead run `pid` left besides its namespaces: its lab state files, its parent-namespace holder. */
 function leftovers(pid: number): string[] {
   const out: string[] = []
   const labsDir = '/run/tcplab/labs'
@@ -30,18 +30,13 @@ function leftovers(pid: number): string[] {
       if (rec.pid === pid) out.push(`state file ${f}`)
     } catch { /* being written by another run */ }
   }
-  const labIds = new Set<string>()
-  const ns = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }).split('\n').map((l) => l.split(' ')[0] ?? '')
+  // The netns parent holder (`unshare ... tcplab-netns-parent`) of the dead run, if it outlived it.
   for (const p of readdirSync('/proc').filter((e) => /^\d+$/.test(e))) {
     try {
       const cmd = readFileSync(`/proc/${p}/cmdline`, 'utf8')
-      if (cmd.includes(`tcplab-netns-parent`) && readFileSync(`/proc/${p}/stat`, 'utf8').split(' ')[3] === String(pid)) out.push(`process ${p}`)
-      const m = /ip\0netns\0exec\0tcplab-([0-9a-f]{8})-/.exec(cmd)
-      if (m && m[1]) labIds.add(m[1])
+      if (cmd.includes('tcplab-netns-parent') && readFileSync(`/proc/${p}/stat`, 'utf8').split(' ')[3] === String(pid)) out.push(`process ${p}`)
     } catch { /* gone */ }
   }
-  void labIds
-  void ns
   return out
 }
 
