@@ -17,6 +17,7 @@
 // failed already, and its report is what one wants to see): the outcome says
 // so in its warnings and the index page shows which shards are there.
 
+import { RESULTS_FORMAT_VERSION } from '../expect/verdict.js'
 import { existsSync, readdirSync, realpathSync, statSync } from 'node:fs'
 import { cp, mkdir, rm } from 'node:fs/promises'
 import path from 'node:path'
@@ -99,8 +100,7 @@ export async function mergeResults(dirs: readonly string[], opts: MergeOptions):
       daemons,
       mergedFrom,
     })
-    const formatVersion = inputs[0]?.formatVersion
-    const written = await writeRunFiles(outDir, formatVersion === undefined ? summary : ({ formatVersion, ...summary } as RunSummary), verdicts)
+    const written = await writeRunFiles(outDir, summary, verdicts)
     if (written.error) warnings.push(`could not draw ${written.file}: ${written.error.split('\n')[0] ?? ''}`)
     return {
       outDir,
@@ -201,7 +201,8 @@ function checkCompatible(inputs: readonly Input[]): void {
   }
   differ('backends', (i) => i.summary.backend, 'merge runs of one backend; compare runs across backends with `tcplab diff DIR_A DIR_B`')
   differ('tcplab versions', (i) => i.version ?? 'unknown', 'run every shard with the same tcplab version')
-  differ('summary format versions', (i) => String(i.formatVersion ?? 'none'), 'run every shard with the same tcplab version')
+  // Results written before formatVersion existed have version 1's layout.
+  differ('summary format versions', (i) => String(i.formatVersion ?? RESULTS_FORMAT_VERSION), 'run every shard with the same tcplab version')
   differ('--sysctl overrides', (i) => i.overrides, 'run every shard with the same --sysctl options (compare different ones with `tcplab diff`)')
   const sharded = inputs.filter((i) => i.summary.shard !== undefined)
   if (sharded.length > 0 && sharded.length < inputs.length) {

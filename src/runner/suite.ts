@@ -91,7 +91,10 @@ export async function runSuite(scenarios: readonly LoadedScenario[], opts: RunSu
   })
   const verdicts: ScenarioVerdict[] = new Array<ScenarioVerdict>(scenarios.length)
   await writeSummary(provisional('the tcplab process ended before the run did (killed, or crashed)'))
-  const unhookExit = onExitSync(() => removeOwnTempFilesSync(opts.resultsDir) ?? writeFileAtomicSync(summaryFile, `${JSON.stringify(provisional(opts.signal?.aborted ? 'Ctrl-C twice: everything was killed at once' : 'the tcplab process exited before the run ended'), null, 2)}\n`))
+  const unhookExit = onExitSync(() => {
+    removeOwnTempFilesSync(opts.resultsDir)
+    writeFileAtomicSync(summaryFile, `${JSON.stringify(provisional(opts.signal?.aborted ? 'Ctrl-C twice: everything was killed at once' : 'the tcplab process exited before the run ended'), null, 2)}\n`)
+  })
   opts.reporter?.onStart?.(scenarios, { backend: daemons.length > 1 ? `${backendName} (${daemons.length} daemons)` : backendName, jobs: maxJobs, auto, resultsDir: opts.resultsDir, daemons, repeat: opts.repeat })
   // The run's shared env facts (per backend: daemons may run different kernels), probed once while
   // the first scenarios set up (runScenario awaits the same promise). None for an empty shard.

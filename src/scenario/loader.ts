@@ -87,6 +87,7 @@ export function parseScenario(source: string, file: string): LoadedScenario {
   try {
     return parseWithinLimits(source, file)
   } catch (e: unknown) {
+    if (e instanceof ScenarioError) throw e
     // A limit the checks above did not foresee (deep recursion in a library): still bad input, with a position.
     if (e instanceof RangeError || (e instanceof Error && /alias|call stack|Invalid string length/i.test(e.message))) {
       throw new ScenarioError([{ file, line: 1, col: 1, path: '', message: `the file exceeds the parser's limits (${excerptOf(e.message, 60)})` }], { cause: e })

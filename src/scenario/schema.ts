@@ -212,7 +212,7 @@ export const StateTransition = z
     state: z.string().meta({ description: 'ss state name, or CLOSED (the socket is gone)', examples: ['CLOSED', 'TIME-WAIT'] }),
     at: Duration.optional().meta({ description: 'when the socket enters this state', examples: ['63s'] }),
     since: MomentRef.optional(),
-    tolerance: Tolerance.optional(),
+    tolerance: Tolerance.optional().meta({ description: 'how far this transition\'s time may be off (default: the expectation\'s)', examples: ['500ms'] }),
   })
   .strict()
   .meta({ description: 'a state with the time the socket enters it: { state: CLOSED, at: 63s, tolerance: 1s }' })

@@ -11,7 +11,7 @@ import { parseSeqExpr, SEQ_EXPR_HINT, type SeqExprInput } from './seq-expr.js'
 
 /** A sequence or acknowledgment number: relative, symbolic or absolute (see seq-expr.ts). */
 export const SeqValue = z
-  .union([z.number(), z.string(), z.boolean(), z.object({ abs: z.union([z.number(), z.string()]) }).strict()])
+  .union([z.number(), z.string(), z.boolean(), z.object({ abs: z.union([z.number(), z.string()]).meta({ description: 'the raw 32-bit number, or a comparison on it', examples: [1398772771, '>=1398772771'] }) }).strict()])
   .superRefine((v, ctx) => {
     const r = parseSeqExpr(v as SeqExprInput)
     if ('error' in r) ctx.addIssue({ code: 'custom', message: r.error })
@@ -29,16 +29,16 @@ export const PacketFieldShape = {
   winBytes: Comparator.optional().meta({ description: 'the window in bytes: the raw field shifted by the sender\'s wscale when both SYNs offered it (not on SYNs); absent when the capture has no handshake', examples: [0, '>=65535'] }),
   mss: Comparator.optional().meta({ description: 'MSS option value (SYNs); false: no MSS option', examples: [1460, false] }),
   wscale: Comparator.optional().meta({ description: 'window scale option shift (SYNs); false: no wscale option', examples: [7, false] }),
-  sackOK: z.boolean().optional().meta({ description: 'the SACK-permitted option (SYNs) is present (true) or absent (false)' }),
+  sackOK: z.boolean().optional().meta({ description: 'the SACK-permitted option (SYNs) is present (true) or absent (false)', examples: [true] }),
   sack: Comparator.optional().meta({ description: 'the number of SACK blocks (0 without); true: SACK blocks present, false: none', examples: [true, '>=2'] }),
-  ts: z.boolean().optional().meta({ description: 'the timestamps option is present (true) or absent (false)' }),
+  ts: z.boolean().optional().meta({ description: 'the timestamps option is present (true) or absent (false)', examples: [true] }),
 }
 
 export const PACKET_FIELD_NAMES = Object.keys(PacketFieldShape) as Array<keyof typeof PacketFieldShape>
 
 /** `each:` what every matching packet must carry (the same fields as the filters). */
 export const PacketEach = z
-  .object({ ...PacketFieldShape, len: Comparator.optional().meta({ description: 'TCP payload length' }) })
+  .object({ ...PacketFieldShape, len: Comparator.optional().meta({ description: 'TCP payload length', examples: [11, '>0'] }) })
   .strict()
   .meta({ description: 'asserted on every matching packet: the first that differs fails the expectation, with the values seen', examples: [{ seq: 'snd_una-1', win: '>0' }] })
 

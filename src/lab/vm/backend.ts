@@ -7,6 +7,7 @@
 // Where the guest has tracefs, each lab records sock:inet_sock_set_state and
 // tcp:tcp_retransmit_skb (tracepoints.ts) and hands them over as Lab.kernelEvents.
 
+import { netnsExecArgv, netnsExecLine, netnsKillDeleteLine } from '../netns/in-namespace.js'
 import { LabError, PrivilegeError, ProcessError, StepError } from '../../util/errors.js'
 import { Teardown } from '../../util/teardown.js'
 import { agentBinaryPath } from '../agent-path.js'
@@ -162,8 +163,8 @@ export function setupScript(create: readonly string[], configure: ReadonlyMap<st
     const sysctls = { ...h.sysctls, ...(h.isWire ? { 'net.ipv4.ip_forward': '1' } : {}) }
     const required = Object.entries(sysctls).filter(([k]) => !k.startsWith('?')).map(([k, v]) => `${k}=${v}`)
     const optional = Object.entries(sysctls).filter(([k]) => k.startsWith('?')).map(([k, v]) => `${k.slice(1)}=${v}`)
-    if (required.length > 0) lines.push(`ip netns exec ${q(ns)} sysctl -q -w ${required.map(q).join(' ')} || { echo "sysctl on ${h.name}: failed" >&2; exit 3; }`)
-    if (optional.length > 0) lines.push(`ip netns exec ${q(ns)} sysctl -e -q -w ${optional.map(q).join(' ')} || { echo "sysctl on ${h.name}: failed" >&2; exit 3; }`)
+    if (required.length > 0) lines.push(`${netnsExecLine(q(ns), `sysctl -q -w ${required.map(q).join(' ')}`)} || { echo "sysctl on ${h.name}: failed" >&2; exit 3; }`)
+    if (optional.length > 0) lines.push(`${netnsExecLine(q(ns), `sysctl -e -q -w ${optional.map(q).join(' ')}`)} || { echo "sysctl on ${h.name}: failed" >&2; exit 3; }`)
   }
   return lines.join('\n')
 }
@@ -186,13 +187,13 @@ function createVmHost(mux: Mux, name: string, ns: string, addrs: Array<[string, 
     startTimeoutMs,
     agentPath: agentBinaryPath(),
     exec(argv: readonly string[], opts?: ExecOptions): Promise<ExecResult> {
-      return mux.exec(['ip', 'netns', 'exec', ns, ...argv], { ...opts, host: name }).catch((e: unknown) => {
+      return mux.exec(netnsExecArgv(ns, argv), { ...opts, host: name }).catch((e: unknown) => {
         if (e instanceof ProcessError) throw new ProcessError({ ...e.failure, argv }, { cause: e, hint: e.hint })
         throw e
       })
     },
     spawn(argv: readonly string[], opts?: SpawnOptions): Proc {
-      const p = mux.spawn(['ip', 'netns', 'exec', ns, ...argv], opts, name)
+      const p = mux.spawn(netnsExecArgv(ns, argv), opts, name)
       procs.add(p)
       void p.exited.then(() => procs.delete(p))
       return p
@@ -203,6 +204,6 @@ function createVmHost(mux: Mux, name: string, ns: string, addrs: Array<[string, 
 /** Kill what runs in the namespaces and delete them (idempotent). */
 async function deleteGuestNamespaces(mux: Mux, nss: readonly string[]): Promise<void> {
   if (mux.isClosed) return
-  const script = nss.map((ns) => `for p in $(ip netns pids ${q(ns)} 2>/dev/null); do kill -9 $p; done; ip netns del ${q(ns)} 2>/dev/null`).join('\n')
+  const script = nss.map((ns) => netnsKillDeleteLine(q(ns))).join('\n')
   await mux.exec(['sh', '-c', `${script}\ntrue`], { reject: false, host: 'vm' })
 }

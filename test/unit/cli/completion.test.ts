@@ -45,7 +45,7 @@ t.test('bash: commands, options, choices, scenario names and tags', { skip: !exi
   t.equal(reg.stdout.trim(), 'complete -F _tcplab tcplab', 'registers the completion function')
   t.same(bashComplete(script, ['tcplab', '']), [...COMMANDS.filter((c) => !c.hidden).map((c) => c.name), '--help', '--version'].sort(), 'every visible command')
   t.same(bashComplete(script, ['tcplab', 'co']), ['completion'])
-  t.same(bashComplete(script, ['tcplab', 'run', '--backend', '']), ['docker', 'netns'], 'the choices of --backend')
+  t.same(bashComplete(script, ['tcplab', 'run', '--backend', '']), ['docker', 'netns', 'vm'], 'the choices of --backend')
   t.same(bashComplete(script, ['tcplab', 'run', '-r', 'j']), ['json', 'jsonl', 'junit'], 'the short option takes the same values')
   t.same(bashComplete(script, ['tcplab', 'run', '--tag', '']), ['yak', 'zebra'], 'tags of the scenarios in ./scenarios')
   t.same(bashComplete(script, ['tcplab', 'explain', 'my']), ['my-own-scenario'], 'scenario names')
@@ -65,7 +65,7 @@ t.test('fish: complete -C gives the same answers', { skip: (!has('fish') && 'fis
     return r.stdout.split('\n').filter(Boolean).map((l) => l.split('\t')[0] ?? '').sort()
   }
   t.ok(complete('tcplab ').includes('run'), 'commands')
-  t.same(complete('tcplab run --backend '), ['docker', 'netns'])
+  t.same(complete('tcplab run --backend '), ['docker', 'netns', 'vm'])
   t.same(complete('tcplab run --tag '), ['yak', 'zebra'])
   t.ok(complete('tcplab explain ').includes('my-own-scenario'), 'scenario names')
   t.ok(complete('tcplab run --re').includes('--repeat'), 'long options')
