@@ -18,7 +18,8 @@ import path from 'node:path'
 import t from 'tap'
 import { Writable } from 'node:stream'
 import { CLI, e2eSkipReason, runCli, tempDir, type CliResult } from './helpers.js'
-import { COMMANDS } from '../../src/cli/commands.js'
+import { findCommand } from '../../src/cli/registry.js'
+import { invokeCommand } from '../../src/cli/invoke.js'
 import { TcplabError, exitCodeOf } from '../../src/util/errors.js'
 
 /** `tcplab validate FILE` in this process: the command, then main.ts's printing and exit code. */
@@ -28,8 +29,7 @@ async function validateInProcess(file: string): Promise<CliResult> {
   const sink = (add: (s: string) => void): Writable => new Writable({ write(chunk, _enc, cb) { add(String(chunk)); cb() } })
   let code: number
   try {
-    code = await (COMMANDS.validate as NonNullable<typeof COMMANDS.validate>).run({
-      values: {}, positionals: [file], signal: new AbortController().signal,
+    code = await invokeCommand(findCommand('validate') as NonNullable<ReturnType<typeof findCommand>>, [file], {
       out: sink((s) => (stdout += s)), err: sink((s) => (stderr += s)),
     })
   } catch (e: unknown) {
