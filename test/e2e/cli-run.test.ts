@@ -24,6 +24,16 @@ const ajv = new Ajv2020({ strict: false, allErrors: true })
 const validateVerdict = ajv.compile(readJson('schema/verdict.schema.json'))
 const validateSummary = ajv.compile(readJson('schema/summary.schema.json'))
 
+/** summary.json as the run's end writes it: present and not the provisional one (which says `interrupted` until the run ends). */
+function isFinalSummary(file: string): boolean {
+  if (!existsSync(file)) return false
+  try {
+    return (JSON.parse(readFileSync(file, 'utf8')) as { interrupted?: unknown }).interrupted === undefined
+  } catch {
+    return false
+  }
+}
+
 const skip = e2eSkipReason()
 if (skip) {
   t.plan(0, skip)
@@ -46,14 +56,14 @@ if (skip) {
     let exited = false
     child.stdout.on('data', (b: Buffer) => {
       stdout += b.toString()
-      if (!firstEndSeen && stdout.includes('"event":"scenario-end"')) firstEndSeen = { exited, summaryWritten: existsSync(path.join(dir, 'summary.json')) }
+      if (!firstEndSeen && stdout.includes('"event":"scenario-end"')) firstEndSeen = { exited, summaryWritten: isFinalSummary(path.join(dir, 'summary.json')) }
     })
     child.stderr.on('data', (b: Buffer) => (stderr += b.toString()))
     const code = await new Promise<number | null>((resolve) => child.on('close', (c) => { exited = true; resolve(c) }))
     t.equal(code, 1, `a timed-out scenario fails the run (exit 1)\n${stderr}`)
     t.ok(firstEndSeen, 'a scenario-end event was written')
     t.equal(firstEndSeen?.exited, false, 'the first scenario-end reached stdout while the run was going on')
-    t.equal(firstEndSeen?.summaryWritten, false, '... before the run ended (no summary.json yet)')
+    t.equal(firstEndSeen?.summaryWritten, false, '... before the run ended (summary.json still the provisional one, marked interrupted)')
     const events = stdout.trim().split('\n').map((l) => JSON.parse(l) as { event: string; name?: string; formatVersion: number; verdict?: Record<string, unknown>; summary?: Record<string, unknown> })
     t.same(events.map((e) => e.event), ['run-start', 'scenario-start', 'scenario-end', 'scenario-start', 'scenario-end', 'run-end'], 'stdout is JSON lines only, in order')
     t.ok(events.every((e) => e.formatVersion === 1), 'every event has formatVersion')
@@ -95,7 +105,7 @@ if (skip) {
     const s = flake.scenarios[0]
     t.equal(s?.name, 'e2e-cli-tiny')
     t.equal(s?.flaky, false)
-    t.same(s?.statuses, { pass: 3, fail: 0, error: 0, skip: 0 })
+    t.same(s?.statuses, { pass: 3, fail: 0, error: 0, skip: 0, interrupted: 0 })
     t.equal(s?.expectations[0]?.passRate, 1)
     const d = s?.expectations[0]?.deltas
     t.equal(d?.n, 3, 'three deltas of the timing expectation')
