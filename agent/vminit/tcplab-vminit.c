@@ -215,7 +215,8 @@ static void stage1(void) {
   mkdirs("/rw/upper");
   mkdirs("/rw/work");
   mkdirs("/newroot");
-  if (mount("overlay", "/newroot", "overlay", 0, "lowerdir=/lower,upperdir=/rw/upper,workdir=/rw/work") != 0) {
+  int overlaid = mount("overlay", "/newroot", "overlay", 0, "lowerdir=/lower,upperdir=/rw/upper,workdir=/rw/work") == 0;
+  if (!overlaid) {
     // No overlay: the shared root read-only, with tmpfs where tools write.
     console("tcplab-vminit: overlay: %s; read-only root with tmpfs on /tmp and /var\n", strerror(errno));
     mount_or_die("/lower", "/newroot", NULL, MS_BIND | MS_REC, NULL);
@@ -227,7 +228,10 @@ static void stage1(void) {
   mount_or_die("devpts", "/newroot/dev/pts", "devpts", 0, "newinstance,ptmxmode=0666");
   mount_or_die("tmpfs", "/newroot/dev/shm", "tmpfs", 0, NULL);
   mount_or_die("tmpfs", "/newroot/run", "tmpfs", 0, "mode=0755");
-  mount_or_die("tmpfs", "/newroot/tmp", "tmpfs", 0, "mode=1777");
+  // With the overlay, /tmp stays the host's, read through (writes land in the tmpfs upper): a
+  // checkout under /tmp (a CI clone) keeps its agent binary visible at the same path.
+  if (!overlaid)
+    mount_or_die("tmpfs", "/newroot/tmp", "tmpfs", 0, "mode=1777");
   if (mount("tracefs", "/newroot/sys/kernel/tracing", "tracefs", 0, NULL) != 0) console("tcplab-vminit: no tracefs: %s\n", strerror(errno));
   const char *mods = cmdline_arg("tcplab.modules");
   struct utsname u;

@@ -8,6 +8,7 @@
 // leaves labs of live runs alone.
 
 import { mkdir, open, readFile, readdir, rm, writeFile } from 'node:fs/promises'
+import { readFileSync } from 'node:fs'
 import path from 'node:path'
 
 export const STATE_DIR = process.env.TCPLAB_STATE_DIR ?? '/run/tcplab'
@@ -104,13 +105,28 @@ export async function pruneStale(): Promise<string[]> {
   return removed
 }
 
-/** Whether a process exists (signal 0). */
+/**
+ * Whether a process is alive: it exists (signal 0) and is not a zombie. A killed owner whose
+ * parent has not reaped it yet (a detached live-lab owner reparented to a busy or absent
+ * reaper) still answers signal 0, but it is dead: its labs may be collected.
+ */
 export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0)
-    return true
   } catch (e: unknown) {
     return (e as NodeJS.ErrnoException).code === 'EPERM'
+  }
+  return !isZombie(pid)
+}
+
+/** proc(5): the state after the command's closing parenthesis is Z for a zombie, X when dead. */
+function isZombie(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3)
+    return state === 'Z' || state === 'X'
+  } catch {
+    return false
   }
 }
 
