@@ -253,7 +253,7 @@ export const gc = defineCommand({
   name: 'gc',
   summary: 'remove what crashed runs left behind (namespaces, links, containers) whose owner is dead',
   options: {
-    backend: { type: 'string', short: 'b', choices: ['netns', 'docker', 'all'], default: 'all', valueName: 'NAME', description: 'which backend to clean' },
+    backend: { type: 'string', short: 'b', choices: [...BACKEND_NAMES, 'all'], default: 'all', valueName: 'NAME', description: 'which backend to clean (vm: guests whose runner is gone)' },
     all: { type: 'boolean', description: 'also take live labs (tcplab up) down; without it they are left up and listed' },
     'docker-host': { type: 'string', multiple: true, valueName: 'ADDR[,ADDR...]', description: 'collect on these Docker daemons (and netns too, unless --backend docker)' },
   },
