@@ -222,6 +222,8 @@ export class DiagSampleExpander {
 
   /**
    * A socket with data in flight always has its retransmission timer armed
+   * (and one with data queued against a zero window, none in flight, its
+   * persist timer)
    * (RFC 6298 5.1): the kernel clears icsk_pending when the timer fires and
    * re-arms it once the retransmission (or loss probe) is sent
    * (tcp_write_timer_handler). A dump that lands in between reads "no timer"
@@ -234,8 +236,12 @@ export class DiagSampleExpander {
    */
   private servicedTimer(r: SockDiagRow): SockDiagRow & { servicing?: boolean } {
     const prev = this.rows.get(r.sk)
-    if (r.timer !== undefined || prev?.timer?.name !== 'on' || prev.state !== r.state || prev.servicing === true) return r
-    if ((r.tcpInfo?.['unacked'] ?? 0) === 0) return r
+    if (r.timer !== undefined || prev?.timer === undefined || prev.state !== r.state || prev.servicing === true) return r
+    // The retransmission timer with data in flight; the persist (zero-window probe) timer with
+    // data queued and none in flight (RFC 1122 4.2.2.17), cleared and re-armed by
+    // tcp_probe_timer the same way.
+    const inFlight = (r.tcpInfo?.['unacked'] ?? 0) > 0
+    if (prev.timer.name === 'on' ? !inFlight : prev.timer.name !== 'persist' || inFlight || r.sendQ === 0) return r
     return { ...r, timer: prev.timer, servicing: true }
   }
 
