@@ -171,3 +171,23 @@ t.test('a dump that lands while the retransmission timer is being serviced keeps
   z.apply(ev(1, [inFlight]), 0)
   t.equal(timerOf(z.apply(ev(2, [{ ...noTimer, state: 'FIN-WAIT-1' }]), 0)), undefined, 'a state change is reported as it is')
 })
+
+t.test('a dump that lands while the persist timer is being serviced keeps it running, once', async (t) => {
+  // From a recorded ESTAB row; SYNTHETIC: data queued against a zero window, none in flight, the persist timer armed.
+  const base = ssEvents('client.jsonl').flatMap((e) => (e.type === 'ss' ? e.rows : [])).find((r) => r.state === 'ESTAB')
+  if (!base) throw new Error('the fixture has an ESTAB row')
+  const probing = { ...base, sendQ: 13824, timer: { name: 'persist' as const, expiresMs: 400, retrans: 2 }, tcpInfo: { ...base.tcpInfo, unacked: 0 } }
+  const { timer: _timer, ...noTimer } = probing
+  const ev = (n: number, rows: typeof base[]): SsEvent => ({ t: 1_000_000 + n * 10_000, name: '', type: 'ss', n, full: false, rows, dumpUs: 100, missed: 0 })
+  const timerOf = (recs: DiagRecord[]): string | undefined => recs.filter((r): r is SsRecord => r.kind === 'ss').find((r) => r.local === base.local)?.timer?.name
+  const x = new DiagSampleExpander('client')
+  t.equal(timerOf(x.apply(ev(1, [probing]), 0)), 'persist')
+  t.equal(timerOf(x.apply(ev(2, [noTimer]), 0)), 'persist', 'no timer for one dump, with data queued: the probe timer was being serviced')
+  t.equal(timerOf(x.apply(ev(3, [noTimer]), 0)), undefined, 'still none at the next dump: it is none')
+  const y = new DiagSampleExpander('client')
+  y.apply(ev(1, [probing]), 0)
+  t.equal(timerOf(y.apply(ev(2, [{ ...noTimer, sendQ: 0 }]), 0)), undefined, 'nothing queued any more: the timer is really off')
+  const z = new DiagSampleExpander('client')
+  z.apply(ev(1, [probing]), 0)
+  t.equal(timerOf(z.apply(ev(2, [{ ...noTimer, tcpInfo: { ...noTimer.tcpInfo, unacked: 2 } }]), 0)), undefined, 'data in flight without the retransmission timer: not a persist case')
+})
