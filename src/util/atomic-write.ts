@@ -4,20 +4,20 @@
 // truncated file (a 0-byte verdict.json made `tcplab report` fail).
 
 import { closeSync, fsyncSync, openSync, readdirSync, renameSync, rmSync, writeSync } from 'node:fs'
-import { open, rename, rm } from 'node:fs/promises'
+import { open, rename, rm, type FileHandle } from 'node:fs/promises'
 import path from 'node:path'
 
 function tempNameOf(file: string): string {
   return path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${Math.random().toString(16).slice(2, 8)}.tmp`)
 }
 
-/** Write `file` atomically (temp file, fsync, rename). */
-export async function writeFileAtomic(file: string, data: string | Buffer): Promise<void> {
+/** Write `file` atomically: `fill` writes a temp file next to it, which is fsync'd and renamed over it. */
+async function replaceAtomic(file: string, fill: (fh: FileHandle) => Promise<void>): Promise<void> {
   const tmp = tempNameOf(file)
   try {
     const fh = await open(tmp, 'w')
     try {
-      await fh.writeFile(data)
+      await fill(fh)
       await fh.sync()
     } finally {
       await fh.close()
@@ -29,30 +29,24 @@ export async function writeFileAtomic(file: string, data: string | Buffer): Prom
   }
 }
 
+/** Write `file` atomically (temp file, fsync, rename). */
+export function writeFileAtomic(file: string, data: string | Buffer): Promise<void> {
+  return replaceAtomic(file, (fh) => fh.writeFile(data))
+}
+
 /** Write `file` atomically from lines (each gets "\n"), without holding them all in one string. */
-export async function writeLinesAtomic(file: string, lines: Iterable<string>): Promise<void> {
-  const tmp = tempNameOf(file)
-  try {
-    const fh = await open(tmp, 'w')
-    try {
-      let chunk = ''
-      for (const l of lines) {
-        chunk += `${l}\n`
-        if (chunk.length >= 1 << 20) {
-          await fh.write(chunk)
-          chunk = ''
-        }
+export function writeLinesAtomic(file: string, lines: Iterable<string>): Promise<void> {
+  return replaceAtomic(file, async (fh) => {
+    let chunk = ''
+    for (const l of lines) {
+      chunk += `${l}\n`
+      if (chunk.length >= 1 << 20) {
+        await fh.write(chunk)
+        chunk = ''
       }
-      if (chunk) await fh.write(chunk)
-      await fh.sync()
-    } finally {
-      await fh.close()
     }
-    await rename(tmp, file)
-  } catch (e: unknown) {
-    await rm(tmp, { force: true }).catch(() => undefined)
-    throw e
-  }
+    if (chunk) await fh.write(chunk)
+  })
 }
 
 /** writeFileAtomic, synchronously (exit hooks). Never throws. */
