@@ -125,8 +125,11 @@ if (skip) {
       onSpawn: (child) => {
         crashedPid = child.pid ?? 0
         void (async () => {
-          while (!existsSync(path.join(dir, 'e2e-long-running', 'env.json')) && Date.now() - started < 20_000) await sleep(50)
-          await sleep(800)
+          // Crash once the timeline is playing (its last step, the iptables rule, is recorded):
+          // agents, relay sockets and rules all exist then, however slow the machine is.
+          const records = path.join(dir, 'e2e-long-running', 'records.jsonl')
+          const playing = (): boolean => existsSync(records) && readFileSync(records, 'utf8').includes('"action":"iptables"')
+          while (!playing() && Date.now() - started < 40_000) await sleep(50)
           child.kill('SIGKILL') // a crash: no teardown at all
         })()
       },
