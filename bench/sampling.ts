@@ -1,5 +1,5 @@
 // The agent's sock_diag sampler (op sample): achieved interval at 10 ms and
-// 1 ms, the agent's CPU per host (/proc/<pid>/stat utime+stime over wall time),
+// 1 ms, the agent's CPU per host (its threads' schedstat run time over wall time),
 // what one dump costs, and how far the recorded end of a connection closed by a
 // RST is from the RST in a tcpdump capture (the destroy event, and the first
 // dump that no longer shows the socket). Prints figures with the load average
@@ -12,7 +12,7 @@
 // connections; the runner's mode (FULL_EVERY_MS, budget SAMPLE_CPU_BUDGET) and
 // whether its budget would stretch 10 ms. Everything is removed in `finally`.
 
-import { readFileSync } from 'node:fs'
+import { readdirSync, readFileSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
@@ -34,11 +34,21 @@ function pct(values: readonly number[], q: number): number {
   return s[Math.min(s.length - 1, Math.floor(q * s.length))] ?? NaN
 }
 
-/** utime + stime of a process, in seconds (proc(5): fields 14 and 15, in clock ticks). */
+/**
+ * CPU time of a process, in seconds: the sum over its threads of the time on a CPU
+ * (/proc/PID/task/TID/schedstat, first field, ns; see sched-stats.rst). utime+stime
+ * count in 10 ms clock ticks, too coarse for 1 % of a core over a few seconds.
+ */
 function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-  return (Number(f[11]) + Number(f[12])) / 100 // _SC_CLK_TCK is 100 on Linux
+  let ns = 0
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0])
+    } catch {
+      // the thread ended between readdir and read
+    }
+  }
+  return ns / 1e9
 }
 
 /** Run the sampler for durationMs and measure it. */
@@ -87,7 +97,7 @@ async function intervals(lab: BenchLab, agents: AgentClient[]): Promise<{ server
   for (const iv of [10, 1]) {
     const every = await measure(server, iv, iv, 3000) // every dump written: the interval is visible
     console.log(`interval ${String(iv).padStart(2)} ms, every dump written: achieved p50 ${pct(every.gaps, 0.5).toFixed(3)} ms p95 ${pct(every.gaps, 0.95).toFixed(3)} ms max ${pct(every.gaps, 1).toFixed(3)} ms (n=${every.gaps.length}, missed ticks ${every.missed}); dump p50 ${pct(every.dumps, 0.5).toFixed(3)} ms; agent CPU ${every.cpuPct.toFixed(1)} %   (${loadavg()})`)
-    const runner = await measure(server, iv, FULL_EVERY_MS, 3000) // the runner's mode: changes + every socket each FULL_EVERY_MS
+    const runner = await measure(server, iv, FULL_EVERY_MS, 10_000) // the runner's mode: changes + every socket each FULL_EVERY_MS
     console.log(`interval ${String(iv).padStart(2)} ms, runner's mode:    ${runner.n} dumps, ${runner.written} written; agent CPU ${runner.cpuPct.toFixed(1)} % of a core   (${loadavg()})`)
     if (iv === 10) {
       // What the runner's budget check does with this (agents.ts sample(): the cheaper of two dumps).
