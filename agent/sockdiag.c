@@ -669,6 +669,16 @@ static void open_destroy_socket(void)
 	int fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_SOCK_DIAG);
 	if (fd < 0)
 		return;
+	/* Bound, so the kernel gives it a port id: a multicast is delivered to every
+	 * member except the sender's port id, and the kernel sends these from port
+	 * id 0, which is also an unbound socket's (do_one_broadcast in
+	 * net/netlink/af_netlink.c). Unbound, the socket joins the groups and never
+	 * hears a thing. */
+	struct sockaddr_nl self = { .nl_family = AF_NETLINK };
+	if (bind(fd, (struct sockaddr *)&self, sizeof self) < 0) {
+		close(fd);
+		return;
+	}
 	int size = SD_DESTROY_RCVBUF;
 	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size) < 0)
 		(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);

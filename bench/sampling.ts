@@ -139,9 +139,13 @@ async function main(): Promise<void> {
     for (let i = 0; i < CONNECTIONS; i++) {
       client.events.length = 0
       server.events.length = 0
+      const listed = (await client.request({ op: 'list' })) as AgentEvent & { sockets: Array<{ name: string; lport?: number }> }
+      const lport = listed.sockets.find((s) => s.name === `c${i}`)?.lport
       await client.request({ op: 'abort', name: `c${i}` })
       await sleep(100)
-      const destroy = client.events.find((e): e is SsDestroyEvent => e.type === 'ss-destroy' && e.peer.endsWith(':8000'))
+      // By local port: an abort (SO_LINGER 0) disconnects first (tcp_disconnect), so the
+      // kernel's last word on the socket has no peer and maybe no local address.
+      const destroy = client.events.find((e): e is SsDestroyEvent => e.type === 'ss-destroy' && e.lport === lport)
       const gone = server.events.find((e): e is SsEvent => e.type === 'ss' && (e.gone?.length ?? 0) > 0)
       marks.push({ name: `c${i}`, destroyUs: destroy?.t, goneUs: gone?.t })
     }
@@ -157,7 +161,7 @@ async function main(): Promise<void> {
     })
     console.log(errs.length > 0
       ? `RST close, aborting side: destroy event - RST in pcap: ${errs.map((e) => e.toFixed(3)).join(', ')} ms   (${loadavg()})`
-      : `RST close, aborting side: no ss-destroy event arrived (this kernel delivers no SKNLGRP_INET_TCP_DESTROY notifications?)   (${loadavg()})`)
+      : `RST close, aborting side: no ss-destroy event arrived (is the agent's destroy socket bound? see open_destroy_socket)   (${loadavg()})`)
     console.log(`RST close, receiving side: first dump without it - RST in pcap: ${sampledErrs.map((e) => e.toFixed(3)).join(', ')} ms (a 10 ms interval: up to 10 ms)   (${loadavg()})`)
   } finally {
     await Promise.all(agents.map((a) => a.close({ graceMs: 500 })))

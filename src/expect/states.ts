@@ -70,7 +70,7 @@ export function evaluateStates(e: ExpectationOf<'states'>, ctx: EvalContext): Ou
     const r = lastSeen.get(key) as SsRecord
     const next = sampleTimes.get(r.host)?.find((t) => t > r.t)
     if (next === undefined || next > w.to) continue
-    const d = destroys.find((x) => x.host === r.host && x.t > r.t && x.t <= next && Number(x.data?.lport) === r.localPort && Number(x.data?.rport) === r.peerPort)
+    const d = destroys.find((x) => x.host === r.host && x.t > r.t && x.t <= next && isDestroyOf(x, r))
     s.push(d ? { state: 'CLOSED', t: d.t, source: 'destroy event' } : { state: 'CLOSED', t: next, prevT: r.t, source: 'samples' })
   }
   if (seqs.size === 0) return { pass: false, expected, measured: 'no samples of the socket in the window', t: w.from }
@@ -157,4 +157,16 @@ function describeItem(s: StateItem): string {
   if (typeof s === 'string') return s
   if (s.at === undefined) return s.state
   return `${s.state} at ${formatMs(s.at)}${s.since ? ` after ${s.since}` : ''}`
+}
+
+/**
+ * Whether a destroy event is the end of socket `r`: the same socket cookie (`sk`), or, where
+ * either lacks one, the same ports. The cookie is what identifies it: a socket closed with
+ * SO_LINGER 0 is disconnected before it is freed (tcp_disconnect), so the kernel's last word
+ * on it has peer port 0 and maybe no local address.
+ */
+function isDestroyOf(x: EventRecord, r: SsRecord): boolean {
+  const sk = x.data?.sk
+  if (typeof sk === 'string' && r.info.sk !== undefined) return sk === r.info.sk
+  return Number(x.data?.lport) === r.localPort && Number(x.data?.rport) === r.peerPort
 }

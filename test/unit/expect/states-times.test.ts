@@ -45,7 +45,7 @@ t.test('times from t0 (no since): FIN-WAIT-2 at 1.8 s, CLOSED at 6.8 s', async (
 })
 
 t.test('a destroy event dates CLOSED exactly, and says so', async (t) => {
-  // Synthetic: this host's agent could not join the destroy group when the run was recorded.
+  // Synthetic: the agent that recorded this run had not bound its destroy socket, so it heard no destroy events.
   const last = cw.records.filter((r) => r.kind === 'ss' && r.host === 'client' && r.state === 'FIN-WAIT-2').pop()
   if (!last || last.kind !== 'ss') throw new Error('no FIN-WAIT-2 row')
   t.equal(last.t, 6.796606, 'the last FIN-WAIT-2 row; the next sample (7.174 s) no longer has it')
@@ -67,4 +67,27 @@ t.test('a destroy event dates CLOSED exactly, and says so', async (t) => {
 t.test('untimed sequences are unchanged', async (t) => {
   t.equal(evaluate(contextOf(cw), { states: { on: 'client', socket: { peer: 8000 }, sequence: ['ESTAB', 'FIN-WAIT-2', 'CLOSED'] } }).status, 'pass')
   t.equal(evaluate(contextOf(cw), { states: { on: 'client', socket: { peer: 8000 }, sequence: ['ESTAB', 'CLOSE-WAIT'] } }).status, 'fail')
+})
+
+// A real destroy event (naming-orphan-reuse, recorded after the agent's destroy socket was bound):
+// the client aborts `a` at 1.2 s (SO_LINGER 0). The kernel disconnects the socket before freeing it,
+// so its last word has peer port 0 and no local address: only the socket cookie names it.
+const nor = loadFixture('naming-orphan-reuse')
+const aborted = (at: string): unknown => ({
+  states: { on: 'client', socket: 'a', sequence: ['ESTAB', { state: 'CLOSED', at, tolerance: { floor: '5ms', percent: 0 } }] },
+})
+
+t.test('an aborted socket: CLOSED dated by its destroy event, matched by cookie', async (t) => {
+  const d = nor.records.find((r) => r.kind === 'event' && r.type === 'ss-destroy' && r.host === 'client')
+  t.match(d, { t: 1.201273, data: { sk: '31d1', local: '0.0.0.0:41000', rport: 0 } }, 'the recorded destroy event has no peer port')
+  const r = evaluate(contextOf(nor), aborted('1.2s'))
+  t.equal(r.status, 'pass', r.measured)
+  t.equal(r.reason, 'dated by destroy event')
+  t.match(r.measured, /ESTAB → CLOSE-WAIT → CLOSED; CLOSED \+1\.3ms off, expected at 1\.200s ±5ms \(dated by a destroy event at 1\.201s\)$/)
+  const early = evaluate(contextOf(nor), aborted('1.19s'))
+  t.equal(early.status, 'fail', '11 ms off is outside ±5 ms: only an exact time can say so')
+  t.equal(early.deltaMs, 11.273)
+  // Without the cookie the ports do not match (peer port 0): the samples date it, ~10 ms wide.
+  const noCookie = { ...nor, records: nor.records.map((r) => (r.kind === 'event' && r.type === 'ss-destroy' ? { ...r, data: { ...r.data, sk: undefined } } : r)) }
+  t.equal(evaluate(contextOf(noCookie), aborted('1.2s')).reason, 'dated by samples')
 })
