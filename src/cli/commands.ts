@@ -22,6 +22,7 @@ export const BACKEND_NAMES = ['netns', 'docker', 'vm'] as const
 export const AGENT_PRIORITIES = ['fifo', 'nice', 'normal'] as const
 
 import type { CommandContext } from './command.js'
+import { timestampedResultsDir } from './results-dir.js'
 export type { CommandContext, CommandDef as Command } from './command.js'
 export { runExitCode } from './run-suite.js'
 
@@ -36,10 +37,6 @@ async function preflight(ctx: CommandContext, loaded: LoadedScenario[], backend:
       hint: issues.some((i) => /sysctl/.test(i.message)) ? SYSCTL_KEY_HINT : issues.some((i) => /iptables|ip6tables/.test(i.message)) ? 'check the rule against iptables(8) and iptables-extensions(8); it is passed as argv, without a shell' : undefined,
     })
   }
-}
-
-function timestampDir(): string {
-  return path.join('results', new Date().toISOString().replace(/:/g, '-').replace(/\..*$/, ''))
 }
 
 /** Most --jobs there is use for: more scenarios at once than this only queue up. */
@@ -168,7 +165,7 @@ export const run = defineCommand({
       reporterName,
       jobs,
       repeat,
-      resultsDir: resultsOption ?? timestampDir(),
+      resultsDir: resultsOption ?? timestampedResultsDir(),
       beforeRun: (backend) => preflight(ctx, [...scenarios], backend, sysctlOverrides),
       kernels: v.kernel === undefined ? undefined : (await import('../runner/kernel-matrix.js')).parseKernelList(v.kernel),
       vmMemoryMb: parseIntOption(v['vm-memory'], 'vm-memory', 128, 65536, ' of MiB'),

@@ -6,6 +6,7 @@
 
 import path from 'node:path'
 import { defineCommand } from './command.js'
+import { timestampedResultsDir } from './results-dir.js'
 
 export const mergeCommand = defineCommand({
   name: 'merge',
@@ -18,7 +19,7 @@ export const mergeCommand = defineCommand({
     { description: 'the two halves of a sharded run, as one', command: 'tcplab merge results/shard-1 results/shard-2 --out results/all' },
   ],
   async run(ctx) {
-    const outDir = ctx.values.out ?? path.join('results', `merged-${new Date().toISOString().replace(/:/g, '-').replace(/\..*$/, '')}`)
+    const outDir = ctx.values.out ?? timestampedResultsDir('merged-')
     const { mergeResults, summaryLine } = await import('../report/index.js')
     const m = await mergeResults(ctx.positionals, { outDir })
     for (const w of m.warnings) ctx.err.write(`tcplab: warning: ${w}\n`)
