@@ -1520,7 +1520,7 @@ static const struct {
 	void (*run)(struct agent *, struct cmd *);
 	const char *fields; /* besides op and id */
 } COMMANDS[] = {
-	{ "exec", cmd_exec, "name argv stdin lines" },
+	{ "exec", cmd_exec, "name argv stdin lines keepPriority" },
 	{ "write", cmd_write, "name data" },
 	{ "endStdin", cmd_end_stdin, "name" },
 	{ "signal", cmd_signal, "name signal" },

@@ -17,6 +17,15 @@
 // CLOCK_REALTIME ns, i64 CLOCK_MONOTONIC ns), LOG (text).
 // Every spawned process leads its own process group (setsid), like the runner's
 // local processes (src/util/proc.ts), so a signal reaches what it started too.
+//
+// `tcplab-vminit --stdio`: the same multiplexer on the machine itself, frames on
+// stdin and stdout: the runner's spawner (src/util/spawner.ts). Node forks
+// itself to start a process (libuv), which blocks its event loop for as long as
+// copying its page tables takes (12-67 ms per spawn on a loaded VM, growing with
+// its memory); this small static process forks in well under a millisecond and
+// the runner only writes a frame. No stage 1, the environment is inherited. When
+// stdin closes (the runner exited, or was killed), every process group it
+// started gets SIGKILL and it exits: nothing it started outlives the runner.
 
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -64,7 +73,9 @@ struct child {
 };
 
 static struct child children[MAX_CHILDREN];
-static int port = -1;
+static int port = -1;     /* frames in */
+static int port_out = -1; /* frames out: the same fd as port in a guest, stdout with --stdio */
+static int stdio_mode;
 
 static void console(const char *fmt, ...) {
   char buf[512];
@@ -125,8 +136,8 @@ static void send_frame(uint8_t type, uint32_t id, const void *payload, size_t n)
   memcpy(hdr, &len, 4);
   hdr[4] = type;
   memcpy(hdr + 5, &id, 4);
-  write_all(port, hdr, 9);
-  if (n > 0) write_all(port, payload, n);
+  write_all(port_out, hdr, 9);
+  if (n > 0) write_all(port_out, payload, n);
 }
 
 // ---- stage 1 -------------------------------------------------------------
@@ -430,6 +441,7 @@ static void handle_frame(uint8_t type, uint32_t id, const unsigned char *p, size
       }
       break;
     case F_POWEROFF:
+      if (stdio_mode) break; /* never on the machine itself */
       kill(-1, SIGKILL);
       sync();
       reboot(RB_POWER_OFF);
@@ -465,6 +477,15 @@ static void pump(struct child *c, int *fd, uint8_t type) {
   if (r < 0 && (errno == EINTR || errno == EAGAIN)) return;
   close_fd(fd);
   maybe_finish(c, 0);
+}
+
+/* --stdio: the runner closed our stdin (it exited, or was killed): what it started goes with it. */
+static void runner_gone(void) {
+  for (int i = 0; i < MAX_CHILDREN; i++) {
+    struct child *c = &children[i];
+    if (c->used && !c->reaped && kill(-c->pid, SIGKILL) != 0) kill(c->pid, SIGKILL);
+  }
+  _exit(0);
 }
 
 static void serve(void) {
@@ -527,8 +548,9 @@ static void serve(void) {
       }
       reap();
     }
-    if (pfds[0].revents & POLLIN) {
+    if ((pfds[0].revents & POLLIN) || (stdio_mode && (pfds[0].revents & (POLLHUP | POLLERR)))) {
       ssize_t got = read(port, rbuf + have, sizeof rbuf - have);
+      if (got == 0 && stdio_mode) runner_gone();
       if (got > 0) {
         have += (size_t)got;
         size_t off = 0;
@@ -551,7 +573,8 @@ static void serve(void) {
         have -= off;
       }
       hup_since = 0;
-    } else if (pfds[0].revents & (POLLHUP | POLLERR)) {
+    }
+    if (!stdio_mode && !(pfds[0].revents & POLLIN) && (pfds[0].revents & (POLLHUP | POLLERR))) {
       // The runner is not connected any more (QEMU connects before the guest runs, so this is
       // not the start): a guest whose runner died powers itself off, and QEMU exits with it.
       if (hup_since == 0) hup_since = now_ms();
@@ -566,7 +589,18 @@ static void serve(void) {
   }
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+  if (argc == 2 && strcmp(argv[1], "--stdio") == 0) {
+    stdio_mode = 1;
+    sigemptyset(&blocked);
+    sigaddset(&blocked, SIGCHLD);
+    sigprocmask(SIG_BLOCK, &blocked, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    port = 0;
+    port_out = 1;
+    serve();
+    return 0;
+  }
   if (getpid() != 1) {
     fprintf(stderr, "tcplab-vminit runs as PID 1 of a tcplab guest (src/lab/vm/)\n");
     return 2;
@@ -581,6 +615,7 @@ int main(void) {
   setenv("LANG", "C.UTF-8", 1);
   port = open_port("tcplab");
   if (port < 0) die("virtio-serial port tcplab");
+  port_out = port;
   serve();
   return 0;
 }

@@ -90,7 +90,7 @@ export function internalName(index: number, k: number): string {
 
 /** A command run to completion by the agent (sub-command k of the step). */
 export function commandStep(ctx: CompileContext, argv: string[], detail: string, k = 0): CompiledCommand {
-  return { cmd: { op: 'exec', name: internalName(ctx.index, k), argv, lines: false }, waits: true, role: 'command', detail }
+  return { cmd: { op: 'exec', name: internalName(ctx.index, k), argv, lines: false, keepPriority: true }, waits: true, role: 'command', detail }
 }
 
 /** Why the agent cannot play a step that starts or drives a program on this host. */

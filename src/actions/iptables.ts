@@ -60,7 +60,7 @@ function ruleAction<const K extends IptablesCmd>(cmd: K): ActionDefinition<K, ty
       if (isDelete(a)) {
         // The rule's argv is known from the step that added it: the player resolves it (resolveDeletes).
         return [
-          { cmd: { op: 'exec', name: internalName(ctx.index, 0), argv: [`${cmd}-save`, '-c'], lines: true }, waits: true, role: 'counters', detail: `${cmd} counters`, iptables: cmd },
+          { cmd: { op: 'exec', name: internalName(ctx.index, 0), argv: [`${cmd}-save`, '-c'], lines: true, keepPriority: true }, waits: true, role: 'counters', detail: `${cmd} counters`, iptables: cmd },
           { ...commandStep(ctx, [cmd, '-w', '@delete', a.delete], `${cmd} ${a.delete} (deleted)`, 1), target: a.delete, iptables: cmd },
         ]
       }

@@ -295,6 +295,12 @@ export interface ExecCommand extends CommandBase {
   stdin?: boolean | undefined
   /** Emit `stdout`/`stderr` line events (default true); the tails in `exited` are kept either way. */
   lines?: boolean | undefined
+  /**
+   * Run at the agent's own (raised) priority, under its RLIMIT_RTTIME guard, instead of the normal
+   * policy programs get back (default false). For the lab's own short commands (iptables, tc,
+   * sysctl, ip link): their duration is the step's lateness, not the subject of the scenario.
+   */
+  keepPriority?: boolean | undefined
 }
 
 /** Queue bytes for the process's stdin (non-blocking). Event `written` once all of them are in the pipe, or `error` op "write" (EPIPE, EBADF without `stdin: true`). */

@@ -176,6 +176,8 @@ export async function playPlan(o: PlayPlanOptions): Promise<PlayPlanResult> {
     for (const h of hostsWaiting) if (h !== from) void agents.get(h)?.send({ op: 'trigger', ref, tUs }).catch(() => undefined)
   }
 
+  /** Per host, while the end waits for it: the agent answered `cancel`. */
+  const cancelled = new Map<string, () => void>()
   const unlisten: Array<() => void> = []
   for (const [host, agent] of agents) {
     unlisten.push(agent.listen((ev: AgentEvent) => {
@@ -222,6 +224,7 @@ export async function playPlan(o: PlayPlanOptions): Promise<PlayPlanResult> {
           return true
         }
         if (e.type === 'planned') planned.get(host)?.()
+        if (e.type === 'cancelled') cancelled.get(host)?.()
         return e.type === 'planned' || e.type === 'go' || e.type === 'triggered' || e.type === 'cancelled'
       }
       const c = stepOfCommand(byStep, e.id)
@@ -313,7 +316,10 @@ export async function playPlan(o: PlayPlanOptions): Promise<PlayPlanResult> {
       })
     }
   } finally {
-    await Promise.all([...agents.values()].map((a) => (a.hasExited ? undefined : a.send({ op: 'cancel' }).catch(() => undefined))))
+    // The end was reached on this process's clock, which lags the agents' when the machine is
+    // busy: their events may still be on the way. `cancelled` comes after every event an agent
+    // wrote before it, so once each agent's has arrived, `fired` is what the agents did.
+    await Promise.all([...agents].map(([host, a]) => (a.hasExited ? undefined : cancelAndDrain(host, a, cancelled))))
   }
   if (failure) {
     for (const u of unlisten) u()
@@ -358,6 +364,25 @@ export async function playPlan(o: PlayPlanOptions): Promise<PlayPlanResult> {
 function stepOfCommand(byStep: ReadonlyMap<number, CompiledStep>, id: unknown): CompiledStep | undefined {
   if (typeof id !== 'string' || !id.startsWith('s')) return undefined
   return byStep.get(Number(id.slice(1)))
+}
+
+/** How long an agent may take to answer `cancel` at the end (it answers at once; only a dead or stuck one takes this). */
+const CANCEL_DRAIN_MS = 10_000
+
+/**
+ * Send `cancel` and wait for its `cancelled` (the player's listener calls `cancelled.get(host)`):
+ * every event the agent wrote before it has then been read.
+ */
+async function cancelAndDrain(host: string, agent: HostAgent, cancelled: Map<string, () => void>): Promise<void> {
+  const answered = new Promise<void>((resolve) => cancelled.set(host, resolve))
+  try {
+    await agent.send({ op: 'cancel' })
+    await withTimeout(answered, CANCEL_DRAIN_MS, `the agent on ${host} did not answer cancel within ${CANCEL_DRAIN_MS} ms`)
+  } catch {
+    // An agent that died or does not answer: what it said is all there is.
+  } finally {
+    cancelled.delete(host)
+  }
 }
 
 /** How long an agent may take to acknowledge its plan (it is waiting for it: normally well under 1 ms). */

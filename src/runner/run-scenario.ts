@@ -404,7 +404,7 @@ async function play(
   }
   const results = [...extra, ...evaluateAll(s.expect, ctx, loaded.expectPos)]
   // The final records (sorted, sockets named) replace the streamed ones whole.
-  progress.records?.close()
+  progress.records?.close({ durable: false })
   progress.records = undefined
   await writeLinesAtomic(recordsFile, (function* () { for (const r of records) yield JSON.stringify(r) })())
   phase(s.name, 'evaluate+records')

@@ -1,26 +1,47 @@
-// The one module that starts local processes (execa 9). argv arrays only.
-// Long-running children get their own process group (detached), so a signal
-// reaches the whole group (like a shell's job control) and a second Ctrl-C can
-// kill every group at once (killAllNow).
+// The one module that starts local processes. argv arrays only. They start
+// through the spawner (spawner.ts: a small static process that forks for us,
+// so Node's event loop never blocks in fork), or from Node (child_process and
+// execa 9) where there is none. Every child leads its own process group, so a
+// signal reaches the whole group (like a shell's job control) and a second
+// Ctrl-C can kill every group at once (killAllNow).
 
 import { spawn, spawnSync } from 'node:child_process'
 import { closeSync, openSync } from 'node:fs'
 import { execa, type ResultPromise } from 'execa'
 import { constants as osConstants } from 'node:os'
 import { ProcessError, MissingToolError } from './errors.js'
+import { FORCE_KILL_AFTER_MS, PACKAGE_OF, stopProcess, type Mux } from './mux.js'
+import { attachSpawner, SPAWNER_ARGS, spawnerBinary } from './spawner.js'
 import type { ExecOptions, ExecResult, ExitInfo, Proc, SpawnOptions } from '../lab/types.js'
 
 /** Every live process group we started, for killAllNow(). */
 const liveGroups = new Set<number>()
 
-/** Debian package of each tool we may need, for the "apt-get install" hint. */
-const PACKAGE_OF: Record<string, string> = {
-  ip: 'iproute2', ss: 'iproute2', tc: 'iproute2', iptables: 'iptables', ip6tables: 'iptables',
-  tcpdump: 'tcpdump', nc: 'netcat-openbsd', telnet: 'telnet', sysctl: 'procps', nsenter: 'util-linux',
-}
+/** undefined: not started yet; null: none (no agent build, TCPLAB_SPAWNER=0, or it died). */
+let theSpawner: Mux | null | undefined
 
-/** SIGKILL a timed-out command this long after its SIGTERM (execa's forceKillAfterDelay). */
-const FORCE_KILL_AFTER_MS = 5000
+/** The spawner (spawner.ts), started on first use; its processes count in liveGroups too. */
+function spawner(): Mux | undefined {
+  if (theSpawner !== undefined) return theSpawner ?? undefined
+  const bin = spawnerBinary()
+  if (bin === undefined) {
+    theSpawner = null
+    return undefined
+  }
+  const child = spawn(bin, SPAWNER_ARGS, { detached: true, stdio: ['pipe', 'pipe', 'inherit'] })
+  const mux = attachSpawner(child, {
+    onStarted: (pid) => {
+      installExitHook()
+      liveGroups.add(pid)
+    },
+    onEnded: (pid) => liveGroups.delete(pid),
+    onGone: () => {
+      if (theSpawner === mux) theSpawner = null // later processes start from Node
+    },
+  })
+  theSpawner = mux
+  return mux
+}
 
 /**
  * Run a command to completion; throws ProcessError (with the stderr tail and a hint) on failure.
@@ -30,6 +51,8 @@ const FORCE_KILL_AFTER_MS = 5000
 export function runCommand(argv: readonly string[], opts: ExecOptions & { host?: string } = {}): Promise<ExecResult> {
   const [file, ...args] = argv
   if (file === undefined) return Promise.reject(new Error('runCommand: empty argv'))
+  const mux = spawner()
+  if (mux) return mux.exec(argv, { ...opts, host: opts.host ?? 'local' })
   return new Promise<ExecResult>((resolve, reject) => {
     const child = spawn(file, args, { stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] })
     const out: Buffer[] = []
@@ -88,7 +111,8 @@ export function runCommandSync(argv: readonly string[], opts: { input?: string; 
 
 /** Start a long-running process in its own process group. */
 export function spawnProcess(argv: readonly string[], opts: SpawnOptions = {}): Proc {
-  return new LocalProc(argv, opts)
+  if (argv.length === 0) throw new Error('spawnProcess: empty argv')
+  return spawner()?.spawn(argv, opts, 'local') ?? new LocalProc(argv, opts)
 }
 
 /**
@@ -189,18 +213,7 @@ class LocalProc implements Proc {
 
   stop(opts: { sig?: NodeJS.Signals; graceMs?: number } = {}): Promise<ExitInfo> {
     if (this.hasExited) return this.exited
-    this.stopping ??= (async () => {
-      const sig = opts.sig ?? 'SIGTERM'
-      // A stopped process cannot act on SIGTERM/SIGINT until continued.
-      await this.signal(sig)
-      await this.signal('SIGCONT')
-      const timer = setTimeout(() => void this.signal('SIGKILL'), opts.graceMs ?? 2000)
-      try {
-        return await this.exited
-      } finally {
-        clearTimeout(timer)
-      }
-    })()
+    this.stopping ??= stopProcess(this, opts)
     return this.stopping
   }
 }

@@ -17,7 +17,7 @@
 // as before (also where `unshare`/`nsenter` are missing). See labParent and
 // setupBatch.
 
-import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readdirSync, statSync, writeFileSync } from 'node:fs'
 import { access, constants, readdir, rm } from 'node:fs/promises'
 import path from 'node:path'
 import { EnvironmentError, LabError, PrivilegeError, ProcessError, StepError, TcplabError, UsageError } from '../../util/errors.js'
@@ -299,7 +299,8 @@ async function setupInParent(labId: string, plan: LabPlan, parent: LabParent, ho
     const batch = setupBatch(plan, parent, files, hostNamespaces)
     await runCommand(['nsenter', `--net=${parent.path}`, '--', 'ip', '-batch', '-'], { input: `${batch.join('\n')}\n` })
   } finally {
-    rmSync(dir, { recursive: true, force: true })
+    // Not rmSync: an rmdir on a busy machine blocked the event loop ~9 ms per lab (every other lab's timeline waits then).
+    await rm(dir, { recursive: true, force: true })
   }
 }
 
