@@ -20,6 +20,7 @@ export const FIXTURE_NAMES = [
   'seed-sendq-ack-drop',
   'seed-syn-drop-timeout',
   'zero-window',
+  'step-after-mark',
 ] as const
 export type FixtureName = (typeof FIXTURE_NAMES)[number]
 
