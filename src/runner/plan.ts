@@ -1,6 +1,8 @@
 // Compile a scenario's steps into one plan per host for the agents
 // (agent/plan.c): each step becomes one or more agent commands behind a gate,
-// an absolute CLOCK_REALTIME deadline (`at:`), an event (`after:`, `wait: {for}`)
+// an absolute CLOCK_REALTIME deadline (`at:`), an event (`after:`, `wait: {for}`),
+// a mark (`after: NAME[.N]`: the event itself when the mark is just the first
+// SRC.TYPE, else "mark:NAME.N", which the runner triggers: markRefs)
 // or the end of an earlier step (a step with neither, or after `wait: DURATION`).
 // The agents fire them on their own clocks; the runner only relays what crosses
 // hosts. Pure: no process is touched here (play-plan.ts plays the result).
