@@ -466,6 +466,7 @@ function describeIssue(i: z.core.$ZodIssue, doc: Document, p: Array<string | num
   const got = node === undefined ? 'nothing' : describeNode(node)
   switch (i.code) {
     case 'invalid_type':
+      if (p[0] === 'steps' && p[2] === 'after' && node !== undefined) return `expected an event ("cli.connected") or a mark, written as in since: ("zw", "zw.2"), got ${got}`
       return node === undefined ? `missing required key (expected ${i.expected})` : `expected ${i.expected}, got ${got}`
     case 'invalid_value':
       return `expected one of ${i.values.map((v) => JSON.stringify(v)).join(', ')}, got ${got}`

@@ -62,6 +62,9 @@ t.test('marks a step cannot wait for: exit 2 material, with file:line:col', asyn
   t.match(issues(steps('nope.2') + EXPECT).join('\n'), /steps\[2\]\.after: "nope\.2" refers to "nope", which no earlier step defines \(run name or socket name\), and is not a mark \(marks: "acc"/)
   t.match(issues(steps('nope.first') + EXPECT).join('\n'), /steps\[2\]\.after: "nope\.first" refers to "nope", which no earlier step defines \(run name or socket name\), and is not a mark \(marks: "acc"/)
   t.match(issues(steps('"reads.0"') + EXPECT).join('\n'), /steps\[2\]\.after: expected an event reference like "cli.connected", or a mark like "zw" or "zw.2"/)
+  t.same(issues(steps('{ mark: reads }') + EXPECT), [
+    'm.yaml:10:12 steps[2].after: expected an event ("cli.connected") or a mark, written as in since: ("zw", "zw.2"), got a mapping',
+  ])
 })
 
 t.test('a step that would wait for itself: its mark is measured on a name it, or a later step, defines', async (t) => {
