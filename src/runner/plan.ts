@@ -104,6 +104,14 @@ export function compilePlan(s: Scenario, t0Us: number, facts: ReadonlyMap<string
   let waitMs = 0
   let waitFor: string | undefined
   const markOf = new Map<string, StepMark>()
+  /** The gate ref of an `after:`/`wait: {for}`: the event, or a mark's own event, or "mark:NAME.N" (the runner triggers it). */
+  const gateOn = (ref: string): string => {
+    const mark = stepMarkOf(ref, s.expect as unknown as Array<Record<string, unknown>>)
+    if (typeof mark !== 'object') return ref
+    if (mark.direct !== undefined) return mark.direct
+    markOf.set(mark.gateRef, mark)
+    return mark.gateRef
+  }
   for (const [index, step] of s.steps.entries()) {
     const target = stepTarget(step)
     if (!target) {
@@ -123,12 +131,9 @@ export function compilePlan(s: Scenario, t0Us: number, facts: ReadonlyMap<string
       gate = { atUs: t0Us + Math.round(step.at * 1000) }
       if (prev && prev.last.host !== target.host && prev.at === step.at) gate = { afterStep: prev.last.planStep }
     } else if (step.after !== undefined) {
-      const mark = stepMarkOf(step.after, s.expect as unknown as Array<Record<string, unknown>>)
-      const on = typeof mark === 'object' ? (mark.direct ?? mark.gateRef) : step.after
-      if (typeof mark === 'object' && mark.direct === undefined) markOf.set(mark.gateRef, mark)
-      gate = { on, delayMs: step.delay ?? 0 }
+      gate = { on: gateOn(step.after), delayMs: step.delay ?? 0 }
     } else if (waitFor !== undefined) {
-      gate = { on: waitFor, delayMs: waitMs }
+      gate = { on: gateOn(waitFor), delayMs: waitMs }
     } else if (prev) {
       gate = { afterStep: prev.last.planStep, delayMs: waitMs }
     } else {

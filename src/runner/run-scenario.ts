@@ -319,8 +319,10 @@ async function play(
   // Steps after a mark (`after: zw.2`): the mark is evaluated as the events come (src/expect/live-marks.ts).
   const stepMarks = new Map<string, StepMark>()
   for (const st of s.steps) {
-    const m = st.after !== undefined ? stepMarkOf(st.after, s.expect as unknown as Array<Record<string, unknown>>) : undefined
-    if (typeof m === 'object') stepMarks.set(st.after as string, m)
+    for (const ref of [st.after, typeof st.wait === 'object' ? st.wait.for : undefined]) {
+      const m = ref !== undefined ? stepMarkOf(ref, s.expect as unknown as Array<Record<string, unknown>>) : undefined
+      if (ref !== undefined && typeof m === 'object') stepMarks.set(ref, m)
+    }
   }
   const reached = new Map<string, number>()
   const reachedWaiters = new Set<() => void>()
@@ -375,7 +377,7 @@ async function play(
           await sleep(w, signal)
         } else if (w) {
           timeline.add({ kind: 'action', t: now, step: i, action: 'wait', detail: `for ${w.for}` })
-          await timeline.waitForEvent(w.for, w.timeout ?? defaultTimeoutMs, signal)
+          await waitForMoment(w.for, w.timeout ?? defaultTimeoutMs)
         }
       } else {
         const impl = ACTION_IMPLS[target.action] as (ctx: StepContext, a: unknown) => Promise<string>

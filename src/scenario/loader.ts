@@ -267,16 +267,18 @@ function checkMeaning(s: Scenario, pos: PosFn): ScenarioIssue[] {
       if (s.duration !== undefined && step.at > s.duration) add([...p, 'at'], `at is after the scenario's duration`)
     }
     const refs: Array<[Array<string | number>, string]> = []
-    const mark = step.after !== undefined ? stepMarkOf(step.after, s.expect as unknown as Array<Record<string, unknown>>) : undefined
-    if (typeof mark === 'string') add([...p, 'after'], mark)
-    else if (mark) {
-      // Its moments must come from names earlier steps define: else the step would wait for itself.
-      for (const n of mark.names) {
-        if (!eventSources.has(n) && !isAcceptedName(n)) add([...p, 'after'], `the mark "${mark.name}" is measured on "${n}", which no earlier step defines: the step would wait for a moment that only it, or a step after it, can bring about`)
-      }
-    } else if (step.after) refs.push([[...p, 'after'], step.after])
+    if (step.after) refs.push([[...p, 'after'], step.after])
     if (step.wait !== undefined && typeof step.wait === 'object') refs.push([[...p, 'wait', 'for'], step.wait.for])
-    for (const [rp, ref] of refs) checkRef(rp, ref)
+    for (const [rp, ref] of refs) {
+      const mark = stepMarkOf(ref, s.expect as unknown as Array<Record<string, unknown>>)
+      if (typeof mark === 'string') add(rp, mark)
+      else if (mark) {
+        // Its moments must come from names earlier steps define: else the step would wait for itself.
+        for (const n of mark.names) {
+          if (!eventSources.has(n) && !isAcceptedName(n)) add(rp, `the mark "${mark.name}" is measured on "${n}", which no earlier step defines: the step would wait for a moment that only it, or a step after it, can bring about`)
+        }
+      } else checkRef(rp, ref)
+    }
 
     const target = stepTarget(step)
     if (!target || !s.hosts[target.host]) return
@@ -325,7 +327,7 @@ function checkMeaning(s: Scenario, pos: PosFn): ScenarioIssue[] {
     if (!ref.includes('.')) {
       add(p, `"${ref}" is neither an event (NAME.EVENT) nor a mark (${markList()})`)
     } else if (!eventSources.has(name) && !procs.has(name) && !sockets.has(name) && !isAcceptedName(name)) {
-      add(p, `"${ref}" refers to "${name}", which no earlier step defines (run name or socket name)${p.includes('after') && MARK_REF_RE.test(ref) ? `, and is not a mark (${markList()})` : ''}`)
+      add(p, `"${ref}" refers to "${name}", which no earlier step defines (run name or socket name)${MARK_REF_RE.test(ref) ? `, and is not a mark (${markList()})` : ''}`)
     }
   }
   function markList(): string {
@@ -466,7 +468,7 @@ function describeIssue(i: z.core.$ZodIssue, doc: Document, p: Array<string | num
   const got = node === undefined ? 'nothing' : describeNode(node)
   switch (i.code) {
     case 'invalid_type':
-      if (p[0] === 'steps' && p[2] === 'after' && node !== undefined) return `expected an event ("cli.connected") or a mark, written as in since: ("zw", "zw.2"), got ${got}`
+      if (p[0] === 'steps' && (p[2] === 'after' || (p[2] === 'wait' && p[3] === 'for')) && node !== undefined) return `expected an event ("cli.connected") or a mark, written as in since: ("zw", "zw.2"), got ${got}`
       return node === undefined ? `missing required key (expected ${i.expected})` : `expected ${i.expected}, got ${got}`
     case 'invalid_value':
       return `expected one of ${i.values.map((v) => JSON.stringify(v)).join(', ')}, got ${got}`
@@ -489,6 +491,7 @@ function describeIssue(i: z.core.$ZodIssue, doc: Document, p: Array<string | num
 function unionExpectation(p: Array<string | number>): string {
   const last = p[p.length - 1]
   if (last === 'iptables' || last === 'ip6tables') return 'a rule (string or list), { name, rule } or { delete: NAME }'
+  if (last === 'wait' && p[0] === 'steps') return 'a duration ("2s") or { for: EVENT or MARK ("cli.error", "zw.2"), timeout }'
   return 'one of the allowed forms'
 }
 

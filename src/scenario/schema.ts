@@ -55,15 +55,6 @@ export const HostActions = z
 
 export type HostActions = z.output<typeof HostActions>
 
-/** `wait: 2s` or `wait: { for: nc.exited, timeout: 70s }`: a step on no host. */
-export const WaitAction = z.union([
-  Duration,
-  z.object({
-    for: EventRef.meta({ description: 'the event to wait for', examples: ['nc.exited', 'cli.connected'] }),
-    timeout: Duration.optional().meta({ description: 'how long to wait for it (default: the run\'s duration)', examples: ['70s'] }),
-  }).strict(),
-])
-
 /** Mark references: NAME (its first moment), NAME.first, NAME.last, NAME.N (the nth, from 1). */
 export const MARK_REF_RE = /^([A-Za-z][A-Za-z0-9_-]{0,31})(?:\.(first|last|[1-9]\d*))?$/
 
@@ -80,6 +71,15 @@ export const StepAfterRef = z
     description: 'run the step when this happens (plus `delay`): an event NAME.EVENT, or a mark set by an event or process expectation (`mark:`): NAME (its first moment) or NAME.N (its nth)',
     examples: ['cli.connected', 'nc.exited', 'zero-window', 'reads.3'],
   })
+
+/** `wait: 2s` or `wait: { for: nc.exited, timeout: 70s }` (an event or a mark): a step on no host. */
+export const WaitAction = z.union([
+  Duration,
+  z.object({
+    for: StepAfterRef.meta({ description: 'the event to wait for (NAME.EVENT), or a mark set by an event or process expectation (NAME, NAME.N)', examples: ['nc.exited', 'cli.connected', 'reads.3'] }),
+    timeout: Duration.optional().meta({ description: 'how long to wait for it (default: the run\'s duration)', examples: ['70s'] }),
+  }).strict(),
+])
 
 /**
  * A step: when (`at` a time since t0, or `after` an event or mark plus `delay`; neither

@@ -105,6 +105,18 @@ ${EXPECT}`, 'm.yaml')
   t.same([...(p.markRefs.get('mark:reads.2')?.hosts ?? [])], ['server'])
 })
 
+t.test('wait: { for: MARK } takes marks as after: does', async (t) => {
+  t.same(issues(`  - wait: { for: reads.2, timeout: 5s }\n  - server: { close: { socket: conn } }\n  - at: 5s\n    client: { run: { name: pr, cmd: ["true"] } }\n${EXPECT}`), [])
+  t.match(issues(`  - wait: { for: syn }\n  - server: { close: { socket: conn } }\n${EXPECT}`).join('\n'), /m\.yaml:10:18 steps\[2\]\.wait\.for: a step cannot wait for the mark "syn": it is set by a packets expectation/)
+  t.match(issues(`  - wait: { for: { mark: reads } }\n  - server: { close: { socket: conn } }\n${EXPECT}`).join('\n'), /steps\[2\]\.wait: expected a duration \("2s"\) or \{ for: EVENT or MARK \("cli\.error", "zw\.2"\), timeout \}, got a mapping/)
+  const { scenario } = parseScenario(`${head}  - at: 200ms\n    client: { run: { name: pr, cmd: ["true"] } }\n  - wait: { for: reads.2 }\n  - wait: 100ms\n  - server: { close: { socket: conn } }\n  - wait: { for: gone }\n  - server: { send: { socket: conn, data: "x" } }\n${EXPECT}`, 'm.yaml')
+  const facts = new Map([['client', { addr: '198.18.0.1', ifname: 'eth0' }], ['server', { addr: '198.18.0.2', ifname: 'eth0' }]])
+  const hosts = new Map([['client', { ifnames: ['eth0'] }], ['server', { ifnames: ['eth0'] }]])
+  const p = compilePlan(scenario, 0, facts, hosts)
+  t.same(p.steps.filter((c) => c.sub === 0).slice(3).map((c) => c.gate), [{ on: 'mark:reads.2', delayMs: 100 }, { on: 'pr.exited', delayMs: 0 }])
+  t.same([...p.markRefs.keys()], ['mark:reads.2'])
+})
+
 t.test('stepMarkOf: direct gates only for exactly the first SRC.TYPE, or a process exit', async (t) => {
   const ex = (body: string): Array<Record<string, unknown>> => (parseScenario(`${head}  - at: 200ms\n    client: { run: { name: pr, cmd: ["true"] } }\n${body}`, 'm.yaml').scenario.expect as unknown as Array<Record<string, unknown>>)
   const list = ex(EXPECT)
