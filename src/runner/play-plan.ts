@@ -17,7 +17,7 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import type { AgentEvent, RelayCommand } from '../agent/index.js'
-import type { ExpectationResult } from '../expect/index.js'
+import { DEFAULT_TOLERANCE, type ExpectationResult } from '../expect/index.js'
 import { LiveMarks, type LiveMarkContext } from '../expect/live-marks.js'
 import { parseSaveCounters, type IptablesCmd } from '../faults/iptables.js'
 import { secondsSince, nowUs } from '../recorder/records.js'
@@ -264,7 +264,7 @@ export async function playPlan(o: PlayPlanOptions): Promise<PlayPlanResult> {
   // triggered on the waiting agents with the mark's own time (they add the delay on their clocks).
   if (plan.markRefs.size > 0) {
     const live = new LiveMarks(s.expect, [...plan.markRefs.values()].map((m) => m.mark), o.markContext ?? {
-      hosts: new Map(), tolerance: { floorMs: 50, percent: 10 }, kernel: '', hasSysctl: () => false,
+      hosts: new Map(), tolerance: DEFAULT_TOLERANCE, kernel: '', hasSysctl: () => false,
     })
     unlisten.push(timeline.onAdd((r) => {
       for (const { ref, t } of live.add(r)) {

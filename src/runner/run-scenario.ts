@@ -301,7 +301,7 @@ async function play(
   } else {
     extra = await playFromRunner()
   }
-  /** What the marks steps wait for are evaluated with, as the run goes (the same as at the end, but the records). */
+  /** The context the marks that steps wait for are evaluated in as the run goes: the end-of-run one, less the records. */
   function markContext(): LiveMarkContext {
     return {
       hosts: hostAddrs,
