@@ -1,6 +1,8 @@
 // Compile a scenario's steps into one plan per host for the agents
 // (agent/plan.c): each step becomes one or more agent commands behind a gate,
-// an absolute CLOCK_REALTIME deadline (`at:`), an event (`after:`, `wait: {for}`)
+// an absolute CLOCK_REALTIME deadline (`at:`), an event (`after:`, `wait: {for}`),
+// a mark (`after: NAME[.N]`: the event itself when the mark is just the first
+// SRC.TYPE, else "mark:NAME.N", which the runner triggers: markRefs)
 // or the end of an earlier step (a step with neither, or after `wait: DURATION`).
 // The agents fire them on their own clocks; the runner only relays what crosses
 // hosts. Pure: no process is touched here (play-plan.ts plays the result).
@@ -20,6 +22,7 @@ import { actionOf, type AgentHostCaps, type PlanStepRole } from '../actions/inde
 import type { AgentCommand, PlanGate } from '../agent/index.js'
 import { toDeleteArgv, type IptablesCmd } from '../faults/iptables.js'
 import { stepTarget } from '../scenario/loader.js'
+import { stepMarkOf, type StepMark } from '../scenario/marks.js'
 import type { ActionName, Scenario } from '../scenario/schema.js'
 import type { HostFacts } from '../scenario/template.js'
 import { formatMs } from '../util/duration.js'
@@ -66,6 +69,13 @@ export interface CompiledPlan {
   eventRefs: Map<string, Set<string>>
   /** Plan step K -> hosts (other than K's) waiting for K to be done. */
   stepRefs: Map<number, Set<string>>
+  /**
+   * Marks steps wait for that no agent event opens by itself ("mark:NAME.N"):
+   * the runner evaluates them as the events come (src/expect/live-marks.ts)
+   * and triggers the waiting hosts with the mark's own time. A mark that is
+   * exactly the first event SRC.TYPE is gated on that event instead (eventRefs).
+   */
+  markRefs: Map<string, { mark: StepMark; hosts: Set<string> }>
 }
 
 /** What the compiler needs to know of a host. */
@@ -93,6 +103,15 @@ export function compilePlan(s: Scenario, t0Us: number, facts: ReadonlyMap<string
   let prev: { last: CompiledStep; at: number | undefined } | undefined
   let waitMs = 0
   let waitFor: string | undefined
+  const markOf = new Map<string, StepMark>()
+  /** The gate ref of an `after:`/`wait: {for}`: the event, or a mark's own event, or "mark:NAME.N" (the runner triggers it). */
+  const gateOn = (ref: string): string => {
+    const mark = stepMarkOf(ref, s.expect as unknown as Array<Record<string, unknown>>)
+    if (typeof mark !== 'object') return ref
+    if (mark.direct !== undefined) return mark.direct
+    markOf.set(mark.gateRef, mark)
+    return mark.gateRef
+  }
   for (const [index, step] of s.steps.entries()) {
     const target = stepTarget(step)
     if (!target) {
@@ -112,9 +131,9 @@ export function compilePlan(s: Scenario, t0Us: number, facts: ReadonlyMap<string
       gate = { atUs: t0Us + Math.round(step.at * 1000) }
       if (prev && prev.last.host !== target.host && prev.at === step.at) gate = { afterStep: prev.last.planStep }
     } else if (step.after !== undefined) {
-      gate = { on: step.after, delayMs: step.delay ?? 0 }
+      gate = { on: gateOn(step.after), delayMs: step.delay ?? 0 }
     } else if (waitFor !== undefined) {
-      gate = { on: waitFor, delayMs: waitMs }
+      gate = { on: gateOn(waitFor), delayMs: waitMs }
     } else if (prev) {
       gate = { afterStep: prev.last.planStep, delayMs: waitMs }
     } else {
@@ -150,12 +169,15 @@ export function compilePlan(s: Scenario, t0Us: number, facts: ReadonlyMap<string
   const hostOfStep = new Map(steps.map((c) => [c.planStep, c.host]))
   const eventRefs = new Map<string, Set<string>>()
   const stepRefs = new Map<number, Set<string>>()
+  const markRefs = new Map<string, { mark: StepMark; hosts: Set<string> }>()
   for (const c of steps) {
     const g = c.gate
-    if ('on' in g) eventRefs.set(g.on, (eventRefs.get(g.on) ?? new Set()).add(c.host))
+    const mark = 'on' in g ? markOf.get(g.on) : undefined
+    if (mark) markRefs.set(mark.gateRef, { mark, hosts: (markRefs.get(mark.gateRef)?.hosts ?? new Set()).add(c.host) })
+    else if ('on' in g) eventRefs.set(g.on, (eventRefs.get(g.on) ?? new Set()).add(c.host))
     if ('afterStep' in g && hostOfStep.get(g.afterStep) !== c.host) stepRefs.set(g.afterStep, (stepRefs.get(g.afterStep) ?? new Set()).add(c.host))
   }
-  return { steps, waits, byHost, eventRefs, stepRefs }
+  return { steps, waits, byHost, eventRefs, stepRefs, markRefs }
 }
 
 /** Resolve `@delete NAME` argvs against the rules the plan adds (file order): a delete removes what its named rule added. */

@@ -17,7 +17,8 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import type { AgentEvent, RelayCommand } from '../agent/index.js'
-import type { ExpectationResult } from '../expect/index.js'
+import { DEFAULT_TOLERANCE, type ExpectationResult } from '../expect/index.js'
+import { LiveMarks, type LiveMarkContext } from '../expect/live-marks.js'
 import { parseSaveCounters, type IptablesCmd } from '../faults/iptables.js'
 import { secondsSince, nowUs } from '../recorder/records.js'
 import type { Timeline } from '../recorder/timeline.js'
@@ -47,6 +48,8 @@ export interface PlayPlanOptions {
    * runner relays.
    */
   relayDir?: string | undefined
+  /** What the runner needs to evaluate the marks steps wait for (plan.markRefs) as the events come. */
+  markContext?: LiveMarkContext | undefined
 }
 
 export interface PlayPlanResult {
@@ -260,6 +263,20 @@ export async function playPlan(o: PlayPlanOptions): Promise<PlayPlanResult> {
     }))
   }
 
+  // Steps after a mark the agents cannot see by themselves: evaluated here as the events come, then
+  // triggered on the waiting agents with the mark's own time (they add the delay on their clocks).
+  if (plan.markRefs.size > 0) {
+    const live = new LiveMarks(s.expect, [...plan.markRefs.values()].map((m) => m.mark), o.markContext ?? {
+      hosts: new Map(), tolerance: DEFAULT_TOLERANCE, kernel: '', hasSysctl: () => false,
+    })
+    unlisten.push(timeline.onAdd((r) => {
+      for (const { ref, t } of live.add(r)) {
+        const tUs = Math.round(timeline.t0Us + t * 1e6)
+        for (const h of plan.markRefs.get(ref)?.hosts ?? []) void agents.get(h)?.send({ op: 'trigger', ref, tUs }).catch(() => undefined)
+      }
+    }))
+  }
+
   const ruleHosts = new Set<`${IptablesCmd}:${string}`>()
   for (const c of plan.steps) if (c.iptables && c.role === 'command') ruleHosts.add(`${c.iptables}:${c.host}`)
 
@@ -335,7 +352,8 @@ export async function playPlan(o: PlayPlanOptions): Promise<PlayPlanResult> {
     const step = s.steps[c.index]
     const pos = loaded.stepPos[c.index]
     const gate = c.gate
-    const why = 'on' in gate ? `${gate.on} never happened` : 'afterStep' in gate ? `step ${Math.floor(gate.afterStep / STEP_STRIDE)} never finished` : 'its time never came'
+    const mark = 'on' in gate ? plan.markRefs.get(gate.on)?.mark : undefined
+    const why = mark ? (mark.pick === 'first' ? `the mark ${mark.name} was never reached` : `the mark ${mark.name} never reached its moment #${mark.pick}`) : 'on' in gate ? `${gate.on} never happened` : 'afterStep' in gate ? `step ${Math.floor(gate.afterStep / STEP_STRIDE)} never finished` : 'its time never came'
     extra.push({
       index: -1 - c.index, kind: 'step', status: 'fail', description: `step ${c.index} could not run`,
       expected: step?.after ? `${step.after} happens` : 'the step runs', measured: `${why} (before the end at ${secondsSince(t0Us, nowUs()).toFixed(3)}s)`,

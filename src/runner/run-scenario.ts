@@ -11,6 +11,8 @@ import { newLabId, type Backend, type Host, type HostSpec, type Lab, type Proc }
 import { loadScenarioKernelFacts, type KernelFacts } from './kernel.js'
 import type { LoadedScenario } from '../scenario/loader.js'
 import { stepTarget } from '../scenario/loader.js'
+import { stepMarkOf, type StepMark } from '../scenario/marks.js'
+import { LiveMarks, type LiveMarkContext } from '../expect/live-marks.js'
 import type { HostFacts } from '../scenario/template.js'
 import { nowUs, secondsSince, type EventRecord } from '../recorder/records.js'
 import { Timeline } from '../recorder/timeline.js'
@@ -293,15 +295,67 @@ async function play(
       idleTimeoutMs: Math.max(...s.steps.map((st) => st.timeout ?? (typeof st.wait === 'object' ? (st.wait.timeout ?? 0) : 0)), 60_000),
       lingerMs: END_LINGER_MS,
       relayDir: opts.backend.name === 'netns' ? await relayDirFor(labId, td) : undefined,
+      markContext: markContext(),
     })
     extra = planned.extra
   } else {
     extra = await playFromRunner()
   }
+  /** The context the marks that steps wait for are evaluated in as the run goes: the end-of-run one, less the records. */
+  function markContext(): LiveMarkContext {
+    return {
+      hosts: hostAddrs,
+      tolerance: { ...DEFAULT_TOLERANCE, ...opts.tolerance, ...toleranceRule(s.tolerance) },
+      kernel: kernel.release,
+      hasSysctl: kernel.hasSysctl,
+      sysctlValues: kernel.sysctlValues,
+    }
+  }
   /** The runner plays the steps itself (hosts where the agent cannot, or TCPLAB_PLAYER=runner): steps bend with the runner's load. */
   async function playFromRunner(): Promise<ExpectationResult[]> {
   const extra: ExpectationResult[] = []
   const defaultTimeoutMs = Math.max(s.duration ?? 0, 60_000)
+
+  // Steps after a mark (`after: zw.2`): the mark is evaluated as the events come (src/expect/live-marks.ts).
+  const stepMarks = new Map<string, StepMark>()
+  for (const st of s.steps) {
+    for (const ref of [st.after, typeof st.wait === 'object' ? st.wait.for : undefined]) {
+      const m = ref !== undefined ? stepMarkOf(ref, s.expect as unknown as Array<Record<string, unknown>>) : undefined
+      if (ref !== undefined && typeof m === 'object') stepMarks.set(ref, m)
+    }
+  }
+  const reached = new Map<string, number>()
+  const reachedWaiters = new Set<() => void>()
+  if (stepMarks.size > 0) {
+    const live = new LiveMarks(s.expect, stepMarks.values(), markContext())
+    const refOf = new Map([...stepMarks].map(([after, m]) => [m.gateRef, after]))
+    timeline.onAdd((r) => {
+      for (const { ref, t } of live.add(r)) reached.set(refOf.get(ref) ?? ref, t)
+      for (const w of [...reachedWaiters]) w()
+    })
+  }
+  /** Seconds since t0 of an event or a mark's moment, once it happens. */
+  async function waitForMoment(after: string, timeoutMs: number): Promise<number> {
+    if (!stepMarks.has(after)) return timeline.waitForEvent(after, timeoutMs, signal)
+    const limitUs = nowUs() + timeoutMs * 1000
+    for (;;) {
+      const t = reached.get(after)
+      if (t !== undefined) return t
+      if (nowUs() >= limitUs) throw new TimeoutError(`waited ${timeoutMs / 1000}s for the mark ${after}, which was not reached`)
+      await new Promise<void>((resolve, reject) => {
+        const done = (): void => {
+          clearTimeout(timer)
+          reachedWaiters.delete(done)
+          signal.removeEventListener('abort', done)
+          if (signal.aborted) reject(new InterruptedError())
+          else resolve()
+        }
+        const timer = setTimeout(done, Math.max(1, (limitUs - nowUs()) / 1000))
+        reachedWaiters.add(done)
+        signal.addEventListener('abort', done, { once: true })
+      })
+    }
+  }
 
   // Play the steps in order.
   let lastStepEndT = 0
@@ -310,7 +364,7 @@ async function play(
       if (step.at !== undefined) {
         await sleepUntil(t0Us, step.at, signal)
       } else if (step.after !== undefined) {
-        const t = await timeline.waitForEvent(step.after, step.timeout ?? defaultTimeoutMs, signal)
+        const t = await waitForMoment(step.after, step.timeout ?? defaultTimeoutMs)
         await sleepUntil(t0Us, t * 1000 + (step.delay ?? 0), signal)
       }
       const target = stepTarget(step)
@@ -323,7 +377,7 @@ async function play(
           await sleep(w, signal)
         } else if (w) {
           timeline.add({ kind: 'action', t: now, step: i, action: 'wait', detail: `for ${w.for}` })
-          await timeline.waitForEvent(w.for, w.timeout ?? defaultTimeoutMs, signal)
+          await waitForMoment(w.for, w.timeout ?? defaultTimeoutMs)
         }
       } else {
         const impl = ACTION_IMPLS[target.action] as (ctx: StepContext, a: unknown) => Promise<string>

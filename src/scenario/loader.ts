@@ -9,7 +9,7 @@ import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, ty
 import type { z } from 'zod'
 import { ScenarioError, type ScenarioIssue, type SourcePos } from '../util/errors.js'
 import { actionOf, Scenario, type ActionName, type HostActions, type Step } from './schema.js'
-import { evaluationOrder } from './marks.js'
+import { evaluationOrder, stepMarkOf } from './marks.js'
 import { MARK_REF_RE, SYSCTL_GUARD_RE } from './schema.js'
 import { findPlaceholders } from './template.js'
 import { excerptOf, MAX_ALIASES, MAX_DEPTH, MAX_FILE_BYTES, quoteExcerpt } from './limits.js'
@@ -260,7 +260,7 @@ function checkMeaning(s: Scenario, pos: PosFn): ScenarioIssue[] {
     if (hostKeys.length === 0 && step.wait === undefined) add(p, `expected a host key (${hostList}) with an action, or wait`)
     if (hostKeys.length > 0 && step.wait !== undefined) add([...p, 'wait'], 'wait is a step of its own; move it to a separate step')
     if (step.at !== undefined && step.after !== undefined) add([...p, 'after'], 'use either at or after, not both')
-    if (step.delay !== undefined && step.after === undefined) add([...p, 'delay'], 'delay only applies to after: EVENT')
+    if (step.delay !== undefined && step.after === undefined) add([...p, 'delay'], 'delay only applies to after: EVENT or MARK')
     if (step.at !== undefined) {
       if (step.at < lastAtMs) add([...p, 'at'], `steps run in order: at ${step.at}ms is earlier than a previous step's at ${lastAtMs}ms`)
       lastAtMs = step.at
@@ -269,7 +269,16 @@ function checkMeaning(s: Scenario, pos: PosFn): ScenarioIssue[] {
     const refs: Array<[Array<string | number>, string]> = []
     if (step.after) refs.push([[...p, 'after'], step.after])
     if (step.wait !== undefined && typeof step.wait === 'object') refs.push([[...p, 'wait', 'for'], step.wait.for])
-    for (const [rp, ref] of refs) checkRef(rp, ref)
+    for (const [rp, ref] of refs) {
+      const mark = stepMarkOf(ref, s.expect as unknown as Array<Record<string, unknown>>)
+      if (typeof mark === 'string') add(rp, mark)
+      else if (mark) {
+        // Its moments must come from names earlier steps define: else the step would wait for itself.
+        for (const n of mark.names) {
+          if (!eventSources.has(n) && !isAcceptedName(n)) add(rp, `the mark "${mark.name}" is measured on "${n}", which no earlier step defines: the step would wait for a moment that only it, or a step after it, can bring about`)
+        }
+      } else checkRef(rp, ref)
+    }
 
     const target = stepTarget(step)
     if (!target || !s.hosts[target.host]) return
@@ -315,9 +324,15 @@ function checkMeaning(s: Scenario, pos: PosFn): ScenarioIssue[] {
 
   function checkRef(p: Array<string | number>, ref: string): void {
     const name = ref.slice(0, ref.lastIndexOf('.'))
-    if (!eventSources.has(name) && !procs.has(name) && !sockets.has(name) && !isAcceptedName(name)) {
-      add(p, `"${ref}" refers to "${name}", which no earlier step defines (run name or socket name)`)
+    if (!ref.includes('.')) {
+      add(p, `"${ref}" is neither an event (NAME.EVENT) nor a mark (${markList()})`)
+    } else if (!eventSources.has(name) && !procs.has(name) && !sockets.has(name) && !isAcceptedName(name)) {
+      add(p, `"${ref}" refers to "${name}", which no earlier step defines (run name or socket name)${MARK_REF_RE.test(ref) ? `, and is not a mark (${markList()})` : ''}`)
     }
+  }
+  function markList(): string {
+    const names = [...new Set(s.expect.map((e) => (Object.values(e).find((v) => v !== undefined) as { mark?: unknown }).mark).filter((m): m is string => typeof m === 'string'))]
+    return names.length ? `marks: ${names.map((m) => `"${m}"`).join(', ')}` : 'no expectation sets one with mark:'
   }
   function checkHostPort(p: Array<string | number>, hp: string): void {
     const h = hp.slice(0, hp.lastIndexOf(':'))
@@ -453,6 +468,7 @@ function describeIssue(i: z.core.$ZodIssue, doc: Document, p: Array<string | num
   const got = node === undefined ? 'nothing' : describeNode(node)
   switch (i.code) {
     case 'invalid_type':
+      if (p[0] === 'steps' && (p[2] === 'after' || (p[2] === 'wait' && p[3] === 'for')) && node !== undefined) return `expected an event ("cli.connected") or a mark, written as in since: ("zw", "zw.2"), got ${got}`
       return node === undefined ? `missing required key (expected ${i.expected})` : `expected ${i.expected}, got ${got}`
     case 'invalid_value':
       return `expected one of ${i.values.map((v) => JSON.stringify(v)).join(', ')}, got ${got}`
@@ -475,6 +491,7 @@ function describeIssue(i: z.core.$ZodIssue, doc: Document, p: Array<string | num
 function unionExpectation(p: Array<string | number>): string {
   const last = p[p.length - 1]
   if (last === 'iptables' || last === 'ip6tables') return 'a rule (string or list), { name, rule } or { delete: NAME }'
+  if (last === 'wait' && p[0] === 'steps') return 'a duration ("2s") or { for: EVENT or MARK ("cli.error", "zw.2"), timeout }'
   return 'one of the allowed forms'
 }
 

@@ -57,3 +57,102 @@ export function evaluationOrder(bodies: ReadonlyArray<Record<string, unknown>>):
   return cycle ? { order: bodies.map((_, i) => i), cycle } : { order }
 }
 
+
+// ---------------------------------------------------------------------------
+// Steps after a mark (`after: zw`, `after: zw.2` plus `delay:`). A step fires
+// during the run, so its mark must be known as it happens: marks set by
+// `event` and `process` expectations are (their moments are agent events);
+// marks on packets, ss rows and state transitions are not (captures are read,
+// and ss rows matched to socket names, when the run ends).
+
+/** The expectation kinds whose marks a step can wait for, and why the others cannot be. */
+export const LIVE_MARK_KINDS: ReadonlySet<string> = new Set(['event', 'process'])
+const NOT_LIVE_WHY: Record<string, string> = {
+  packets: 'packets are matched from the captures when the run ends, not as they happen',
+  ss: 'ss rows are matched to socket names and selectors when the run ends, not as they happen',
+  states: 'state transitions are dated from the samples when the run ends, not as they happen',
+}
+
+/** Kind and body of an expectation as written (`{ event: {...} }`). */
+function kindAndBody(e: Record<string, unknown>): [string, Record<string, unknown>] {
+  const k = Object.keys(e).find((x) => e[x] !== undefined) ?? ''
+  return [k, (e[k] ?? {}) as Record<string, unknown>]
+}
+
+export interface StepMark {
+  name: string
+  /** 'first' or the nth moment (1-based). */
+  pick: 'first' | number
+  /** The canonical ref of the moment for the agents' gates: "mark:NAME.first", "mark:NAME.3". */
+  gateRef: string
+  /** The socket and process names its moments are measured on (setters and, through `since:`, the marks and events they count from). */
+  names: Set<string>
+  /** Indices of the expectations involved (setters of this mark and of the marks they measure since), in evaluation order. */
+  setters: number[]
+  /** Where the agent can open the gate on its own event: "SRC.TYPE" (a mark that is exactly the first such event); else undefined (the runner evaluates it live). */
+  direct?: string | undefined
+}
+
+/**
+ * What a step's `after: REF` waits for when REF names a mark (`declared`: the
+ * marks the expectations set), or a reason it cannot (a load error); undefined
+ * when REF is not a mark (an event reference).
+ */
+export function stepMarkOf(ref: string, expect: ReadonlyArray<Record<string, unknown>>): StepMark | string | undefined {
+  const m = MARK_REF_RE.exec(ref)
+  const pairs = expect.map(kindAndBody)
+  const bodies = pairs.map(([, b]) => b)
+  const marks = declaredMarks(bodies)
+  if (!m || !marks.has(m[1] as string)) return undefined
+  const name = m[1] as string
+  if (m[2] === 'last') return `a step cannot wait for ${ref}: the last moment of a mark is known only when the run ends; wait for ${name} (its first moment) or ${name}.N (the nth)`
+  const pick: 'first' | number = m[2] === undefined || m[2] === 'first' ? 'first' : Number(m[2])
+  const names = new Set<string>()
+  const involved = new Set<number>()
+  const seen = new Set<string>()
+  const visit = (mark: string, via: string): string | undefined => {
+    if (seen.has(mark)) return undefined
+    seen.add(mark)
+    for (const i of marks.get(mark) ?? []) {
+      const [kind, body] = pairs[i] as [string, Record<string, unknown>]
+      if (!LIVE_MARK_KINDS.has(kind)) {
+        return `a step cannot wait for the mark "${mark}"${via}: it is set by a ${kind} expectation (#${i + 1}), and ${NOT_LIVE_WHY[kind] ?? 'it is known only when the run ends'}. A step can wait for marks of event and process expectations (agent events, seen as they happen); for a socket reaching a state, name it under sockets: and wait for NAME.seen`
+      }
+      involved.add(i)
+      const src = kind === 'process' ? body.name : (body.socket ?? body.source)
+      if (typeof src === 'string') names.add(src)
+      for (const r of referencesOf(body)) {
+        const rm = MARK_REF_RE.exec(r)
+        if (rm && marks.has(rm[1] as string)) {
+          if (rm[2] === 'last') return `a step cannot wait for the mark "${mark}"${via}: expectation #${i + 1} measures it since ${r}, whose last moment is known only when the run ends`
+          const why = visit(rm[1] as string, ` (through "${mark}", measured since ${r})`)
+          if (why !== undefined) return why
+        } else if (r.includes('.')) names.add(r.slice(0, r.lastIndexOf('.')))
+      }
+    }
+    return undefined
+  }
+  const why = visit(name, '')
+  if (why !== undefined) return why
+  const order = evaluationOrder(bodies).order.filter((i) => involved.has(i))
+  return { name, pick, gateRef: `mark:${name}.${pick}`, names, setters: order, direct: directRef(name, pick, pairs, marks) }
+}
+
+/** Keys of an event/process expectation that do not change which moments it marks. */
+const NEUTRAL_KEYS = new Set(['mark', 'description', 'count', 'tolerance'])
+
+/** "SRC.TYPE" when the mark is exactly the first event SRC.TYPE of the run (one setter, no filter, window or guard). */
+function directRef(name: string, pick: 'first' | number, pairs: ReadonlyArray<[string, Record<string, unknown>]>, marks: Map<string, number[]>): string | undefined {
+  const setters = marks.get(name) ?? []
+  if (pick !== 'first' || setters.length !== 1) return undefined
+  const [kind, body] = pairs[setters[0] as number] as [string, Record<string, unknown>]
+  const rest = Object.keys(body).filter((k) => body[k] !== undefined && !NEUTRAL_KEYS.has(k))
+  if (kind === 'event') {
+    const src = body.socket ?? body.source
+    const plain = rest.every((k) => k === 'socket' || k === 'source' || k === 'type')
+    return plain && typeof src === 'string' && typeof body.type === 'string' ? `${src}.${body.type}` : undefined
+  }
+  // A process marks its exit, whatever exit code or output it is checked for.
+  if (kind === 'process') return rest.every((k) => ['name', 'exit', 'stdout', 'stderr'].includes(k)) && typeof body.name === 'string' ? `${body.name}.exited` : undefined
+  return undefined
+}

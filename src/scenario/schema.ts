@@ -55,25 +55,42 @@ export const HostActions = z
 
 export type HostActions = z.output<typeof HostActions>
 
-/** `wait: 2s` or `wait: { for: nc.exited, timeout: 70s }`: a step on no host. */
+/** Mark references: NAME (its first moment), NAME.first, NAME.last, NAME.N (the nth, from 1). */
+export const MARK_REF_RE = /^([A-Za-z][A-Za-z0-9_-]{0,31})(?:\.(first|last|[1-9]\d*))?$/
+
+/**
+ * What a step's `after:` waits for: an event (NAME.EVENT) or a mark that an
+ * event or process expectation sets (NAME: its first moment, NAME.N: its nth).
+ */
+export const StepAfterRef = z
+  .string()
+  .refine((v) => EventRef.safeParse(v).success || MARK_REF_RE.test(v), {
+    message: 'expected an event reference like "cli.connected", or a mark like "zw" or "zw.2"',
+  })
+  .meta({
+    description: 'run the step when this happens (plus `delay`): an event NAME.EVENT, or a mark set by an event or process expectation (`mark:`): NAME (its first moment) or NAME.N (its nth)',
+    examples: ['cli.connected', 'nc.exited', 'zero-window', 'reads.3'],
+  })
+
+/** `wait: 2s` or `wait: { for: nc.exited, timeout: 70s }` (an event or a mark): a step on no host. */
 export const WaitAction = z.union([
   Duration,
   z.object({
-    for: EventRef.meta({ description: 'the event to wait for', examples: ['nc.exited', 'cli.connected'] }),
+    for: StepAfterRef.meta({ description: 'the event to wait for (NAME.EVENT), or a mark set by an event or process expectation (NAME, NAME.N)', examples: ['nc.exited', 'cli.connected', 'reads.3'] }),
     timeout: Duration.optional().meta({ description: 'how long to wait for it (default: the run\'s duration)', examples: ['70s'] }),
   }).strict(),
 ])
 
 /**
- * A step: when (`at` a time since t0, or `after` an event plus `delay`; neither
+ * A step: when (`at` a time since t0, or `after` an event or mark plus `delay`; neither
  * means right after the previous step) and, under the host's name, what.
  */
 export const Step = z
   .object({
     at: Duration.optional().meta({ description: 'when the step runs: this long after t0 (the start of the timeline)', examples: ['0s', '1.5s'] }),
-    after: EventRef.optional().meta({ description: 'run the step when this event happens (plus `delay`)', examples: ['cli.connected', 'nc.exited'] }),
-    delay: Duration.optional().meta({ description: 'with `after`: this long after the event', examples: ['500ms'] }),
-    timeout: Duration.optional().meta({ description: 'how long to wait for the `after` event (default: the run\'s duration)', examples: ['10s'] }),
+    after: StepAfterRef.optional(),
+    delay: Duration.optional().meta({ description: 'with `after`: this long after the event or mark', examples: ['500ms'] }),
+    timeout: Duration.optional().meta({ description: 'how long to wait for the `after` event or mark (default: the run\'s duration)', examples: ['10s'] }),
     wait: WaitAction.optional().meta({ description: 'a step on no host: wait this long, or `{ for: EVENT, timeout }`', examples: ['2s', { for: 'nc.exited', timeout: '70s' }] }),
   })
   .catchall(HostActions)
@@ -119,9 +136,6 @@ export const When = z
     noSysctl: SysctlGuard.optional().meta({ description: 'applies when the sysctl does not exist (KEY), or its value in force does not satisfy KEY=VALUE, ...', examples: ['net.ipv4.tcp_syn_linear_timeouts'] }),
   })
   .strict()
-
-/** Mark references: NAME (its first moment), NAME.first, NAME.last, NAME.N (the nth, from 1). */
-export const MARK_REF_RE = /^([A-Za-z][A-Za-z0-9_-]{0,31})(?:\.(first|last|[1-9]\d*))?$/
 
 /** `mark: NAME`: names the moments an expectation matched, for `since:` in other expectations. */
 export const MarkName = Name.meta({

@@ -21,6 +21,7 @@ export const FIXTURE_NAMES = [
   'seed-syn-drop-timeout',
   'zero-window',
   'naming-orphan-reuse',
+  'step-after-mark',
 ] as const
 export type FixtureName = (typeof FIXTURE_NAMES)[number]
 
