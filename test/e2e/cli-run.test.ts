@@ -7,8 +7,9 @@
 //   timedOut, E_TIMEOUT naming file:line), exit 1, nothing left behind;
 // - --repeat 3: three results directories and a flake summary (pass rate and
 //   delta spread per expectation) on stdout and in flake.json;
-// - summary.json and verdict.json of these real runs match their published
-//   JSON Schemas (schema/summary.schema.json, schema/verdict.schema.json);
+// - summary.json, verdict.json and the jsonl lines of these real runs match
+//   their published JSON Schemas (schema/summary.schema.json,
+//   schema/verdict.schema.json, schema/jsonl.schema.json);
 // - --list and --grep: what would run, without a lab.
 
 import t from 'tap'
@@ -24,6 +25,7 @@ const readJson = (f: string): Record<string, unknown> => JSON.parse(readFileSync
 const ajv = new Ajv2020({ strict: false, allErrors: true })
 const validateVerdict = ajv.compile(readJson('schema/verdict.schema.json'))
 const validateSummary = ajv.compile(readJson('schema/summary.schema.json'))
+const validateLine = ajv.compile(readJson('schema/jsonl.schema.json')) // refers to the two above by $id
 
 /** summary.json as the run's end writes it: present and not the provisional one (which says `interrupted` until the run ends). */
 function isFinalSummary(file: string): boolean {
@@ -107,6 +109,8 @@ if (skip) {
     t.ok(connect !== undefined && (connect.t as number) >= 0.2 && (connect.t as number) - 0.2 < 0.1, `and ran then (t ${connect?.t})`)
     t.ok(tiny.some((e) => e.event === 'endpoint' && e.source === 'cli' && e.type === 'connected'), 'the connect() result')
     t.ok(events.every((e) => e.formatVersion === 1), 'every event has formatVersion')
+    const invalid = events.filter((e) => !validateLine(e))
+    t.same(invalid, [], `every line matches schema/jsonl.schema.json ${ajv.errorsText(validateLine.errors)}`)
     t.match(stderr, /RUN +e2e-cli-/, 'progress on stderr')
     t.match(stderr, /\n2 scenarios: 1 passed, 0 failed, 1 errors/, 'the summary line on stderr')
     for (const e of events) if (e.verdict) t.ok(validateVerdict(e.verdict), `the event's verdict matches verdict.schema.json ${ajv.errorsText(validateVerdict.errors)}`)

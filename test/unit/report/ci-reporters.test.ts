@@ -90,7 +90,7 @@ t.test('jsonl: in-scenario lines as the timeline fills (steps, endpoint events, 
   r.onScenarioRecord?.(strict, recs.find((x) => x.kind === 'action' && x.lateMs !== undefined) as ActionRecord, t0Us)
   t.match(lines().at(-1), { event: 'late', name: 'errno-shut-rd', step: 0, lateMs: 12.472, toleranceMs: 10 }, 'a step later than the tolerance floor')
 
-  r.onScenarioEnd?.(v, s)
+  r.onScenarioEnd?.({ formatVersion: 1, ...v }, s) // recorded before verdict.json had formatVersion
   const tail = lines().slice(-(v.results.length + 1))
   t.same(tail.map((l) => l.event), [...v.results.map(() => 'expectation'), 'scenario-end'], 'the expectations, then scenario-end')
   const firstWithT = v.results.findIndex((x) => x.t !== undefined)
@@ -98,9 +98,23 @@ t.test('jsonl: in-scenario lines as the timeline fills (steps, endpoint events, 
   const res = v.results[firstWithT]
   t.match(e, { name: 'errno-shut-rd', index: res?.index, status: res?.status, description: res?.description, t: res?.t, line: res?.line })
   t.equal(e.runT, Math.round((res?.t ?? 0) * 1e6 + 2e6) / 1e6, 'runT of the moment it points at')
-  r.onEnd?.(summary, verdicts)
+  void summary // (its `shard` is not in schema/summary.schema.json yet): a summary from before --shard
+  r.onEnd?.({ formatVersion: 1, ...recorded(RUN_A).summary }, verdicts)
   t.equal(lines().at(-1)?.event, 'run-end')
+  const valid = jsonlValidator()
+  for (const l of lines()) t.ok(valid(l), `${String(l.event)} line matches schema/jsonl.schema.json ${ajvText(valid)}`)
+  t.notOk(valid({ ...steps[0], lateMs: 'late' }), 'the schema can say no (lateMs not a number)')
+  t.notOk(valid({ ...steps[0], step: undefined }), '... (a step line without its index)')
+  t.notOk(valid({ ...lines().at(-1), event: 'scenario-paused' }), '... (an unknown event)')
 })
+
+/** schema/jsonl.schema.json, with the verdict and summary schemas it refers to. */
+function jsonlValidator(): ReturnType<Ajv2020['compile']> {
+  const ajv = new Ajv2020({ strict: false, allErrors: true })
+  for (const f of ['verdict', 'summary']) ajv.addSchema(JSON.parse(readFileSync(`schema/${f}.schema.json`, 'utf8')) as object)
+  return ajv.compile(JSON.parse(readFileSync('schema/jsonl.schema.json', 'utf8')) as object)
+}
+const ajvText = (v: ReturnType<Ajv2020['compile']>): string => new Ajv2020().errorsText(v.errors)
 
 t.test('progress on stderr beside a machine reporter: JUnit stays clean on stdout, stderr shows each scenario', async (t) => {
   const { loaded, verdicts, summary } = recorded(RUN_LINEAR0)
