@@ -6,7 +6,8 @@
 // beside each figure (a loaded machine stretches every one; compare with the
 // bare `node -e 0` line printed beside it):
 //   - node -e 0: what starting node costs here, the floor;
-//   - tcplab __complete scenarios / tags: the whole command, as the shell runs it;
+//   - tcplab __complete scenarios / tags: the whole command, as the shell runs it
+//     (and scenarios' p50 above the floor's: what tcplab itself adds);
 //   - tcplab --version: the CLI loaded whole (every command's definition), for comparison;
 //   - in process: the names of the default directory read from the lines,
 //     and with the YAML parser (what completion did before), per call.
@@ -61,8 +62,12 @@ async function main(): Promise<void> {
   const dir = path.join(ROOT, 'scenarios')
   const names = (await $bench({ cwd: ROOT })`${process.execPath} ${CLI} __complete scenarios`).stdout.trim().split('\n')
   process.stdout.write(`${names.length} scenario names in scenarios/, ${ROUNDS} rounds each\n`)
-  line('node -e 0 (the floor)', await timeCommand([process.execPath, '-e', '0']))
-  line('tcplab __complete scenarios', await timeCommand([process.execPath, CLI, '__complete', 'scenarios']), TARGET_MS)
+  const floor = await timeCommand([process.execPath, '-e', '0'])
+  line('node -e 0 (the floor)', floor)
+  const scenarios = await timeCommand([process.execPath, CLI, '__complete', 'scenarios'])
+  line('tcplab __complete scenarios', scenarios, TARGET_MS)
+  const p50 = (v: readonly number[]): number => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)] ?? NaN
+  process.stdout.write(`${'  above the floor (p50 - p50)'.padEnd(40)} ${(p50(scenarios) - p50(floor)).toFixed(0)} ms  ${loadavg()}\n`)
   line('tcplab __complete tags', await timeCommand([process.execPath, CLI, '__complete', 'tags']), TARGET_MS)
   line('tcplab --version (the whole CLI loaded)', await timeCommand([process.execPath, CLI, '--version']))
   line('in process: names from the lines', await timeInProcess(() => readScenarioWords(dir)))

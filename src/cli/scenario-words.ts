@@ -43,9 +43,10 @@ async function readScenarioText(file: string): Promise<string | undefined> {
   try {
     const st = await fh.stat()
     if (!st.isFile() || st.size > MAX_FILE_BYTES) return undefined
-    const buf = Buffer.alloc(MAX_FILE_BYTES + 1)
+    // Its size and one byte more: a file that grew since stat (being written) is left out.
+    const buf = Buffer.allocUnsafe(st.size + 1)
     const { bytesRead } = await fh.read(buf, 0, buf.length, 0)
-    return bytesRead > MAX_FILE_BYTES ? undefined : buf.subarray(0, bytesRead).toString('utf8')
+    return bytesRead > st.size ? undefined : buf.subarray(0, bytesRead).toString('utf8')
   } catch {
     return undefined
   } finally {
