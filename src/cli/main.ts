@@ -4,13 +4,23 @@
 // 0 all held, 1 an expectation failed, 2 bad input or usage, 3 environment, 130 interrupted.
 
 import { TcplabError, UsageError, exitCodeOf } from '../util/errors.js'
-import { formatCommandHelp, formatMainHelp } from './help.js'
-import { parseCommandArgs } from './parse-args.js'
-import { invokeCommand } from './invoke.js'
-import { COMMANDS, findCommand } from './registry.js'
 
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv
+  // Shell completion asks on every Tab: answered before the rest of the CLI (every command's
+  // definition, the scenario loader, zod) is loaded. Anything else about __complete
+  // (--help, an unknown word) goes the ordinary way below.
+  if (name === '__complete' && rest.length === 1) {
+    const { formatCompletionWords } = await import('./complete-words.js')
+    const words = await formatCompletionWords(rest[0] as string)
+    if (words !== undefined) {
+      process.stdout.write(words)
+      return 0
+    }
+  }
+  const [{ formatCommandHelp, formatMainHelp }, { parseCommandArgs }, { invokeCommand }, { COMMANDS, findCommand }] = await Promise.all([
+    import('./help.js'), import('./parse-args.js'), import('./invoke.js'), import('./registry.js'),
+  ])
   // Plain `tcplab`: the help, on stderr (nothing was asked for, so stdout stays empty), and exit 0.
   if (name === undefined) {
     process.stderr.write(formatMainHelp(COMMANDS))

@@ -10,7 +10,9 @@ import { kernelsCommand } from './kernels-command.js'
 import { LAB_COMMANDS } from './lab-commands.js'
 import { mergeCommand } from './merge-command.js'
 import { SHELLS, renderCompletion, type ShellName } from './completion.js'
-import { readScenarioWords } from './scenario-words.js'
+import { COMPLETERS, formatCompletionWords } from './complete-words.js'
+
+export { COMPLETERS }
 
 const completion = defineCommand({
   name: 'completion',
@@ -28,13 +30,6 @@ const completion = defineCommand({
   },
 })
 
-/** The words `tcplab __complete WHAT` prints, one a line; a new kind of word is one entry here. */
-export const COMPLETERS: Record<string, () => Promise<string[]>> = {
-  scenarios: async () => (await readScenarioWords()).map((s) => s.name),
-  tags: async () => (await readScenarioWords()).flatMap((s) => s.tags),
-  labs: async () => [],
-}
-
 /** What the completion scripts ask for: words that depend on the directory the shell is in. */
 const complete = defineCommand({
   name: '__complete',
@@ -45,9 +40,9 @@ const complete = defineCommand({
   examples: [{ description: 'the scenario names', command: 'tcplab __complete scenarios' }],
   async run(ctx) {
     const what = ctx.positionals[0] as string
-    const completer = COMPLETERS[what]
-    if (!completer) throw new UsageError(`__complete expects ${Object.keys(COMPLETERS).join(', ')}, got "${what}"`)
-    ctx.out.write([...new Set(await completer())].sort().map((w) => `${w}\n`).join(''))
+    const words = await formatCompletionWords(what)
+    if (words === undefined) throw new UsageError(`__complete expects ${Object.keys(COMPLETERS).join(', ')}, got "${what}"`)
+    ctx.out.write(words)
     return 0
   },
 })

@@ -4,11 +4,10 @@
 // default directory without the scenarios tagged "slow".
 
 import { existsSync } from 'node:fs'
-import path from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { UsageError } from '../util/errors.js'
 import type { LoadedScenario } from '../scenario/loader.js'
 import { excerptOf } from '../scenario/limits.js'
+import { defaultScenarioDir } from './scenario-dir.js'
 
 export interface SelectOptions {
   /** Paths, scenario names or name globs. */
@@ -21,11 +20,7 @@ export interface SelectOptions {
   includeSlow?: boolean | undefined
 }
 
-/** scenarios/ in the working directory, else the one shipped with tcplab. */
-export function defaultScenarioDir(): string {
-  if (existsSync('scenarios')) return 'scenarios'
-  return path.relative(process.cwd(), fileURLToPath(new URL('../../scenarios', import.meta.url))) || '.'
-}
+export { defaultScenarioDir }
 
 /** A positional that names scenarios rather than a file: no such path, and only name and glob characters. */
 export function isNamePattern(arg: string): boolean {

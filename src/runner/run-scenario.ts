@@ -14,7 +14,7 @@ import { stepTarget } from '../scenario/loader.js'
 import { stepMarkOf, type StepMark } from '../scenario/marks.js'
 import { LiveMarks, type LiveMarkContext } from '../expect/live-marks.js'
 import type { HostFacts } from '../scenario/template.js'
-import { nowUs, secondsSince, type EventRecord } from '../recorder/records.js'
+import { nowUs, secondsSince, type ActionRecord, type EventRecord } from '../recorder/records.js'
 import { Timeline } from '../recorder/timeline.js'
 import type { SsSampler } from '../recorder/ss-sampler.js'
 import { startSsStreamSampler } from '../recorder/ss-stream-sampler.js'
@@ -49,6 +49,11 @@ export interface RunScenarioOptions {
   agentPriority?: AgentPriority | undefined
   /** Progress callbacks (the pretty reporter). */
   onProgress?: ((msg: string) => void) | undefined
+  /**
+   * Each step played and endpoint event, as it is added to the timeline (the jsonl reporter
+   * streams them). Records from before t0 come once the clock starts, re-stamped on it.
+   */
+  onRecord?: ((rec: ActionRecord | EventRecord, t0Us: number) => void) | undefined
 }
 
 // The agent samples every 10 ms by default (the ss loop, a fallback, at most every 100 ms: one ss run costs a few ms).
@@ -197,6 +202,7 @@ async function play(
   // records.jsonl fills as the run goes (from t0, once records are stamped for good); replaced by the final one at the end.
   const recordsFile = path.join(dir, 'records.jsonl')
   progress.records = streamRecords(timeline, recordsFile)
+  const feed = opts.onRecord ? feedRecords(timeline, opts.onRecord) : undefined
   const agents = new Map<string, Promise<HostAgent>>()
   // `sockets:` names: the first row that matches one is the event NAME.seen, which steps may wait for
   // (a program's listener exists, however long the program took to start); the agents hear it as a trigger.
@@ -259,6 +265,7 @@ async function play(
     timeline.rebase(t0Us)
     progress.t0Us = t0Us
     progress.records?.start()
+    feed?.start()
     startFallbackSamplers()
     return t0Us
   }
@@ -466,6 +473,33 @@ async function play(
     ...base, labId, status: statusOf(results), durationMs: Date.now() - startedAt.getTime(), endT, results,
     player: plan ? 'agent' : 'runner',
     ...(planned && planned.lateness.n > 0 ? { stepLateMs: { p50: planned.lateness.p50, p99: planned.lateness.p99, max: planned.lateness.max } } : {}),
+  }
+}
+
+/**
+ * Call `fn` with each action and event record added to `timeline`: held until start() (t0 is
+ * chosen once the agents hold their plans, and rebase re-stamps what came before), then as added.
+ */
+function feedRecords(timeline: Timeline, fn: (rec: ActionRecord | EventRecord, t0Us: number) => void): { start(): void } {
+  let held: Array<ActionRecord | EventRecord> | undefined = []
+  const send = (r: ActionRecord | EventRecord): void => {
+    try {
+      fn(r, timeline.t0Us)
+    } catch {
+      // a reporter's failure is not the scenario's
+    }
+  }
+  timeline.onAdd((r) => {
+    if (r.kind !== 'action' && r.kind !== 'event') return
+    if (held) held.push(r)
+    else send(r)
+  })
+  return {
+    start() {
+      const h = held ?? []
+      held = undefined
+      for (const r of h) send(r)
+    },
   }
 }
 

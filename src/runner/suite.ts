@@ -110,6 +110,10 @@ export async function runSuite(scenarios: readonly LoadedScenario[], opts: RunSu
   let wake: (() => void) | undefined
   const inFlight = new Set<Promise<void>>()
   const failures: unknown[] = []
+  const warnAll = (msg: string): void => {
+    opts.warn?.(msg)
+    opts.reporter?.onNote?.(msg)
+  }
   const runOne = async (i: number): Promise<void> => {
     const s = scenarios[i] as LoadedScenario
     opts.reporter?.onScenarioStart?.(s)
@@ -126,6 +130,8 @@ export async function runSuite(scenarios: readonly LoadedScenario[], opts: RunSu
         sysctlOverrides: opts.sysctlOverrides,
         agentPriority: opts.agentPriority,
         signal: timeout.signal,
+        onRecord: opts.reporter?.onScenarioRecord ? (rec, t0Us) => opts.reporter?.onScenarioRecord?.(s, rec, t0Us) : undefined,
+        onProgress: opts.reporter?.onNote ? (msg) => opts.reporter?.onNote?.(msg, s) : undefined,
       })
       if (timeout.expired()) v = markTimedOut(v, s)
       const load = loadOf(span.stop(), Math.max(peak, running))
@@ -155,7 +161,7 @@ export async function runSuite(scenarios: readonly LoadedScenario[], opts: RunSu
           const longer = canary.recentStats(WARN_WINDOW_MS, now)
           if (longer.p90 > WARN_FACTOR * budgetMs) {
             warned = true
-            opts.warn?.(`--jobs ${maxJobs} is more than this machine holds: timers are ${formatMs(Math.round(longer.p90))} late (p90) with ${running} scenarios running, ` +
+            warnAll(`--jobs ${maxJobs} is more than this machine holds: timers are ${formatMs(Math.round(longer.p90))} late (p90) with ${running} scenarios running, ` +
               `it kept time with ${Math.max(1, heldWithinBudget)}; timing expectations may fail for that reason (try --jobs auto)`)
           }
         }

@@ -1,13 +1,15 @@
 // End to end, the CLI's run options on the netns backend, with two small
 // scenarios of test/fixtures/scenarios/e2e (about 25 s in all):
-// - --reporter jsonl streams: a scenario's events reach stdout while the run
-//   is still going; progress goes to stderr; stdout is JSON lines only;
+// - --reporter jsonl streams: a scenario's steps and endpoint events reach
+//   stdout while the scenario is still going, its expectations then its end
+//   while the run is; progress goes to stderr; stdout is JSON lines only;
 // - a scenario's `timeout:` stops it with a clear verdict (status error,
 //   timedOut, E_TIMEOUT naming file:line), exit 1, nothing left behind;
 // - --repeat 3: three results directories and a flake summary (pass rate and
 //   delta spread per expectation) on stdout and in flake.json;
-// - summary.json and verdict.json of these real runs match their published
-//   JSON Schemas (schema/summary.schema.json, schema/verdict.schema.json);
+// - summary.json, verdict.json and the jsonl lines of these real runs match
+//   their published JSON Schemas (schema/summary.schema.json,
+//   schema/verdict.schema.json, schema/jsonl.schema.json);
 // - --list and --grep: what would run, without a lab.
 
 import t from 'tap'
@@ -23,6 +25,7 @@ const readJson = (f: string): Record<string, unknown> => JSON.parse(readFileSync
 const ajv = new Ajv2020({ strict: false, allErrors: true })
 const validateVerdict = ajv.compile(readJson('schema/verdict.schema.json'))
 const validateSummary = ajv.compile(readJson('schema/summary.schema.json'))
+const validateLine = ajv.compile(readJson('schema/jsonl.schema.json')) // refers to the two above by $id
 
 /** summary.json as the run's end writes it: present and not the provisional one (which says `interrupted` until the run ends). */
 function isFinalSummary(file: string): boolean {
@@ -53,10 +56,27 @@ if (skip) {
     let stdout = ''
     let stderr = ''
     let firstEndSeen: { exited: boolean; summaryWritten: boolean } | undefined
+    // Each scenario's first in-scenario line, and whether its verdict.json was still the provisional one then.
+    const firstInside = new Map<string, { event: string; verdictStatus: string | undefined }>()
     let exited = false
+    let pending = ''
     child.stdout.on('data', (b: Buffer) => {
       stdout += b.toString()
       if (!firstEndSeen && stdout.includes('"event":"scenario-end"')) firstEndSeen = { exited, summaryWritten: isFinalSummary(path.join(dir, 'summary.json')) }
+      pending += b.toString()
+      const lines = pending.split('\n')
+      pending = lines.pop() ?? ''
+      for (const l of lines) {
+        const e = JSON.parse(l) as { event: string; name?: string }
+        if (!['step', 'endpoint'].includes(e.event) || e.name === undefined || firstInside.has(e.name)) continue
+        let verdictStatus: string | undefined
+        try {
+          verdictStatus = (readJson(path.join(dir, e.name, 'verdict.json')) as { status?: string }).status
+        } catch {
+          verdictStatus = undefined
+        }
+        firstInside.set(e.name, { event: e.event, verdictStatus })
+      }
     })
     child.stderr.on('data', (b: Buffer) => (stderr += b.toString()))
     const code = await new Promise<number | null>((resolve) => child.on('close', (c) => { exited = true; resolve(c) }))
@@ -64,9 +84,33 @@ if (skip) {
     t.ok(firstEndSeen, 'a scenario-end event was written')
     t.equal(firstEndSeen?.exited, false, 'the first scenario-end reached stdout while the run was going on')
     t.equal(firstEndSeen?.summaryWritten, false, '... before the run ended (summary.json still the provisional one, marked interrupted)')
-    const events = stdout.trim().split('\n').map((l) => JSON.parse(l) as { event: string; name?: string; formatVersion: number; verdict?: Record<string, unknown>; summary?: Record<string, unknown> })
-    t.same(events.map((e) => e.event), ['run-start', 'scenario-start', 'scenario-end', 'scenario-start', 'scenario-end', 'run-end'], 'stdout is JSON lines only, in order')
+    type Line = { event: string; name?: string; formatVersion: number; verdict?: Record<string, unknown>; summary?: Record<string, unknown>; t?: number; runT?: number; scheduledT?: number; lateMs?: number; action?: string; type?: string; source?: string; status?: string }
+    const events = stdout.trim().split('\n').map((l) => JSON.parse(l) as Line)
+    const OUTER = ['run-start', 'scenario-start', 'scenario-end', 'run-end']
+    t.same(events.filter((e) => OUTER.includes(e.event)).map((e) => e.event), ['run-start', 'scenario-start', 'scenario-end', 'scenario-start', 'scenario-end', 'run-end'], 'stdout is JSON lines only, in order')
+    for (const name of ['e2e-cli-tiny', 'e2e-cli-timeout']) {
+      const seen = firstInside.get(name)
+      t.ok(seen, `${name}: in-scenario lines were streamed`)
+      t.equal(seen?.verdictStatus, 'interrupted', `${name}: the first (${seen?.event}) reached stdout while the scenario was still going (its verdict.json still the provisional one)`)
+      const start = events.findIndex((e) => e.event === 'scenario-start' && e.name === name)
+      const end = events.findIndex((e) => e.event === 'scenario-end' && e.name === name)
+      const inside = events.slice(start + 1, end)
+      t.ok(inside.every((e) => e.name === name), `${name}: its lines between its start and end`)
+      const listen = inside.find((e) => e.event === 'step' && e.action === 'listen')
+      t.ok(listen && typeof listen.t === 'number' && typeof listen.runT === 'number' && listen.runT > (listen.t as number), `${name}: the listen step with its time on the scenario clock and on the run's (${JSON.stringify(listen)})`)
+      t.equal(listen?.scheduledT, 0, `${name}: when it was due (at: 0s)`)
+      t.ok(inside.some((e) => e.event === 'endpoint' && e.source === 'srv' && e.type === 'listening'), `${name}: the listener's event`)
+      const verdict = events[end]?.verdict as { results: Array<{ status: string }> }
+      t.same(inside.filter((e) => e.event === 'expectation').map((e) => e.status), verdict.results.map((r) => r.status), `${name}: each expectation, before scenario-end`)
+    }
+    const tiny = events.filter((e) => e.name === 'e2e-cli-tiny')
+    const connect = tiny.find((e) => e.event === 'step' && e.action === 'connect')
+    t.equal(connect?.scheduledT, 0.2, 'the connect step was due at 200 ms')
+    t.ok(connect !== undefined && (connect.t as number) >= 0.2 && (connect.t as number) - 0.2 < 0.1, `and ran then (t ${connect?.t})`)
+    t.ok(tiny.some((e) => e.event === 'endpoint' && e.source === 'cli' && e.type === 'connected'), 'the connect() result')
     t.ok(events.every((e) => e.formatVersion === 1), 'every event has formatVersion')
+    const invalid = events.filter((e) => !validateLine(e))
+    t.same(invalid, [], `every line matches schema/jsonl.schema.json ${ajv.errorsText(validateLine.errors)}`)
     t.match(stderr, /RUN +e2e-cli-/, 'progress on stderr')
     t.match(stderr, /\n2 scenarios: 1 passed, 0 failed, 1 errors/, 'the summary line on stderr')
     for (const e of events) if (e.verdict) t.ok(validateVerdict(e.verdict), `the event's verdict matches verdict.schema.json ${ajv.errorsText(validateVerdict.errors)}`)

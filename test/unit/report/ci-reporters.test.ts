@@ -6,6 +6,7 @@
 
 import t from 'tap'
 import { readFileSync } from 'node:fs'
+import path from 'node:path'
 import { Writable } from 'node:stream'
 import { Ajv2020 } from 'ajv/dist/2020.js'
 import { readRunResults } from '../../../src/report/results.js'
@@ -13,7 +14,9 @@ import { isColorEnabled, combineReporters, createProgressReporter, createReporte
 import { formatFlakeSummary, summarizeFlakes } from '../../../src/report/flake.js'
 import { parseScenario, type LoadedScenario } from '../../../src/scenario/loader.js'
 import type { ScenarioVerdict } from '../../../src/expect/verdict.js'
-import { RUN_A, RUN_LINEAR0 } from './runs.js'
+import { RUN_A, RUN_LINEAR0, RUNS } from './runs.js'
+import { parseJsonl } from '../../../src/recorder/timeline.js'
+import type { ActionRecord, EventRecord } from '../../../src/recorder/records.js'
 
 function sink(isTTY = false): { out: Writable & { isTTY?: boolean }; text(): string } {
   let s = ''
@@ -44,8 +47,74 @@ t.test('jsonl: one JSON line per event, written when the event happens', async (
   t.equal(end.verdict.name, verdicts[0]?.name)
   r.onEnd?.(summary, verdicts)
   const events = text().trim().split('\n').map((l) => JSON.parse(l) as { event: string })
-  t.same(events.map((e) => e.event), ['run-start', 'scenario-start', 'scenario-end', 'run-end'])
+  const results = verdicts[0]?.results.length ?? 0
+  t.ok(results > 0)
+  t.same(events.map((e) => e.event), ['run-start', 'scenario-start', ...Array<string>(results).fill('expectation'), 'scenario-end', 'run-end'])
 })
+
+t.test('jsonl: in-scenario lines as the timeline fills (steps, endpoint events, lateness, notes), expectations before scenario-end', async (t) => {
+  // errno-shut-rd as recorded (shard-1-of-2): its first step ran 12.472 ms late (the agent's own measure).
+  const { loaded, verdicts, summary } = recorded(path.join(RUNS, 'shard-1-of-2'))
+  const i = loaded.findIndex((l) => l.scenario.name === 'errno-shut-rd')
+  const s = loaded[i] as LoadedScenario
+  const v = verdicts[i] as ScenarioVerdict
+  const recs = parseJsonl(readFileSync(path.join(RUNS, 'shard-1-of-2', 'errno-shut-rd', 'records.jsonl'), 'utf8'))
+    .filter((r): r is ActionRecord | EventRecord => r.kind === 'action' || r.kind === 'event')
+  const runStartMs = Date.parse(v.startedAt)
+  const t0Us = runStartMs * 1000 + 2_000_000 // the scenario's t0, 2 s into the run
+  let clockMs = runStartMs
+  const { out, text } = sink()
+  const r = createReporter('jsonl', out, { now: () => clockMs })
+  const lines = (): Array<Record<string, unknown>> => text().trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>)
+  r.onStart?.(loaded, { backend: 'netns', jobs: 1, resultsDir: 'x' })
+  r.onScenarioStart?.(s)
+  r.onNote?.('client: sampling every 20 ms, not 10 ms', s)
+  t.match(lines().at(-1), { event: 'note', name: 'errno-shut-rd', text: /sampling every 20 ms/ }, 'a note as it comes')
+  for (const rec of recs) {
+    const before = lines().length
+    clockMs = Math.round(t0Us / 1000 + rec.t * 1000)
+    r.onScenarioRecord?.(s, rec, t0Us)
+    const quiet = rec.kind === 'event' && ['sent', 'read'].includes(rec.type)
+    t.equal(lines().length > before, !quiet, `${rec.kind} ${rec.kind === 'event' ? rec.type : rec.action} at ${rec.t}: ${quiet ? 'not streamed (many in a bulk transfer)' : 'out at once'}`)
+  }
+  const steps = lines().filter((l) => l.event === 'step')
+  t.equal(steps.length, recs.filter((x) => x.kind === 'action').length, 'one step line per step played')
+  t.match(steps[0], { name: 'errno-shut-rd', t: 0.012472, runT: 2.012472, scheduledT: 0, scheduledRunT: 2, lateMs: 12.472, step: 0, host: 'server', action: 'listen', target: 'srv' },
+    'scheduled and actual time, on the scenario clock (t) and the run clock (runT)')
+  t.equal(lines().filter((l) => l.event === 'late').length, 0, 'no lateness warning: 12.472 ms is within the default 50 ms floor')
+  t.match(lines().find((l) => l.event === 'endpoint' && l.type === 'eof'), { source: 'cli', host: 'client', t: 0.800164, runT: 2.800164 })
+  t.ok(lines().some((l) => l.event === 'endpoint' && l.type === 'exit' && l.source === 'agent'), 'the agents\' exit')
+
+  // The same step in a scenario whose tolerance floor is 10 ms: a lateness warning.
+  const strict = { ...s, scenario: { ...s.scenario, tolerance: 10 } } as LoadedScenario
+  r.onScenarioRecord?.(strict, recs.find((x) => x.kind === 'action' && x.lateMs !== undefined) as ActionRecord, t0Us)
+  t.match(lines().at(-1), { event: 'late', name: 'errno-shut-rd', step: 0, lateMs: 12.472, toleranceMs: 10 }, 'a step later than the tolerance floor')
+
+  r.onScenarioEnd?.({ formatVersion: 1, ...v }, s) // recorded before verdict.json had formatVersion
+  const tail = lines().slice(-(v.results.length + 1))
+  t.same(tail.map((l) => l.event), [...v.results.map(() => 'expectation'), 'scenario-end'], 'the expectations, then scenario-end')
+  const firstWithT = v.results.findIndex((x) => x.t !== undefined)
+  const e = tail[firstWithT] as Record<string, unknown>
+  const res = v.results[firstWithT]
+  t.match(e, { name: 'errno-shut-rd', index: res?.index, status: res?.status, description: res?.description, t: res?.t, line: res?.line })
+  t.equal(e.runT, Math.round((res?.t ?? 0) * 1e6 + 2e6) / 1e6, 'runT of the moment it points at')
+  void summary // (its `shard` is not in schema/summary.schema.json yet): a summary from before --shard
+  r.onEnd?.({ formatVersion: 1, ...recorded(RUN_A).summary }, verdicts)
+  t.equal(lines().at(-1)?.event, 'run-end')
+  const valid = jsonlValidator()
+  for (const l of lines()) t.ok(valid(l), `${String(l.event)} line matches schema/jsonl.schema.json ${ajvText(valid)}`)
+  t.notOk(valid({ ...steps[0], lateMs: 'late' }), 'the schema can say no (lateMs not a number)')
+  t.notOk(valid({ ...steps[0], step: undefined }), '... (a step line without its index)')
+  t.notOk(valid({ ...lines().at(-1), event: 'scenario-paused' }), '... (an unknown event)')
+})
+
+/** schema/jsonl.schema.json, with the verdict and summary schemas it refers to. */
+function jsonlValidator(): ReturnType<Ajv2020['compile']> {
+  const ajv = new Ajv2020({ strict: false, allErrors: true })
+  for (const f of ['verdict', 'summary']) ajv.addSchema(JSON.parse(readFileSync(`schema/${f}.schema.json`, 'utf8')) as object)
+  return ajv.compile(JSON.parse(readFileSync('schema/jsonl.schema.json', 'utf8')) as object)
+}
+const ajvText = (v: ReturnType<Ajv2020['compile']>): string => new Ajv2020().errorsText(v.errors)
 
 t.test('progress on stderr beside a machine reporter: JUnit stays clean on stdout, stderr shows each scenario', async (t) => {
   const { loaded, verdicts, summary } = recorded(RUN_LINEAR0)
