@@ -10,7 +10,8 @@
 // Run as root:  npx tsx bench/vm.ts [KERNEL=6.1] [BOOTS=3] [LAB_ROUNDS=10] [DRIFT_S=20]
 
 import { readFileSync } from 'node:fs'
-import { bootGuest, createVmBackend, resolveKernel, type Guest } from '../src/lab/index.js'
+import { bootGuest, createVmBackend, type Guest } from '../src/lab/index.js'
+import { resolveKernel } from '../src/kernels/index.js'
 import { hostRealtimeUs, measureOffset } from '../src/lab/vm/clock.js'
 
 const KERNEL = process.argv[2] ?? '6.1'
@@ -26,7 +27,8 @@ const pct = (xs: number[], p: number): number => {
 const fmt = (ms: number): string => `${ms.toFixed(0)} ms`
 
 const kernel = resolveKernel(KERNEL)
-console.log(`kernel ${kernel.info.release} (${kernel.info.package ?? '?'}), ${load()}`)
+if (kernel.kind !== 'cached') throw new Error('bench/vm.ts boots a cached kernel, not the host\'s')
+console.log(`kernel ${kernel.release} (${kernel.package}), ${load()}`)
 
 // 1. Boot to ready.
 const boots: number[] = []

@@ -10,11 +10,16 @@
 //
 // Stage 2: open the virtio-serial port named "tcplab" and serve frames:
 //   u32 len (bytes after this field), u8 type, u32 id, payload[len - 5]; little endian.
-// Runner -> guest: SPAWN (u8 flags, argv as NUL-terminated strings), STDIN, STDIN_END,
-// SIGNAL (u32 signo, to the process group), TIME, SETTIME (i64 ns to step CLOCK_REALTIME by),
-// POWEROFF. Guest -> runner: READY (uname release), STARTED (u32 pid), STDOUT, STDERR,
+// Runner -> guest: SPAWN (u8 flags, [netns name if flags & 2], argv; NUL-terminated strings),
+// STDIN, STDIN_END, SIGNAL (u32 signo, to the process group), TIME, SETTIME (i64 ns to step
+// CLOCK_REALTIME by), POWEROFF, NETNS_DEL (names), WRITE (netns name or "", then path and data
+// pairs). Guest -> runner: READY (uname release), STARTED (u32 pid), STDOUT, STDERR,
 // EXIT (i32 code or -1, i32 signal), SPAWN_ERR (i32 errno, text), TIME (i64
-// CLOCK_REALTIME ns, i64 CLOCK_MONOTONIC ns), LOG (text).
+// CLOCK_REALTIME ns, i64 CLOCK_MONOTONIC ns), LOG (text), DONE (i32 errno per item).
+// Under TCG every exec costs tens of ms (more on a loaded host), so what needs no program is
+// done here: entering a lab's namespace before exec (instead of `ip netns exec`, which is a
+// second exec), deleting namespaces with what runs in them, and writing files (sysctls,
+// tracefs) from inside a namespace.
 // Every spawned process leads its own process group (setsid), like the runner's
 // local processes (src/util/proc.ts), so a signal reaches what it started too.
 
@@ -29,6 +34,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/mount.h>
 #include <sys/reboot.h>
 #include <sys/signalfd.h>
@@ -42,9 +48,13 @@
 #include <unistd.h>
 
 enum {
-  F_SPAWN = 1, F_STDIN = 2, F_STDIN_END = 3, F_SIGNAL = 4, F_TIME = 5, F_SETTIME = 6, F_POWEROFF = 7,
-  F_READY = 64, F_STARTED = 65, F_STDOUT = 66, F_STDERR = 67, F_EXIT = 68, F_SPAWN_ERR = 69, F_TIME_REPLY = 70, F_LOG = 71,
+  F_SPAWN = 1, F_STDIN = 2, F_STDIN_END = 3, F_SIGNAL = 4, F_TIME = 5, F_SETTIME = 6, F_POWEROFF = 7, F_NETNS_DEL = 8, F_WRITE = 9,
+  F_READY = 64, F_STARTED = 65, F_STDOUT = 66, F_STDERR = 67, F_EXIT = 68, F_SPAWN_ERR = 69, F_TIME_REPLY = 70, F_LOG = 71, F_DONE = 72,
 };
+
+/** Where `ip netns add` binds named namespaces (ip-netns(8)). */
+#define NETNS_RUN_DIR "/run/netns"
+#define MAX_ITEMS 256
 
 #define MAX_CHILDREN 1024
 #define MAX_FRAME (4u << 20)
@@ -303,6 +313,131 @@ static void maybe_finish(struct child *c, int force) {
   c->used = 0;
 }
 
+
+// ---- namespaces and files, without a program --------------------------------
+
+/** Enter network namespace `name` (NETNS_RUN_DIR/name) the way `ip netns exec` does: setns, a
+ *  private mount namespace, and /sys mounted again so that it shows this namespace's devices. 0 or errno. */
+static int enter_netns(const char *name) {
+  char path[512];
+  if (strchr(name, '/') || !name[0]) return EINVAL;
+  snprintf(path, sizeof path, NETNS_RUN_DIR "/%s", name);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return errno;
+  if (setns(fd, CLONE_NEWNET) != 0) {
+    int e = errno;
+    close(fd);
+    return e;
+  }
+  close(fd);
+  if (unshare(CLONE_NEWNS) != 0) return errno;
+  if (mount("", "/", NULL, MS_SLAVE | MS_REC, NULL) != 0) return errno;
+  if (umount2("/sys", MNT_DETACH) == 0) mount(name, "/sys", "sysfs", 0, NULL);
+  return 0;
+}
+
+/** SIGKILL every process in namespace `name`, then unbind and remove it (`ip netns del`). 0 or errno. */
+static int delete_netns(const char *name) {
+  char path[512];
+  if (strchr(name, '/') || !name[0]) return EINVAL;
+  snprintf(path, sizeof path, NETNS_RUN_DIR "/%s", name);
+  struct stat ns;
+  if (stat(path, &ns) != 0) return errno == ENOENT ? 0 : errno;
+  DIR *d = opendir("/proc");
+  if (d) {
+    struct dirent *e;
+    while ((e = readdir(d))) {
+      char *end;
+      long pid = strtol(e->d_name, &end, 10);
+      if (*end || pid <= 1) continue;
+      char p[64];
+      struct stat st;
+      snprintf(p, sizeof p, "/proc/%ld/ns/net", pid);
+      if (stat(p, &st) == 0 && st.st_dev == ns.st_dev && st.st_ino == ns.st_ino) kill((pid_t)pid, SIGKILL);
+    }
+    closedir(d);
+  }
+  umount2(path, MNT_DETACH);
+  if (unlink(path) != 0 && errno != ENOENT) return errno;
+  return 0;
+}
+
+/** Write `data` to `path` (opened O_WRONLY, no create, as sysctl(8) does). 0 or errno. */
+static int write_file(const char *path, const char *data) {
+  int fd = open(path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return errno;
+  size_t len = strlen(data);
+  ssize_t w = write(fd, data, len);
+  int e = w < 0 ? errno : (size_t)w != len ? EIO : 0;
+  if (close(fd) != 0 && e == 0) e = errno;
+  return e;
+}
+
+/** NETNS_DEL: one errno per name. */
+static void do_netns_del(uint32_t id, const unsigned char *p, size_t n) {
+  int32_t res[MAX_ITEMS];
+  int k = 0;
+  for (size_t i = 0; i < n && k < MAX_ITEMS;) {
+    const char *name = (const char *)p + i;
+    size_t l = strnlen(name, n - i);
+    if (i + l >= n) break;
+    res[k++] = delete_netns(name);
+    i += l + 1;
+  }
+  send_frame(F_DONE, id, res, (size_t)k * sizeof res[0]);
+}
+
+/** WRITE: netns name ("" for the guest's own), then path/data pairs; one errno per pair. In a
+ *  namespace, a child enters it and writes (what /proc/sys/net shows depends on the opener's). */
+static void do_write(uint32_t id, const unsigned char *p, size_t n) {
+  const char *items[2 * MAX_ITEMS + 1];
+  int k = 0;
+  for (size_t i = 0; i < n && k < 2 * MAX_ITEMS + 1;) {
+    const char *s = (const char *)p + i;
+    size_t l = strnlen(s, n - i);
+    if (i + l >= n) break;
+    items[k++] = s;
+    i += l + 1;
+  }
+  if (k < 1) {
+    send_frame(F_DONE, id, NULL, 0);
+    return;
+  }
+  int pairs = (k - 1) / 2;
+  int32_t res[MAX_ITEMS];
+  if (!items[0][0]) {
+    for (int j = 0; j < pairs; j++) res[j] = write_file(items[1 + 2 * j], items[2 + 2 * j]);
+    send_frame(F_DONE, id, res, (size_t)pairs * sizeof res[0]);
+    return;
+  }
+  int rp[2];
+  if (pipe2(rp, O_CLOEXEC) != 0) {
+    for (int j = 0; j < pairs; j++) res[j] = errno;
+    send_frame(F_DONE, id, res, (size_t)pairs * sizeof res[0]);
+    return;
+  }
+  pid_t pid = fork();
+  if (pid == 0) {
+    close(rp[0]);
+    char path[512];
+    snprintf(path, sizeof path, NETNS_RUN_DIR "/%s", items[0]);
+    int fd = strchr(items[0], '/') ? -1 : open(path, O_RDONLY | O_CLOEXEC);
+    int e = fd < 0 ? (strchr(items[0], '/') ? EINVAL : errno) : setns(fd, CLONE_NEWNET) != 0 ? errno : 0;
+    for (int j = 0; j < pairs; j++) res[j] = e ? e : write_file(items[1 + 2 * j], items[2 + 2 * j]);
+    ssize_t w = write(rp[1], res, (size_t)pairs * sizeof res[0]);
+    (void)w;
+    _exit(0);
+  }
+  close(rp[1]);
+  ssize_t got = pid < 0 ? -1 : read(rp[0], res, (size_t)pairs * sizeof res[0]);
+  int e = errno;
+  close(rp[0]);
+  if (pid > 0) waitpid(pid, NULL, 0);
+  if (got != (ssize_t)((size_t)pairs * sizeof res[0]))
+    for (int j = 0; j < pairs; j++) res[j] = got < 0 ? e : EIO;
+  send_frame(F_DONE, id, res, (size_t)pairs * sizeof res[0]);
+}
+
 static sigset_t blocked;
 
 static void do_spawn(uint32_t id, const unsigned char *p, size_t n) {
@@ -311,6 +446,12 @@ static void do_spawn(uint32_t id, const unsigned char *p, size_t n) {
   char *argv[256];
   int argc = 0;
   size_t i = 1;
+  const char *netns = NULL;
+  if (flags & 2) {
+    netns = (const char *)p + i;
+    i += strnlen(netns, n - i) + 1;
+    if (i > n) return;
+  }
   while (i < n && argc < 255) {
     argv[argc++] = (char *)p + i;
     i += strnlen((const char *)p + i, n - i) + 1;
@@ -345,8 +486,11 @@ static void do_spawn(uint32_t id, const unsigned char *p, size_t n) {
     dup2((flags & 1) ? in[0] : devnull, 0);
     dup2(out[1], 1);
     dup2(errp[1], 2);
-    execvp(argv[0], argv);
-    int e = errno;
+    int e = netns ? enter_netns(netns) : 0;
+    if (e == 0) {
+      execvp(argv[0], argv);
+      e = errno;
+    }
     ssize_t w = write(ex[1], &e, sizeof e);
     (void)w;
     _exit(127);
@@ -428,6 +572,12 @@ static void handle_frame(uint8_t type, uint32_t id, const unsigned char *p, size
         int64_t t[2] = {clock_ns(CLOCK_REALTIME), clock_ns(CLOCK_MONOTONIC)};
         send_frame(F_TIME_REPLY, id, t, sizeof t);
       }
+      break;
+    case F_NETNS_DEL:
+      do_netns_del(id, p, n);
+      break;
+    case F_WRITE:
+      do_write(id, p, n);
       break;
     case F_POWEROFF:
       kill(-1, SIGKILL);

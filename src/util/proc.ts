@@ -189,38 +189,55 @@ class LocalProc implements Proc {
 
   stop(opts: { sig?: NodeJS.Signals; graceMs?: number } = {}): Promise<ExitInfo> {
     if (this.hasExited) return this.exited
-    this.stopping ??= (async () => {
-      const sig = opts.sig ?? 'SIGTERM'
-      // A stopped process cannot act on SIGTERM/SIGINT until continued.
-      await this.signal(sig)
-      await this.signal('SIGCONT')
-      const timer = setTimeout(() => void this.signal('SIGKILL'), opts.graceMs ?? 2000)
-      try {
-        return await this.exited
-      } finally {
-        clearTimeout(timer)
-      }
-    })()
+    this.stopping ??= stopGracefully(this, opts)
     return this.stopping
+  }
+}
+
+/**
+ * The stop sequence of a Proc (local, or in a vm guest): `sig` (default SIGTERM) to its group, then
+ * SIGCONT (a stopped process cannot act on SIGTERM/SIGINT until continued), then SIGKILL after
+ * `graceMs` (default 2000) unless it has exited; resolves with its exit.
+ */
+export async function stopGracefully(p: Pick<Proc, 'signal' | 'exited'>, opts: { sig?: NodeJS.Signals; graceMs?: number } = {}): Promise<ExitInfo> {
+  await p.signal(opts.sig ?? 'SIGTERM')
+  await p.signal('SIGCONT')
+  const timer = setTimeout(() => void p.signal('SIGKILL'), opts.graceMs ?? 2000)
+  try {
+    return await p.exited
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+/**
+ * A line splitter: push() chunks, `onLine` gets each complete line (without \r\n); end() flushes
+ * a trailing partial line.
+ */
+export function lineSplitter(onLine: (line: string) => void): { push(chunk: Buffer | string): void; end(): void } {
+  let buf = ''
+  return {
+    push(chunk) {
+      buf += chunk.toString()
+      let i: number
+      while ((i = buf.indexOf('\n')) >= 0) {
+        onLine(buf.slice(0, i).replace(/\r$/, ''))
+        buf = buf.slice(i + 1)
+      }
+    },
+    end() {
+      if (buf) onLine(buf)
+      buf = ''
+    },
   }
 }
 
 /** Call `onLine` for each complete line of a stream (a trailing partial line is flushed at end). */
 function splitLines(stream: NodeJS.ReadableStream | null | undefined, onLine: (line: string) => void): void {
   if (!stream) return
-  let buf = ''
-  stream.on('data', (chunk: Buffer | string) => {
-    buf += chunk.toString()
-    let i: number
-    while ((i = buf.indexOf('\n')) >= 0) {
-      onLine(buf.slice(0, i).replace(/\r$/, ''))
-      buf = buf.slice(i + 1)
-    }
-  })
-  stream.on('end', () => {
-    if (buf) onLine(buf)
-    buf = ''
-  })
+  const lines = lineSplitter(onLine)
+  stream.on('data', (chunk: Buffer | string) => lines.push(chunk))
+  stream.on('end', () => lines.end())
 }
 
 /**

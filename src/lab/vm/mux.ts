@@ -7,12 +7,13 @@
 import type { Socket } from 'node:net'
 import { constants as osConstants } from 'node:os'
 import { LabError, ProcessError } from '../../util/errors.js'
+import { lineSplitter, stopGracefully } from '../../util/proc.js'
 import { hostRealtimeUs as hostNowUs } from './clock.js'
 import type { ExecOptions, ExecResult, ExitInfo, Proc, SpawnOptions } from '../types.js'
 
 export const FRAME = {
-  spawn: 1, stdin: 2, stdinEnd: 3, signal: 4, time: 5, setTime: 6, powerOff: 7,
-  ready: 64, started: 65, stdout: 66, stderr: 67, exit: 68, spawnErr: 69, timeReply: 70, log: 71,
+  spawn: 1, stdin: 2, stdinEnd: 3, signal: 4, time: 5, setTime: 6, powerOff: 7, netnsDel: 8, write: 9,
+  ready: 64, started: 65, stdout: 66, stderr: 67, exit: 68, spawnErr: 69, timeReply: 70, log: 71, done: 72,
 } as const
 
 /** A guest clock reading: CLOCK_REALTIME and CLOCK_MONOTONIC in ns, and when (host µs) we sent and received it. */
@@ -27,6 +28,19 @@ interface Pending {
   proc?: MuxProc
   time?: (t: GuestTime) => void
   sentUs?: number
+  /** A DONE reply: one errno per item (0: done). */
+  done?: (errnos: number[]) => void
+  fail?: (e: Error) => void
+}
+
+/** An errno number's name (ENOENT), or "errno N". */
+export function errnoName(n: number): string {
+  return Object.entries(osConstants.errno).find(([, v]) => v === n)?.[0] ?? `errno ${n}`
+}
+
+/** NUL-terminated strings. */
+function cstrings(xs: readonly string[]): Buffer {
+  return Buffer.concat(xs.map((x) => Buffer.from(`${x}\0`, 'utf8')))
 }
 
 
@@ -86,6 +100,7 @@ export class Mux {
     this.closedError = e
     for (const [id, p] of this.pending) {
       p.proc?.onExit({ code: undefined, signal: 'SIGKILL' }, e)
+      p.fail?.(e)
       this.pending.delete(id)
     }
   }
@@ -105,14 +120,19 @@ export class Mux {
         this.pending.delete(id)
         pend.time?.({ realtimeNs: p.readBigInt64LE(0), monotonicNs: p.readBigInt64LE(8), sentUs: pend.sentUs ?? 0, receivedUs: hostNowUs() })
         return
+      case FRAME.done: {
+        this.pending.delete(id)
+        const errnos: number[] = []
+        for (let off = 0; off + 4 <= p.length; off += 4) errnos.push(p.readInt32LE(off))
+        pend.done?.(errnos)
+        return
+      }
       case FRAME.started:
         pend.proc?.onStarted(p.readUInt32LE(0))
         return
       case FRAME.spawnErr: {
         this.pending.delete(id)
-        const errno = p.readInt32LE(0)
-        const name = Object.entries(osConstants.errno).find(([, n]) => n === errno)?.[0] ?? `errno ${errno}`
-        pend.proc?.onSpawnError(name)
+        pend.proc?.onSpawnError(errnoName(p.readInt32LE(0)))
         return
       }
       case FRAME.stdout:
@@ -158,8 +178,42 @@ export class Mux {
     })
   }
 
-  /** Start a process in the guest (its own process group there). */
-  spawn(argv: readonly string[], opts: SpawnOptions = {}, host = this.label): Proc {
+  /**
+   * Delete the guest's named network namespaces (NETNS_RUN_DIR, as `ip netns add` made them),
+   * SIGKILLing what runs in each first; done by the guest's init, no program started. Missing ones
+   * are fine. Resolves with a message per namespace that could not be deleted.
+   */
+  async deleteNetns(names: readonly string[]): Promise<string[]> {
+    const errnos = await this.request(FRAME.netnsDel, cstrings(names), 'delete namespaces')
+    return names.flatMap((n, i) => (errnos[i] ?? 0) !== 0 ? [`${n}: ${errnoName(errnos[i] as number)}`] : [])
+  }
+
+  /**
+   * Write files in the guest, from inside network namespace `netns` (its /proc/sys/net) or the
+   * guest's own (""), by the guest's init: no program started. One errno per file (0: written).
+   */
+  writeFiles(netns: string, files: ReadonlyArray<readonly [path: string, data: string]>): Promise<number[]> {
+    return this.request(FRAME.write, cstrings([netns, ...files.flat()]), 'write files')
+  }
+
+  private request(type: number, payload: Buffer, what: string): Promise<number[]> {
+    if (this.closedError) return Promise.reject(this.closedError)
+    const id = this.nextId++
+    return new Promise<number[]>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id)
+        reject(new LabError(`${this.label}: the guest did not ${what} within 30 s`))
+      }, 30_000)
+      this.pending.set(id, {
+        done: (r) => { clearTimeout(timer); resolve(r) },
+        fail: (e) => { clearTimeout(timer); reject(e) },
+      })
+      this.send(type, id, payload)
+    })
+  }
+
+  /** Start a process in the guest (its own process group there), in network namespace `netns` if given (entered by the guest's init, as `ip netns exec` would). */
+  spawn(argv: readonly string[], opts: SpawnOptions = {}, host = this.label, netns?: string): Proc {
     const id = this.nextId++
     const proc = new MuxProc(this, id, argv, opts, host)
     if (this.closedError) {
@@ -167,16 +221,17 @@ export class Mux {
       return proc
     }
     this.pending.set(id, { proc })
-    const parts = [Buffer.from([opts.stdin ? 1 : 0]), ...argv.map((a) => Buffer.from(`${a}\0`, 'utf8'))]
+    const flags = (opts.stdin ? 1 : 0) | (netns !== undefined ? 2 : 0)
+    const parts = [Buffer.from([flags]), cstrings([...(netns !== undefined ? [netns] : []), ...argv])]
     this.send(FRAME.spawn, id, Buffer.concat(parts))
     return proc
   }
 
   /** Run a command in the guest to completion (ProcessError on failure, like util/proc runCommand). */
-  async exec(argv: readonly string[], opts: ExecOptions & { host?: string } = {}): Promise<ExecResult> {
+  async exec(argv: readonly string[], opts: ExecOptions & { host?: string; netns?: string } = {}): Promise<ExecResult> {
     const out: Buffer[] = []
     const err: Buffer[] = []
-    const proc = this.spawn(argv, { stdin: opts.input !== undefined, onStdoutData: (b) => out.push(b), onStderrData: (b: Buffer) => err.push(b) } as SpawnOptions, opts.host)
+    const proc = this.spawn(argv, { stdin: opts.input !== undefined, onStdoutData: (b) => out.push(b), onStderrData: (b: Buffer) => err.push(b) } as SpawnOptions, opts.host, opts.netns)
     let timedOut = false
     const timer = setTimeout(() => {
       timedOut = true
@@ -213,8 +268,8 @@ class MuxProc implements Proc {
   private resolveExited: (i: ExitInfo) => void = () => undefined
   private stdinOpen: boolean
   private stopping: Promise<ExitInfo> | undefined
-  private outTail = ''
-  private errTail = ''
+  private readonly outLines: ReturnType<typeof lineSplitter> | undefined
+  private readonly errLines: ReturnType<typeof lineSplitter> | undefined
 
   constructor(
     private readonly mux: Mux,
@@ -224,6 +279,8 @@ class MuxProc implements Proc {
     private readonly host: string,
   ) {
     this.stdinOpen = opts.stdin === true
+    this.outLines = opts.onStdoutLine ? lineSplitter(opts.onStdoutLine) : undefined
+    this.errLines = opts.onStderrLine ? lineSplitter(opts.onStderrLine) : undefined
     this.started = new Promise((resolve, reject) => {
       this.resolveStarted = resolve
       this.rejectStarted = reject
@@ -249,12 +306,12 @@ class MuxProc implements Proc {
 
   onStdout(b: Buffer): void {
     if (this.opts.onStdoutData) this.opts.onStdoutData(b)
-    else if (this.opts.onStdoutLine) this.outTail = emitLines(this.outTail + b.toString('utf8'), this.opts.onStdoutLine)
+    else this.outLines?.push(b)
   }
 
   onStderr(b: Buffer): void {
     if (this.opts.onStderrData) this.opts.onStderrData(b)
-    else if (this.opts.onStderrLine) this.errTail = emitLines(this.errTail + b.toString('utf8'), this.opts.onStderrLine)
+    else this.errLines?.push(b)
   }
 
   onExit(info: ExitInfo, err?: Error): void {
@@ -264,10 +321,8 @@ class MuxProc implements Proc {
 
   private finish(info: ExitInfo): void {
     if (this.hasExited) return
-    if (this.outTail && this.opts.onStdoutLine) this.opts.onStdoutLine(this.outTail)
-    if (this.errTail && this.opts.onStderrLine) this.opts.onStderrLine(this.errTail)
-    this.outTail = ''
-    this.errTail = ''
+    this.outLines?.end()
+    this.errLines?.end()
     this.hasExited = true
     this.resolveExited(info)
   }
@@ -295,25 +350,7 @@ class MuxProc implements Proc {
 
   stop(opts: { sig?: NodeJS.Signals; graceMs?: number } = {}): Promise<ExitInfo> {
     if (this.hasExited) return this.exited
-    this.stopping ??= (async () => {
-      await this.signal(opts.sig ?? 'SIGTERM')
-      await this.signal('SIGCONT')
-      const timer = setTimeout(() => void this.signal('SIGKILL'), opts.graceMs ?? 2000)
-      try {
-        return await this.exited
-      } finally {
-        clearTimeout(timer)
-      }
-    })()
+    this.stopping ??= stopGracefully(this, opts)
     return this.stopping
   }
-}
-
-function emitLines(text: string, onLine: (l: string) => void): string {
-  let i: number
-  while ((i = text.indexOf('\n')) >= 0) {
-    onLine(text.slice(0, i).replace(/\r$/, ''))
-    text = text.slice(i + 1)
-  }
-  return text
 }
