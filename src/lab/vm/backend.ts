@@ -9,8 +9,9 @@
 // guest's one trace reader (tracepoints.ts) and hands them over as Lab.kernelEvents.
 //
 // Under TCG every program started in the guest costs tens of ms (hundreds on a
-// loaded machine), so a lab's up starts two rounds of `ip` (the namespaces and
-// links, then every namespace's addresses in parallel), sets sysctls and deletes
+// loaded machine), so a lab's up starts one round of `ip` (every namespace's
+// addresses, in parallel; the namespaces and links are made by a long-running
+// `ip -batch` of the guest, ip-worker.ts), sets sysctls and deletes
 // namespaces through the guest's init without a program, and shares one trace
 // reader: see bench/vm.ts for the figures.
 
@@ -22,6 +23,7 @@ import { sysctlKeyProblem, SYSCTL_KEY_HINT } from '../../scenario/sysctl-values.
 import type { Backend, ExecOptions, ExecResult, Host, HostSpec, Lab, LabSpec, Proc, SpawnOptions } from '../types.js'
 import type { ClockOffset } from './clock.js'
 import { gcGuests, type Guest } from './guest.js'
+import { IpBatchWorker } from './ip-worker.js'
 import { errnoName, type Mux } from './mux.js'
 import { openGuestTrace, type GuestTrace, type TraceEvent, type TraceRecorder } from './tracepoints.js'
 
@@ -53,6 +55,7 @@ export interface VmLab extends Lab {
 export function createVmBackend(guest: Guest): Backend {
   // The guest's trace reader starts with the backend, while the runner still prepares the first lab.
   const tracing: Promise<GuestTrace | undefined> = openGuestTrace(guest.mux, `tcplab-${guest.guestId}`).catch(() => undefined)
+  const ip = new IpBatchWorker(guest.mux)
   let active = 0
   return {
     name: 'vm',
@@ -68,7 +71,7 @@ export function createVmBackend(guest: Guest): Backend {
       const clock = await guest.checkClock(active === 0)
       active++
       try {
-        return await upVmLab(guest, spec, clock, await tracing, signal, () => active--)
+        return await upVmLab(guest, ip, spec, clock, await tracing, signal, () => active--)
       } catch (e: unknown) {
         active--
         throw e
@@ -80,7 +83,7 @@ export function createVmBackend(guest: Guest): Backend {
   }
 }
 
-async function upVmLab(guest: Guest, spec: LabSpec, clock: ClockOffset, tracing: GuestTrace | undefined, signal: AbortSignal | undefined, onDown: () => void): Promise<VmLab> {
+async function upVmLab(guest: Guest, ip: IpBatchWorker, spec: LabSpec, clock: ClockOffset, tracing: GuestTrace | undefined, signal: AbortSignal | undefined, onDown: () => void): Promise<VmLab> {
   const mux = guest.mux
   const withImage = spec.hosts.find((h) => h.image !== undefined)
   if (withImage) throw new LabError(`host "${withImage.name}" names its own image, which only the docker backend runs`, { hint: 'run this scenario with --backend docker' })
@@ -104,9 +107,9 @@ async function upVmLab(guest: Guest, spec: LabSpec, clock: ClockOffset, tracing:
     // tracepoint events, guest-wide, are told apart) and plan as on netns.
     const { plan, prefix24 } = await openNamespaceLab(spec, 'vm', names, td, (nss) => deleteGuestNamespaces(mux, nss))
     checkAbort()
-    // One `ip -batch` for the namespaces and links, then each namespace's addresses and routes
+    // The namespaces and links by the guest's ip worker, then each namespace's addresses and routes
     // (`ip -batch` started in it) and each host's sysctls (written by the guest's init), in parallel.
-    await mux.exec(['ip', '-batch', '-'], { input: `${plan.create.join('\n')}\n`, host: 'vm' })
+    await ip.run(plan.create)
     checkAbort()
     await Promise.all([
       ...[...plan.configure].map(([ns, lines]) => mux.exec(['ip', '-batch', '-'], { input: `${lines.join('\n')}\n`, host: ns, netns: ns })),
