@@ -9,11 +9,10 @@
 // guest's one trace reader (tracepoints.ts) and hands them over as Lab.kernelEvents.
 //
 // Under TCG every program started in the guest costs tens of ms (hundreds on a
-// loaded machine), so a lab's up starts one round of `ip` (every namespace's
-// addresses, in parallel; the namespaces and links are made by a long-running
-// `ip -batch` of the guest, ip-worker.ts), sets sysctls and deletes
-// namespaces through the guest's init without a program, and shares one trace
-// reader: see bench/vm.ts for the figures.
+// loaded machine), so a lab's up starts no program: a long-running `ip -batch`
+// of the guest makes the namespaces and links (ip-worker.ts), and the guest's
+// init sets addresses and routes over rtnetlink, writes sysctls and deletes
+// namespaces; the labs share one trace reader. bench/vm.ts has the figures.
 
 import { LabError, PrivilegeError, ProcessError, StepError } from '../../util/errors.js'
 import { Teardown } from '../../util/teardown.js'
@@ -24,7 +23,7 @@ import type { Backend, ExecOptions, ExecResult, Host, HostSpec, Lab, LabSpec, Pr
 import type { ClockOffset } from './clock.js'
 import { gcGuests, type Guest } from './guest.js'
 import { IpBatchWorker } from './ip-worker.js'
-import { errnoName, type Mux } from './mux.js'
+import { CONFIGURE_LINE, errnoName, type Mux } from './mux.js'
 import { openGuestTrace, type GuestTrace, type TraceEvent, type TraceRecorder } from './tracepoints.js'
 
 /** Under TCG a process takes 0.1-1 s to start in the guest, several seconds on a loaded machine: the time a recorder or agent gets to come up. */
@@ -108,11 +107,11 @@ async function upVmLab(guest: Guest, ip: IpBatchWorker, spec: LabSpec, clock: Cl
     const { plan, prefix24 } = await openNamespaceLab(spec, 'vm', names, td, (nss) => deleteGuestNamespaces(mux, nss))
     checkAbort()
     // The namespaces and links by the guest's ip worker, then each namespace's addresses and routes
-    // (`ip -batch` started in it) and each host's sysctls (written by the guest's init), in parallel.
+    // and each host's sysctls, in parallel, by the guest's init.
     await ip.run(plan.create)
     checkAbort()
     await Promise.all([
-      ...[...plan.configure].map(([ns, lines]) => mux.exec(['ip', '-batch', '-'], { input: `${lines.join('\n')}\n`, host: ns, netns: ns })),
+      ...[...plan.configure].map(([ns, lines]) => configureNamespace(mux, ns, lines)),
       ...spec.hosts.map((h) => writeSysctls(mux, h.name, names.get(h.name) as string, { ...h.sysctls, ...(h.isWire ? { 'net.ipv4.ip_forward': '1' } : {}) })),
     ])
     checkAbort()
@@ -198,6 +197,19 @@ function createVmHost(mux: Mux, name: string, ns: string, addrs: Array<[string, 
       void p.exited.then(() => procs.delete(p))
       return p
     },
+  }
+}
+
+/** A namespace's addresses, routes and links: by the guest's init over rtnetlink, or by `ip -batch` started in it for a line of another form. */
+async function configureNamespace(mux: Mux, ns: string, lines: readonly string[]): Promise<void> {
+  if (!lines.every((l) => CONFIGURE_LINE.test(l))) {
+    await mux.exec(['ip', '-batch', '-'], { input: `${lines.join('\n')}\n`, host: ns, netns: ns })
+    return
+  }
+  const errnos = await mux.configureNetns(ns, lines)
+  const i = errnos.findIndex((e) => e !== 0)
+  if (i >= 0 || errnos.length !== lines.length) {
+    throw new LabError(`cannot configure namespace ${ns} in the guest: "${lines[i] ?? '?'}": ${i >= 0 ? errnoName(errnos[i] as number) : 'no answer'}`)
   }
 }
 

@@ -12,7 +12,7 @@ import { hostRealtimeUs as hostNowUs } from './clock.js'
 import type { ExecOptions, ExecResult, ExitInfo, Proc, SpawnOptions } from '../types.js'
 
 export const FRAME = {
-  spawn: 1, stdin: 2, stdinEnd: 3, signal: 4, time: 5, setTime: 6, powerOff: 7, netnsDel: 8, write: 9,
+  spawn: 1, stdin: 2, stdinEnd: 3, signal: 4, time: 5, setTime: 6, powerOff: 7, netnsDel: 8, write: 9, configure: 10,
   ready: 64, started: 65, stdout: 66, stderr: 67, exit: 68, spawnErr: 69, timeReply: 70, log: 71, done: 72,
 } as const
 
@@ -32,6 +32,9 @@ interface Pending {
   done?: (errnos: number[]) => void
   fail?: (e: Error) => void
 }
+
+/** The ip-batch lines the guest's init does itself (CONFIGURE): those of a lab plan's namespaces (lab/netns planLab). */
+export const CONFIGURE_LINE = /^(link set \S+ up|link set \S+ master \S+ up|link add \S+ type bridge|addr add [\d.]+\/\d+ dev \S+|route add [\d.]+\/\d+ via [\d.]+)$/
 
 /** An errno number's name (ENOENT), or "errno N". */
 export function errnoName(n: number): string {
@@ -194,6 +197,15 @@ export class Mux {
    */
   writeFiles(netns: string, files: ReadonlyArray<readonly [path: string, data: string]>): Promise<number[]> {
     return this.request(FRAME.write, cstrings([netns, ...files.flat()]), 'write files')
+  }
+
+  /**
+   * Run ip-batch lines of the forms CONFIGURE_LINE matches inside network namespace `netns`, over
+   * rtnetlink by the guest's init (no program started), in order, stopping at the first failure.
+   * One errno per line (0: done; ECANCELED: not run after a failure).
+   */
+  configureNetns(netns: string, lines: readonly string[]): Promise<number[]> {
+    return this.request(FRAME.configure, cstrings([netns, ...lines]), 'configure a namespace')
   }
 
   private request(type: number, payload: Buffer, what: string): Promise<number[]> {
