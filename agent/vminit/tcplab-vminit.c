@@ -10,11 +10,17 @@
 //
 // Stage 2: open the virtio-serial port named "tcplab" and serve frames:
 //   u32 len (bytes after this field), u8 type, u32 id, payload[len - 5]; little endian.
-// Runner -> guest: SPAWN (u8 flags, argv as NUL-terminated strings), STDIN, STDIN_END,
-// SIGNAL (u32 signo, to the process group), TIME, SETTIME (i64 ns to step CLOCK_REALTIME by),
-// POWEROFF. Guest -> runner: READY (uname release), STARTED (u32 pid), STDOUT, STDERR,
+// Runner -> guest: SPAWN (u8 flags, [netns name if flags & 2], argv; NUL-terminated strings),
+// STDIN, STDIN_END, SIGNAL (u32 signo, to the process group), TIME, SETTIME (i64 ns to step
+// CLOCK_REALTIME by), POWEROFF, NETNS_DEL (names), WRITE (netns name or "", then path and data
+// pairs), CONFIGURE (netns name, then ip-batch lines of the lab plan's forms, done over
+// rtnetlink). Guest -> runner: READY (uname release), STARTED (u32 pid), STDOUT, STDERR,
 // EXIT (i32 code or -1, i32 signal), SPAWN_ERR (i32 errno, text), TIME (i64
-// CLOCK_REALTIME ns, i64 CLOCK_MONOTONIC ns), LOG (text).
+// CLOCK_REALTIME ns, i64 CLOCK_MONOTONIC ns), LOG (text), DONE (i32 errno per item).
+// Under TCG every exec costs tens of ms (more on a loaded host), so what needs no program is
+// done here: entering a lab's namespace before exec (instead of `ip netns exec`, which is a
+// second exec), deleting namespaces with what runs in them, and writing files (sysctls,
+// tracefs) from inside a namespace.
 // Every spawned process leads its own process group (setsid), like the runner's
 // local processes (src/util/proc.ts), so a signal reaches what it started too.
 //
@@ -38,6 +44,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <linux/if_link.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <net/if.h>
+#include <sched.h>
+#include <sys/socket.h>
 #include <sys/mount.h>
 #include <sys/reboot.h>
 #include <sys/signalfd.h>
@@ -51,9 +64,13 @@
 #include <unistd.h>
 
 enum {
-  F_SPAWN = 1, F_STDIN = 2, F_STDIN_END = 3, F_SIGNAL = 4, F_TIME = 5, F_SETTIME = 6, F_POWEROFF = 7,
-  F_READY = 64, F_STARTED = 65, F_STDOUT = 66, F_STDERR = 67, F_EXIT = 68, F_SPAWN_ERR = 69, F_TIME_REPLY = 70, F_LOG = 71,
+  F_SPAWN = 1, F_STDIN = 2, F_STDIN_END = 3, F_SIGNAL = 4, F_TIME = 5, F_SETTIME = 6, F_POWEROFF = 7, F_NETNS_DEL = 8, F_WRITE = 9, F_CONFIGURE = 10,
+  F_READY = 64, F_STARTED = 65, F_STDOUT = 66, F_STDERR = 67, F_EXIT = 68, F_SPAWN_ERR = 69, F_TIME_REPLY = 70, F_LOG = 71, F_DONE = 72,
 };
+
+/** Where `ip netns add` binds named namespaces (ip-netns(8)). */
+#define NETNS_RUN_DIR "/run/netns"
+#define MAX_ITEMS 256
 
 #define MAX_CHILDREN 1024
 #define MAX_FRAME (4u << 20)
@@ -314,6 +331,322 @@ static void maybe_finish(struct child *c, int force) {
   c->used = 0;
 }
 
+
+// ---- namespaces and files, without a program --------------------------------
+
+/** Enter network namespace `name` (NETNS_RUN_DIR/name) the way `ip netns exec` does: setns, a
+ *  private mount namespace, and /sys mounted again so that it shows this namespace's devices. 0 or errno. */
+static int enter_netns(const char *name) {
+  char path[512];
+  if (strchr(name, '/') || !name[0]) return EINVAL;
+  snprintf(path, sizeof path, NETNS_RUN_DIR "/%s", name);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return errno;
+  if (setns(fd, CLONE_NEWNET) != 0) {
+    int e = errno;
+    close(fd);
+    return e;
+  }
+  close(fd);
+  if (unshare(CLONE_NEWNS) != 0) return errno;
+  if (mount("", "/", NULL, MS_SLAVE | MS_REC, NULL) != 0) return errno;
+  if (umount2("/sys", MNT_DETACH) == 0) mount(name, "/sys", "sysfs", 0, NULL);
+  return 0;
+}
+
+/** SIGKILL every process in namespace `name`, then unbind and remove it (`ip netns del`). 0 or errno. */
+static int delete_netns(const char *name) {
+  char path[512];
+  if (strchr(name, '/') || !name[0]) return EINVAL;
+  snprintf(path, sizeof path, NETNS_RUN_DIR "/%s", name);
+  struct stat ns;
+  if (stat(path, &ns) != 0) return errno == ENOENT ? 0 : errno;
+  DIR *d = opendir("/proc");
+  if (d) {
+    struct dirent *e;
+    while ((e = readdir(d))) {
+      char *end;
+      long pid = strtol(e->d_name, &end, 10);
+      if (*end || pid <= 1) continue;
+      char p[64];
+      struct stat st;
+      snprintf(p, sizeof p, "/proc/%ld/ns/net", pid);
+      if (stat(p, &st) == 0 && st.st_dev == ns.st_dev && st.st_ino == ns.st_ino) kill((pid_t)pid, SIGKILL);
+    }
+    closedir(d);
+  }
+  umount2(path, MNT_DETACH);
+  if (unlink(path) != 0 && errno != ENOENT) return errno;
+  return 0;
+}
+
+/** Write `data` to `path` (opened O_WRONLY, no create, as sysctl(8) does). 0 or errno. */
+static int write_file(const char *path, const char *data) {
+  int fd = open(path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return errno;
+  size_t len = strlen(data);
+  ssize_t w = write(fd, data, len);
+  int e = w < 0 ? errno : (size_t)w != len ? EIO : 0;
+  if (close(fd) != 0 && e == 0) e = errno;
+  return e;
+}
+
+/** NETNS_DEL: one errno per name. */
+static void do_netns_del(uint32_t id, const unsigned char *p, size_t n) {
+  int32_t res[MAX_ITEMS];
+  int k = 0;
+  for (size_t i = 0; i < n && k < MAX_ITEMS;) {
+    const char *name = (const char *)p + i;
+    size_t l = strnlen(name, n - i);
+    if (i + l >= n) break;
+    res[k++] = delete_netns(name);
+    i += l + 1;
+  }
+  send_frame(F_DONE, id, res, (size_t)k * sizeof res[0]);
+}
+
+/** WRITE: netns name ("" for the guest's own), then path/data pairs; one errno per pair. In a
+ *  namespace, a child enters it and writes (what /proc/sys/net shows depends on the opener's). */
+static void do_write(uint32_t id, const unsigned char *p, size_t n) {
+  const char *items[2 * MAX_ITEMS + 1];
+  int k = 0;
+  for (size_t i = 0; i < n && k < 2 * MAX_ITEMS + 1;) {
+    const char *s = (const char *)p + i;
+    size_t l = strnlen(s, n - i);
+    if (i + l >= n) break;
+    items[k++] = s;
+    i += l + 1;
+  }
+  if (k < 1) {
+    send_frame(F_DONE, id, NULL, 0);
+    return;
+  }
+  int pairs = (k - 1) / 2;
+  int32_t res[MAX_ITEMS];
+  if (!items[0][0]) {
+    for (int j = 0; j < pairs; j++) res[j] = write_file(items[1 + 2 * j], items[2 + 2 * j]);
+    send_frame(F_DONE, id, res, (size_t)pairs * sizeof res[0]);
+    return;
+  }
+  int rp[2];
+  if (pipe2(rp, O_CLOEXEC) != 0) {
+    for (int j = 0; j < pairs; j++) res[j] = errno;
+    send_frame(F_DONE, id, res, (size_t)pairs * sizeof res[0]);
+    return;
+  }
+  pid_t pid = fork();
+  if (pid == 0) {
+    close(rp[0]);
+    char path[512];
+    snprintf(path, sizeof path, NETNS_RUN_DIR "/%s", items[0]);
+    int fd = strchr(items[0], '/') ? -1 : open(path, O_RDONLY | O_CLOEXEC);
+    int e = fd < 0 ? (strchr(items[0], '/') ? EINVAL : errno) : setns(fd, CLONE_NEWNET) != 0 ? errno : 0;
+    for (int j = 0; j < pairs; j++) res[j] = e ? e : write_file(items[1 + 2 * j], items[2 + 2 * j]);
+    ssize_t w = write(rp[1], res, (size_t)pairs * sizeof res[0]);
+    (void)w;
+    _exit(0);
+  }
+  close(rp[1]);
+  ssize_t got = pid < 0 ? -1 : read(rp[0], res, (size_t)pairs * sizeof res[0]);
+  int e = errno;
+  close(rp[0]);
+  if (pid > 0) waitpid(pid, NULL, 0);
+  if (got != (ssize_t)((size_t)pairs * sizeof res[0]))
+    for (int j = 0; j < pairs; j++) res[j] = got < 0 ? e : EIO;
+  send_frame(F_DONE, id, res, (size_t)pairs * sizeof res[0]);
+}
+
+// ---- rtnetlink: a namespace's addresses, routes and links, without ip ----------
+
+struct nlreq {
+  struct nlmsghdr h;
+  union {
+    struct ifinfomsg ifi;
+    struct ifaddrmsg ifa;
+    struct rtmsg rt;
+  } u;
+  char attrs[512];
+};
+
+static struct rtattr *nl_attr(struct nlreq *r, int type, const void *data, size_t len) {
+  struct rtattr *a = (struct rtattr *)((char *)r + NLMSG_ALIGN(r->h.nlmsg_len));
+  a->rta_type = (unsigned short)type;
+  a->rta_len = (unsigned short)RTA_LENGTH(len);
+  if (len) memcpy(RTA_DATA(a), data, len);
+  r->h.nlmsg_len = NLMSG_ALIGN(r->h.nlmsg_len) + RTA_ALIGN(a->rta_len);
+  return a;
+}
+
+/** Send one request and read its ACK: 0 or errno. */
+static int nl_talk(int fd, struct nlreq *r) {
+  static uint32_t seq;
+  r->h.nlmsg_flags |= NLM_F_REQUEST | NLM_F_ACK;
+  r->h.nlmsg_seq = ++seq;
+  if (send(fd, r, r->h.nlmsg_len, 0) < 0) return errno;
+  char buf[8192];
+  for (;;) {
+    ssize_t n = recv(fd, buf, sizeof buf, 0);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return errno;
+    }
+    for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, (unsigned)n); h = NLMSG_NEXT(h, n)) {
+      if (h->nlmsg_seq != seq) continue;
+      if (h->nlmsg_type == NLMSG_ERROR) return -((struct nlmsgerr *)NLMSG_DATA(h))->error;
+    }
+  }
+}
+
+/** "198.18.7.1/24" -> address and prefix length; 0 or EINVAL. */
+static int parse_cidr(const char *s, struct in_addr *a, int *len) {
+  char tmp[64];
+  snprintf(tmp, sizeof tmp, "%s", s);
+  char *slash = strchr(tmp, '/');
+  *len = 32;
+  if (slash) {
+    *slash = 0;
+    *len = atoi(slash + 1);
+    if (*len < 0 || *len > 32) return EINVAL;
+  }
+  return inet_pton(AF_INET, tmp, a) == 1 ? 0 : EINVAL;
+}
+
+static int nl_link_up(int fd, const char *dev, const char *master) {
+  struct nlreq r = {0};
+  r.h.nlmsg_len = NLMSG_LENGTH(sizeof r.u.ifi);
+  r.h.nlmsg_type = RTM_NEWLINK;
+  r.u.ifi.ifi_family = AF_UNSPEC;
+  r.u.ifi.ifi_index = (int)if_nametoindex(dev);
+  if (!r.u.ifi.ifi_index) return ENODEV;
+  r.u.ifi.ifi_flags = IFF_UP;
+  r.u.ifi.ifi_change = IFF_UP;
+  if (master) {
+    uint32_t m = if_nametoindex(master);
+    if (!m) return ENODEV;
+    nl_attr(&r, IFLA_MASTER, &m, sizeof m);
+  }
+  return nl_talk(fd, &r);
+}
+
+static int nl_bridge_add(int fd, const char *name) {
+  struct nlreq r = {0};
+  r.h.nlmsg_len = NLMSG_LENGTH(sizeof r.u.ifi);
+  r.h.nlmsg_type = RTM_NEWLINK;
+  r.h.nlmsg_flags = NLM_F_CREATE | NLM_F_EXCL;
+  r.u.ifi.ifi_family = AF_UNSPEC;
+  nl_attr(&r, IFLA_IFNAME, name, strlen(name) + 1);
+  struct rtattr *info = nl_attr(&r, IFLA_LINKINFO, NULL, 0);
+  nl_attr(&r, IFLA_INFO_KIND, "bridge", 6);
+  info->rta_len = (unsigned short)((char *)&r + r.h.nlmsg_len - (char *)info);
+  return nl_talk(fd, &r);
+}
+
+static int nl_addr_add(int fd, const char *cidr, const char *dev) {
+  struct nlreq r = {0};
+  struct in_addr a;
+  int len;
+  if (parse_cidr(cidr, &a, &len)) return EINVAL;
+  r.h.nlmsg_len = NLMSG_LENGTH(sizeof r.u.ifa);
+  r.h.nlmsg_type = RTM_NEWADDR;
+  r.h.nlmsg_flags = NLM_F_CREATE | NLM_F_EXCL;
+  r.u.ifa.ifa_family = AF_INET;
+  r.u.ifa.ifa_prefixlen = (unsigned char)len;
+  r.u.ifa.ifa_scope = (ntohl(a.s_addr) >> 24) == 127 ? RT_SCOPE_HOST : RT_SCOPE_UNIVERSE;
+  r.u.ifa.ifa_index = if_nametoindex(dev);
+  if (!r.u.ifa.ifa_index) return ENODEV;
+  nl_attr(&r, IFA_LOCAL, &a, sizeof a);
+  nl_attr(&r, IFA_ADDRESS, &a, sizeof a);
+  return nl_talk(fd, &r);
+}
+
+static int nl_route_add(int fd, const char *cidr, const char *via) {
+  struct nlreq r = {0};
+  struct in_addr dst, gw;
+  int len, gl;
+  if (parse_cidr(cidr, &dst, &len) || parse_cidr(via, &gw, &gl)) return EINVAL;
+  r.h.nlmsg_len = NLMSG_LENGTH(sizeof r.u.rt);
+  r.h.nlmsg_type = RTM_NEWROUTE;
+  r.h.nlmsg_flags = NLM_F_CREATE | NLM_F_EXCL;
+  r.u.rt.rtm_family = AF_INET;
+  r.u.rt.rtm_dst_len = (unsigned char)len;
+  r.u.rt.rtm_table = RT_TABLE_MAIN;
+  r.u.rt.rtm_protocol = RTPROT_BOOT;
+  r.u.rt.rtm_scope = RT_SCOPE_UNIVERSE;
+  r.u.rt.rtm_type = RTN_UNICAST;
+  nl_attr(&r, RTA_DST, &dst, sizeof dst);
+  nl_attr(&r, RTA_GATEWAY, &gw, sizeof gw);
+  return nl_talk(fd, &r);
+}
+
+/** One ip-batch line of the forms the lab plan uses (src/lab/netns/backend.ts planLab); ENOTSUP for any other. */
+static int nl_line(int fd, const char *line) {
+  char w[8][64];
+  int n = sscanf(line, "%63s %63s %63s %63s %63s %63s %63s %63s", w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]);
+  if (n == 4 && !strcmp(w[0], "link") && !strcmp(w[1], "set") && !strcmp(w[3], "up")) return nl_link_up(fd, w[2], NULL);
+  if (n == 6 && !strcmp(w[0], "link") && !strcmp(w[1], "set") && !strcmp(w[3], "master") && !strcmp(w[5], "up")) return nl_link_up(fd, w[2], w[4]);
+  if (n == 5 && !strcmp(w[0], "link") && !strcmp(w[1], "add") && !strcmp(w[3], "type") && !strcmp(w[4], "bridge")) return nl_bridge_add(fd, w[2]);
+  if (n == 5 && !strcmp(w[0], "addr") && !strcmp(w[1], "add") && !strcmp(w[3], "dev")) return nl_addr_add(fd, w[2], w[4]);
+  if (n == 5 && !strcmp(w[0], "route") && !strcmp(w[1], "add") && !strcmp(w[3], "via")) return nl_route_add(fd, w[2], w[4]);
+  return ENOTSUP;
+}
+
+/** CONFIGURE: netns name, then ip-batch lines; a child enters the namespace and runs them in order over rtnetlink, stopping at the first failure. One errno per line (lines after a failure: ECANCELED). */
+static void do_configure(uint32_t id, const unsigned char *p, size_t n) {
+  const char *items[MAX_ITEMS + 1];
+  int k = 0;
+  for (size_t i = 0; i < n && k < MAX_ITEMS + 1;) {
+    const char *s = (const char *)p + i;
+    size_t l = strnlen(s, n - i);
+    if (i + l >= n) break;
+    items[k++] = s;
+    i += l + 1;
+  }
+  int lines = k > 0 ? k - 1 : 0;
+  int32_t res[MAX_ITEMS];
+  int rp[2];
+  if (k < 1 || pipe2(rp, O_CLOEXEC) != 0) {
+    for (int j = 0; j < lines; j++) res[j] = EINVAL;
+    send_frame(F_DONE, id, res, (size_t)lines * sizeof res[0]);
+    return;
+  }
+  pid_t pid = fork();
+  if (pid == 0) {
+    close(rp[0]);
+    char path[512];
+    int e = 0;
+    if (strchr(items[0], '/')) e = EINVAL;
+    else {
+      snprintf(path, sizeof path, NETNS_RUN_DIR "/%s", items[0]);
+      int fd = open(path, O_RDONLY | O_CLOEXEC);
+      if (fd < 0 || setns(fd, CLONE_NEWNET) != 0) e = errno;
+    }
+    int nl = e ? -1 : socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+    if (!e && nl < 0) e = errno;
+    for (int j = 0; j < lines; j++) {
+      if (e) {
+        res[j] = j == 0 ? e : ECANCELED;
+        continue;
+      }
+      res[j] = nl_line(nl, items[1 + j]);
+      if (res[j]) {
+        for (int m = j + 1; m < lines; m++) res[m] = ECANCELED;
+        break;
+      }
+    }
+    ssize_t w = write(rp[1], res, (size_t)lines * sizeof res[0]);
+    (void)w;
+    _exit(0);
+  }
+  close(rp[1]);
+  ssize_t got = pid < 0 ? -1 : read(rp[0], res, (size_t)lines * sizeof res[0]);
+  int e = errno;
+  close(rp[0]);
+  if (pid > 0) waitpid(pid, NULL, 0);
+  if (got != (ssize_t)((size_t)lines * sizeof res[0]))
+    for (int j = 0; j < lines; j++) res[j] = got < 0 ? e : EIO;
+  send_frame(F_DONE, id, res, (size_t)lines * sizeof res[0]);
+}
+
 static sigset_t blocked;
 
 static void do_spawn(uint32_t id, const unsigned char *p, size_t n) {
@@ -322,6 +655,12 @@ static void do_spawn(uint32_t id, const unsigned char *p, size_t n) {
   char *argv[256];
   int argc = 0;
   size_t i = 1;
+  const char *netns = NULL;
+  if (flags & 2) {
+    netns = (const char *)p + i;
+    i += strnlen(netns, n - i) + 1;
+    if (i > n) return;
+  }
   while (i < n && argc < 255) {
     argv[argc++] = (char *)p + i;
     i += strnlen((const char *)p + i, n - i) + 1;
@@ -356,8 +695,11 @@ static void do_spawn(uint32_t id, const unsigned char *p, size_t n) {
     dup2((flags & 1) ? in[0] : devnull, 0);
     dup2(out[1], 1);
     dup2(errp[1], 2);
-    execvp(argv[0], argv);
-    int e = errno;
+    int e = netns ? enter_netns(netns) : 0;
+    if (e == 0) {
+      execvp(argv[0], argv);
+      e = errno;
+    }
     ssize_t w = write(ex[1], &e, sizeof e);
     (void)w;
     _exit(127);
@@ -439,6 +781,15 @@ static void handle_frame(uint8_t type, uint32_t id, const unsigned char *p, size
         int64_t t[2] = {clock_ns(CLOCK_REALTIME), clock_ns(CLOCK_MONOTONIC)};
         send_frame(F_TIME_REPLY, id, t, sizeof t);
       }
+      break;
+    case F_NETNS_DEL:
+      do_netns_del(id, p, n);
+      break;
+    case F_WRITE:
+      do_write(id, p, n);
+      break;
+    case F_CONFIGURE:
+      do_configure(id, p, n);
       break;
     case F_POWEROFF:
       if (stdio_mode) break; /* never on the machine itself */

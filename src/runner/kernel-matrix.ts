@@ -12,7 +12,8 @@
 import { writeFile, mkdir } from 'node:fs/promises'
 import { loadavg, release as hostRelease } from 'node:os'
 import path from 'node:path'
-import { bootGuest, createBackend, createVmBackend, resolveKernel, type Backend, type CachedKernel, type Guest } from '../lab/index.js'
+import { bootGuest, createBackend, createVmBackend, type Backend, type Guest } from '../lab/index.js'
+import { resolveKernel, type CachedKernel } from '../kernels/index.js'
 import type { LoadedScenario } from '../scenario/loader.js'
 import type { RunSummary, ScenarioVerdict } from '../expect/index.js'
 import { UsageError, InterruptedError } from '../util/errors.js'
@@ -81,7 +82,10 @@ export function kernelDirName(label: string): string {
 /** Run the suite on every kernel; resolves every kernel in the cache before booting anything. */
 export async function runKernelMatrix(scenarios: readonly LoadedScenario[], opts: KernelMatrixOptions): Promise<KernelRun[]> {
   // Bad input before anything is created: every kernel must be in the cache.
-  const resolved = new Map<string, CachedKernel | undefined>(opts.kernels.map((l) => [l, l === HOST_KERNEL ? undefined : resolveKernel(l)]))
+  const resolved = new Map<string, CachedKernel | undefined>(opts.kernels.map((l) => {
+    const k = resolveKernel(l)
+    return [l, k.kind === 'cached' ? k : undefined]
+  }))
   await mkdir(opts.resultsDir, { recursive: true })
   const runs: KernelRun[] = []
   for (const [label, kernel] of resolved) {
@@ -98,13 +102,13 @@ export async function runKernelMatrix(scenarios: readonly LoadedScenario[], opts
         await backend.check()
         env = { label, backend: 'netns', kernelRelease: hostRelease(), loadavg: round2(loadavg()[0] ?? 0), startedAt }
       } else {
-        opts.onProgress?.(`booting ${kernel.info.release} ...`)
+        opts.onProgress?.(`booting ${kernel.release} ...`)
         guest = await bootGuest({ kernel, memMb: opts.memMb, cpus: opts.cpus, signal: opts.signal })
         opts.onProgress?.(`${guest.release} up in ${(guest.bootMs / 1000).toFixed(1)} s (${guest.accel}; tools warmed up in ${(guest.warmMs / 1000).toFixed(1)} s), clock offset ${guest.clock.offsetUs} µs`)
         backend = createVmBackend(guest)
         env = {
           label, backend: 'vm', kernelRelease: guest.release,
-          kernelPackage: kernel.info.package, kernelDebVersion: kernel.info.debVersion, kernelSuite: kernel.info.suite, kernelSha256: kernel.info.sha256,
+          kernelPackage: kernel.package, kernelDebVersion: kernel.debVersion, kernelSuite: kernel.suite, kernelSha256: kernel.sha256,
           accel: guest.accel, cpus: guest.cpus, memMb: guest.memMb, bootMs: guest.bootMs, warmMs: guest.warmMs,
           clockOffsetUs: guest.clock.offsetUs, clockRttUs: guest.clock.rttUs,
           loadavg: round2(loadavg()[0] ?? 0), startedAt,

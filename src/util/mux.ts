@@ -1,18 +1,28 @@
 // The runner's end of a process multiplexer (agent/vminit/tcplab-vminit.c): one
 // frame stream carries every process it starts: spawn, stdin, signals,
-// stdout/stderr chunks, exits (and, for a vm guest, clock readings).
+// stdout/stderr chunks, exits; and, for a vm guest, clock readings and the
+// requests its init serves itself (delete namespaces, write files, configure
+// links over rtnetlink), each answered by a DONE frame.
 //   u32 len (bytes after this field), u8 type, u32 id, payload; little endian.
-// Two ends use it: a vm guest's init over virtio-serial (src/lab/vm/), and
-// this machine's spawner over a pipe (spawner.ts).
+// Two ends use it: a vm guest's init over virtio-serial (src/lab/vm/mux.ts),
+// and this machine's spawner over a pipe (spawner.ts).
 
 import { constants as osConstants } from 'node:os'
 import { LabError, MissingToolError, ProcessError } from './errors.js'
 import type { ExecOptions, ExecResult, ExitInfo, Proc, SpawnOptions } from '../lab/types.js'
 
 export const FRAME = {
-  spawn: 1, stdin: 2, stdinEnd: 3, signal: 4, time: 5, setTime: 6, powerOff: 7,
-  ready: 64, started: 65, stdout: 66, stderr: 67, exit: 68, spawnErr: 69, timeReply: 70, log: 71,
+  spawn: 1, stdin: 2, stdinEnd: 3, signal: 4, time: 5, setTime: 6, powerOff: 7, netnsDel: 8, write: 9, configure: 10,
+  ready: 64, started: 65, stdout: 66, stderr: 67, exit: 68, spawnErr: 69, timeReply: 70, log: 71, done: 72,
 } as const
+
+/** A clock reading of the other end: CLOCK_REALTIME and CLOCK_MONOTONIC in ns, and when (our µs) we sent and received it. */
+export interface GuestTime {
+  realtimeNs: bigint
+  monotonicNs: bigint
+  sentUs: number
+  receivedUs: number
+}
 
 /** Encode one frame. */
 export function encodeFrame(type: number, id: number, payload: Buffer = Buffer.alloc(0)): Buffer {
@@ -37,6 +47,16 @@ export function decodeFrames(buf: Buffer, onFrame: (type: number, id: number, pa
   return buf.subarray(off)
 }
 
+/** An errno number's name (ENOENT), or "errno N". */
+export function errnoName(n: number): string {
+  return Object.entries(osConstants.errno).find(([, v]) => v === n)?.[0] ?? `errno ${n}`
+}
+
+/** NUL-terminated strings. */
+function cstrings(xs: readonly string[]): Buffer {
+  return Buffer.concat(xs.map((x) => Buffer.from(`${x}\0`, 'utf8')))
+}
+
 /** The two directions of the frame stream. */
 export interface MuxTransport {
   write(frame: Buffer): void
@@ -53,31 +73,40 @@ export const PACKAGE_OF: Record<string, string> = {
 /** SIGKILL a timed-out command this long after its SIGTERM. */
 export const FORCE_KILL_AFTER_MS = 5000
 
-interface MuxOptions {
-  /** Names where the processes run, for errors ("the guest", "this machine"). */
-  where: string
-  /** A program that cannot be started: the error for it. */
+export interface MuxOptions {
+  /** A program that cannot be started (errno name, e.g. ENOENT): the error for it. */
   spawnError?: (argv: readonly string[], errno: string, host: string) => Error
   /** Each process started (pid) and ended, e.g. to kill what is left at exit. */
   onStarted?: (pid: number) => void
   onEnded?: (pid: number) => void
-  /** The first process of a busy spell starts / the last one ends (e.g. to ref and unref the transport). */
+  /** The first process or request of a busy spell starts / the last one ends (to ref and unref the transport). */
   onBusy?: () => void
   onIdle?: () => void
-  /** Frames the multiplexer does not handle itself (a guest's clock replies, logs). */
-  onOtherFrame?: (type: number, id: number, payload: Buffer) => boolean
+  /** Our clock, µs (clock readings are stamped with it; default Date.now()). */
+  clockUs?: () => number
+}
+
+interface Pending {
+  proc?: MuxProc
+  time?: (t: GuestTime) => void
+  sentUs?: number
+  /** A DONE reply: one errno per item (0: done). */
+  done?: (errnos: number[]) => void
+  fail?: (e: Error) => void
 }
 
 export class Mux {
   private nextId = 1
-  private readonly procs = new Map<number, MuxProc>()
+  private readonly pending = new Map<number, Pending>()
   private tail: Buffer = Buffer.alloc(0)
   private closedError: Error | undefined
   /** READY: the kernel release where the processes run. */
   readonly ready: Promise<string>
   private onReady: (release: string) => void = () => undefined
+  /** Where LOG frames go. */
+  onLog: (text: string) => void = () => undefined
 
-  constructor(private readonly transport: MuxTransport, readonly label: string, private readonly opts: MuxOptions) {
+  constructor(private readonly transport: MuxTransport, readonly label: string, private readonly opts: MuxOptions = {}) {
     this.ready = new Promise((resolve) => {
       this.onReady = resolve
     })
@@ -91,24 +120,16 @@ export class Mux {
     return this.closedError !== undefined
   }
 
-  /** How many processes have not ended yet. */
-  get live(): number {
-    return this.procs.size
-  }
-
-  /** A new request id (for frames the caller exchanges itself, e.g. clock readings). */
-  newId(): number {
-    return this.nextId++
-  }
-
-  /** Every process fails: the other end is gone. */
+  /** Every process and pending request fails: the other end is gone. */
   fail(e: Error): void {
     if (this.closedError) return
     this.closedError = e
-    for (const [id, p] of this.procs) {
-      p.onExit({ code: undefined, signal: 'SIGKILL' }, e)
-      this.procs.delete(id)
+    for (const [id, p] of this.pending) {
+      this.pending.delete(id)
+      p.proc?.onExit({ code: undefined, signal: 'SIGKILL' }, e)
+      p.fail?.(e)
     }
+    this.opts.onIdle?.()
   }
 
   send(type: number, id: number, payload?: Buffer): void {
@@ -116,63 +137,152 @@ export class Mux {
     this.transport.write(encodeFrame(type, id, payload))
   }
 
+  private now(): number {
+    return this.opts.clockUs?.() ?? Date.now() * 1000
+  }
+
+  private add(id: number, p: Pending): void {
+    if (this.pending.size === 0) this.opts.onBusy?.()
+    this.pending.set(id, p)
+  }
+
+  private remove(id: number): void {
+    if (this.pending.delete(id) && this.pending.size === 0) this.opts.onIdle?.()
+  }
+
   private dispatch(type: number, id: number, p: Buffer): void {
     if (type === FRAME.ready) return this.onReady(p.toString('utf8'))
-    const proc = this.procs.get(id)
-    if (!proc) {
-      this.opts.onOtherFrame?.(type, id, p)
-      return
-    }
+    if (type === FRAME.log) return this.onLog(p.toString('utf8'))
+    const pend = this.pending.get(id)
+    if (!pend) return
     switch (type) {
-      case FRAME.started:
-        proc.onStarted(p.readUInt32LE(0))
+      case FRAME.timeReply:
+        this.remove(id)
+        pend.time?.({ realtimeNs: p.readBigInt64LE(0), monotonicNs: p.readBigInt64LE(8), sentUs: pend.sentUs ?? 0, receivedUs: this.now() })
         return
-      case FRAME.spawnErr: {
-        this.procs.delete(id)
-        const errno = p.readInt32LE(0)
-        proc.onSpawnError(Object.entries(osConstants.errno).find(([, n]) => n === errno)?.[0] ?? `errno ${errno}`)
+      case FRAME.done: {
+        this.remove(id)
+        const errnos: number[] = []
+        for (let off = 0; off + 4 <= p.length; off += 4) errnos.push(p.readInt32LE(off))
+        pend.done?.(errnos)
         return
       }
+      case FRAME.started:
+        pend.proc?.onStarted(p.readUInt32LE(0))
+        return
+      case FRAME.spawnErr:
+        this.remove(id)
+        pend.proc?.onSpawnError(errnoName(p.readInt32LE(0)))
+        return
       case FRAME.stdout:
-        proc.onStdout(Buffer.from(p))
+        pend.proc?.onStdout(Buffer.from(p))
         return
       case FRAME.stderr:
-        proc.onStderr(Buffer.from(p))
+        pend.proc?.onStderr(Buffer.from(p))
         return
       case FRAME.exit: {
-        this.procs.delete(id)
+        this.remove(id)
         const code = p.readInt32LE(0)
         const sig = p.readInt32LE(4)
         const signal = sig > 0 ? Object.entries(osConstants.signals).find(([, n]) => n === sig)?.[0] : undefined
-        proc.onExit({ code: code >= 0 && sig === 0 ? code : undefined, signal })
+        pend.proc?.onExit({ code: code >= 0 && sig === 0 ? code : undefined, signal })
         return
       }
       default:
-        this.opts.onOtherFrame?.(type, id, p)
     }
   }
 
-  /** Start a process (it leads its own process group). */
-  spawn(argv: readonly string[], opts: SpawnOptions & { onStderrData?: (b: Buffer) => void } = {}, host = this.label): Proc {
+  /** Read the other end's clocks (one round trip). */
+  readTime(): Promise<GuestTime> {
+    return this.timeRequest(FRAME.time)
+  }
+
+  /** Step the other end's CLOCK_REALTIME by `ns` (signed) and read it back (a vm guest only). */
+  stepTime(ns: bigint): Promise<GuestTime> {
+    const b = Buffer.alloc(8)
+    b.writeBigInt64LE(ns)
+    return this.timeRequest(FRAME.setTime, b)
+  }
+
+  private timeRequest(type: number, payload?: Buffer): Promise<GuestTime> {
+    if (this.closedError) return Promise.reject(this.closedError)
+    const id = this.nextId++
+    return new Promise<GuestTime>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.remove(id)
+        reject(new LabError(`${this.label}: no clock reading within 10 s`))
+      }, 10_000)
+      this.add(id, { time: (t) => { clearTimeout(timer); resolve(t) }, fail: (e) => { clearTimeout(timer); reject(e) }, sentUs: this.now() })
+      this.send(type, id, payload)
+    })
+  }
+
+  /**
+   * Delete the named network namespaces (NETNS_RUN_DIR, as `ip netns add` made them), SIGKILLing
+   * what runs in each first; done by the init itself, no program started. Missing ones are fine.
+   * Resolves with a message per namespace that could not be deleted.
+   */
+  async deleteNetns(names: readonly string[]): Promise<string[]> {
+    const errnos = await this.request(FRAME.netnsDel, cstrings(names), 'delete namespaces')
+    return names.flatMap((n, i) => (errnos[i] ?? 0) !== 0 ? [`${n}: ${errnoName(errnos[i] as number)}`] : [])
+  }
+
+  /**
+   * Write files from inside network namespace `netns` (its /proc/sys/net) or the init's own (""),
+   * by the init: no program started. One errno per file (0: written).
+   */
+  writeFiles(netns: string, files: ReadonlyArray<readonly [path: string, data: string]>): Promise<number[]> {
+    return this.request(FRAME.write, cstrings([netns, ...files.flat()]), 'write files')
+  }
+
+  /**
+   * Run ip-batch lines (the forms src/lab/vm/mux.ts CONFIGURE_LINE matches) inside network namespace
+   * `netns`, over rtnetlink by the init (no program started), in order, stopping at the first
+   * failure. One errno per line (0: done; ECANCELED: not run after a failure).
+   */
+  configureNetns(netns: string, lines: readonly string[]): Promise<number[]> {
+    return this.request(FRAME.configure, cstrings([netns, ...lines]), 'configure a namespace')
+  }
+
+  private request(type: number, payload: Buffer, what: string): Promise<number[]> {
+    if (this.closedError) return Promise.reject(this.closedError)
+    const id = this.nextId++
+    return new Promise<number[]>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.remove(id)
+        reject(new LabError(`${this.label}: could not ${what} within 30 s`))
+      }, 30_000)
+      this.add(id, {
+        done: (r) => { clearTimeout(timer); resolve(r) },
+        fail: (e) => { clearTimeout(timer); reject(e) },
+      })
+      this.send(type, id, payload)
+    })
+  }
+
+  /**
+   * Start a process (its own process group), in network namespace `netns` if given (entered by the
+   * init, as `ip netns exec` would).
+   */
+  spawn(argv: readonly string[], opts: SpawnOptions & { onStderrData?: (b: Buffer) => void } = {}, host = this.label, netns?: string): Proc {
     const id = this.nextId++
     const proc = new MuxProc(this, id, argv, opts, host)
     if (this.closedError) {
       proc.onSpawnError(this.closedError.message)
       return proc
     }
-    if (this.procs.size === 0) this.opts.onBusy?.()
-    this.procs.set(id, proc)
-    const parts = [Buffer.from([opts.stdin ? 1 : 0]), ...argv.map((a) => Buffer.from(`${a}\0`, 'utf8'))]
-    this.send(FRAME.spawn, id, Buffer.concat(parts))
+    this.add(id, { proc })
+    const flags = (opts.stdin ? 1 : 0) | (netns !== undefined ? 2 : 0)
+    this.send(FRAME.spawn, id, Buffer.concat([Buffer.from([flags]), cstrings([...(netns !== undefined ? [netns] : []), ...argv])]))
     return proc
   }
 
-  /** Run a command to completion (ProcessError on failure, MissingToolError when it is not there). */
-  async exec(argv: readonly string[], opts: ExecOptions & { host?: string } = {}): Promise<ExecResult> {
+  /** Run a command to completion (ProcessError on failure, the spawn error when it cannot start). */
+  async exec(argv: readonly string[], opts: ExecOptions & { host?: string; netns?: string } = {}): Promise<ExecResult> {
     const out: Buffer[] = []
     const err: Buffer[] = []
     const host = opts.host ?? this.label
-    const proc = this.spawn(argv, { stdin: opts.input !== undefined, onStdoutData: (b) => out.push(b), onStderrData: (b) => err.push(b) }, host)
+    const proc = this.spawn(argv, { stdin: opts.input !== undefined, onStdoutData: (b) => out.push(b), onStderrData: (b) => err.push(b) }, host, opts.netns)
     let timedOut = false
     const timer = setTimeout(() => {
       timedOut = true
@@ -202,14 +312,13 @@ export class Mux {
 
   ended(pid: number | undefined): void {
     if (pid !== undefined) this.opts.onEnded?.(pid)
-    if (this.procs.size === 0) this.opts.onIdle?.()
   }
 
   spawnError(argv: readonly string[], errno: string, host: string): Error {
     if (this.opts.spawnError) return this.opts.spawnError(argv, errno, host)
     const file = argv[0] ?? ''
     if (errno === 'ENOENT') return new MissingToolError(file, PACKAGE_OF[file] ?? file)
-    return new ProcessError({ argv, host, exitCode: undefined, signal: undefined, stderr: `cannot start ${this.opts.where}: ${errno}` })
+    return new ProcessError({ argv, host, exitCode: undefined, signal: undefined, stderr: `cannot start: ${errno}` })
   }
 }
 
@@ -224,8 +333,8 @@ class MuxProc implements Proc {
   private resolveExited: (i: ExitInfo) => void = () => undefined
   private stdinOpen: boolean
   private stopping: Promise<ExitInfo> | undefined
-  private outTail = ''
-  private errTail = ''
+  private readonly outLines: ReturnType<typeof lineSplitter> | undefined
+  private readonly errLines: ReturnType<typeof lineSplitter> | undefined
 
   constructor(
     private readonly mux: Mux,
@@ -235,6 +344,8 @@ class MuxProc implements Proc {
     private readonly host: string,
   ) {
     this.stdinOpen = opts.stdin === true
+    this.outLines = opts.onStdoutLine ? lineSplitter(opts.onStdoutLine) : undefined
+    this.errLines = opts.onStderrLine ? lineSplitter(opts.onStderrLine) : undefined
     this.started = new Promise((resolve, reject) => {
       this.resolveStarted = resolve
       this.rejectStarted = reject
@@ -258,12 +369,12 @@ class MuxProc implements Proc {
 
   onStdout(b: Buffer): void {
     if (this.opts.onStdoutData) this.opts.onStdoutData(b)
-    else if (this.opts.onStdoutLine) this.outTail = emitLines(this.outTail + b.toString('utf8'), this.opts.onStdoutLine)
+    else this.outLines?.push(b)
   }
 
   onStderr(b: Buffer): void {
     if (this.opts.onStderrData) this.opts.onStderrData(b)
-    else if (this.opts.onStderrLine) this.errTail = emitLines(this.errTail + b.toString('utf8'), this.opts.onStderrLine)
+    else this.errLines?.push(b)
   }
 
   onExit(info: ExitInfo, err?: Error): void {
@@ -273,10 +384,8 @@ class MuxProc implements Proc {
 
   private finish(info: ExitInfo): void {
     if (this.hasExited) return
-    if (this.outTail && this.opts.onStdoutLine) this.opts.onStdoutLine(this.outTail)
-    if (this.errTail && this.opts.onStderrLine) this.opts.onStderrLine(this.errTail)
-    this.outTail = ''
-    this.errTail = ''
+    this.outLines?.end()
+    this.errLines?.end()
     this.hasExited = true
     this.mux.ended(this.pid)
     this.resolveExited(info)
@@ -304,16 +413,17 @@ class MuxProc implements Proc {
 
   stop(opts: { sig?: NodeJS.Signals; graceMs?: number } = {}): Promise<ExitInfo> {
     if (this.hasExited) return this.exited
-    this.stopping ??= stopProcess(this, opts)
+    this.stopping ??= stopGracefully(this, opts)
     return this.stopping
   }
 }
 
 /**
- * Stop a process: `sig` (default SIGTERM), SIGCONT (a stopped process cannot act on it until
- * continued), SIGKILL after `graceMs` (default 2000) if it is still running.
+ * The stop sequence of a Proc (local, through the spawner, or in a vm guest): `sig` (default
+ * SIGTERM) to its group, then SIGCONT (a stopped process cannot act on SIGTERM/SIGINT until
+ * continued), then SIGKILL after `graceMs` (default 2000) unless it has exited; resolves with its exit.
  */
-export async function stopProcess(p: Pick<Proc, 'signal' | 'exited'>, opts: { sig?: NodeJS.Signals; graceMs?: number } = {}): Promise<ExitInfo> {
+export async function stopGracefully(p: Pick<Proc, 'signal' | 'exited'>, opts: { sig?: NodeJS.Signals; graceMs?: number } = {}): Promise<ExitInfo> {
   await p.signal(opts.sig ?? 'SIGTERM')
   await p.signal('SIGCONT')
   const timer = setTimeout(() => void p.signal('SIGKILL'), opts.graceMs ?? 2000)
@@ -324,12 +434,24 @@ export async function stopProcess(p: Pick<Proc, 'signal' | 'exited'>, opts: { si
   }
 }
 
-/** Call onLine for each complete line of `text`; returns the partial last line. */
-export function emitLines(text: string, onLine: (l: string) => void): string {
-  let i: number
-  while ((i = text.indexOf('\n')) >= 0) {
-    onLine(text.slice(0, i).replace(/\r$/, ''))
-    text = text.slice(i + 1)
+/**
+ * A line splitter: push() chunks, `onLine` gets each complete line (without \r\n); end() flushes
+ * a trailing partial line.
+ */
+export function lineSplitter(onLine: (line: string) => void): { push(chunk: Buffer | string): void; end(): void } {
+  let buf = ''
+  return {
+    push(chunk) {
+      buf += chunk.toString()
+      let i: number
+      while ((i = buf.indexOf('\n')) >= 0) {
+        onLine(buf.slice(0, i).replace(/\r$/, ''))
+        buf = buf.slice(i + 1)
+      }
+    },
+    end() {
+      if (buf) onLine(buf)
+      buf = ''
+    },
   }
-  return text
 }

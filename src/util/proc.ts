@@ -10,7 +10,9 @@ import { closeSync, openSync } from 'node:fs'
 import { execa, type ResultPromise } from 'execa'
 import { constants as osConstants } from 'node:os'
 import { ProcessError, MissingToolError } from './errors.js'
-import { FORCE_KILL_AFTER_MS, PACKAGE_OF, stopProcess, type Mux } from './mux.js'
+import { FORCE_KILL_AFTER_MS, lineSplitter, PACKAGE_OF, stopGracefully, type Mux } from './mux.js'
+
+export { lineSplitter, stopGracefully }
 import { attachSpawner, SPAWNER_ARGS, spawnerBinary } from './spawner.js'
 import type { ExecOptions, ExecResult, ExitInfo, Proc, SpawnOptions } from '../lab/types.js'
 
@@ -213,7 +215,7 @@ class LocalProc implements Proc {
 
   stop(opts: { sig?: NodeJS.Signals; graceMs?: number } = {}): Promise<ExitInfo> {
     if (this.hasExited) return this.exited
-    this.stopping ??= stopProcess(this, opts)
+    this.stopping ??= stopGracefully(this, opts)
     return this.stopping
   }
 }
@@ -221,19 +223,9 @@ class LocalProc implements Proc {
 /** Call `onLine` for each complete line of a stream (a trailing partial line is flushed at end). */
 function splitLines(stream: NodeJS.ReadableStream | null | undefined, onLine: (line: string) => void): void {
   if (!stream) return
-  let buf = ''
-  stream.on('data', (chunk: Buffer | string) => {
-    buf += chunk.toString()
-    let i: number
-    while ((i = buf.indexOf('\n')) >= 0) {
-      onLine(buf.slice(0, i).replace(/\r$/, ''))
-      buf = buf.slice(i + 1)
-    }
-  })
-  stream.on('end', () => {
-    if (buf) onLine(buf)
-    buf = ''
-  })
+  const lines = lineSplitter(onLine)
+  stream.on('data', (chunk: Buffer | string) => lines.push(chunk))
+  stream.on('end', () => lines.end())
 }
 
 /**

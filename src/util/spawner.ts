@@ -53,7 +53,7 @@ export function attachSpawner(child: SpawnedChild, hooks: { onStarted: (pid: num
     write: (frame) => input.write(frame),
     onData: (fn) => output.on('data', fn),
     onClose: (fn) => closed.push(fn),
-  }, 'local', { where: 'on this machine', onStarted: hooks.onStarted, onEnded: hooks.onEnded, onBusy: () => setRef(true), onIdle: () => setRef(false) })
+  }, 'local', { onStarted: hooks.onStarted, onEnded: hooks.onEnded, onBusy: () => setRef(true), onIdle: () => setRef(false) })
   let wentAway = false
   const gone = (): void => {
     if (wentAway) return

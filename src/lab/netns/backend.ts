@@ -178,6 +178,36 @@ export function planLab(spec: LabSpec, prefix24: string, names: ReadonlyMap<stri
   return { create, configure, addrs }
 }
 
+/** A namespace lab once registered and leased: its plan, and the switch namespace if it has one. */
+export interface NamespaceLab {
+  plan: LabPlan
+  /** The leased /24, e.g. "198.18.7". */
+  prefix24: string
+  switchNs: string | undefined
+  /** Every namespace of the lab, the switch's too. */
+  namespaces: string[]
+}
+
+/**
+ * The first steps of a lab whose hosts are network namespaces, on this machine (netns) or inside a
+ * guest (vm): register it (for gc), lease its /24, and plan its namespaces and links (planLab: two
+ * hosts share a veth, two ends and a wire route through it, more hosts hang off a switch). Each
+ * step pushes its undo on `td`; the namespaces' deletion (`deleteNamespaces`, the backend's own
+ * way) is pushed before any is made: it is idempotent, and a setup that fails half-way leaves some.
+ */
+export async function openNamespaceLab(spec: LabSpec, backend: string, names: ReadonlyMap<string, string>, td: Teardown, deleteNamespaces: (nss: readonly string[]) => Promise<unknown>): Promise<NamespaceLab> {
+  const unregister = await registerLab({ labId: spec.labId, backend, scenario: spec.scenario })
+  td.push('unregister lab', unregister)
+  const lease = await leaseSubnet(spec.labId)
+  td.push(`release subnet ${lease.cidr}`, () => lease.release())
+  const wire = spec.hosts.find((h) => h.isWire)
+  const ends = spec.hosts.filter((h) => !h.isWire)
+  const switchNs = ends.length === 2 && (wire === undefined || spec.hosts.length === 3) ? undefined : netnsName(spec.labId, 'sw')
+  const namespaces = [...names.values(), ...(switchNs !== undefined ? [switchNs] : [])]
+  td.push(`delete netns ${namespaces.join(' ')}`, () => deleteNamespaces(namespaces))
+  return { plan: planLab(spec, lease.prefix24, names, switchNs), prefix24: lease.prefix24, switchNs, namespaces }
+}
+
 /** The parent namespace of this process's labs (see labParent). */
 export interface LabParent {
   /** A path that opens it while this process lives: /proc/<our pid>/fd/<fd>. */
@@ -319,23 +349,13 @@ async function upNetnsLab(spec: LabSpec, signal?: AbortSignal): Promise<Lab> {
     if (signal?.aborted) throw new LabError(`lab ${spec.labId} setup interrupted`)
   }
   try {
-    const unregister = await registerLab({ labId: spec.labId, backend: 'netns', scenario: spec.scenario })
-    td.push('unregister lab', unregister)
-    const lease = await leaseSubnet(spec.labId)
-    td.push(`release subnet ${lease.cidr}`, () => lease.release())
-
     // One `ip -batch` makes every namespace and link (veths are created directly inside the
     // namespaces, so nothing ever appears in the root namespace); then one `ip -n NS -batch` per
     // namespace sets addresses and routes, next to one `sysctl` per host, all in parallel. With a
     // parent namespace (labParent) one `ip -batch` in it does both (setupInParent), and the sysctls
-    // follow. The delete is pushed first: it is idempotent, and a batch that fails half-way leaves some.
-    const wire = spec.hosts.find((h) => h.isWire)
-    const ends = spec.hosts.filter((h) => !h.isWire)
-    const useSwitch = !(ends.length === 2 && (wire === undefined || spec.hosts.length === 3))
-    const sw = netnsName(spec.labId, 'sw')
-    const allNs = [...names.values(), ...(useSwitch ? [sw] : [])]
-    td.push(`delete netns ${allNs.join(' ')}`, () => deleteNamespaces(allNs))
-    const plan = planLab(spec, lease.prefix24, names, useSwitch ? sw : undefined)
+    // follow.
+    const { plan, switchNs: sw } = await openNamespaceLab(spec, 'netns', names, td, deleteNamespaces)
+    const useSwitch = sw !== undefined
     const parent = await labParent()
     checkAbort()
     if (parent) await setupInParent(spec.labId, plan, parent, new Set(names.values()))

@@ -3,40 +3,32 @@
 // delete them, with their state files. Only this folder knows what a lab
 // namespace is; src/lab/index.ts calls this through the Backend contract.
 
-import { readdirSync, readFileSync, rmSync, statSync } from 'node:fs'
+import { readdirSync, rmSync, statSync } from 'node:fs'
 import path from 'node:path'
 import { runCommandSync } from '../../util/proc.js'
 import { STATE_DIR } from '../lease.js'
+import { removeOwnedSync } from '../owned-state.js'
 
 const NETNS_RUN_DIR = '/run/netns'
 
 /** Remove this process's lab namespaces (and what runs in them) and their state files, now. */
 export function removeOwnNamespacesNow(): void {
-  const labsDir = path.join(STATE_DIR, 'labs')
-  let files: string[] = []
+  let namespaces: string[] | undefined
+  removeOwnedSync<{ pid: number; labId: string }>(path.join(STATE_DIR, 'labs'), (file) => file, (rec) => rec.pid, (file, rec) => {
+    namespaces ??= namespacesNow()
+    const own = namespaces.filter((ns) => ns.startsWith(`tcplab-${rec.labId}-`))
+    killProcessesIn(own)
+    if (own.length > 0) runCommandSync(['ip', '-force', '-batch', '-'], { input: own.map((ns) => `netns del ${ns}\n`).join('') })
+    for (const dir of ['setup', 'relay']) rmSync(path.join(STATE_DIR, dir, rec.labId), { recursive: true, force: true })
+    rmSync(file, { force: true })
+  })
+}
+
+function namespacesNow(): string[] {
   try {
-    files = readdirSync(labsDir)
+    return readdirSync(NETNS_RUN_DIR)
   } catch {
-    return
-  }
-  let namespaces: string[] = []
-  try {
-    namespaces = readdirSync(NETNS_RUN_DIR)
-  } catch {
-    // none
-  }
-  for (const f of files) {
-    try {
-      const rec = JSON.parse(readFileSync(path.join(labsDir, f), 'utf8')) as { pid: number; labId: string }
-      if (rec.pid !== process.pid) continue
-      const own = namespaces.filter((ns) => ns.startsWith(`tcplab-${rec.labId}-`))
-      killProcessesIn(own)
-      if (own.length > 0) runCommandSync(['ip', '-force', '-batch', '-'], { input: own.map((ns) => `netns del ${ns}\n`).join('') })
-      for (const dir of ['setup', 'relay']) rmSync(path.join(STATE_DIR, dir, rec.labId), { recursive: true, force: true })
-      rmSync(path.join(labsDir, f), { force: true })
-    } catch {
-      // best effort: gc removes the rest
-    }
+    return []
   }
 }
 

@@ -6,13 +6,3 @@
 export function netnsExecArgv(ns: string, argv: readonly string[]): string[] {
   return ['ip', 'netns', 'exec', ns, ...argv]
 }
-
-/** A shell line (for a setup script) that runs the already-quoted `command` in the already-quoted namespace `nsQuoted`. */
-export function netnsExecLine(nsQuoted: string, command: string): string {
-  return `ip netns exec ${nsQuoted} ${command}`
-}
-
-/** A shell line that kills every process of the already-quoted namespace `nsQuoted` and deletes it (errors ignored). */
-export function netnsKillDeleteLine(nsQuoted: string): string {
-  return `for p in $(ip netns pids ${nsQuoted} 2>/dev/null); do kill -9 $p; done; ip netns del ${nsQuoted} 2>/dev/null`
-}

@@ -23,8 +23,8 @@ import type { Proc } from '../types.js'
 import { isAlive, STATE_DIR } from '../lease.js'
 import { syncClock, measureOffset, RESYNC_US, type ClockOffset } from './clock.js'
 import { initramfsFor } from './initramfs.js'
-import type { CachedKernel } from './kernel-cache.js'
-import { Mux } from './mux.js'
+import type { CachedKernel } from '../../kernels/index.js'
+import { guestMux, type Mux } from './mux.js'
 
 export const VM_STATE_DIR = path.join(STATE_DIR, 'vm')
 const QEMU = process.env.TCPLAB_QEMU ?? 'qemu-system-x86_64'
@@ -192,7 +192,7 @@ async function bootOnce(opts: GuestOptions, accel: Accel, timeoutMs: number): Pr
   const dir = path.join(VM_STATE_DIR, guestId)
   const started = performance.now()
   await mkdir(dir, { recursive: true })
-  const state: GuestState = { guestId, ownerPid: process.pid, kernel: kernel.info.release, createdAt: new Date().toISOString() }
+  const state: GuestState = { guestId, ownerPid: process.pid, kernel: kernel.release, createdAt: new Date().toISOString() }
   const writeState = (): Promise<void> => writeFile(path.join(dir, 'state.json'), `${JSON.stringify(state)}\n`)
   await writeState()
   const procs: Proc[] = []
@@ -258,13 +258,13 @@ async function bootOnce(opts: GuestOptions, accel: Accel, timeoutMs: number): Pr
     })
     failed.catch(() => undefined)
     const timeout = sleep(timeoutMs, opts.signal).then(() => {
-      throw new LabError(`guest on ${kernel.info.release} (${accel}) not ready within ${timeoutMs / 1000} s; console: ${consoleTail(consoleLog)}`)
+      throw new LabError(`guest on ${kernel.release} (${accel}) not ready within ${timeoutMs / 1000} s; console: ${consoleTail(consoleLog)}`)
     }, () => {
       throw new LabError('guest boot interrupted')
     })
     timeout.catch(() => undefined)
     sock = await Promise.race([connected, failed, timeout])
-    const mux = new Mux(sock, `vm ${kernel.info.release}`)
+    const mux = guestMux(sock, `vm ${kernel.release}`)
     const release = await Promise.race([mux.ready, failed, timeout])
     const clock = await Promise.race([syncClock(mux), failed, timeout])
     const bootMs = Math.round(performance.now() - started)

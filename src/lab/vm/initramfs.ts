@@ -12,7 +12,7 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { EnvironmentError } from '../../util/errors.js'
 import { STATE_DIR } from '../lease.js'
-import type { CachedKernel } from './kernel-cache.js'
+import type { CachedKernel } from '../../kernels/index.js'
 
 /** Modules the guest loads from its initramfs, by name (their dependencies come along). */
 export const EARLY_MODULES = ['virtio_pci', 'virtio_mmio', 'virtio_console', 'virtiofs', 'overlay']
@@ -79,12 +79,12 @@ export function initramfsFor(kernel: CachedKernel): string {
   }
   const depFile = path.join(kernel.modulesDir, 'modules.dep')
   if (!existsSync(depFile)) {
-    throw new EnvironmentError('E_NO_KERNEL', `${depFile} is missing: the cached kernel ${kernel.info.release} is incomplete`, { hint: `tcplab kernels fetch ${kernel.info.version}` })
+    throw new EnvironmentError('E_NO_KERNEL', `${depFile} is missing: the cached kernel ${kernel.release} is incomplete`, { hint: `tcplab kernels fetch ${kernel.version}` })
   }
   const st = statSync(init)
-  const key = createHash('sha256').update(`${kernel.dir}\0${kernel.info.sha256 ?? ''}\0${st.size}\0${st.mtimeMs}\0${EARLY_MODULES.join(',')}`).digest('hex').slice(0, 16)
+  const key = createHash('sha256').update(`${kernel.dir}\0${kernel.sha256}\0${st.size}\0${st.mtimeMs}\0${EARLY_MODULES.join(',')}`).digest('hex').slice(0, 16)
   const dir = path.join(STATE_DIR, 'vm', 'initramfs')
-  const file = path.join(dir, `${kernel.info.release}-${key}.cpio`)
+  const file = path.join(dir, `${kernel.release}-${key}.cpio`)
   if (existsSync(file)) return file
   const order = moduleLoadOrder(parseModulesDep(readFileSync(depFile, 'utf8')), EARLY_MODULES)
   const entries: Array<{ name: string; mode: number; data?: Buffer }> = [

@@ -7,7 +7,7 @@ import { runCommand } from '../../util/proc.js'
 import { EnvironmentError, PrivilegeError, TcplabError, UsageError } from '../../util/errors.js'
 import type { Backend } from '../types.js'
 import { findVirtiofsd, gcGuests, hasKvmDevice, preferredAccel } from './guest.js'
-import { KERNEL_CACHE_DIR, listCachedKernels } from './kernel-cache.js'
+import { kernelCacheDir, listKernels } from '../../kernels/index.js'
 
 /** Root, qemu-system-x86_64 and virtiofsd; EnvironmentError with the fix otherwise. */
 export async function checkVmTools(): Promise<void> {
@@ -26,8 +26,9 @@ export function createVmToolsBackend(): Backend {
     name: 'vm',
     check: checkVmTools,
     async describe() {
-      const kernels = listCachedKernels()
-      return `QEMU guests (${preferredAccel()}${hasKvmDevice() ? '' : ': no /dev/kvm'}); cached kernels in ${KERNEL_CACHE_DIR}: ${kernels.length > 0 ? kernels.map((k) => k.info.release).join(', ') : 'none'}${existsSync(KERNEL_CACHE_DIR) ? '' : ' (missing)'}`
+      const dir = kernelCacheDir()
+      const kernels = listKernels(dir)
+      return `QEMU guests (${preferredAccel()}${hasKvmDevice() ? '' : ': no /dev/kvm'}); cached kernels in ${dir}: ${kernels.length > 0 ? kernels.map((k) => k.release).join(', ') : 'none'}${existsSync(dir) ? '' : ' (missing)'}`
     },
     up() {
       return Promise.reject(new UsageError('the vm backend runs scenarios on a kernel you name', { hint: 'tcplab run --kernel 6.1 (see `tcplab kernels list`)' }))

@@ -1,15 +1,18 @@
 // Kernel tracepoints in the guest: sock:inet_sock_set_state and
 // tcp:tcp_retransmit_skb give the exact kernel time of every TCP state change
-// and retransmission (Documentation/trace/events.rst). Each lab gets its own
-// ftrace instance (instances/tcplab-<labId>, so concurrent labs do not share a
-// buffer) on the `mono` trace clock; `cat trace_pipe` streams its lines to the
-// runner, which keeps those whose addresses are the lab's and turns mono times
-// into the host's realtime with the guest's clock measurement.
+// and retransmission (Documentation/trace/events.rst). Each guest gets one
+// ftrace instance on the `mono` trace clock and one `cat trace_pipe` that
+// streams its lines to the runner for the guest's life; each lab subscribes,
+// keeps the lines whose addresses are its own (every lab of a guest has its own
+// /24) and turns mono times into the host's realtime with the guest's clock
+// measurement. A lab's stop writes a marker to the instance and waits for it to
+// come back: every event before it has then been read.
 
 import { LabError } from '../../util/errors.js'
 import type { KernelEvent, Proc } from '../types.js'
 import type { ClockOffset } from './clock.js'
 import type { Mux } from './mux.js'
+import { hostRealtimeUs as hostRealtimeUsNow } from './clock.js'
 
 export const TRACE_EVENTS = ['sock/inet_sock_set_state', 'tcp/tcp_retransmit_skb'] as const
 const TRACEFS = '/sys/kernel/tracing'
@@ -52,45 +55,85 @@ export function traceTimeUs(monoUs: number, clock: ClockOffset): number {
 }
 
 export interface TraceRecorder {
-  /** Stop tracing, remove the instance, and return the events whose addresses are in `keep`. */
+  /** Stop keeping events and return those kept (idempotent). */
   stop(): Promise<TraceEvent[]>
 }
 
-/** Whether the guest has tracefs with both events (checked once per guest by the caller). */
-export async function hasTracepoints(mux: Mux): Promise<boolean> {
-  const r = await mux.exec(['sh', '-c', `test -d ${TRACEFS}/instances && ${TRACE_EVENTS.map((e) => `test -d ${TRACEFS}/events/${e}`).join(' && ')}`], { reject: false })
-  return r.exitCode === 0
+/** The guest's one trace reader: every lab of the guest subscribes to it. */
+export interface GuestTrace {
+  /** Keep the events from now on whose local address satisfies `isLabAddr`, timed with `clock()` when stopped. */
+  subscribe(clock: () => ClockOffset, isLabAddr: (addr: string) => boolean): TraceRecorder
 }
 
-/** Start an ftrace instance for one lab; keeps events of sockets whose local address satisfies `isLabAddr`. */
-export async function startTrace(mux: Mux, labId: string, clock: () => ClockOffset, isLabAddr: (addr: string) => boolean): Promise<TraceRecorder> {
-  if (!/^[0-9a-z]+$/.test(labId)) throw new LabError(`bad lab id ${labId}`)
-  const dir = `${TRACEFS}/instances/tcplab-${labId}`
-  // A small buffer per CPU is plenty for one scenario's state changes.
-  const setup = [`mkdir ${dir}`, `echo mono > ${dir}/trace_clock`, `echo 256 > ${dir}/buffer_size_kb`,
+/** How long a lab's stop waits for the reader to pass its flush marker. */
+const FLUSH_TIMEOUT_MS = 2000
+
+/**
+ * Start the guest's trace reader: one ftrace instance (instances/<name>, so nothing else in the
+ * guest shares its buffer) with both events on, on the `mono` trace clock, and one `cat
+ * trace_pipe` streaming it for the guest's life. Made once per guest, not per lab: creating an
+ * instance builds a tracefs directory per event of the kernel, ~0.5-1.4 s under TCG. undefined
+ * where the guest has no tracefs or no such events.
+ */
+export async function openGuestTrace(mux: Mux, name: string): Promise<GuestTrace | undefined> {
+  if (!/^[0-9a-z-]+$/.test(name)) throw new LabError(`bad trace instance name ${name}`)
+  const dir = `${TRACEFS}/instances/${name}`
+  const check = [`test -d ${TRACEFS}/instances`, ...TRACE_EVENTS.map((e) => `test -d ${TRACEFS}/events/${e}`)].join(' && ')
+  // A buffer per CPU that holds several labs' state changes between two reads.
+  const setup = [`mkdir ${dir}`, `echo mono > ${dir}/trace_clock`, `echo 1024 > ${dir}/buffer_size_kb`,
     ...TRACE_EVENTS.map((e) => `echo 1 > ${dir}/events/${e}/enable`)].join(' && ')
-  await mux.exec(['sh', '-c', setup])
-  const lines: Array<Omit<TraceEvent, 'tUs'> & { monoUs: number }> = []
+  const r = await mux.exec(['sh', '-c', `${check} || exit 100\n${setup}`], { reject: false })
+  if (r.exitCode === 100) return undefined
+  if (r.exitCode !== 0) throw new LabError(`cannot set up tracing in the guest: ${r.stderr.trim()}`)
+  const subscribers = new Set<(e: Omit<TraceEvent, 'tUs'> & { monoUs: number }) => void>()
+  const markers = new Map<string, () => void>()
   const reader: Proc = mux.spawn(['cat', `${dir}/trace_pipe`], {
     onStdoutLine: (l) => {
+      const mark = /tracing_mark_write: (tcplab-flush-\d+)/.exec(l)
+      if (mark) return markers.get(mark[1] as string)?.()
       const e = parseTraceLine(l)
-      if (e && isLabAddr(e.saddr)) lines.push(e)
+      if (e) for (const s of subscribers) s(e)
     },
   })
   await reader.started
-  let stopped: Promise<TraceEvent[]> | undefined
+  let nextMark = 1
+  /** Resolves once the reader has passed every event recorded before now (a marker written to the instance comes back through the pipe after them). */
+  const flush = async (): Promise<void> => {
+    if (reader.hasExited) return
+    const mark = `tcplab-flush-${nextMark++}`
+    const seen = new Promise<void>((resolve) => markers.set(mark, resolve))
+    let timer: NodeJS.Timeout | undefined
+    try {
+      const [errno] = await mux.writeFiles('', [[`${dir}/trace_marker`, mark]])
+      if (errno !== 0) return
+      await Promise.race([seen, new Promise<void>((resolve) => { timer = setTimeout(resolve, FLUSH_TIMEOUT_MS) })])
+    } finally {
+      clearTimeout(timer)
+      markers.delete(mark)
+    }
+  }
   return {
-    stop() {
-      stopped ??= (async () => {
-        // Stop the events, give the reader a moment to drain the pipe, then remove the instance.
-        await mux.exec(['sh', '-c', TRACE_EVENTS.map((e) => `echo 0 > ${dir}/events/${e}/enable`).join('; ')], { reject: false })
-        await new Promise((r) => setTimeout(r, 50))
-        await reader.stop({ sig: 'SIGKILL', graceMs: 500 })
-        await mux.exec(['rmdir', dir], { reject: false })
-        const c = clock()
-        return lines.map(({ monoUs, ...rest }) => ({ ...rest, tUs: traceTimeUs(monoUs, c) }))
-      })()
-      return stopped
+    subscribe(clock, isLabAddr) {
+      const kept: Array<Omit<TraceEvent, 'tUs'> & { monoUs: number }> = []
+      // Events from before the lab (a closing socket of an earlier lab on the same subnet) are not its own.
+      const c0 = clock()
+      const fromMonoUs = Number(hostRealtimeUsNow() + c0.offsetUs) - Number(c0.realtimeMinusMonotonicNs / 1000n)
+      const keep = (e: Omit<TraceEvent, 'tUs'> & { monoUs: number }): void => {
+        if (e.monoUs >= fromMonoUs && isLabAddr(e.saddr)) kept.push(e)
+      }
+      subscribers.add(keep)
+      let stopped: Promise<TraceEvent[]> | undefined
+      return {
+        stop() {
+          stopped ??= (async () => {
+            await flush().catch(() => undefined)
+            subscribers.delete(keep)
+            const c = clock()
+            return kept.map(({ monoUs, ...rest }) => ({ ...rest, tUs: traceTimeUs(monoUs, c) }))
+          })()
+          return stopped
+        },
+      }
     },
   }
 }
