@@ -103,10 +103,11 @@ function printPhases(reports: readonly DockerPhaseReport[], stage: 'up' | 'down'
     if (r.stage !== stage) continue
     totals.push(r.totalMs)
     for (const p of r.phases) {
-      const e = byName.get(p.name) ?? { start: [], duration: [] }
+      const name = p.name.replace(/ [\d.]+\/\d+$/, '') // "release subnet 198.18.7.0/24": one row for every subnet
+      const e = byName.get(name) ?? { start: [], duration: [] }
       e.start.push(p.startMs)
       e.duration.push(p.durationMs)
-      byName.set(p.name, e)
+      byName.set(name, e)
     }
   }
   const median = (xs: readonly number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN
