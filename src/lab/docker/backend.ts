@@ -208,7 +208,8 @@ async function upDockerLab(docker: Docker, spec: LabSpec, signal?: AbortSignal):
     // (hosts, sidecars, sysctl helpers), in parallel (registered before the first create, so none can be missed).
     const containers: Docker.Container[] = []
     undo('remove containers', () => settleAll(containers.map((c) => removeContainer(c))))
-    // Launchers start once the lab is up (earlier, they would slow its setup), before the recorders and agents start.
+    // Launchers start once a host needs no more setup commands (earlier, they would slow its setup),
+    // before the recorders and agents start.
     const pools: LauncherPool[] = []
     undo('close launchers', () => {
       for (const p of pools) p.close()
@@ -415,7 +416,11 @@ async function createAndStart(m: MadeContainers, hp: HostPlan, h: HostSpec, user
 /** A host from the lab image: one container. */
 async function startLabHost(m: MadeContainers, hp: HostPlan, h: HostSpec): Promise<HostRefs> {
   const { container, routedAtStart } = await createAndStart(m, hp, h)
-  return { tools: toolsRef(m, container, hp.name), netOwner: container, routedAtStart }
+  const tools = toolsRef(m, container, hp.name)
+  // Routed already: nothing of the setup runs in it any more, so its launchers start now (in the
+  // background), ready for the first commands (agent, capture) when up() returns.
+  if (routedAtStart) tools.pool?.fill()
+  return { tools, netOwner: container, routedAtStart }
 }
 
 /**
