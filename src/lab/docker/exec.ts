@@ -273,7 +273,7 @@ export class LauncherPool {
   private starting = 0
   private failures = 0
   private closed = false
-  /** fill() was called: the lab is up (before, a take() starts no launchers: they would slow its setup). */
+  /** fill() was called: its host needs no more setup commands (before, a take() starts no launchers: they would slow the setup). */
   private opened = false
 
   /** `size` ready at most; `parallel` starting at once (each start is a `docker exec`: many at once slow the daemon for everyone). */
