@@ -9,17 +9,23 @@
 // behaviour before), with the CPU each costs: this process's own (a spawn forks
 // node, ~20 ms on a loaded VM) and its children's (ip, nsenter, sh).
 //
-// Run:  npx tsx bench/lab-updown.ts [ROUNDS]     (default 10; DOCKER_HOST is honoured)
+// docker: also where the time goes, phase by phase (src/lab/docker/phases.ts): the
+// median start and duration of each (network create, each host's create, attach,
+// start and routes, teardown steps) over the 2-host rounds.
+//
+// Run:  npx tsx bench/lab-updown.ts [ROUNDS] [BACKEND...]   (default 10 rounds, netns and docker; DOCKER_HOST is honoured)
 // The docker half needs a daemon and the lab image (`make docker image`); without
 // them it says so. Labs are named tcplab-<labId>-*, removed in `finally`.
 
 import { readFileSync } from 'node:fs'
+import { watchDockerPhases, type DockerPhaseReport } from '../src/lab/docker/phases.js'
 import { createBackend } from '../src/lab/index.js'
 import { labParent } from '../src/lab/netns/backend.js'
 import type { Backend, HostSpec, Lab } from '../src/lab/types.js'
 import { TcplabError } from '../src/util/errors.js'
 
 const ROUNDS = Number(process.argv[2] ?? 10)
+const BACKENDS = process.argv.length > 3 ? process.argv.slice(3) : ['netns', 'docker']
 const TARGET_MS: Record<string, number> = { netns: 60, docker: 1500 }
 const CALLS = 20
 
@@ -89,6 +95,27 @@ async function measureUpDown(backend: Backend, hosts: HostSpec[], base: number, 
   return out
 }
 
+/** Median start and duration of each phase over the reports of one stage (up or down), in order of start. */
+function printPhases(reports: readonly DockerPhaseReport[], stage: 'up' | 'down'): void {
+  const byName = new Map<string, { start: number[]; duration: number[] }>()
+  const totals: number[] = []
+  for (const r of reports) {
+    if (r.stage !== stage) continue
+    totals.push(r.totalMs)
+    for (const p of r.phases) {
+      const name = p.name.replace(/ [\d.]+\/\d+$/, '') // "release subnet 198.18.7.0/24": one row for every subnet
+      const e = byName.get(name) ?? { start: [], duration: [] }
+      e.start.push(p.startMs)
+      e.duration.push(p.durationMs)
+      byName.set(name, e)
+    }
+  }
+  const median = (xs: readonly number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN
+  console.log(`  docker ${stage} phases (median of ${totals.length}; total ${median(totals).toFixed(0)} ms; phases overlap when hosts go in parallel):`)
+  const rows = [...byName].map(([name, e]) => ({ name, start: median(e.start), duration: median(e.duration) })).sort((a, b) => a.start - b.start)
+  for (const r of rows) console.log(`    ${r.name.padEnd(28)} at ${r.start.toFixed(0).padStart(5)}  takes ${r.duration.toFixed(0).padStart(5)} ms`)
+}
+
 async function measureCalls(lab: Lab): Promise<void> {
   const h = lab.hosts.get('client')
   if (!h) return
@@ -107,7 +134,7 @@ async function measureCalls(lab: Lab): Promise<void> {
   console.log(`signal (SIGSTOP)   ${summarize(signal)}   (${loadavg()})`)
 }
 
-for (const name of ['netns', 'docker']) {
+for (const name of BACKENDS) {
   const backend = await createBackend(name)
   try {
     await backend.check()
@@ -121,11 +148,17 @@ for (const name of ['netns', 'docker']) {
   const modes = own ? ['', '0'] : ['']
   const label = (m: string): string => (name !== 'netns' ? '' : m === '0' || !own ? ' shared hash' : ' own hash   ')
   const cpu = (r: UpDown): string => `cpu/round ${r.cpuSelf.toFixed(0)} ms tcplab + ${r.cpuChildren.toFixed(0)} ms children`
-  const two = await measureUpDown(backend, [host('client'), host('server')], 0, modes)
+  const reports: DockerPhaseReport[] = []
+  const unwatch = watchDockerPhases((r) => reports.push(r))
+  const two = await measureUpDown(backend, [host('client'), host('server')], 0, modes).finally(unwatch)
   for (const [m, r] of two) {
     console.log(`2 hosts${label(m)}  up        ${summarize(r.up)}   (${loadavg()})`)
     console.log(`2 hosts${label(m)}  down      ${summarize(r.down)}   (${loadavg()})`)
     console.log(`2 hosts${label(m)}  up+down   ${summarize(r.total)}   ${cpu(r)}   (${loadavg()})`)
+  }
+  if (reports.length > 0) {
+    printPhases(reports, 'up')
+    printPhases(reports, 'down')
   }
   const wire = await measureUpDown(backend, [host('client'), host('wire', true), host('server')], 0x100, modes)
   for (const [m, r] of wire) console.log(`wire${label(m)}     up+down   ${summarize(r.total)}   ${cpu(r)}   (${loadavg()})`)

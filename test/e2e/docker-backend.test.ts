@@ -24,9 +24,10 @@ import { applySysctls } from '../../src/lab/index.js'
 import { parseScenario } from '../../src/scenario/loader.js'
 import { runScenario } from '../../src/runner/run-scenario.js'
 import { labImageName } from '../../src/lab/docker/image.js'
+import { followRoutesAtStart, routesAtStartCmd } from '../../src/lab/docker/routes.js'
 import { startCapture } from '../../src/recorder/capture.js'
 import type { Backend, Host, HostSpec, Lab } from '../../src/lab/types.js'
-import { EnvironmentError, InterruptedError, ProcessError, StepError } from '../../src/util/errors.js'
+import { EnvironmentError, InterruptedError, LabError, ProcessError, StepError } from '../../src/util/errors.js'
 
 type TT = Parameters<Parameters<typeof t.test>[0]>[0]
 
@@ -332,6 +333,28 @@ if (reason !== undefined) {
     const ac = new AbortController()
     ac.abort()
     await tt.rejects(backend.up({ labId, scenario: 'docker-e2e-abort', hosts: [host('a'), host('b')] }, ac.signal), InterruptedError)
+    tt.same(await leftovers(docker, labId), [], 'nothing left')
+  })
+
+  t.test('routes set at start: a route ip refuses is a LabError with its message, read through the attach', async (tt) => {
+    // A real container running the start command with a route over a gateway it has no network
+    // for: the report must carry ip's failure (a host whose routes failed must not come up).
+    const labId = newId()
+    const plan = { name: 'r', isWire: false, attachments: [{ network: 'net0', ip: '198.18.7.1', prefixLen: 24 }], routes: [['198.18.9.0/24', 'via', '198.18.7.126']] }
+    const c = await docker.createContainer({
+      name: `tcplab-${labId}-r`, Image: IMAGE, Cmd: routesAtStartCmd(plan), Labels: { [LABEL_RUN_ID]: labId, [LABEL_SCENARIO]: 'docker-e2e-routes' },
+      HostConfig: { NetworkMode: 'none', Init: true, CapDrop: ['ALL'], CapAdd: ['NET_ADMIN'], LogConfig: { Type: 'none', Config: {} } },
+    })
+    try {
+      const routes = await followRoutesAtStart(docker, c, 'r')
+      await c.start()
+      const err = await routes.outcome().catch((e: unknown) => e)
+      tt.ok(err instanceof LabError, 'LabError')
+      tt.match((err as Error).message, /cannot set the routes of r: ip -batch exited [1-9]\d*: .*(gateway|unreachable)/i, "with ip's own message")
+      tt.match((await c.inspect()).State, { Running: true }, 'the host went on to sleep (up() removes it)')
+    } finally {
+      await c.remove({ force: true })
+    }
     tt.same(await leftovers(docker, labId), [], 'nothing left')
   })
 

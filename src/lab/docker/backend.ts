@@ -17,7 +17,7 @@ import type Docker from 'dockerode'
 import { createHash } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { hostname } from 'node:os'
-import { EnvironmentError, InterruptedError, LabError, ProcessError, StepError, TcplabError } from '../../util/errors.js'
+import { EnvironmentError, InterruptedError, LabError, StepError, TcplabError } from '../../util/errors.js'
 import { Teardown } from '../../util/teardown.js'
 import { agentBinaryPath } from '../agent-path.js'
 import { isLabLive, leaseSubnet, pruneStale, registerLab, type SubnetLease } from '../lease.js'
@@ -27,6 +27,8 @@ import { connectDocker, daemonOf, describeDaemon, errorText, statusOf, toLabErro
 import { DockerProc, dropConnections, execInContainer, execWith, LauncherPool, launcherStarter, type ContainerRef, type ProcStarter } from './exec.js'
 import { exitedError, userImageStarter, type UserImageHost } from './user-exec.js'
 import { LAB_AGENT_PATH, labImageName } from './image.js'
+import { PhaseClock } from './phases.js'
+import { canRouteAtStart, followRoutesAtStart, routesAtStartCmd, setRoutes } from './routes.js'
 import { sysctlKeyProblem, sysctlValueProblem, SYSCTL_KEY_HINT } from '../../scenario/sysctl-values.js'
 
 export const LABEL_RUN_ID = 'tcplab.run-id'
@@ -179,53 +181,66 @@ function labelsOf(spec: LabSpec, host?: string): Record<string, string> {
 
 async function upDockerLab(docker: Docker, spec: LabSpec, signal?: AbortSignal): Promise<Lab> {
   const td = new Teardown()
+  const clock = new PhaseClock(spec.labId, 'up')
+  // Every undo is timed as a phase of the down (bench/lab-updown.ts prints them).
+  let downClock: PhaseClock | undefined
+  const undo: Undo = (label, fn) => td.push(label, () => (downClock ? downClock.time(label, fn) : fn()))
   const procs = new Set<Proc>()
   const checkAbort = (): void => {
     if (signal?.aborted) throw new InterruptedError(`lab ${spec.labId} setup interrupted`)
   }
+  let deaths: Promise<Deaths> | undefined
   try {
     checkAbort()
     const image = labImageName()
     // The user's images are checked before anything is made (tcplab never pulls).
-    const userImages = await inspectUserImages(docker, spec)
-    const unregister = await registerLab({ labId: spec.labId, backend: 'docker', scenario: spec.scenario })
-    td.push('unregister lab', unregister)
-    const plan = await createNetworks(docker, spec, td)
+    const userImages = await clock.time('inspect user images', () => inspectUserImages(docker, spec))
+    const unregister = await clock.time('register lab', () => registerLab({ labId: spec.labId, backend: 'docker', scenario: spec.scenario }))
+    undo('unregister lab', unregister)
+    // The events of the lab's containers are followed from the start, beside the network and the
+    // containers (one round trip less on the way); deaths matter once the hosts exist (see watchDeaths).
+    deaths = clock.time('follow events', () => followDeaths(docker, spec, undo))
+    deaths.catch(() => undefined)
+    const plan = await clock.time('create networks', () => createNetworks(docker, spec, undo))
     checkAbort()
 
     // Containers: create and start all at once. One undo removes every container made so far
     // (hosts, sidecars, sysctl helpers), in parallel (registered before the first create, so none can be missed).
     const containers: Docker.Container[] = []
-    td.push('remove containers', () => settleAll(containers.map((c) => removeContainer(c))))
-    // Launchers start once the lab is up (earlier, they would slow its setup), before the recorders and agents start.
+    undo('remove containers', () => settleAll(containers.map((c) => removeContainer(c))))
+    // Launchers start once a host needs no more setup commands (earlier, they would slow its setup),
+    // before the recorders and agents start.
     const pools: LauncherPool[] = []
-    td.push('close launchers', () => {
+    undo('close launchers', () => {
       for (const p of pools) p.close()
     })
-    const made: MadeContainers = { docker, spec, labImage: image, containers, pools }
-    const refs = await settleAll(plan.hosts.map(async (hp): Promise<HostRefs> => {
+    const made: MadeContainers = { docker, spec, labImage: image, containers, pools, clock }
+    const refs = await clock.time('start hosts', () => settleAll(plan.hosts.map(async (hp): Promise<HostRefs> => {
       const h = spec.hosts.find((x) => x.name === hp.name)
       if (!h) throw new LabError(`lab ${spec.labId}: no spec for host ${hp.name}`)
       const userImage = h.image === undefined ? undefined : userImages.get(h.image)
       return userImage && h.image !== undefined ? startUserHost(made, hp, h, h.image, userImage) : startLabHost(made, hp, h)
-    }))
+    })))
     checkAbort()
 
     // Further networks after the start, so that interface order is attachment order (eth1, ...).
-    for (const [i, hp] of plan.hosts.entries()) {
-      for (const at of hp.attachments.slice(1)) {
-        await docker.getNetwork(networkName(spec.labId, at.network)).connect({
-          Container: (refs[i] as HostRefs).netOwner.id,
-          EndpointConfig: { IPAMConfig: { IPv4Address: at.ip }, Aliases: [hp.name] },
-        }).catch((e: unknown) => {
-          throw toLabError(e, `cannot connect ${hp.name} to ${networkName(spec.labId, at.network)}`)
-        })
+    await clock.time('connect networks', async () => {
+      for (const [i, hp] of plan.hosts.entries()) {
+        for (const at of hp.attachments.slice(1)) {
+          await docker.getNetwork(networkName(spec.labId, at.network)).connect({
+            Container: (refs[i] as HostRefs).netOwner.id,
+            EndpointConfig: { IPAMConfig: { IPv4Address: at.ip }, Aliases: [hp.name] },
+          }).catch((e: unknown) => {
+            throw toLabError(e, `cannot connect ${hp.name} to ${networkName(spec.labId, at.network)}`)
+          })
+        }
       }
-    }
+    })
     checkAbort()
 
-    // Routes: drop Docker's default route (no way out of the lab), add the lab routes.
-    await settleAll(plan.hosts.map((hp, i) => setRoutes((refs[i] as HostRefs).tools, hp)))
+    // Routes of the hosts that could not set them as they started: drop Docker's default route
+    // (no way out of the lab), add the lab routes.
+    await clock.time('routes by exec', () => settleAll(plan.hosts.map((hp, i) => ((refs[i] as HostRefs).routedAtStart ? Promise.resolve() : setRoutes((refs[i] as HostRefs).tools, hp)))))
     // A host's own program must still be running (one that exits at once is the image's problem: say so).
     await settleAll(refs.map(async (r) => {
       if (!r.user) return
@@ -234,18 +249,35 @@ async function upDockerLab(docker: Docker, spec: LabSpec, signal?: AbortSignal):
     }))
     checkAbort()
 
-    await watchDeaths(docker, spec, refs, td)
+    ;(await deaths).watch(refs)
     for (const p of pools) p.fill()
     const hosts = new Map<string, Host>()
     for (const [i, hp] of plan.hosts.entries()) hosts.set(hp.name, createDockerHost(made, refs[i] as HostRefs, hp, procs))
     // Processes are stopped (gracefully) before their containers go (pushed last, so undone first).
-    td.push('stop processes', () => stopAll(procs))
-    return { labId: spec.labId, hosts, down: () => td.run() }
+    undo('stop processes', () => stopAll(procs))
+    clock.report()
+    return {
+      labId: spec.labId,
+      hosts,
+      down: async () => {
+        downClock ??= new PhaseClock(spec.labId, 'down')
+        try {
+          await td.run()
+        } finally {
+          downClock.report()
+        }
+      },
+    }
   } catch (e: unknown) {
+    // The events' undo is registered once they are followed: wait for that, so that it runs too.
+    await deaths?.catch(() => undefined)
     await td.run().catch(() => undefined)
     throw e
   }
 }
+
+/** Register an undo (timed as a phase of the lab's down). */
+type Undo = (label: string, fn: () => Promise<unknown> | unknown) => void
 
 /** What the lab's containers are made with, and the list teardown removes. */
 interface MadeContainers {
@@ -254,6 +286,8 @@ interface MadeContainers {
   labImage: string
   containers: Docker.Container[]
   pools: LauncherPool[]
+  /** The up's phases (each host's create, attach, start and routes). */
+  clock: PhaseClock
 }
 
 /** A tools container's ref, with a pool of launchers (filled once the lab is up). */
@@ -272,25 +306,30 @@ interface HostRefs {
   netOwner: Docker.Container
   /** A host with its own image. */
   user?: UserImageHost | undefined
+  /** The host set its routes as it started (routes.ts): no exec for them. */
+  routedAtStart: boolean
+}
+
+/** The lab's container deaths, followed from before its containers exist; watch() says whose matter. */
+interface Deaths {
+  watch(refs: readonly HostRefs[]): void
 }
 
 /**
- * Follow the daemon's `die` events for the lab's containers: when one dies (a host's own program
- * exits and takes its pid namespace, with the sidecar's processes, along), its open exec
- * connections are dropped so that commands fail at once instead of at their timeout.
+ * Follow the daemon's `die` events for the lab's containers: once watch() names the hosts, when one
+ * dies (a host's own program exits and takes its pid namespace, with the sidecar's processes,
+ * along), its open exec connections are dropped so that commands fail at once instead of at their
+ * timeout.
  */
-async function watchDeaths(docker: Docker, spec: LabSpec, refs: readonly HostRefs[], td: Teardown): Promise<void> {
+async function followDeaths(docker: Docker, spec: LabSpec, undo: Undo): Promise<Deaths> {
   const byId = new Map<string, ContainerRef[]>()
-  for (const r of refs) {
-    for (const ref of [r.tools, ...(r.user ? [r.user.user] : [])]) byId.set(ref.container.id, [...(byId.get(ref.container.id) ?? []), ref])
-  }
   let events: NodeJS.ReadableStream
   try {
     events = await docker.getEvents({ filters: { type: ['container'], event: ['die'], label: [`${LABEL_RUN_ID}=${spec.labId}`] } })
   } catch (e: unknown) {
     throw toLabError(e, `cannot follow the events of lab ${spec.labId}`)
   }
-  td.push('stop following events', () => {
+  undo('stop following events', () => {
     ;(events as NodeJS.ReadableStream & { destroy(): void }).destroy()
   })
   let buf = ''
@@ -309,6 +348,13 @@ async function watchDeaths(docker: Docker, spec: LabSpec, refs: readonly HostRef
     }
   })
   events.on('error', () => undefined)
+  return {
+    watch(refs) {
+      for (const r of refs) {
+        for (const ref of [r.tools, ...(r.user ? [r.user.user] : [])]) byId.set(ref.container.id, [...(byId.get(ref.container.id) ?? []), ref])
+      }
+    },
+  }
 }
 
 /** Inspect every user image the scenario names: each must be on the daemon and have a command. */
@@ -339,30 +385,42 @@ async function inspectUserImages(docker: Docker, spec: LabSpec): Promise<Map<str
 /**
  * Create and start a host's container (the lab image, or the user's image with its own command).
  * Optional sysctls ("?key") go in too; a key this kernel lacks fails the start, and the container
- * is made again without it (only costs time on kernels that lack one).
+ * is made again without it (only costs time on kernels that lack one). A lab-image host on one
+ * network sets its routes as it starts (routes.ts): its report is followed from before the start.
  */
-async function createAndStart(m: MadeContainers, hp: HostPlan, h: HostSpec, userImage?: string): Promise<Docker.Container> {
+async function createAndStart(m: MadeContainers, hp: HostPlan, h: HostSpec, userImage?: string): Promise<{ container: Docker.Container; routedAtStart: boolean }> {
   const { sysctls, optional } = splitSysctls(h.sysctls, h.isWire)
+  const routeAtStart = canRouteAtStart(hp, userImage !== undefined)
+  const phase = (what: string): string => `${what} ${hp.name}`
   for (;;) {
-    const container = await createContainer(m.docker, m.spec, hp, userImage ?? m.labImage, sysctls, userImage !== undefined)
+    const container = await m.clock.time(phase('create'), () => createContainer(m.docker, m.spec, hp, userImage ?? m.labImage, sysctls, userImage !== undefined,
+      routeAtStart ? routesAtStartCmd(hp) : undefined))
     m.containers.push(container)
+    const routes = routeAtStart ? await m.clock.time(phase('attach'), () => followRoutesAtStart(m.docker, container, hp.name)) : undefined
     try {
-      await container.start()
-      return container
+      await m.clock.time(phase('start'), () => container.start())
     } catch (e: unknown) {
+      routes?.close()
       const key = missingSysctlKey(e)
       if (key === undefined || !optional.has(key)) throw sysctlError(e, hp.name) ?? toLabError(e, `cannot start the container of ${hp.name}`)
       await removeContainer(container)
       delete sysctls[key]
       optional.delete(key)
+      continue
     }
+    if (routes) await m.clock.time(phase('routes at start'), () => routes.outcome())
+    return { container, routedAtStart: routeAtStart }
   }
 }
 
 /** A host from the lab image: one container. */
 async function startLabHost(m: MadeContainers, hp: HostPlan, h: HostSpec): Promise<HostRefs> {
-  const container = await createAndStart(m, hp, h)
-  return { tools: toolsRef(m, container, hp.name), netOwner: container }
+  const { container, routedAtStart } = await createAndStart(m, hp, h)
+  const tools = toolsRef(m, container, hp.name)
+  // Routed already: nothing of the setup runs in it any more, so its launchers start now (in the
+  // background), ready for the first commands (agent, capture) when up() returns.
+  if (routedAtStart) tools.pool?.fill()
+  return { tools, netOwner: container, routedAtStart }
 }
 
 /**
@@ -371,7 +429,7 @@ async function startLabHost(m: MadeContainers, hp: HostPlan, h: HostSpec): Promi
  * lab's tools, agent, sampler and tcpdump.
  */
 async function startUserHost(m: MadeContainers, hp: HostPlan, h: HostSpec, image: string, info: Docker.ImageInspectInfo): Promise<HostRefs> {
-  const user = await createAndStart(m, hp, h, image)
+  const { container: user } = await createAndStart(m, hp, h, image)
   const name = `${containerName(m.spec.labId, hp.name)}-tools`
   let sidecar: Docker.Container
   try {
@@ -407,6 +465,7 @@ async function startUserHost(m: MadeContainers, hp: HostPlan, h: HostSpec, image
   return {
     tools,
     netOwner: user,
+    routedAtStart: false,
     user: { user: { docker: m.docker, container: user, host: hp.name, live: new Set() }, tools, image, finderUser: await imageUser(tools, info) },
   }
 }
@@ -422,7 +481,7 @@ async function imageUser(tools: ContainerRef, info: Docker.ImageInspectInfo): Pr
 }
 
 /** Lease a /24 and create the lab's networks in it; a subnet the daemon already uses (another machine's lab) is skipped. */
-async function createNetworks(docker: Docker, spec: LabSpec, td: Teardown): Promise<LabPlan> {
+async function createNetworks(docker: Docker, spec: LabSpec, undo: Undo): Promise<LabPlan> {
   const skipped: SubnetLease[] = []
   try {
     for (let attempt = 0; attempt < 16; attempt++) {
@@ -453,8 +512,8 @@ async function createNetworks(docker: Docker, spec: LabSpec, td: Teardown): Prom
         await lease.release()
         throw toLabError(e, `cannot create the networks of lab ${spec.labId} in ${lease.cidr}`)
       }
-      td.push(`release subnet ${lease.cidr}`, () => lease.release())
-      td.push('remove networks', () => settleAll(made.map((n) => removeNetwork(n))))
+      undo(`release subnet ${lease.cidr}`, () => lease.release())
+      undo('remove networks', () => settleAll(made.map((n) => removeNetwork(n))))
       return plan
     }
     throw new LabError(`lab ${spec.labId}: the daemon at ${daemonOf(docker)} already uses 16 of the lab subnets tried`, {
@@ -466,7 +525,7 @@ async function createNetworks(docker: Docker, spec: LabSpec, td: Teardown): Prom
 }
 
 async function createContainer(docker: Docker, spec: LabSpec, hp: HostPlan, image: string, sysctls: Record<string, string>,
-  isUserImage: boolean): Promise<Docker.Container> {
+  isUserImage: boolean, cmd?: string[]): Promise<Docker.Container> {
   const first = hp.attachments[0]
   if (!first) throw new LabError(`lab ${spec.labId}: no network for host ${hp.name}`)
   const name = containerName(spec.labId, hp.name)
@@ -474,6 +533,7 @@ async function createContainer(docker: Docker, spec: LabSpec, hp: HostPlan, imag
     return await docker.createContainer({
       name,
       Image: image,
+      ...(cmd ? { Cmd: cmd } : {}),
       Hostname: hp.name,
       Labels: { ...labelsOf(spec, hp.name), [LABEL_ROLE]: 'host' },
       Tty: false,
@@ -545,16 +605,6 @@ function sysctlError(e: unknown, host: string): StepError | undefined {
     hint: 'the key must exist in a network namespace on this kernel (per-netns net.* sysctls only; `tcplab doctor` lists them); `{ value: V, optional: true }` sets it only where it exists',
     cause: e,
   })
-}
-
-async function setRoutes(ref: ContainerRef, hp: HostPlan): Promise<void> {
-  const batch = ['route flush exact 0.0.0.0/0', ...hp.routes.map((r) => `route add ${r.join(' ')}`)]
-  try {
-    await execInContainer(ref, ['ip', '-batch', '-'], { input: `${batch.join('\n')}\n`, timeoutMs: 10_000 })
-  } catch (e: unknown) {
-    if (e instanceof ProcessError) throw new LabError(`cannot set the routes of ${hp.name}: ${e.message}`, { cause: e })
-    throw e
-  }
 }
 
 function createDockerHost(m: MadeContainers, r: HostRefs, hp: HostPlan, procs: Set<Proc>): Host {

@@ -273,12 +273,15 @@ export class LauncherPool {
   private starting = 0
   private failures = 0
   private closed = false
+  /** fill() was called: its host needs no more setup commands (before, a take() starts no launchers: they would slow the setup). */
+  private opened = false
 
   /** `size` ready at most; `parallel` starting at once (each start is a `docker exec`: many at once slow the daemon for everyone). */
   constructor(private readonly ref: ContainerRef, private readonly size = 4, private readonly parallel = 2) {}
 
   /** Start launchers up to the pool's size. */
   fill(): void {
+    this.opened = true
     while (!this.closed && this.failures < 3 && this.starting < this.parallel && this.idle.length + this.starting < this.size) {
       this.starting++
       void Launcher.attach(this.ref).then(async (l) => {
@@ -307,7 +310,7 @@ export class LauncherPool {
     let l: Launcher | undefined
     while ((l = this.idle.shift()) && !l.isReusable) l.dismiss()
     if (l) this.own.delete(l)
-    this.fill()
+    if (this.opened) this.fill()
     return l
   }
 
