@@ -152,12 +152,10 @@ export async function startAgent(host: Host, opts: StartAgentOptions): Promise<A
   })
 
   const ready = waitFor((ev) => ev.type === 'ready', opts.readyTimeoutMs ?? Math.max(DEFAULT_READY_TIMEOUT_MS, host.startTimeoutMs ?? 0), 'start-up (ready event)')
-  try {
-    await proc.started
-  } catch (e: unknown) {
-    ready.catch(() => undefined)
-    throw e
-  }
+  // Handled from now on: it may time out while the start below is still pending (a slow docker
+  // exec), and an unhandled rejection ends the process. Awaiting it later still throws.
+  ready.catch(() => undefined)
+  await proc.started
   let pid: number
   try {
     const ev = await ready
