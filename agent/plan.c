@@ -555,6 +555,12 @@ void cmd_go(struct agent *a, struct cmd *c)
 	ev_begin(&b, c->name, "go", c->id);
 	jb_key(&b, "pending");
 	jb_uint(&b, count_pending());
+	if (t0 != NULL) {
+		/* How long after t0 `go` was read (negative: before it). A late go makes every
+		 * step due before it late: the runner records this beside their lateness. */
+		jb_key(&b, "lateUs");
+		jb_int(&b, realtime_us() - (int64_t)t0->num);
+	}
 	ev_end(&b);
 	kick();
 }
@@ -674,7 +680,7 @@ int plan_init(struct agent *a)
  * lateness is the agent's wakeup latency: at nice 0 on a busy 2-CPU machine a
  * woken agent waits behind other runnable tasks (CFS/EEVDF), p99 6-34 ms for a
  * plain timer there. "nice" (nice -5) shortens that wait; "fifo" (SCHED_FIFO,
- * priority 1, the lowest real-time one) runs the agent ahead of every normal
+ * priority 2, just above the lab's commands: plan.h) runs the agent ahead of every normal
  * task, the only way to get ~1 ms on such a machine. Why not by default: it
  * needs CAP_SYS_NICE (or RLIMIT_NICE/RLIMIT_RTPRIO), and a real-time agent
  * takes precedence over everything else the lab runs, so a runaway loop could
@@ -697,7 +703,7 @@ int plan_raise_priority(const char *mode)
 		if (setpriority(PRIO_PROCESS, 0, -5) < 0)
 			return -1;
 	} else if (strcmp(mode, "fifo") == 0) {
-		struct sched_param fifo = { .sched_priority = 1 };
+		struct sched_param fifo = { .sched_priority = AGENT_FIFO_PRIORITY };
 		if (sched_setscheduler(0, SCHED_FIFO, &fifo) < 0)
 			return -1;
 	} else {

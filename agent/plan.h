@@ -11,8 +11,16 @@ int plan_init(struct agent *a);
 /* Drop every step without a word and stop the timer (the agent is exiting). */
 void plan_stop(void);
 void plan_free(void);
+/* SCHED_FIFO priorities with --priority=fifo. The agents sit one above the lab's
+ * own short commands (iptables, tc, sysctl, ip: procs.c keep_priority), which
+ * sit above every normal task: a command takes ~15 ms of CPU, and at the
+ * agents' level it kept every other agent on its CPU from its deadline that
+ * long (FIFO tasks of one priority do not preempt each other). A program the
+ * agent starts execs at the commands' level and runs at the normal policy. */
+#define AGENT_FIFO_PRIORITY 2
+#define COMMAND_FIFO_PRIORITY 1
 /* Opt-in: raise the agent's own scheduling priority, mode "nice" (nice -5) or
- * "fifo" (SCHED_FIFO 1). Returns 0, or -1 with errno. See plan.c for why. */
+ * "fifo" (SCHED_FIFO AGENT_FIFO_PRIORITY). Returns 0, or -1 with errno. See plan.c for why. */
 int plan_raise_priority(const char *mode);
 
 /* Whether an event NAME, TYPE is what the ref "NAME.TYPE" names. */

@@ -21,6 +21,7 @@
  */
 #define _GNU_SOURCE
 #include "procs.h"
+#include "plan.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -610,15 +611,16 @@ static int spawn_child(void *arg)
 		_exit(127);
 	for (int i = 0; i < nignored; i++)
 		signal(ignored[i], SIG_DFL);
-	/* A program under test gets the normal policy back. The lab's own commands keep the raised one,
-	 * and the RLIMIT_RTTIME guard with it: at SCHED_FIFO `iptables -A` takes its ~15 ms of CPU
+	/* Below the agents (plan.h), above every normal task: the lab's own commands keep this, and
+	 * the RLIMIT_RTTIME guard with it (at SCHED_FIFO `iptables -A` takes its ~15 ms of CPU
 	 * whatever else runs, where at the normal policy it took 300 ms behind two busy loops, and a
-	 * rule meant to be in force at its step's time was not. */
-	if (sched_restore.raised && !sp->keep_priority) {
-		sched_setscheduler(0, sched_restore.policy, &sched_restore.param);
-		setpriority(PRIO_PROCESS, 0, sched_restore.nice);
-		if (sched_restore.rttime_set)
-			setrlimit(RLIMIT_RTTIME, &sched_restore.rttime);
+	 * rule meant to be in force at its step's time was not). A program under test execs at this
+	 * level too, and the agent gives it the normal policy back as soon as clone() returns
+	 * (unraise_child): the agent waits in CLONE_VFORK until the exec, and a child dropped to the
+	 * normal policy here made it wait behind every runnable task, ms on a busy machine. */
+	if (sched_restore.raised && sched_getscheduler(0) == SCHED_FIFO) {
+		struct sched_param cmd = { .sched_priority = COMMAND_FIFO_PRIORITY };
+		sched_setscheduler(0, SCHED_FIFO, &cmd);
 	}
 	int err = 0;
 	if (sigprocmask(SIG_SETMASK, &none, NULL) < 0 || dup2(sp->in_fd, STDIN_FILENO) < 0 ||
@@ -640,6 +642,19 @@ static int spawn_child(void *arg)
 	_exit(127);
 }
 
+/* A program under test (not the lab's own command) gets the agent's original policy, nice and
+ * RLIMIT_RTTIME back: right after its exec, from the agent, which preempts it (plan.h). It may
+ * have exited already (ESRCH): nothing to do then. */
+static void unraise_child(pid_t pid)
+{
+	if (!sched_restore.raised)
+		return;
+	sched_setscheduler(pid, sched_restore.policy, &sched_restore.param);
+	setpriority(PRIO_PROCESS, (id_t)pid, sched_restore.nice);
+	if (sched_restore.rttime_set)
+		prlimit(pid, RLIMIT_RTTIME, &sched_restore.rttime, NULL);
+}
+
 /* Start argv; returns the pid (sp->exec_us / sp->err tell how far it got), or -1. */
 static pid_t spawn(struct spawn *sp)
 {
@@ -655,6 +670,8 @@ static pid_t spawn(struct spawn *sp)
 	sigprocmask(SIG_SETMASK, &all, &old);
 	pid_t pid = clone(spawn_child, (char *)child_stack + CHILD_STACK_BYTES, CLONE_VM | CLONE_VFORK | SIGCHLD, sp);
 	int err = errno;
+	if (pid > 0 && !sp->keep_priority)
+		unraise_child(pid);
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	errno = err;
 	return pid;

@@ -1,6 +1,7 @@
 /* rtguard.c - see rtguard.h. */
 #define _GNU_SOURCE
 #include "rtguard.h"
+#include "plan.h"
 
 #include <errno.h>
 #include <sched.h>
@@ -59,7 +60,7 @@ static void on_xcpu(int sig)
 
 static int raise_again(void)
 {
-	struct sched_param fifo = { .sched_priority = 1 };
+	struct sched_param fifo = { .sched_priority = AGENT_FIFO_PRIORITY };
 	if (sched_setscheduler(0, SCHED_FIFO, &fifo) < 0)
 		return -1;
 	prctl(PR_SET_TIMERSLACK, 1UL);

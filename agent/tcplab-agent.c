@@ -32,6 +32,7 @@
 #include <sys/ioctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 #include <linux/sockios.h>
 #include <linux/tcp.h>
@@ -1888,6 +1889,43 @@ static int setup_signals(void)
 	return signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
 }
 
+/* --connect=PATH: commands and events go over a unix stream socket the runner
+ * listens on, instead of stdin and stdout: the socket becomes fd 0 and fd 1,
+ * so nothing else changes. The runner uses it where a relay would otherwise
+ * sit between it and the agent (its process spawner serves many processes on
+ * one pipe, at the normal priority: a `go` or a trigger queued behind their
+ * output arrived tens of ms late on a busy machine). */
+static int connect_control(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	if (strlen(path) >= sizeof sa.sun_path) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	strcpy(sa.sun_path, path);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
+		int e = errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	/* As the 1 MiB stdout pipe: the events of seconds, should the runner fall behind. */
+	int sz = 1 << 20;
+	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &sz, sizeof sz) < 0)
+		(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof sz);
+	if (dup2(fd, STDIN_FILENO) < 0 || dup2(fd, STDOUT_FILENO) < 0) {
+		int e = errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc > 1 && (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0)) {
@@ -1900,11 +1938,20 @@ int main(int argc, char **argv)
 	 * failure, or stdout not being a pipe, changes nothing). */
 	(void)fcntl(STDOUT_FILENO, F_SETPIPE_SZ, 1 << 20);
 	/* Opt-in only: --priority=nice|fifo (see plan_raise_priority in plan.c). */
-	const char *priority = NULL;
-	if (argc == 2 && (strcmp(argv[1], "--priority=nice") == 0 || strcmp(argv[1], "--priority=fifo") == 0))
-		priority = argv[1] + strlen("--priority=");
-	else if (argc > 1) {
-		fprintf(stderr, "usage: tcplab-agent [--priority=nice|fifo]   (JSON commands on stdin, events on stdout; see src/agent/protocol.ts)\n");
+	const char *priority = NULL, *control = NULL;
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--priority=nice") == 0 || strcmp(argv[i], "--priority=fifo") == 0)
+			priority = argv[i] + strlen("--priority=");
+		else if (strncmp(argv[i], "--connect=", strlen("--connect=")) == 0 && argv[i][strlen("--connect=")] != '\0')
+			control = argv[i] + strlen("--connect=");
+		else {
+			fprintf(stderr, "usage: tcplab-agent [--priority=nice|fifo] [--connect=PATH]   (JSON commands on stdin, events on stdout,\n"
+					"       or both on the unix stream socket PATH; see src/agent/protocol.ts)\n");
+			return 2;
+		}
+	}
+	if (control != NULL && connect_control(control) < 0) {
+		fprintf(stderr, "tcplab-agent: --connect=%s: %s\n", control, strerror(errno));
 		return 2;
 	}
 	struct agent a;

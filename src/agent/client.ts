@@ -4,6 +4,9 @@
 import { ProcessError, TimeoutError } from '../util/errors.js'
 import type { ExitInfo, Host, Proc } from '../lab/types.js'
 import type { AgentCommand, AgentEvent } from './protocol.js'
+import type net from 'node:net'
+import { listenForAgent } from './channel.js'
+import { lineSplitter } from '../util/mux.js'
 export { agentBinaryPath } from '../lab/agent-path.js'
 
 export type AgentPriority = 'normal' | 'nice' | 'fifo'
@@ -98,10 +101,14 @@ export async function startAgent(host: Host, opts: StartAgentOptions): Promise<A
     stderrTail.push(line)
     if (stderrTail.length > STDERR_LINES_KEPT) stderrTail.shift()
   }
-  const argv = opts.priority === undefined || opts.priority === 'normal' ? [host.agentPath] : [host.agentPath, `--priority=${opts.priority}`]
-  const proc = host.spawn(argv, {
-    stdin: true,
-    onStdoutLine: (line) => {
+  // Its own socket where the host can reach one by path (channel.ts); stdin and stdout otherwise.
+  const channel = host.agentSocketDir !== undefined ? await listenForAgent(host.agentSocketDir) : undefined
+  const argv = [
+    host.agentPath,
+    ...(opts.priority === undefined || opts.priority === 'normal' ? [] : [`--priority=${opts.priority}`]),
+    ...(channel ? [`--connect=${channel.path}`] : []),
+  ]
+  const onLine = (line: string): void => {
       const ev = parseAgentEvent(line)
       if (ev === undefined) {
         keepStderr(`unparseable stdout line: ${line}`)
@@ -116,7 +123,10 @@ export async function startAgent(host: Host, opts: StartAgentOptions): Promise<A
           w.resolve(ev)
         }
       }
-    },
+  }
+  const proc = host.spawn(argv, {
+    stdin: channel === undefined,
+    onStdoutLine: channel === undefined ? onLine : (line) => keepStderr(`stdout: ${line}`),
     onStderrLine: (line) => {
       keepStderr(line)
       opts.onStderrLine?.(line)
@@ -143,7 +153,25 @@ export async function startAgent(host: Host, opts: StartAgentOptions): Promise<A
       waiters.add(w)
     })
 
-  void proc.exited.then((info) => {
+  // With its own socket, the agent's last events may still be in it when the process is reaped.
+  let sock: net.Socket | undefined
+  let sockClosed: Promise<void> = Promise.resolve()
+  if (channel) {
+    void proc.exited.then(() => channel.abandon())
+    channel.connected.then((s) => {
+      sock = s
+      s.setEncoding('utf8')
+      const lines = lineSplitter(onLine)
+      s.on('data', (chunk: string) => lines.push(chunk))
+      s.on('error', () => undefined) // the close that follows says it; the process's exit says why
+      sockClosed = new Promise<void>((resolve) => s.once('close', () => {
+        lines.end()
+        resolve()
+      }))
+    }, () => undefined)
+  }
+  void proc.exited.then(async (info) => {
+    await sockClosed
     for (const w of waiters) {
       clearTimeout(w.timer)
       w.reject(failureOf(info))
@@ -166,7 +194,13 @@ export async function startAgent(host: Host, opts: StartAgentOptions): Promise<A
   }
 
   let nextId = 1
-  const send = (cmd: AgentCommand): Promise<void> => proc.write(`${JSON.stringify(cmd)}\n`)
+  const send = (cmd: AgentCommand): Promise<void> => {
+    const line = `${JSON.stringify(cmd)}\n`
+    if (!channel) return proc.write(line)
+    const s = sock
+    if (s === undefined || s.destroyed || !s.writable) return Promise.reject(new Error(`socket agent on ${host.name}: its socket is closed`))
+    return new Promise<void>((resolve, reject) => s.write(line, (e) => (e ? reject(e) : resolve())))
+  }
 
   return {
     host,
@@ -193,7 +227,8 @@ export async function startAgent(host: Host, opts: StartAgentOptions): Promise<A
     async close(copts = {}) {
       if (proc.hasExited) return proc.exited
       const graceMs = copts.graceMs ?? 2000
-      proc.endStdin()
+      if (sock) sock.end()
+      else proc.endStdin()
       let timer: NodeJS.Timeout | undefined
       const late = new Promise<'late'>((resolve) => { timer = setTimeout(() => resolve('late'), graceMs) })
       const first = await Promise.race([proc.exited, late])

@@ -761,6 +761,8 @@ export interface PlannedEvent extends EventBase {
 export interface GoEvent extends EventBase {
   type: 'go'
   pending: number
+  /** With t0Us: when `go` was read, relative to t0 (µs; negative = before t0, as it should be). */
+  lateUs?: number
 }
 
 export interface CancelledEvent extends EventBase {

@@ -10,7 +10,7 @@ export { bootGuest, gcGuests, type Guest, type GuestOptions } from './vm/guest.j
 export { createVmBackend, type VmEnvFacts } from './vm/backend.js'
 export { applySysctls } from './netns/backend.js'
 export { agentBinaryPath } from './agent-path.js'
-export { STATE_DIR } from './lease.js'
+export { relayDirOf, STATE_DIR } from './lease.js'
 export { parseDockerAddress, parseDockerHosts } from './docker-address.js'
 
 export const BACKEND_NAMES = ['netns', 'docker', 'vm'] as const

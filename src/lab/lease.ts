@@ -12,6 +12,8 @@ import { readFileSync } from 'node:fs'
 import path from 'node:path'
 
 export const STATE_DIR = process.env.TCPLAB_STATE_DIR ?? '/run/tcplab'
+/** A lab's unix sockets (the agents' own channels and relay sockets): reachable by path from every namespace of a netns lab. */
+export const relayDirOf = (labId: string): string => path.join(STATE_DIR, 'relay', labId)
 const LEASES = path.join(STATE_DIR, 'leases')
 const LABS = path.join(STATE_DIR, 'labs')
 const SUBNETS = 512

@@ -80,6 +80,11 @@ export interface Host {
   readonly startTimeoutMs?: number | undefined
   /** Path of the static socket agent binary as seen from inside the host. */
   readonly agentPath: string
+  /**
+   * A directory the runner and processes in the host both reach by path (netns: one filesystem).
+   * When set, the agent talks over a unix socket made there (agent/channel.ts), not its stdio.
+   */
+  readonly agentSocketDir?: string | undefined
   /** Run a command to completion inside the host (iptables, sysctl, ip, tc, ss). */
   exec(argv: readonly string[], opts?: ExecOptions): Promise<ExecResult>
   /** Start a long-running process inside the host (agent, tcpdump, nc, user programs). */

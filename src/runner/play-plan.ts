@@ -23,7 +23,7 @@ import { parseSaveCounters, type IptablesCmd } from '../faults/iptables.js'
 import { secondsSince, nowUs } from '../recorder/records.js'
 import type { Timeline } from '../recorder/timeline.js'
 import type { LoadedScenario } from '../scenario/loader.js'
-import { STATE_DIR } from '../lab/lease.js'
+import { relayDirOf } from '../lab/lease.js'
 import { StepError } from '../util/errors.js'
 import type { Teardown } from '../util/teardown.js'
 import type { HostAgent } from './agents.js'
@@ -34,8 +34,13 @@ export interface PlayPlanOptions {
   plan: CompiledPlan
   agents: ReadonlyMap<string, HostAgent>
   timeline: Timeline
-  /** Called once every agent holds its plan: fixes t0 (the runner rebases its timeline) and returns it. `at:` gates are offsets from it. */
+  /**
+   * Called once every agent holds its plan: fixes t0 (the runner rebases its timeline) and returns it. `at:` gates are offsets from it.
+   * Nothing else may run between it and the `go` writes; what can wait runs in clockStarted.
+   */
   startClock(): number
+  /** Called right after `go` has been written to every agent. */
+  clockStarted?(): void
   signal: AbortSignal
   /** Give up on steps whose gate has not opened for this long without any progress (no `duration:`). */
   idleTimeoutMs: number
@@ -92,7 +97,7 @@ const SUN_PATH_MAX = 107
 export async function relayDirFor(labId: string, td: Teardown): Promise<string | undefined> {
   let dir: string
   try {
-    dir = path.join(STATE_DIR, 'relay', labId)
+    dir = relayDirOf(labId)
     await mkdir(dir, { recursive: true, mode: 0o700 })
   } catch {
     try {
@@ -228,6 +233,10 @@ export async function playPlan(o: PlayPlanOptions): Promise<PlayPlanResult> {
         }
         if (e.type === 'planned') planned.get(host)?.()
         if (e.type === 'cancelled') cancelled.get(host)?.()
+        // When `go` reached this agent against t0: a late go explains the lateness of the steps due before it.
+        if (e.type === 'go' && typeof e.lateUs === 'number') {
+          timeline.add({ kind: 'event', t: sec(e.t), host, source: 'agent', type: 'go', data: { lateMs: Math.round(e.lateUs) / 1000 } })
+        }
         return e.type === 'planned' || e.type === 'go' || e.type === 'triggered' || e.type === 'cancelled'
       }
       const c = stepOfCommand(byStep, e.id)
@@ -298,7 +307,9 @@ export async function playPlan(o: PlayPlanOptions): Promise<PlayPlanResult> {
     }))
     // Every agent holds its plan: only now is t0 fixed, so no deadline passes in transit.
     t0Us = o.startClock()
-    await Promise.all([...plan.byHost.keys()].map((host) => agents.get(host)?.send({ op: 'go', t0Us })))
+    const wentOut = Promise.all([...plan.byHost.keys()].map((host) => agents.get(host)?.send({ op: 'go', t0Us })))
+    o.clockStarted?.()
+    await wentOut
 
     // Run to the end: `duration:`, or every step done plus the linger.
     const endUs = s.duration !== undefined ? t0Us + s.duration * 1000 : undefined

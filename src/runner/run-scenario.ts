@@ -264,12 +264,17 @@ async function play(
     t0Us = nowUs() + (plan ? GO_LEAD_MS * 1000 : 0)
     timeline.rebase(t0Us)
     progress.t0Us = t0Us
+    return t0Us
+  }
+  const clockStarted = (): void => {
     progress.records?.start()
     feed?.start()
     startFallbackSamplers()
-    return t0Us
   }
-  if (!plan) startClock()
+  if (!plan) {
+    startClock()
+    clockStarted()
+  }
   function startFallbackSamplers(): void {
   for (const { host: h, why } of fallback) {
     const note = `the agent cannot sample sockets on ${h.name} (${why}): sampling with the ss loop instead`
@@ -298,7 +303,7 @@ async function play(
     await Promise.all([...plan.byHost.keys()].map((h) => agentFor(h)))
     const ready = new Map(await Promise.all([...agents].map(async ([n, a]) => [n, await a] as const)))
     planned = await playPlan({
-      loaded, plan, agents: ready, timeline, startClock, signal,
+      loaded, plan, agents: ready, timeline, startClock, clockStarted, signal,
       idleTimeoutMs: Math.max(...s.steps.map((st) => st.timeout ?? (typeof st.wait === 'object' ? (st.wait.timeout ?? 0) : 0)), 60_000),
       lingerMs: END_LINGER_MS,
       relayDir: opts.backend.name === 'netns' ? await relayDirFor(labId, td) : undefined,

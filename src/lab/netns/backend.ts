@@ -23,7 +23,7 @@ import path from 'node:path'
 import { EnvironmentError, LabError, PrivilegeError, ProcessError, StepError, TcplabError, UsageError } from '../../util/errors.js'
 import { runCommand, spawnProcess } from '../../util/proc.js'
 import { Teardown } from '../../util/teardown.js'
-import { isLabLive, leaseSubnet, pruneStale, registerLab, STATE_DIR } from '../lease.js'
+import { isLabLive, leaseSubnet, pruneStale, registerLab, relayDirOf, STATE_DIR } from '../lease.js'
 import { agentBinaryPath } from '../agent-path.js'
 import type { Backend, ExecOptions, ExecResult, Host, HostSpec, Lab, LabSpec, Proc, ScratchHost, SpawnOptions } from '../types.js'
 import { removeOwnNamespacesNow } from './emergency.js'
@@ -366,11 +366,12 @@ async function upNetnsLab(spec: LabSpec, signal?: AbortSignal): Promise<Lab> {
       ? Promise.resolve()
       : runCommand(['ip', '-n', ns, '-batch', '-'], { input: `${(plan.configure.get(ns) ?? []).join('\n')}\n`, host })
     const hosts = new Map<string, Host>()
+    td.push(`remove lab sockets ${relayDirOf(spec.labId)}`, () => rm(relayDirOf(spec.labId), { recursive: true, force: true }))
     await Promise.all([
       ...spec.hosts.map(async (h) => {
         const ns = names.get(h.name) as string
         const addrs = plan.addrs.get(h.name) ?? []
-        const host = createNetnsHost(h.name, ns, addrs, procs)
+        const host = createNetnsHost(h.name, ns, addrs, procs, spec.labId)
         const sysctls = { ...h.sysctls, ...(h.isWire ? { 'net.ipv4.ip_forward': '1' } : {}) }
         await Promise.all([configure(ns, h.name), applySysctls(host, sysctls)])
         hosts.set(h.name, host)
@@ -426,13 +427,14 @@ export async function applySysctls(host: Host, sysctls: Record<string, string>):
   }
 }
 
-function createNetnsHost(name: string, ns: string, addrs: Array<[string, string]>, procs: Set<Proc>): Host {
+function createNetnsHost(name: string, ns: string, addrs: Array<[string, string]>, procs: Set<Proc>, labId: string): Host {
   const primary = addrs[0]?.[1].split('/')[0] ?? ''
   return {
     name,
     addr: primary,
     ifnames: addrs.map(([dev]) => dev),
     agentPath: agentBinaryPath(),
+    agentSocketDir: relayDirOf(labId),
     exec(argv: readonly string[], opts?: ExecOptions): Promise<ExecResult> {
       return runCommand(['ip', 'netns', 'exec', ns, ...argv], { ...opts, host: name }).catch((e: unknown) => {
         throw rewriteNetnsError(e, argv)
@@ -553,8 +555,8 @@ async function gcNetns(labId?: string): Promise<string[]> {
   for (const id of await readdir(relayDir).catch(() => [] as string[])) {
     if (labId !== undefined && id !== labId) continue
     if (labId === undefined && (await isLabLive(id))) continue
-    await rm(path.join(relayDir, id), { recursive: true, force: true })
-    removed.push(`relay sockets ${path.join(relayDir, id)}`)
+    await rm(relayDirOf(id), { recursive: true, force: true })
+    removed.push(`relay sockets ${relayDirOf(id)}`)
   }
   removed.push(...(await pruneStale()))
   return removed
