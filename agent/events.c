@@ -97,11 +97,23 @@ void ev_begin(struct jbuf *b, const char *name, const char *type, const char *id
 	ev_begin_at(b, realtime_us(), name, type, id);
 }
 
+static void begin(struct jbuf *b, int64_t t, const char *name, const char *type, const char *id, int observed);
+
 void ev_begin_at(struct jbuf *b, int64_t t, const char *name, const char *type, const char *id)
 {
+	begin(b, t, name, type, id, 0);
+}
+
+void ev_begin_observed_at(struct jbuf *b, int64_t t, const char *name, const char *type)
+{
+	begin(b, t, name, type, NULL, 1);
+}
+
+static void begin(struct jbuf *b, int64_t t, const char *name, const char *type, const char *id, int observed)
+{
 	jb_init(b);
-	/* Off the main thread only command replies (an id) are observed, later, there. */
-	if (forward != NULL ? id != NULL : observer != NULL)
+	/* Off the main thread only command replies (an id) and what the caller asks for are observed, later, there. */
+	if (forward != NULL ? id != NULL || observed : observer != NULL)
 		b->meta = copy_meta(name, type, id, t);
 	jb_obj_begin(b);
 	jb_key(b, "t");

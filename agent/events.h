@@ -12,6 +12,9 @@
 void ev_begin(struct jbuf *b, const char *name, const char *type, const char *id);
 /* The same with a given "t" (a time taken where the thing happened, e.g. exec). */
 void ev_begin_at(struct jbuf *b, int64_t t, const char *name, const char *type, const char *id);
+/* As ev_begin_at without an id, but observed by the plan (events.h observer) even when
+ * written off the main thread: the sampler's `seen`. */
+void ev_begin_observed_at(struct jbuf *b, int64_t t, const char *name, const char *type);
 /* Finish the event and write it (one line, unbuffered). Exits if stdout is gone. */
 void ev_end(struct jbuf *b);
 /* "errno": symbolic name, "message": message or strerror(err). */

@@ -179,6 +179,35 @@ static const char *const STATE_NAMES[] = {
 /* idiag_timer (ss.c tcp_timer_print). */
 static const char *const TIMER_NAMES[] = { "off", "on", "keepalive", "timewait", "persist" };
 
+/* `watch`: a selector of the scenario's `sockets:` names; the first row that
+ * matches it is the event NAME `seen` (see cmd_watch). Owned by the sampler
+ * thread once posted. Mirrors rowMatches in src/runner/name-sockets.ts. */
+#define SD_WATCH_ADDRS 16
+struct sd_endpoint {
+	int port;                                 /* -1: any */
+	size_t naddrs;                            /* 0: any address */
+	char addrs[SD_WATCH_ADDRS][INET6_ADDRSTRLEN];
+};
+struct sd_watch {
+	char *name;
+	char *id;                                 /* the watch command's id (its `watching` reply was sent) */
+	unsigned states;                          /* bit per TCP_* state; 0: any */
+	int has_local, has_peer;
+	struct sd_endpoint local, peer;
+	struct sd_watch *next;
+};
+static struct sd_watch *watches;          /* sampler thread */
+/* Rows matched by the dump in progress: their `seen` events follow its `ss` event. */
+struct sd_seen {
+	struct sd_watch *w;
+	char local[INET6_ADDRSTRLEN + 16], peer[INET6_ADDRSTRLEN + 16];
+	uint8_t state;
+};
+#define SD_SEEN_MAX 16
+static struct sd_seen seen_now[SD_SEEN_MAX];
+static size_t nseen_now;
+static int64_t dump_t_us;                 /* CLOCK_REALTIME at the start of the dump in progress */
+
 static void close_fd(int *fd)
 {
 	if (*fd >= 0)
@@ -291,6 +320,95 @@ static void format_addr(int family, const uint32_t *addr, int port, int v6only, 
 	else
 		snprintf(pb, sizeof pb, "%d", port);
 	snprintf(out, outlen, "%s:%s", host, pb);
+}
+
+/* The address part of format_addr's "addr:port", brackets dropped ("*", "0.0.0.0", "::1"). */
+static void addr_part(const char *hostport, char *out, size_t outlen)
+{
+	const char *colon = strrchr(hostport, ':');
+	size_t n = colon != NULL ? (size_t)(colon - hostport) : strlen(hostport);
+	if (n >= 2 && hostport[0] == '[' && hostport[n - 1] == ']') {
+		hostport++;
+		n -= 2;
+	}
+	if (n >= outlen)
+		n = outlen - 1;
+	memcpy(out, hostport, n);
+	out[n] = '\0';
+}
+
+static int endpoint_matches(const struct sd_endpoint *ep, const char *addr, int port, int wildcard_ok)
+{
+	if (ep->port >= 0 && ep->port != port)
+		return 0;
+	if (ep->naddrs == 0)
+		return 1;
+	/* A listener bound to any address matches a selector naming the host's address (ss prints "*", "0.0.0.0" or "::"). */
+	if (wildcard_ok && (strcmp(addr, "*") == 0 || strcmp(addr, "0.0.0.0") == 0 || strcmp(addr, "::") == 0))
+		return 1;
+	for (size_t i = 0; i < ep->naddrs; i++)
+		if (strcmp(ep->addrs[i], addr) == 0)
+			return 1;
+	return 0;
+}
+
+static void free_watch(struct sd_watch *w)
+{
+	free(w->name);
+	free(w->id);
+	free(w);
+}
+
+/* NAME `seen` at the dump's time, observed on the main thread
+ * (ev_begin_observed_at), where plan.c opens `NAME.seen` gates and relays it. */
+static void emit_seen(int64_t t_us)
+{
+	for (size_t i = 0; i < nseen_now; i++) {
+		struct sd_seen *sn = &seen_now[i];
+		struct jbuf b;
+		ev_begin_observed_at(&b, t_us, sn->w->name, "seen");
+		jb_key(&b, "local");
+		jb_str(&b, sn->local);
+		jb_key(&b, "peer");
+		jb_str(&b, sn->peer);
+		jb_key(&b, "state");
+		jb_str(&b, sn->state < sizeof STATE_NAMES / sizeof STATE_NAMES[0] ? STATE_NAMES[sn->state] : "UNKNOWN");
+		ev_end(&b);
+		free_watch(sn->w);
+	}
+	nseen_now = 0;
+}
+
+/* Check the row against every watch; a match is written at once, stamped with the dump's start. */
+static void match_watches(const struct diag *d)
+{
+	if (watches == NULL)
+		return;
+	const struct inet_diag_msg *r = d->r;
+	int lport = ntohs(r->id.idiag_sport), rport = ntohs(r->id.idiag_dport);
+	char local[INET6_ADDRSTRLEN + 16], peer[INET6_ADDRSTRLEN + 16], la[INET6_ADDRSTRLEN + 2], pa[INET6_ADDRSTRLEN + 2];
+	format_addr(r->idiag_family, r->id.idiag_src, lport, d->snap.v6only, local, sizeof local);
+	format_addr(r->idiag_family, r->id.idiag_dst, rport, d->snap.v6only, peer, sizeof peer);
+	addr_part(local, la, sizeof la);
+	addr_part(peer, pa, sizeof pa);
+	for (struct sd_watch **wp = &watches; *wp != NULL;) {
+		struct sd_watch *w = *wp;
+		int ok = nseen_now < SD_SEEN_MAX && (w->states == 0 || (d->snap.state < 32 && (w->states & (1u << d->snap.state)))) &&
+		         (!w->has_local || endpoint_matches(&w->local, la, lport, 1)) &&
+		         (!w->has_peer || endpoint_matches(&w->peer, pa, rport, 0));
+		if (!ok) {
+			wp = &w->next;
+			continue;
+		}
+		*wp = w->next;
+		struct sd_seen *sn = &seen_now[nseen_now++];
+		sn->w = w;
+		sn->state = d->snap.state;
+		strcpy(sn->local, local);
+		strcpy(sn->peer, peer);
+	}
+	/* At once, not after the dump: a dump walks the whole (shared) TCP hash, ms under load. */
+	emit_seen(dump_t_us);
 }
 
 static void put_u(struct jbuf *b, const char *key, unsigned long long v)
@@ -553,6 +671,7 @@ static int dump_family(int family, struct jbuf *b, int full, size_t *nrows)
 				continue;
 			struct diag d;
 			parse_diag(h, &d);
+			match_watches(&d);
 			struct snap cmp = d.snap;
 			strip_clock_fields(&cmp);
 			struct entry *e = find_entry(d.cookie);
@@ -598,7 +717,9 @@ static int sample_now(int force_full)
 	struct timespec cpu0, cpu1;
 	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu0);
 	struct jbuf b;
-	ev_begin_at(&b, realtime_us(), "", "ss", NULL);
+	int64_t t_us = realtime_us();
+	dump_t_us = t_us;
+	ev_begin_at(&b, t_us, "", "ss", NULL);
 	jb_key(&b, "n");
 	jb_uint(&b, sd.n);
 	jb_key(&b, "full");
@@ -735,10 +856,11 @@ static void read_destroyed(void)
 /* ------------------------------------------------------------ the thread */
 
 /* What the main thread asks of the sampler thread (a pointer through a pipe). */
-enum sd_op { SD_START, SD_STOP, SD_QUIT };
+enum sd_op { SD_START, SD_STOP, SD_QUIT, SD_WATCH };
 struct sd_req {
 	enum sd_op op;
 	long interval_ms, full_every_ms;
+	struct sd_watch *watch; /* SD_WATCH */
 	char *name;            /* the command's name (error events) */
 	char *id;              /* the command's id, or NULL */
 };
@@ -841,6 +963,8 @@ static void sd_stop(const char *id)
 
 static void free_req(struct sd_req *r)
 {
+	if (r->watch != NULL)
+		free_watch(r->watch);
 	free(r->name);
 	free(r->id);
 	free(r);
@@ -875,6 +999,28 @@ static void on_forwarded(void *ctx, uint32_t events)
 		if ((size_t)got < sizeof metas)
 			return;
 	}
+}
+
+/* On the sampler thread: a watch of the same name replaces the older one; `watching` replies. */
+static void add_watch(struct sd_req *r)
+{
+	struct sd_watch *w = r->watch;
+	r->watch = NULL;
+	for (struct sd_watch **wp = &watches; *wp != NULL; wp = &(*wp)->next) {
+		if (strcmp((*wp)->name, w->name) == 0) {
+			struct sd_watch *old = *wp;
+			*wp = old->next;
+			free_watch(old);
+			break;
+		}
+	}
+	w->next = watches;
+	watches = w;
+	struct jbuf b;
+	ev_begin(&b, w->name, "watching", r->id);
+	jb_key(&b, "sampling");
+	jb_bool(&b, sd.active);
+	ev_end(&b);
 }
 
 /* The sampler thread: dumps, destroy notifications and the sample/unsample
@@ -917,11 +1063,18 @@ static void *sampler_main(void *arg)
 			emit_error(r->name, r->id, "sample", errno);
 		else if (op == SD_STOP)
 			sd_stop(r->id);
+		else if (op == SD_WATCH)
+			add_watch(r);
 		free_req(r);
 		if (op == SD_QUIT)
 			break;
 	}
 	stop_quietly();
+	while (watches != NULL) {
+		struct sd_watch *w = watches;
+		watches = w->next;
+		free_watch(w);
+	}
 	return NULL;
 }
 
@@ -969,6 +1122,8 @@ static int start_thread(void)
 	return 0;
 }
 
+static int post(struct sd_req *r);
+
 static int post_req(enum sd_op op, const struct cmd *c, long interval_ms, long full_every_ms)
 {
 	struct sd_req *r = xmalloc(sizeof *r);
@@ -979,6 +1134,24 @@ static int post_req(enum sd_op op, const struct cmd *c, long interval_ms, long f
 		.name = xstrdup(c != NULL ? c->name : ""),
 		.id = c != NULL && c->id != NULL ? xstrdup(c->id) : NULL,
 	};
+	return post(r);
+}
+
+/* The watch goes with the request (freed with it on failure). */
+static int post_req_watch(const struct cmd *c, struct sd_watch *w)
+{
+	struct sd_req *r = xmalloc(sizeof *r);
+	*r = (struct sd_req){
+		.op = SD_WATCH,
+		.watch = w,
+		.name = xstrdup(c->name),
+		.id = c->id != NULL ? xstrdup(c->id) : NULL,
+	};
+	return post(r);
+}
+
+static int post(struct sd_req *r)
+{
 	for (;;) {
 		if (write(thr.ctl[1], &r, sizeof r) == (ssize_t)sizeof r)
 			return 0;
@@ -1006,6 +1179,86 @@ void cmd_sample(struct agent *a, struct cmd *c)
 	}
 	if (start_thread() < 0 || post_req(SD_START, c, (long)interval_ms, (long)full_every_ms) < 0)
 		emit_error(c->name, c->id, "sample", errno);
+}
+
+/* {addrs?: [string], port?: int} of a watch; -1 after an error event. */
+static int parse_endpoint(const struct cmd *c, const char *key, int *has, struct sd_endpoint *ep)
+{
+	const struct jval *o;
+	int got = arg_object(c, key, &o);
+	*has = got == 1;
+	ep->port = -1;
+	ep->naddrs = 0;
+	if (got <= 0)
+		return got;
+	for (size_t i = 0; i < o->n; i++) {
+		const char *k = o->keys[i];
+		const struct jval *v = &o->items[i];
+		if (strcmp(k, "port") == 0) {
+			if (v->type != J_NUM || v->num != (double)(int)v->num || v->num < 0 || v->num > 65535) {
+				emit_invalid(c, "\"%s.port\": expected an integer 0..65535", key);
+				return -1;
+			}
+			ep->port = (int)v->num;
+		} else if (strcmp(k, "addrs") == 0) {
+			if (v->type != J_ARR || v->n == 0 || v->n > SD_WATCH_ADDRS) {
+				emit_invalid(c, "\"%s.addrs\": expected 1..%d addresses", key, SD_WATCH_ADDRS);
+				return -1;
+			}
+			for (size_t j = 0; j < v->n; j++) {
+				const struct jval *a = &v->items[j];
+				if (a->type != J_STR || a->len == 0 || a->len >= INET6_ADDRSTRLEN || strlen(a->str) != a->len) {
+					emit_invalid(c, "\"%s.addrs\"[%zu]: expected an address as ss prints it", key, j);
+					return -1;
+				}
+				strcpy(ep->addrs[j], a->str);
+			}
+			ep->naddrs = v->n;
+		} else {
+			emit_invalid(c, "\"%s\": unknown field \"%s\" (addrs, port)", key, k);
+			return -1;
+		}
+	}
+	return 1;
+}
+
+void cmd_watch(struct agent *a, struct cmd *c)
+{
+	(void)a;
+	if (c->name[0] == '\0') {
+		emit_invalid(c, "\"name\": the name the seen event carries is required");
+		return;
+	}
+	struct sd_watch w = { 0 };
+	const struct jval *st = json_get(c->root, "states");
+	if (st != NULL) {
+		if (st->type != J_ARR || st->n == 0) {
+			emit_invalid(c, "\"states\": expected a non-empty array of ss state names");
+			return;
+		}
+		for (size_t i = 0; i < st->n; i++) {
+			const struct jval *v = &st->items[i];
+			size_t k = 0;
+			while (k < sizeof STATE_NAMES / sizeof STATE_NAMES[0] && (v->type != J_STR || strcmp(v->str, STATE_NAMES[k]) != 0))
+				k++;
+			if (k == 0 || k == sizeof STATE_NAMES / sizeof STATE_NAMES[0]) {
+				emit_invalid(c, "\"states\"[%zu]: expected an ss state name (ESTAB, SYN-SENT, LISTEN, ...)", i);
+				return;
+			}
+			w.states |= 1u << k;
+		}
+	}
+	if (parse_endpoint(c, "local", &w.has_local, &w.local) < 0 || parse_endpoint(c, "peer", &w.has_peer, &w.peer) < 0)
+		return;
+	if (start_thread() < 0) {
+		emit_error(c->name, c->id, "watch", errno);
+		return;
+	}
+	struct sd_watch *nw = xmalloc(sizeof *nw);
+	*nw = w;
+	nw->name = xstrdup(c->name);
+	if (post_req_watch(c, nw) < 0)
+		emit_error(c->name, c->id, "watch", errno);
 }
 
 void cmd_unsample(struct agent *a, struct cmd *c)

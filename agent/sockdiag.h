@@ -15,6 +15,13 @@
  * start (or restart) sampling; `sampling` then a first full `ss` event, or
  * `error` op "sample" (netlink refused: the controller falls back to ss). */
 void cmd_sample(struct agent *a, struct cmd *c);
+/* op watch {name, states?: [ss state], local?: {addrs?, port?}, peer?: {addrs?, port?}}:
+ * the first sampled row that matches (a listener bound to any address matches
+ * local addrs) is the event NAME `seen` {local, peer, state} at its dump's
+ * time, which the plan observes like the agent's own events (`after:
+ * NAME.seen`, relayed to other hosts). Reply `watching` {sampling}. A watch of
+ * the same name replaces the older one. */
+void cmd_watch(struct agent *a, struct cmd *c);
 /* op unsample: stop sampling (idempotent); event `unsampled` {n, missed, errors}. */
 void cmd_unsample(struct agent *a, struct cmd *c);
 /* Stop the sampler thread, silently (before the `exit` event). */

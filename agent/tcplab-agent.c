@@ -1547,6 +1547,7 @@ static const struct {
 	{ "list", cmd_list, "" },
 	{ "sample", cmd_sample, "intervalMs fullEveryMs" },
 	{ "unsample", cmd_unsample, "" },
+	{ "watch", cmd_watch, "name states local peer" },
 };
 
 /* Serialise "id" so events can echo it verbatim: a string or an integer. */

@@ -457,20 +457,43 @@ export interface UnsampleCommand extends CommandBase {
   op: 'unsample'
 }
 
+/** An endpoint of a `watch`: any of these addresses (as ss prints them, no brackets) and/or this port. */
+export interface WatchEndpoint {
+  addrs?: string[] | undefined
+  port?: number | undefined
+}
+
+/**
+ * The first sampled row that matches (every given field; a listener bound to any
+ * address matches `local.addrs`) is the event NAME `seen` {local, peer, state},
+ * stamped with its dump's time and observed by the plan like the agent's own
+ * events: a step `after: NAME.seen` fires without a round trip through the
+ * runner, and the event is relayed to other hosts. Reply `watching`. A watch of
+ * the same name replaces the older one. The scenario's `sockets:` names.
+ */
+export interface WatchCommand extends CommandBase {
+  op: 'watch'
+  name: string
+  /** ss state names (ESTAB, LISTEN, ...); absent: any. */
+  states?: string[] | undefined
+  local?: WatchEndpoint | undefined
+  peer?: WatchEndpoint | undefined
+}
+
 /** Every command, discriminated on `op`. */
 export type AgentCommand =
   | ListenCommand | ConnectCommand | AcceptCommand | SendCommand | ReadCommand | PauseCommand
   | ResumeCommand | PollCommand | GetsockoptCommand | SetsockoptCommand | ShutdownCommand
   | CloseCommand | AbortCommand | ListCommand | ExecCommand | WriteCommand | EndStdinCommand
   | SignalCommand | PlanCommand | TriggerCommand | GoCommand | CancelCommand
-  | RelayBindCommand | RelayCommand | SampleCommand | UnsampleCommand
+  | RelayBindCommand | RelayCommand | SampleCommand | UnsampleCommand | WatchCommand
 
 export type AgentOp = AgentCommand['op']
 
 /** Every op, in the agent's dispatch-table order. */
 export const AGENT_OPS = [
   'exec', 'write', 'endStdin', 'signal', 'plan', 'trigger', 'go', 'cancel', 'relayBind', 'relay', 'listen', 'connect', 'accept', 'send', 'read', 'pause', 'resume', 'poll', 'getsockopt',
-  'setsockopt', 'shutdown', 'close', 'abort', 'list', 'sample', 'unsample',
+  'setsockopt', 'shutdown', 'close', 'abort', 'list', 'sample', 'unsample', 'watch',
 ] as const satisfies readonly AgentOp[]
 
 // ---------------------------------------------------------------- events
@@ -837,6 +860,20 @@ export interface SamplingEvent extends EventBase {
   destroy: boolean
 }
 
+/** A `watch` is in place (`sampling`: whether rows are being sampled yet). */
+export interface WatchingEvent extends EventBase {
+  type: 'watching'
+  sampling: boolean
+}
+
+/** The first sampled row a `watch` matched (t: its dump's time). */
+export interface SeenEvent extends EventBase {
+  type: 'seen'
+  local: string
+  peer: string
+  state: string
+}
+
 /** Sampling stopped. */
 export interface UnsampledEvent extends EventBase {
   type: 'unsampled'
@@ -929,7 +966,7 @@ export type AgentEvent =
   | StartedEvent | StdoutEvent | StderrEvent | ExitedEvent | WrittenEvent | StdinClosedEvent
   | SignalledEvent | PlannedEvent | GoEvent | CancelledEvent | TriggeredEvent | StepEvent | StepDoneEvent
   | RelayBoundEvent | RelayingEvent | RelayedEvent
-  | SamplingEvent | UnsampledEvent | SsEvent | SsDestroyEvent
+  | SamplingEvent | UnsampledEvent | SsEvent | SsDestroyEvent | WatchingEvent | SeenEvent
 
 export type AgentEventType = AgentEvent['type']
 
@@ -942,4 +979,5 @@ export const AGENT_EVENT_TYPES = [
   'polled', 'sockopt', 'tcpinfo', 'opts', 'shutdown', 'closed', 'paused', 'resumed', 'sockets',
   'started', 'stdout', 'stderr', 'exited', 'written', 'stdin-closed', 'signalled', 'planned', 'go',
   'cancelled', 'triggered', 'step', 'step-done', 'relay-bound', 'relaying', 'relayed', 'sampling', 'unsampled', 'ss', 'ss-destroy',
+  'watching', 'seen',
 ] as const satisfies readonly AgentEventType[]

@@ -17,6 +17,7 @@
 // connection that arrived at a named listener and was never accepted gets no
 // name of its own; its rows and packets carry `listener: NAME` instead.
 
+import type { WatchCommand, WatchEndpoint } from '../agent/protocol.js'
 import { matchesEndpoint, resolveEndpoint, splitHostPort, WILDCARD_ADDRS, type EvalContext } from '../expect/context.js'
 import type { PktRecord, SsRecord, TimelineRecord } from '../recorder/records.js'
 import type { Scenario } from '../scenario/schema.js'
@@ -153,6 +154,23 @@ function declaredSelectors(declared: Scenario['sockets'], hosts: ReadonlyMap<str
     local: sel.local !== undefined ? resolveEndpoint(sel.local, ctx) : undefined,
     peer: sel.peer !== undefined ? resolveEndpoint(sel.peer, ctx) : undefined,
     states: sel.state === undefined ? undefined : Array.isArray(sel.state) ? sel.state : [sel.state],
+  }))
+}
+
+/**
+ * The `watch` commands for the `sockets:` names on one host: its agent matches
+ * its own samples and writes NAME `seen` itself (agent/sockdiag.c), with the
+ * same rules as rowMatches.
+ */
+export function declaredWatches(declared: Scenario['sockets'], hosts: ReadonlyMap<string, readonly string[]>, on: string): WatchCommand[] {
+  const ep = (e: DeclaredSelector['local']): WatchEndpoint | undefined =>
+    e === undefined ? undefined : { ...(e.addrs ? { addrs: [...e.addrs] } : {}), ...(e.port !== undefined ? { port: e.port } : {}) }
+  return declaredSelectors(declared, hosts).filter((s) => s.on === on).map((s) => ({
+    op: 'watch' as const,
+    name: s.name,
+    ...(s.states ? { states: s.states } : {}),
+    ...(s.local ? { local: ep(s.local) } : {}),
+    ...(s.peer ? { peer: ep(s.peer) } : {}),
   }))
 }
 

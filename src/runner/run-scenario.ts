@@ -29,7 +29,7 @@ import { sleep } from '../util/sleep.js'
 import { Teardown } from '../util/teardown.js'
 import { formatMs } from '../util/duration.js'
 import type { IptablesCmd } from '../faults/iptables.js'
-import { nameSockets, socketNames, watchDeclaredSockets } from './name-sockets.js'
+import { nameSockets, socketNames, declaredWatches, watchDeclaredSockets } from './name-sockets.js'
 import { compilePlan, planUnsupported, resolveDeletes } from './plan.js'
 import { playPlan, relayDirFor, type PlayPlanResult } from './play-plan.js'
 import { writeScenarioReport } from '../report/index.js'
@@ -207,8 +207,11 @@ async function play(
   // `sockets:` names: the first row that matches one is the event NAME.seen, which steps may wait for
   // (a program's listener exists, however long the program took to start); the agents hear it as a trigger.
   const hostAddrs = new Map([...hosts].map(([n, h]) => [n, addressesOf(h, s.hosts[n]?.role === 'wire', facts)]))
+  // Names an agent watches itself (its `seen` comes as its own event, and its plan opens the gate).
+  const agentWatched = new Set<string>()
   if (s.sockets) {
     const seen = watchDeclaredSockets(s.sockets, hostAddrs, (name, row) => {
+      if (agentWatched.has(name)) return
       timeline.add({ kind: 'event', t: row.t, host: row.host, source: name, type: 'seen', data: { local: row.local, peer: row.peer, state: row.state } })
       const tUs = Math.round(timeline.t0Us + row.t * 1e6)
       for (const a of agents.values()) void a.then((x) => x.send({ op: 'trigger', ref: `${name}.seen`, tUs })).catch(() => undefined)
@@ -237,6 +240,11 @@ async function play(
       await agentFor(name)
       const agent = await (agents.get(name) as Promise<HostAgent>)
       const cpuBudget = s.sample?.interval === undefined ? SAMPLE_CPU_BUDGET : undefined
+      // Before the first sample, so that no row goes by unwatched.
+      for (const w of declaredWatches(s.sockets, hostAddrs, name)) {
+        await agent.command(w, true)
+        agentWatched.add(w.name)
+      }
       const sampler = await agent.sample({ intervalMs, cpuBudget })
       samplers.push(sampler)
       td.push(`stop sampling on ${name}`, () => sampler.stop())
@@ -244,6 +252,8 @@ async function play(
         opts.onProgress?.(`${name}: sampling every ${sampler.intervalMs} ms, not ${intervalMs} ms: a sock_diag dump costs ${sampler.dumpUs ?? '?'} µs here`)
       }
     } catch (e: unknown) {
+      // The ss loop samples this host instead: the runner watches its rows.
+      for (const w of declaredWatches(s.sockets, hostAddrs, name)) agentWatched.delete(w.name)
       fallback.push({ host: h, why: e instanceof Error ? e.message : String(e) })
     }
   }))

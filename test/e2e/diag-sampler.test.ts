@@ -146,6 +146,31 @@ async function checks(lab: Awaited<ReturnType<typeof createAgentTestLab>>, agent
     tt.ok(events[0]?.full === true && events[0].rows.length >= 3, 'the first is full')
   })
 
+  await t.test('a watch: the first matching row is NAME seen, and the plan fires on it without the runner', async (tt: TT) => {
+    const evs: AgentEvent[] = []
+    const c4 = await startAgent(lab.server, { onEvent: (ev) => { evs.push(ev) } })
+    agents.push(c4)
+    const bad = await c4.request({ op: 'watch', name: 'w-bad', states: ['BOGUS'] })
+    tt.match(bad, { type: 'error', errno: 'EINVAL' }, 'an unknown state is refused')
+    // A listener bound to any address matches a selector naming the host's address (as ss rows are matched).
+    tt.match(await c4.request({ op: 'watch', name: 'w-lsn', states: ['LISTEN'], local: { addrs: [SERVER_ADDR], port: 8100 } }), { type: 'watching' })
+    await c4.request({ op: 'watch', name: 'w-port', states: ['LISTEN'], local: { port: 8101 } })
+    await c4.request({ op: 'watch', name: 'w-state', states: ['ESTAB'], local: { port: 8100 } })
+    await c4.request({ op: 'plan', steps: [{ step: 1, gate: { on: 'w-lsn.seen' }, cmd: { op: 'list' } }] })
+    await c4.request({ op: 'go' })
+    await c4.request({ op: 'sample', intervalMs: 10 })
+    await sleep(50)
+    tt.notOk(evs.some((e) => e.type === 'seen'), 'nothing seen before the socket exists')
+    await c4.request({ op: 'listen', name: 'l8100', port: 8100 })
+    const seen = await c4.waitFor((e) => e.type === 'seen', 2000)
+    tt.match(seen, { name: 'w-lsn', type: 'seen', state: 'LISTEN', local: '0.0.0.0:8100' }, 'the listener is seen')
+    const step = await c4.waitFor((e) => e.type === 'step' && e.step === 1, 2000)
+    tt.equal(step.type === 'step' ? step.scheduledUs : undefined, seen.t, 'the step was due at the seen time: the agent opened its own gate')
+    await sleep(100)
+    await c4.request({ op: 'unsample' })
+    tt.same(evs.filter((e) => e.type === 'seen').map((e) => e.name), ['w-lsn'], 'a wrong port or a wrong state is never seen, and a watch fires once')
+  })
+
   await t.test('a socket freed while sampling: a destroy event names it by cookie', async (tt: TT) => {
     const destroyed: SsDestroyEvent[] = []
     const rows: SsEvent[] = []
