@@ -17,7 +17,7 @@ export interface StartAgentOptions {
   /** Each line the agent writes to stderr (it only writes there when something is badly wrong). */
   onStderrLine?: ((line: string) => void) | undefined
   /**
-   * The agent's scheduling (tcplab-agent --priority, agent/plan.c): 'fifo' (SCHED_FIFO 1: wakes
+   * The agent's scheduling (tcplab-agent --priority, agent/plan.c): 'fifo' (SCHED_FIFO 2: wakes
    * ahead of every normal task, so deadlines hold on a busy machine), 'nice' (nice -5), or
    * 'normal'. Where it is not permitted the agent says so on stderr and runs normally.
    */

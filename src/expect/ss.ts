@@ -22,7 +22,9 @@ export function ssField(r: SsRecord, key: string): unknown {
     case 'peer': return r.peer
     case 'socket': return r.socket
     case 'timer': return r.timer?.name ?? 'none'
-    case 'timer.expiresMs': return r.timer?.expiresMs
+    // A timer without a time is due (ss prints "timer:(persist,,0)"): 0 left. Records written
+    // before the parsers said so carry no value there.
+    case 'timer.expiresMs': return r.timer ? (r.timer.expiresMs ?? 0) : undefined
     case 'timer.retrans': return r.timer?.retrans
   }
   if (key.startsWith('skmem.')) return r.skmem?.[key.slice(6) as keyof NonNullable<SsRecord['skmem']>]

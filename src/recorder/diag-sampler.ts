@@ -164,8 +164,8 @@ export function diagRowToSsRecord(row: SockDiagRow, t: number, host: string): Ss
     info: diagRowInfo(row),
   }
   if (row.timer !== undefined) {
-    // ss prints a timer at or past its deadline as "" (ss-parse: undefined)
-    const timer: SsTimer = { name: row.timer.name, expiresMs: row.timer.expiresMs === 0 ? undefined : row.timer.expiresMs, retrans: row.timer.retrans }
+    // 0: at or past its deadline (ss prints "", which ss-parse reads as 0 too)
+    const timer: SsTimer = { name: row.timer.name, expiresMs: row.timer.expiresMs, retrans: row.timer.retrans }
     rec.timer = timer
   }
   if (row.skmem !== undefined) {

@@ -191,11 +191,12 @@ export function splitSsTokens(line: string): string[] {
  * drop the seconds, 10+ seconds drop the milliseconds, and seconds followed by
  * milliseconds are joined with a "." -- so "1.999ms" is 1 s 999 ms (1999), "042ms"
  * is 42, "58sec" is 58000, "1min29sec" is 89000, "119min" is 7140000. A timer at or
- * past its deadline prints as "" (timeout 0): that returns undefined, as does
- * anything that does not follow the format.
+ * past its deadline prints as "" (the kernel clamps what is left to 0): that is 0,
+ * the timer is due (on a busy machine its softirq may run tens of ms later, and a
+ * sample in between shows it so). Anything that does not follow the format is undefined.
  */
 export function parseSsTimerDurationMs(text: string): number | undefined {
-  if (text === '') return undefined
+  if (text === '') return 0
   const m = /^(?:(\d+)min)?(?:(\d+)(sec|\.))?(?:(\d+)ms)?$/.exec(text)
   if (!m) return undefined
   const [, min, sec, sep, ms] = m

@@ -61,7 +61,7 @@ const DEFAULT_SAMPLE_MS = 10
 const SS_LOOP_MIN_MS = 100
 const END_LINGER_MS = 1000
 /**
- * Agents run SCHED_FIFO (lowest real-time priority) by default: on a loaded
+ * Agents run SCHED_FIFO 2 (above the lab commands they run, at 1) by default: on a loaded
  * machine a normal task waits behind other runnable ones for tens of ms
  * (bench/step-lateness.ts), and the agent's deadlines are the scenario's
  * timings. Programs it starts get the normal policy back.

@@ -97,11 +97,15 @@ t.test('ss fields: timer name and expiry, tcp_info, skmem, regex state', async (
   t.equal(tighter.status, 'fail')
   t.match(tighter.measured, /^9 of 12 samples matched; first mismatch at 1\.813s: timer\.expiresMs=4968 /)
 
-  // At 6.797s ss printed the timer without a time ("timer:(timewait,,0)" style): a
-  // missing value never satisfies a numeric comparison, and shows as (none).
+  // At 6.797s ss printed the timer without a time ("timer:(timewait,,0)" style): the
+  // timer is due (the kernel clamps what is left to 0), so it reads 0: within "<= 5000",
+  // not within ">= 100".
   const toEnd = evaluate(ctx, { ss: { ...fw2, match: { 'timer.expiresMs': '<=5000' }, during: ['6.5s', 'end'] } })
-  t.equal(toEnd.status, 'fail')
-  t.equal(toEnd.measured, '1 of 2 samples matched; first mismatch at 6.797s: timer.expiresMs=(none) (seen: timer.expiresMs: 144×1, (none)×1)')
+  t.equal(toEnd.status, 'pass')
+  t.equal(toEnd.measured, '2 of 2 samples matched (seen: timer.expiresMs: 144×1, 0×1)')
+  const dueFails = evaluate(ctx, { ss: { ...fw2, match: { 'timer.expiresMs': '>=100' }, during: ['6.5s', 'end'] } })
+  t.equal(dueFails.status, 'fail')
+  t.equal(dueFails.measured, '1 of 2 samples matched; first mismatch at 6.797s: timer.expiresMs=0 (seen: timer.expiresMs: 144×1, 0×1)')
 
   const cw = { on: 'server', socket: { local: 8000, state: 'CLOSE-WAIT' } }
   const quiet = evaluate(ctx, { ss: { ...cw, match: { timer: 'none', rto: 204, 'skmem.r': '>0', recvQ: 1 }, during: ['2s', 'end'] } })

@@ -148,7 +148,7 @@ t.test('diagRowToSsRecord: %dev suffix and timer at its deadline', async (t) => 
   }, 1, 'h')
   t.equal(r.local, '198.18.0.1%eth0:8000')
   t.equal(r.info['dev'], 'eth0')
-  t.same(r.timer, { name: 'on', expiresMs: undefined, retrans: 2 })
+  t.same(r.timer, { name: 'on', expiresMs: 0, retrans: 2 })
 })
 
 t.test('a dump that lands while the retransmission timer is being serviced keeps it running, once', async (t) => {

@@ -87,7 +87,7 @@ t.test('timer expiry text follows ss.c print_ms_timer', async (t) => {
     ['9min59sec', 599000],
     ['49min', 2940000],
     ['119min', 7140000],
-    ['', undefined],
+    ['', 0], // due: ss prints nothing for 0 left
     ['soon', undefined],
     ['1.', undefined],
   ]
@@ -105,7 +105,7 @@ t.test('timer group', async (t) => {
   t.same(parseSsTimer('timewait,58sec,0'), { name: 'timewait', expiresMs: 58000, retrans: 0 })
   t.same(parseSsTimer('persist,1.200ms,0'), { name: 'persist', expiresMs: 1200, retrans: 0 })
   const empty = parseSsTimer('on,,1')
-  t.same(empty, { name: 'on', expiresMs: undefined, retrans: 1 })
+  t.same(empty, { name: 'on', expiresMs: 0, retrans: 1 })
   t.ok('expiresMs' in empty, 'expiresMs is present and explicitly undefined')
 })
 
@@ -388,7 +388,7 @@ t.test('Netid column and old ss formats (seed transcripts)', async (t) => {
   t.match(findSocket('seed-001-ss-fields.txt', '67788'), { recvQ: 67788, skmem: { r: 252544, rb: 250624 }, info: { ato: 160 } })
   t.match(findSocket('seed-001-ss-fields.txt', 'UNCONN'), { state: 'UNCONN', peer: '172.67.141.218:http', peerPort: 80 })
 
-  t.same(findSocket('seed-002-keepalive-timers.txt', 'timer:(persist,,0)').timer, { name: 'persist', expiresMs: undefined, retrans: 0 })
+  t.same(findSocket('seed-002-keepalive-timers.txt', 'timer:(persist,,0)').timer, { name: 'persist', expiresMs: 0, retrans: 0 })
   t.same(findSocket('seed-002-keepalive-timers.txt', 'timer:(on,1.999ms,1)').timer, { name: 'on', expiresMs: 1999, retrans: 1 })
   t.same(findSocket('seed-002-keepalive-timers.txt', 'timer:(persist,042ms,0)').timer, { name: 'persist', expiresMs: 42, retrans: 0 })
   t.same(findSocket('seed-002-keepalive-timers.txt', 'timer:(on,15sec,8)').timer, { name: 'on', expiresMs: 15000, retrans: 8 })
@@ -421,7 +421,7 @@ t.test('fields seen on other kernels and congestion controls (synthetic lines)',
     peer: '[::1]:40000',
     localPort: 8000,
     peerPort: 40000,
-    timer: { name: 'on', expiresMs: undefined, retrans: 1 },
+    timer: { name: 'on', expiresMs: 0, retrans: 1 },
     ino: 42,
     info: {
       uid: 1000,
@@ -517,7 +517,7 @@ t.test('every fixture: one socket per socket line, every timer parses', async (t
       seenTimers.add(timerName ?? '')
       t.equal(timer?.name, timerName, `${name}: timer ${i} name`)
       t.equal(timer?.retrans, Number(retrans), `${name}: timer ${i} retrans`)
-      if (expiry === '') t.equal(timer?.expiresMs, undefined, `${name}: empty expiry is undefined`)
+      if (expiry === '') t.equal(timer?.expiresMs, 0, `${name}: an empty expiry is a due timer: 0`)
       else {
         t.type(timer?.expiresMs, 'number', `${name}: ${expiry} parses`)
         t.equal(formatMsTimer(timer?.expiresMs ?? -1), expiry, `${name}: ${expiry} round-trips`)
