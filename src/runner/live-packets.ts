@@ -6,33 +6,33 @@
 // once it is chosen (startClock): what comes before is held until start().
 // The timeline never sees these records: the end-of-run records still come
 // from the pcap files, as without them.
+//
+// The listeners re-evaluate marks over every packet so far, so their cost
+// grows with the capture. Chunks are handed over together once per turn of the
+// event loop, and after a hand-over that took d ms the next waits until 3 d
+// have passed (the runner spends at most about a quarter of its time there):
+// under a bulk transfer the batches grow instead of the runner falling behind.
+// A mark's moment is its packet's capture time whenever it is evaluated; a
+// late evaluation only makes the step fire late (its action record says how).
 
 import type { PcapPacket } from '../recorder/pcap.js'
 import { toPktRecords } from '../recorder/pcap.js'
-import { nowUs, type PktRecord } from '../recorder/records.js'
+import type { PktRecord } from '../recorder/records.js'
 import { stepMarkOf } from '../scenario/marks.js'
 import type { Scenario } from '../scenario/schema.js'
-
-/** How late packets reach the runner: capture time to arrival, µs (the bench reads it). */
-export interface ArrivalStats {
-  packets: number
-  chunks: number
-  /** Arrival - capture time of each packet, µs. */
-  lagUs: number[]
-}
 
 export class LivePackets {
   private held: Array<{ host: string; pkts: PcapPacket[]; ifnames: ReadonlyMap<number, string> }> | undefined = []
   private t0Us = 0
+  /** Records waiting for the next hand-over. */
+  private batch: PktRecord[] = []
+  private flushScheduled = false
+  /** performance.now() before which no hand-over starts. */
+  private notBeforeMs = 0
   private readonly listeners = new Set<(recs: PktRecord[]) => void>()
-  readonly arrivals: ArrivalStats = { packets: 0, chunks: 0, lagUs: [] }
 
   /** A capture's chunk of packets, as capture.ts delivers it. */
   push(host: string, pkts: PcapPacket[], ifnames: ReadonlyMap<number, string>): void {
-    const now = nowUs()
-    this.arrivals.chunks++
-    this.arrivals.packets += pkts.length
-    if (this.arrivals.lagUs.length < MAX_LAGS) for (const p of pkts) this.arrivals.lagUs.push(now - p.tsUs)
     if (this.held) this.held.push({ host, pkts, ifnames })
     else this.emit(host, pkts, ifnames)
   }
@@ -52,13 +52,28 @@ export class LivePackets {
   }
 
   private emit(host: string, pkts: PcapPacket[], ifnames: ReadonlyMap<number, string>): void {
-    const recs = toPktRecords(pkts, { host, t0Us: this.t0Us, ifnames })
+    for (const r of toPktRecords(pkts, { host, t0Us: this.t0Us, ifnames })) this.batch.push(r)
+    if (this.flushScheduled) return
+    this.flushScheduled = true
+    const waitMs = this.notBeforeMs - performance.now()
+    if (waitMs > 0) setTimeout(() => this.flush(), waitMs).unref()
+    else setImmediate(() => this.flush())
+  }
+
+  private flush(): void {
+    this.flushScheduled = false
+    const recs = this.batch
+    this.batch = []
+    if (recs.length === 0) return
+    const started = performance.now()
     for (const fn of this.listeners) fn(recs)
+    const tookMs = performance.now() - started
+    this.notBeforeMs = performance.now() + BACKOFF_FACTOR * tookMs
   }
 }
 
-/** Lags kept for the bench (a long run's packets are counted, not all kept). */
-const MAX_LAGS = 100_000
+/** After a hand-over that took d ms, the next waits BACKOFF_FACTOR * d. */
+const BACKOFF_FACTOR = 3
 
 /** The hosts whose packets set a mark some step waits for (`after:` or `wait: { for }`); empty: no live packets needed. */
 export function packetMarkHosts(s: Scenario): Set<string> {
