@@ -113,8 +113,6 @@ export class LiveLab {
       const plan = compilePlan(s, 0, facts, planHosts)
       const badDelete = resolveDeletes(plan)
       if (badDelete) throw new StepError(`${o.loaded.file}: ${badDelete}`)
-      const pktMark = [...plan.markRefs.values()].find((m) => m.mark.packetHosts.size > 0)
-      if (pktMark) throw new UsageError(`${o.loaded.file}: a step waits for the mark "${pktMark.mark.name}", set by packets, and a live lab does not capture packets`, { hint: 'use `tcplab run` for this scenario' })
       const timeline = new Timeline(nowUs())
       const agents = new Map<string, HostAgent>()
       await Promise.all([...lab.hosts].map(async ([name, h]: [string, Host]) => {
