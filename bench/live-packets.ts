@@ -10,11 +10,15 @@
 //              with its delay set to 0: how late the step `after: zw` fires after
 //              the zero-window ACK's capture time (the action record's lateMs:
 //              capture -> runner -> mark evaluated -> trigger -> agent fires).
+//   bulk       the worst case live: 20 MB through nc on the lab (no zero window),
+//              every packet on the server handed to LiveMarks through LivePackets
+//              (its CPU budget) with a packets mark that is never reached: packets,
+//              hand-overs, time spent evaluating, the longest hand-over, the wall time.
 //   evaluate   LiveMarks fed the recorded zero-window run (test/fixtures/timelines/
 //              zero-window) packet by packet with a mark that is never reached, the
 //              worst case: every server packet is re-evaluated over all so far.
 //
-// Run:  npx tsx bench/live-packets.ts [ROUNDS]   (default 3; needs root for netns)
+// Run:  npx tsx bench/live-packets.ts [ROUNDS] [lag|step|bulk|evaluate ...]   (default 3 rounds, all parts; needs root for netns)
 
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
@@ -29,8 +33,10 @@ import { stepMarkOf, type StepMark } from '../src/scenario/marks.js'
 import { Expectation } from '../src/scenario/schema.js'
 import { contextOf, loadFixture } from '../test/unit/expect/timeline-fixture.js'
 import { parseJsonl } from '../src/recorder/timeline.js'
+import { LivePackets } from '../src/runner/live-packets.js'
 
 const ROUNDS = Number(process.argv[2] ?? 3)
+const PARTS = new Set(process.argv.length > 3 ? process.argv.slice(3) : ['lag', 'step', 'bulk', 'evaluate'])
 const loadavg = (): string => `loadavg ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}`
 
 function summarize(label: string, ms: readonly number[]): string {
@@ -79,6 +85,50 @@ async function lagRound(busy: boolean, round: number): Promise<number[]> {
   return lags
 }
 
+async function bulkRound(): Promise<string> {
+  const backend = await createBackend('netns')
+  const labId = `p${(process.pid % 0x1000).toString(16).padStart(3, '0')}01ff`
+  const lab = await backend.up({ labId, scenario: 'bench-live-packets', hosts: [{ name: 'client', sysctls: {}, isWire: false }, { name: 'server', sysctls: {}, isWire: false }] })
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'tcplab-bench-live-'))
+  try {
+    const server = lab.hosts.get('server')
+    const client = lab.hosts.get('client')
+    if (!server || !client) throw new Error('lab without client and server')
+    const raw = [{ packets: { on: 'server', dir: 'out', win: 0, len: 0, mark: 'zw' } }]
+    const live = new LiveMarks(raw.map((x) => Expectation.parse(x)), [stepMarkOf('zw', raw) as StepMark], {
+      hosts: new Map([['client', [client.addr]], ['server', [server.addr]]]), tolerance: { floorMs: 20, percent: 10 }, kernel: '', hasSysctl: () => false,
+    })
+    const feed = new LivePackets()
+    let handovers = 0
+    let evalMs = 0
+    let maxMs = 0
+    let pkts = 0
+    feed.on((recs) => {
+      const t0 = performance.now()
+      live.addAll(recs)
+      const d = performance.now() - t0
+      handovers++
+      pkts += recs.length
+      evalMs += d
+      maxMs = Math.max(maxMs, d)
+    })
+    const cap = await startCapture(server, { file: path.join(dir, 'server.pcap'), onPackets: (p, ifnames) => feed.push('server', p, ifnames) })
+    feed.start(nowUs())
+    const listener = server.spawn(['sh', '-c', 'nc -l -p 8000 > /dev/null'], {})
+    await new Promise((r) => setTimeout(r, 200))
+    const wall0 = performance.now()
+    await client.exec(['sh', '-c', `head -c 20000000 /dev/zero | nc -q 0 ${server.addr} 8000`], { timeoutMs: 60_000, reject: false })
+    await new Promise((r) => setTimeout(r, 300))
+    const wallMs = performance.now() - wall0
+    await listener.stop({ graceMs: 500 })
+    const res = await cap.stop()
+    return `bulk: ${res.packets.length} packets captured, ${pkts} handed over live in ${handovers} hand-overs; evaluating took ${evalMs.toFixed(0)} ms of ${wallMs.toFixed(0)} ms wall (longest ${maxMs.toFixed(1)} ms)  ${loadavg()}`
+  } finally {
+    await lab.down()
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
 async function stepRound(busy: boolean): Promise<number | undefined> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'tcplab-bench-live-step-'))
   try {
@@ -113,12 +163,12 @@ function evaluateCost(): string {
 }
 
 async function main(): Promise<void> {
-  for (const busy of [false, true]) {
+  for (const busy of PARTS.has('lag') ? [false, true] : []) {
     const lags: number[] = []
     for (let i = 0; i < ROUNDS; i++) lags.push(...await lagRound(busy, i))
     console.log(summarize(`lag packet -> runner${busy ? ' (2 busy loops)' : ''}`, lags))
   }
-  for (const busy of [false, true]) {
+  for (const busy of PARTS.has('step') ? [false, true] : []) {
     const late: number[] = []
     for (let i = 0; i < ROUNDS; i++) {
       const l = await stepRound(busy)
@@ -126,7 +176,8 @@ async function main(): Promise<void> {
     }
     console.log(summarize(`step after zw, delay 0${busy ? ' (2 busy loops)' : ''}`, late))
   }
-  console.log(evaluateCost())
+  if (PARTS.has('bulk')) console.log(await bulkRound())
+  if (PARTS.has('evaluate')) console.log(evaluateCost())
 }
 
 await main()
