@@ -1,22 +1,34 @@
 // Marks evaluated as the run goes, for steps that wait for them (`after: zw`,
-// `after: reads.3`). A step's mark is set by event or process expectations
-// (the loader refuses the others: src/scenario/marks.ts stepMarkOf), whose
-// moments are agent events: each time an event of a name the mark is measured
-// on arrives, its setters are evaluated over the events so far, exactly as at
-// the end of the run (same evaluators, same `since:` and windows, same
-// `when:` guards), and a moment that is now known is reported once, with its
-// own time. The runner turns that into a `trigger` for the waiting agents,
-// which fire the step at that time plus its delay, on their clocks.
+// `after: reads.3`). A step's mark is set by event, process or packets
+// expectations (the loader refuses the others: src/scenario/marks.ts
+// stepMarkOf). Event and process moments are agent events; packets come from
+// the captures as tcpdump writes them (src/recorder/capture.ts onPackets),
+// each with its own capture time. Each time a record the mark depends on
+// arrives (an event of a name it is measured on, packets of a host a packets
+// setter reads), its setters are evaluated over the records so far, exactly as
+// at the end of the run (same evaluators, same `since:` and windows, same
+// `when:` guards, packets named after their sockets by the same rule), and a
+// moment that is now known is reported once, with its own time. The runner
+// turns that into a `trigger` for the waiting agents, which fire the step at
+// that time plus its delay, on their clocks.
 
 import type { Expectation } from '../scenario/schema.js'
 import type { StepMark } from '../scenario/marks.js'
-import type { EventRecord, TimelineRecord } from '../recorder/records.js'
+import type { TimelineRecord } from '../recorder/records.js'
 import type { EvalContext } from './context.js'
 import { evaluateExpectation, kindOf } from './index.js'
 import { declaredMarks, emptyMarkTable, evaluationOrder, pickMoment, setMark } from './marks.js'
 
 /** What live evaluation needs of the run besides its records. */
-export type LiveMarkContext = Pick<EvalContext, 'hosts' | 'tolerance' | 'kernel' | 'hasSysctl' | 'sysctlValues'>
+export type LiveMarkContext = Pick<EvalContext, 'hosts' | 'tolerance' | 'kernel' | 'hasSysctl' | 'sysctlValues'> & {
+  /**
+   * Names the sockets of ss rows and packets as the end of the run does (the
+   * runner's nameSockets), for packets setters that select by `socket:`;
+   * `fromSs`: the scenario names sockets from ss rows (`sockets:`), so those
+   * rows are kept for it. Without it packets keep the names they came with.
+   */
+  nameSockets?: { name(records: TimelineRecord[]): TimelineRecord[]; fromSs: boolean } | undefined
+}
 
 export interface ReachedMark {
   /** The gate ref ("mark:zw.first"). */
@@ -26,9 +38,13 @@ export interface ReachedMark {
 }
 
 export class LiveMarks {
-  private readonly events: EventRecord[] = []
+  /** The records kept, in time order: those the marks depend on. */
+  private readonly records: TimelineRecord[] = []
   private readonly pending: Map<string, StepMark>
   private readonly watched = new Set<string>()
+  private readonly packetHosts = new Set<string>()
+  /** Packets are named after their sockets: every event (the names' bindings) is kept, and ss rows for `sockets:` names. */
+  private readonly naming: boolean
   private readonly setters: number[]
   private readonly declared: string[]
 
@@ -39,10 +55,14 @@ export class LiveMarks {
   ) {
     this.pending = new Map([...marks].map((m) => [m.gateRef, m]))
     const setters = new Set<number>()
+    let packetSockets = false
     for (const m of this.pending.values()) {
       for (const n of m.names) this.watched.add(n)
+      for (const h of m.packetHosts ?? []) this.packetHosts.add(h)
+      if (m.packetSockets) packetSockets = true
       for (const i of m.setters) setters.add(i)
     }
+    this.naming = packetSockets && ctx.nameSockets !== undefined
     // Every setter of every mark involved, in the evaluation order (marks before their users).
     const bodies = expect.map((e) => kindOf(e).body as unknown as Record<string, unknown>)
     this.declared = [...declaredMarks(bodies).keys()]
@@ -54,19 +74,44 @@ export class LiveMarks {
     return this.pending.size
   }
 
+  /** Whether some mark waited for is set by packets (the runner then parses the captures as they come). */
+  get wantsPackets(): boolean {
+    return this.packetHosts.size > 0
+  }
+
   /** Feed one timeline record; returns the marks' moments that became known with it. */
   add(rec: TimelineRecord): ReachedMark[] {
-    if (rec.kind !== 'event' || this.pending.size === 0 || !this.watched.has(rec.source)) return []
-    // Sorted by time: events of different hosts may come slightly out of order.
-    let i = this.events.length
-    while (i > 0 && (this.events[i - 1] as EventRecord).t > rec.t) i--
-    this.events.splice(i, 0, rec)
-    return this.evaluate()
+    return this.keep(rec) ? this.evaluate() : []
+  }
+
+  /** Feed several records (the packets of one chunk of a capture): evaluated once, after the last. */
+  addAll(recs: readonly TimelineRecord[]): ReachedMark[] {
+    let kept = false
+    for (const r of recs) if (this.keep(r)) kept = true
+    return kept ? this.evaluate() : []
+  }
+
+  /** Keep a record the marks depend on; true when it may change one. */
+  private keep(rec: TimelineRecord): boolean {
+    if (this.pending.size === 0) return false
+    let relevant: boolean
+    if (rec.kind === 'event') relevant = this.watched.has(rec.source)
+    else if (rec.kind === 'pkt') relevant = this.packetHosts.has(rec.host)
+    else relevant = false
+    const kept = relevant || (this.naming && (rec.kind === 'event' || (rec.kind === 'ss' && this.ctx.nameSockets?.fromSs === true)))
+    if (!kept) return false
+    // Sorted by time: records of different hosts and sources may come slightly out of order.
+    let i = this.records.length
+    while (i > 0 && (this.records[i - 1] as TimelineRecord).t > rec.t) i--
+    this.records.splice(i, 0, rec)
+    return relevant
   }
 
   private evaluate(): ReachedMark[] {
     const table = emptyMarkTable(this.declared)
-    const ctx: EvalContext = { ...this.ctx, records: this.events, endT: Number.POSITIVE_INFINITY, marks: table }
+    // A fresh array each time: evaluators cache what they derive per records array (packet states).
+    const records = this.naming && this.ctx.nameSockets ? this.ctx.nameSockets.name([...this.records]) : [...this.records]
+    const ctx: EvalContext = { ...this.ctx, records, endT: Number.POSITIVE_INFINITY, marks: table }
     for (const i of this.setters) {
       const e = this.expect[i] as Expectation
       const body = kindOf(e).body as { mark?: string }

@@ -4,12 +4,17 @@
 // container, or a container on a remote Docker daemon. Interface indexes in an
 // `-i any` (LINUX_SLL2) capture are per network namespace, so the host's
 // ifindex -> name map is read with `ip -o link` when the capture starts.
+//
+// With `onPackets` the same chunks are also parsed as they come (the pcap
+// parser's stream form), for steps that wait for a packets mark: the file is
+// written exactly as without it, and the end-of-run records still come from
+// the file.
 
 import { open, readFile, type FileHandle } from 'node:fs/promises'
 import type { ExitInfo, Host, Proc } from '../lab/types.js'
 import { MissingToolError, ProcessError, TimeoutError, stderrTail } from '../util/errors.js'
 import { sleep } from '../util/sleep.js'
-import { parsePcap, toPktRecords } from './pcap.js'
+import { parsePcap, PcapStreamParser, toPktRecords, type PcapPacket } from './pcap.js'
 import { nowUs, type PktRecord } from './records.js'
 
 /** Enough for SLL2 (20) + IPv6 with extension headers + TCP with 40 bytes of options; no payload. */
@@ -41,6 +46,14 @@ export interface CaptureOptions {
   filter?: readonly string[] | undefined
   /** Time allowed until tcpdump says it is listening (default 5000). */
   startTimeoutMs?: number | undefined
+  /**
+   * Called with the TCP segments of each chunk of the stream as it arrives
+   * (from the moment the capture is known to be capturing; earlier ones are
+   * held until then), with the host's ifindex -> name map.
+   */
+  onPackets?: ((pkts: PcapPacket[], ifnames: ReadonlyMap<number, string>) => void) | undefined
+  /** The stream could not be parsed as it came (the file is still written): live packets stop. */
+  onLiveError?: ((e: Error) => void) | undefined
 }
 
 export interface CaptureStopOptions {
@@ -112,10 +125,12 @@ export async function startCapture(host: Host, opts: CaptureOptions): Promise<Ca
   const listening = new Promise<string>((resolve) => {
     onListening = resolve
   })
+  const live = opts.onPackets ? liveParser(opts.onPackets, opts.onLiveError) : undefined
   const proc = host.spawn(argv, {
     onStdoutData: (chunk) => {
       activity.lastChunkMs = performance.now()
       sink.write(chunk)
+      live?.push(chunk)
     },
     onStderrLine: (line) => {
       stderrLines.push(line)
@@ -166,6 +181,7 @@ export async function startCapture(host: Host, opts: CaptureOptions): Promise<Ca
   }
   const capturingSinceUs = nowUs()
   const ifnames = await ifnamesPromise
+  live?.start(ifnames)
 
   let stopping: Promise<CaptureResult> | undefined
   const stop = (stopOpts: CaptureStopOptions = {}): Promise<CaptureResult> => {
@@ -236,6 +252,43 @@ async function waitUntilSettled(proc: Proc, activity: { lastChunkMs: number }, p
     onTime = lateMs <= TICK_LATE_MS ? onTime + 1 : 0
   }
   return performance.now() - requestedMs
+}
+
+/** Parse the stream as it comes; deliver from start() on (what came before is held until then). */
+function liveParser(
+  onPackets: NonNullable<CaptureOptions['onPackets']>, onError: CaptureOptions['onLiveError'],
+): { push(chunk: Buffer): void; start(ifnames: ReadonlyMap<number, string>): void } {
+  const parser = new PcapStreamParser()
+  let held: PcapPacket[] | undefined = []
+  let ifnames: ReadonlyMap<number, string> = new Map()
+  let failed = false
+  // Neither a stream that cannot be parsed nor a consumer that throws may stop the file being written.
+  const guarded = (fn: () => void): void => {
+    if (failed) return
+    try {
+      fn()
+    } catch (e: unknown) {
+      failed = true
+      held = undefined
+      onError?.(e instanceof Error ? e : new Error(String(e)))
+    }
+  }
+  return {
+    push(chunk) {
+      guarded(() => {
+        const pkts = parser.push(chunk)
+        if (pkts.length === 0) return
+        if (held) held.push(...pkts)
+        else onPackets(pkts, ifnames)
+      })
+    },
+    start(names) {
+      ifnames = names
+      const h = held
+      held = undefined
+      if (h && h.length > 0) guarded(() => onPackets(h, ifnames))
+    },
+  }
 }
 
 /** ifindex -> name inside the host; empty when `ip` cannot tell (records then lack ifname). */

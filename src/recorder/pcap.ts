@@ -118,21 +118,58 @@ interface FileFormat {
 export function parsePcap(buf: Buffer): PcapPacket[] {
   const format = readFileHeader(buf)
   if (format === undefined) return []
+  return parseRecords(buf, FILE_HEADER_BYTES, 0, format).pkts
+}
+
+/**
+ * The same parser fed a pcap stream in chunks as tcpdump writes it (`-U -w -`):
+ * each push returns the TCP segments of the records completed by that chunk;
+ * a record cut by a chunk boundary waits for the next one. Pushing a whole
+ * file at once gives what parsePcap gives.
+ */
+export class PcapStreamParser {
+  private pending: Buffer = Buffer.alloc(0)
+  private format: FileFormat | undefined
+  private index = 0
+  /** Bytes consumed before `pending` (for error messages). */
+  private consumed = 0
+
+  push(chunk: Buffer): PcapPacket[] {
+    let buf = this.pending.length === 0 ? chunk : Buffer.concat([this.pending, chunk])
+    let off = 0
+    if (this.format === undefined) {
+      this.format = readFileHeader(buf)
+      if (this.format === undefined) {
+        this.pending = buf
+        return []
+      }
+      off = FILE_HEADER_BYTES
+    }
+    const r = parseRecords(buf, off, this.index, this.format, this.consumed)
+    this.index = r.index
+    this.consumed += r.off
+    // Keep only the unfinished record (a copy: the chunk's memory is not held).
+    buf = buf.subarray(r.off)
+    this.pending = buf.length === 0 ? Buffer.alloc(0) : Buffer.from(buf)
+    return r.pkts
+  }
+}
+
+/** Records from `off` up to the last complete one: their TCP segments, and where the next record starts. */
+function parseRecords(buf: Buffer, off: number, index: number, format: FileFormat, base = 0): { pkts: PcapPacket[]; off: number; index: number } {
   const out: PcapPacket[] = []
   const le = format.isLittleEndian
-  let off = FILE_HEADER_BYTES
-  let index = 0
   while (off + RECORD_HEADER_BYTES <= buf.length) {
     const tsSec = le ? buf.readUInt32LE(off) : buf.readUInt32BE(off)
     const tsFrac = le ? buf.readUInt32LE(off + 4) : buf.readUInt32BE(off + 4)
     const capLen = le ? buf.readUInt32LE(off + 8) : buf.readUInt32BE(off + 8)
     const origLen = le ? buf.readUInt32LE(off + 12) : buf.readUInt32BE(off + 12)
     if (capLen > MAX_RECORD_BYTES) {
-      throw new TcplabError('E_PCAP', `pcap record ${index} at byte ${off} claims ${capLen} captured bytes: the file is corrupt`)
+      throw new TcplabError('E_PCAP', `pcap record ${index} at byte ${base + off} claims ${capLen} captured bytes: the file is corrupt`)
     }
     const start = off + RECORD_HEADER_BYTES
     const end = start + capLen
-    // A record cut short is what a killed tcpdump leaves behind: ignore it.
+    // A record cut short is what a killed tcpdump leaves behind (or the end of a chunk): stop before it.
     if (end > buf.length) break
     const tsUs = tsSec * 1_000_000 + (format.isNano ? Math.floor(tsFrac / 1000) : tsFrac)
     const pkt = decodeRecord(buf, start, end, format.linkType, { tsUs, capLen, origLen })
@@ -140,7 +177,7 @@ export function parsePcap(buf: Buffer): PcapPacket[] {
     off = end
     index++
   }
-  return out
+  return { pkts: out, off, index }
 }
 
 /** Read the 24-byte file header; undefined for an empty or cut-short file (tcpdump killed before writing it). */

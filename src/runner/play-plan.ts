@@ -27,6 +27,7 @@ import { relayDirOf } from '../lab/lease.js'
 import { StepError } from '../util/errors.js'
 import type { Teardown } from '../util/teardown.js'
 import type { HostAgent } from './agents.js'
+import type { LivePackets } from './live-packets.js'
 import { STEP_STRIDE, type CompiledPlan, type CompiledStep } from './plan.js'
 
 export interface PlayPlanOptions {
@@ -55,6 +56,8 @@ export interface PlayPlanOptions {
   relayDir?: string | undefined
   /** What the runner needs to evaluate the marks steps wait for (plan.markRefs) as the events come. */
   markContext?: LiveMarkContext | undefined
+  /** The captures' packets as they come, for marks set by packets expectations (live-packets.ts). */
+  livePackets?: Pick<LivePackets, 'on'> | undefined
 }
 
 export interface PlayPlanResult {
@@ -278,12 +281,14 @@ export async function playPlan(o: PlayPlanOptions): Promise<PlayPlanResult> {
     const live = new LiveMarks(s.expect, [...plan.markRefs.values()].map((m) => m.mark), o.markContext ?? {
       hosts: new Map(), tolerance: DEFAULT_TOLERANCE, kernel: '', hasSysctl: () => false,
     })
-    unlisten.push(timeline.onAdd((r) => {
-      for (const { ref, t } of live.add(r)) {
+    const triggerReached = (reached: ReturnType<LiveMarks['add']>): void => {
+      for (const { ref, t } of reached) {
         const tUs = Math.round(timeline.t0Us + t * 1e6)
         for (const h of plan.markRefs.get(ref)?.hosts ?? []) void agents.get(h)?.send({ op: 'trigger', ref, tUs }).catch(() => undefined)
       }
-    }))
+    }
+    unlisten.push(timeline.onAdd((r) => triggerReached(live.add(r))))
+    if (o.livePackets) unlisten.push(o.livePackets.on((recs) => triggerReached(live.addAll(recs))))
   }
 
   const ruleHosts = new Set<`${IptablesCmd}:${string}`>()

@@ -18,7 +18,7 @@ import { nowUs, secondsSince, type ActionRecord, type EventRecord } from '../rec
 import { Timeline } from '../recorder/timeline.js'
 import type { SsSampler } from '../recorder/ss-sampler.js'
 import { startSsStreamSampler } from '../recorder/ss-stream-sampler.js'
-import { startCapture, type Capture } from '../recorder/capture.js'
+import { startCapture, type Capture, type CaptureOptions } from '../recorder/capture.js'
 import { DEFAULT_TOLERANCE, RESULTS_FORMAT_VERSION, evaluateAll, statusOf, type ExpectationResult, type ScenarioVerdict, type ToleranceRule } from '../expect/index.js'
 import { ACTION_IMPLS, recordCounters, type AgentPort, type StepContext } from './actions.js'
 import type { AgentPriority } from '../agent/index.js'
@@ -32,6 +32,7 @@ import type { IptablesCmd } from '../faults/iptables.js'
 import { nameSockets, socketNames, declaredWatches, watchDeclaredSockets } from './name-sockets.js'
 import { compilePlan, planUnsupported, resolveDeletes } from './plan.js'
 import { playPlan, relayDirFor, type PlayPlanResult } from './play-plan.js'
+import { LivePackets, packetMarkHosts } from './live-packets.js'
 import { writeScenarioReport } from '../report/index.js'
 import { kernelEventRecords } from './kernel-events.js'
 
@@ -192,8 +193,9 @@ async function play(
   // They come up (tcpdump says "listening") while the agents start and sample.
   const captures = new Map<string, Capture>()
   const capture = s.capture
+  const livePackets = packetMarkHosts(s).size > 0 ? new LivePackets() : undefined // steps after packets marks: parse as tcpdump writes
   const capturesStarted = capture === false ? Promise.resolve() : Promise.all([...hosts].map(async ([name, h]) => {
-    const cap = await startCapture(h, { file: path.join(dir, `${name}.pcap`), snaplen: capture?.snaplen, filter: capture?.filter })
+    const cap = await startCapture(h, { file: path.join(dir, `${name}.pcap`), snaplen: capture?.snaplen, filter: capture?.filter, ...liveCapture(name) })
     captures.set(name, cap)
     td.push(`stop capture on ${name}`, () => cap.stop({ drainMs: 0 }))
   }))
@@ -277,6 +279,7 @@ async function play(
     return t0Us
   }
   const clockStarted = (): void => {
+    livePackets?.start(t0Us)
     progress.records?.start()
     feed?.start()
     startFallbackSamplers()
@@ -318,6 +321,7 @@ async function play(
       lingerMs: END_LINGER_MS,
       relayDir: opts.backend.name === 'netns' ? await relayDirFor(labId, td) : undefined,
       markContext: markContext(),
+      livePackets,
     })
     extra = planned.extra
   } else {
@@ -331,6 +335,15 @@ async function play(
       kernel: kernel.release,
       hasSysctl: kernel.hasSysctl,
       sysctlValues: kernel.sysctlValues,
+      nameSockets: { name: (recs) => nameSockets(recs, { declared: s.sockets, hosts: hostAddrs }), fromSs: s.sockets !== undefined },
+    }
+  }
+  /** With steps after packets marks: each capture's packets as tcpdump writes them, for the live marks (live-packets.ts). */
+  function liveCapture(host: string): Pick<CaptureOptions, 'onPackets' | 'onLiveError'> {
+    if (!livePackets) return {}
+    return {
+      onPackets: (pkts, ifnames) => livePackets.push(host, pkts, ifnames),
+      onLiveError: (e) => timeline.add({ kind: 'event', t: secondsSince(timeline.t0Us, nowUs()), host, source: 'capture', type: 'live-error', text: `packets of ${host} can no longer be followed as they come (steps after packets marks): ${e.message}` }),
     }
   }
   /** The runner plays the steps itself (hosts where the agent cannot, or TCPLAB_PLAYER=runner): steps bend with the runner's load. */
@@ -353,6 +366,10 @@ async function play(
     const refOf = new Map([...stepMarks].map(([after, m]) => [m.gateRef, after]))
     timeline.onAdd((r) => {
       for (const { ref, t } of live.add(r)) reached.set(refOf.get(ref) ?? ref, t)
+      for (const w of [...reachedWaiters]) w()
+    })
+    livePackets?.on((recs) => {
+      for (const { ref, t } of live.addAll(recs)) reached.set(refOf.get(ref) ?? ref, t)
       for (const w of [...reachedWaiters]) w()
     })
   }

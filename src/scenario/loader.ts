@@ -273,6 +273,7 @@ function checkMeaning(s: Scenario, pos: PosFn): ScenarioIssue[] {
       const mark = stepMarkOf(ref, s.expect as unknown as Array<Record<string, unknown>>)
       if (typeof mark === 'string') add(rp, mark)
       else if (mark) {
+        if (mark.packetHosts.size > 0 && s.capture === false) add(rp, `the mark "${mark.name}" is set by packets, and this scenario captures none (capture: false): the step would never run`)
         // Its moments must come from names earlier steps define: else the step would wait for itself.
         for (const n of mark.names) {
           if (!eventSources.has(n) && !isAcceptedName(n)) add(rp, `the mark "${mark.name}" is measured on "${n}", which no earlier step defines: the step would wait for a moment that only it, or a step after it, can bring about`)

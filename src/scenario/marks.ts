@@ -61,14 +61,15 @@ export function evaluationOrder(bodies: ReadonlyArray<Record<string, unknown>>):
 // ---------------------------------------------------------------------------
 // Steps after a mark (`after: zw`, `after: zw.2` plus `delay:`). A step fires
 // during the run, so its mark must be known as it happens: marks set by
-// `event` and `process` expectations are (their moments are agent events);
-// marks on packets, ss rows and state transitions are not (captures are read,
-// and ss rows matched to socket names, when the run ends).
+// `event` and `process` expectations are (their moments are agent events), and
+// so are marks set by `packets` expectations (the runner parses each capture
+// as tcpdump writes it, and a packet's moment is its capture time); marks on
+// ss rows and state transitions are not (ss rows are matched to socket names,
+// and transitions dated, when the run ends).
 
 /** The expectation kinds whose marks a step can wait for, and why the others cannot be. */
-export const LIVE_MARK_KINDS: ReadonlySet<string> = new Set(['event', 'process'])
+export const LIVE_MARK_KINDS: ReadonlySet<string> = new Set(['event', 'process', 'packets'])
 const NOT_LIVE_WHY: Record<string, string> = {
-  packets: 'packets are matched from the captures when the run ends, not as they happen',
   ss: 'ss rows are matched to socket names and selectors when the run ends, not as they happen',
   states: 'state transitions are dated from the samples when the run ends, not as they happen',
 }
@@ -87,6 +88,10 @@ export interface StepMark {
   gateRef: string
   /** The socket and process names its moments are measured on (setters and, through `since:`, the marks and events they count from). */
   names: Set<string>
+  /** The hosts whose captures a packets setter involved reads (`on:`); empty when no packets expectation is involved. */
+  packetHosts: Set<string>
+  /** Whether a packets setter involved selects by `socket:` (its packets must be named as at the end of the run). */
+  packetSockets: boolean
   /** Indices of the expectations involved (setters of this mark and of the marks they measure since), in evaluation order. */
   setters: number[]
   /** Where the agent can open the gate on its own event: "SRC.TYPE" (a mark that is exactly the first such event); else undefined (the runner evaluates it live). */
@@ -108,6 +113,8 @@ export function stepMarkOf(ref: string, expect: ReadonlyArray<Record<string, unk
   if (m[2] === 'last') return `a step cannot wait for ${ref}: the last moment of a mark is known only when the run ends; wait for ${name} (its first moment) or ${name}.N (the nth)`
   const pick: 'first' | number = m[2] === undefined || m[2] === 'first' ? 'first' : Number(m[2])
   const names = new Set<string>()
+  const packetHosts = new Set<string>()
+  let packetSockets = false
   const involved = new Set<number>()
   const seen = new Set<string>()
   const visit = (mark: string, via: string): string | undefined => {
@@ -116,11 +123,21 @@ export function stepMarkOf(ref: string, expect: ReadonlyArray<Record<string, unk
     for (const i of marks.get(mark) ?? []) {
       const [kind, body] = pairs[i] as [string, Record<string, unknown>]
       if (!LIVE_MARK_KINDS.has(kind)) {
-        return `a step cannot wait for the mark "${mark}"${via}: it is set by a ${kind} expectation (#${i + 1}), and ${NOT_LIVE_WHY[kind] ?? 'it is known only when the run ends'}. A step can wait for marks of event and process expectations (agent events, seen as they happen); for a socket reaching a state, name it under sockets: and wait for NAME.seen`
+        return `a step cannot wait for the mark "${mark}"${via}: it is set by a ${kind} expectation (#${i + 1}), and ${NOT_LIVE_WHY[kind] ?? 'it is known only when the run ends'}. A step can wait for marks of event, process and packets expectations (agent events and captured packets, seen as they happen); for a socket reaching a state, name it under sockets: and wait for NAME.seen`
       }
       involved.add(i)
-      const src = kind === 'process' ? body.name : (body.socket ?? body.source)
-      if (typeof src === 'string') names.add(src)
+      if (kind === 'packets') {
+        if (typeof body.on === 'string') packetHosts.add(body.on)
+        const sel = body.socket
+        const sock = typeof sel === 'string' ? sel : sel && typeof sel === 'object' ? (sel as { listener?: unknown }).listener : undefined
+        if (typeof sock === 'string') {
+          names.add(sock)
+          packetSockets = true
+        }
+      } else {
+        const src = kind === 'process' ? body.name : (body.socket ?? body.source)
+        if (typeof src === 'string') names.add(src)
+      }
       for (const r of referencesOf(body)) {
         const rm = MARK_REF_RE.exec(r)
         if (rm && marks.has(rm[1] as string)) {
@@ -135,7 +152,7 @@ export function stepMarkOf(ref: string, expect: ReadonlyArray<Record<string, unk
   const why = visit(name, '')
   if (why !== undefined) return why
   const order = evaluationOrder(bodies).order.filter((i) => involved.has(i))
-  return { name, pick, gateRef: `mark:${name}.${pick}`, names, setters: order, direct: directRef(name, pick, pairs, marks) }
+  return { name, pick, gateRef: `mark:${name}.${pick}`, names, packetHosts, packetSockets, setters: order, direct: directRef(name, pick, pairs, marks) }
 }
 
 /** Keys of an event/process expectation that do not change which moments it marks. */

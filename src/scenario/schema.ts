@@ -60,7 +60,7 @@ export const MARK_REF_RE = /^([A-Za-z][A-Za-z0-9_-]{0,31})(?:\.(first|last|[1-9]
 
 /**
  * What a step's `after:` waits for: an event (NAME.EVENT) or a mark that an
- * event or process expectation sets (NAME: its first moment, NAME.N: its nth).
+ * event, process or packets expectation sets (NAME: its first moment, NAME.N: its nth).
  */
 export const StepAfterRef = z
   .string()
@@ -68,7 +68,7 @@ export const StepAfterRef = z
     message: 'expected an event reference like "cli.connected", or a mark like "zw" or "zw.2"',
   })
   .meta({
-    description: 'run the step when this happens (plus `delay`): an event NAME.EVENT, or a mark set by an event or process expectation (`mark:`): NAME (its first moment) or NAME.N (its nth)',
+    description: 'run the step when this happens (plus `delay`): an event NAME.EVENT, or a mark set by an event, process or packets expectation (`mark:`): NAME (its first moment) or NAME.N (its nth)',
     examples: ['cli.connected', 'nc.exited', 'zero-window', 'reads.3'],
   })
 
@@ -76,7 +76,7 @@ export const StepAfterRef = z
 export const WaitAction = z.union([
   Duration,
   z.object({
-    for: StepAfterRef.meta({ description: 'the event to wait for (NAME.EVENT), or a mark set by an event or process expectation (NAME, NAME.N)', examples: ['nc.exited', 'cli.connected', 'reads.3'] }),
+    for: StepAfterRef.meta({ description: 'the event to wait for (NAME.EVENT), or a mark set by an event, process or packets expectation (NAME, NAME.N)', examples: ['nc.exited', 'cli.connected', 'reads.3'] }),
     timeout: Duration.optional().meta({ description: 'how long to wait for it (default: the run\'s duration)', examples: ['70s'] }),
   }).strict(),
 ])

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { ExecResult, ExitInfo, Host, Proc, SpawnOptions } from '../../../src/lab/types.js'
-import { formatIpv6, formatTcpFlags, formatTcpOptions, LINKTYPE, parsePcap, toPktRecords, type PcapPacket } from '../../../src/recorder/pcap.js'
+import { formatIpv6, formatTcpFlags, formatTcpOptions, LINKTYPE, parsePcap, PcapStreamParser, toPktRecords, type PcapPacket } from '../../../src/recorder/pcap.js'
 import { buildTcpdumpArgv, parseIpLinkNames, startCapture } from '../../../src/recorder/capture.js'
 import { MissingToolError, ProcessError, TimeoutError } from '../../../src/util/errors.js'
 
@@ -575,6 +575,61 @@ t.test('startCapture streams tcpdump stdout into the file and parses it at stop'
   t.equal(res.packets[0]?.t, 0, 'relative to the t0 given at start')
   t.equal(res.packets[0]?.host, 'client')
   t.equal(res.packets[0]?.ifname, 'tlfixpcap-a')
+})
+
+t.test('the stream form: chunks of any size give what the whole file gives, each packet once its record is complete', async (t) => {
+  for (const name of ['any-sll2.pcap', 'any-nano.pcap', 'any-ipv6.pcap', 'veth-en10mb.pcap', 'any-options.pcap']) {
+    const fixture = readFixture(name)
+    const whole = parsePcap(fixture)
+    t.ok(whole.length > 0, `${name}: ${whole.length} packets`)
+    for (const size of [1, 7, 16, 23, 24, 25, 100, 4096]) {
+      const parser = new PcapStreamParser()
+      const got: PcapPacket[] = []
+      for (let at = 0; at < fixture.length; at += size) got.push(...parser.push(fixture.subarray(at, at + size)))
+      t.same(got, whole, `${name} in chunks of ${size} bytes`)
+    }
+    // A packet comes out with the chunk that completes its record, not before.
+    const offsets = findRecordOffsets(fixture)
+    const cut = (offsets[3] ?? 0) - 1
+    const parser = new PcapStreamParser()
+    const before = parser.push(fixture.subarray(0, cut))
+    const after = parser.push(fixture.subarray(cut, cut + 1))
+    t.same(before, parsePcap(fixture.subarray(0, offsets[2])), `${name}: one byte short of record 2's end: records 0 and 1`)
+    t.same(after, parsePcap(fixture.subarray(0, offsets[3])).slice(before.length), `${name}: the byte that completes record 2 releases its packet`)
+    t.equal(after.length, 1)
+  }
+  t.throws(() => new PcapStreamParser().push(Buffer.from('0a0d0d0a00000000', 'hex')), /pcapng/, 'pcapng is refused as by parsePcap')
+})
+
+t.test('startCapture onPackets: the packets as they come, the file unchanged', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'tcplab-pcap-test-'))
+  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  const fixture = readFixture('any-sll2.pcap')
+  const offsets = findRecordOffsets(fixture)
+  const split = offsets[5] ?? 0
+  const host = createFakeHost({
+    stderrAtStart: [LISTENING_LINE],
+    chunks: [fixture.subarray(0, split), fixture.subarray(split, split + 7), fixture.subarray(split + 7)],
+  })
+  const live: Array<{ n: number; ifnames: number }> = []
+  const pkts: PcapPacket[] = []
+  const file = join(dir, 'client.pcap')
+  const cap = await startCapture(host, { file, onPackets: (p, ifnames) => { live.push({ n: p.length, ifnames: ifnames.size }); pkts.push(...p) } })
+  // The first chunk came before "listening" was known: held, then delivered with the interface names.
+  t.same(live, [{ n: parsePcap(fixture.subarray(0, split)).length, ifnames: 2 }])
+  const res = await cap.stop({ drainMs: 0 })
+  t.same(await readFile(file), fixture, 'the file is byte for byte what tcpdump wrote')
+  t.same(pkts, parsePcap(fixture), 'every packet once, in order')
+  t.equal(live.length, 2, 'one delivery per chunk that completes records (the 7-byte chunk completes none)')
+  t.equal(res.packets.length, pkts.length, 'the end-of-run records still come from the file')
+  // A consumer that throws stops the live packets, never the capture.
+  const host2 = createFakeHost({ stderrAtStart: [LISTENING_LINE], chunks: [fixture.subarray(0, split), fixture.subarray(split)] })
+  const errors: string[] = []
+  const cap2 = await startCapture(host2, { file: join(dir, 'b.pcap'), onPackets: () => { throw new Error('consumer bug') }, onLiveError: (e) => errors.push(e.message) })
+  const res2 = await cap2.stop({ drainMs: 0 })
+  t.same(errors, ['consumer bug'])
+  t.same(await readFile(join(dir, 'b.pcap')), fixture)
+  t.equal(res2.packets.length, parsePcap(fixture).length)
 })
 
 t.test('startCapture options: snaplen, filter, t0 at stop', async (t) => {

@@ -3,7 +3,7 @@
 
 import t from 'tap'
 import { parseScenario } from '../../../src/scenario/loader.js'
-import { stepMarkOf } from '../../../src/scenario/marks.js'
+import { stepMarkOf, type StepMark } from '../../../src/scenario/marks.js'
 import { compilePlan } from '../../../src/runner/plan.js'
 import { ScenarioError } from '../../../src/util/errors.js'
 
@@ -39,23 +39,42 @@ const EXPECT = `expect:
   - process: { name: pr, at: 1s, since: syn.last, mark: late }
 `
 
-t.test('after: a mark of an event or process expectation is accepted, with a delay', async (t) => {
+t.test('after: a mark of an event, process or packets expectation is accepted, with a delay', async (t) => {
   t.same(issues(`  - after: acc\n    delay: 300ms\n    server: { send: { socket: conn, data: "a" } }\n  - after: reads.2\n    client: { close: { socket: cli } }\n  - after: cli.connected\n    client: { run: { name: pr, cmd: ["true"] } }\n  - after: gone.first\n    delay: 50ms\n    server: { close: { socket: conn } }\n${EXPECT}`), [])
+})
+
+t.test('after: a packets mark: the runner evaluates it from the captures as they come, on the hosts it reads', async (t) => {
+  t.same(issues(`  - after: syn\n    delay: 100ms\n    client: { close: { socket: cli } }\n  - wait: { for: zw.2 }\n  - server: { close: { socket: conn } }\n  - at: 5s\n    client: { run: { name: pr, cmd: ["true"] } }\n${EXPECT}  - packets: { on: server, dir: out, socket: conn, win: 0, since: syn, mark: zw }\n`), [])
+  const m = stepMarkOf('syn', [{ packets: { on: 'client', dir: 'out', flags: 'S', mark: 'syn' } }])
+  t.match(m, { name: 'syn', pick: 'first', gateRef: 'mark:syn.first', direct: undefined, packetSockets: false, setters: [0] })
+  t.same([...(m as StepMark).packetHosts], ['client'])
+  t.same([...(m as StepMark).names], [], 'no socket or process name: the client\'s packets are what it waits for')
+  // Measured since a packets mark, by socket: both hosts' captures, and the names for the loader's check.
+  const zw = stepMarkOf('zw.2', [
+    { packets: { on: 'client', dir: 'out', flags: 'S', mark: 'syn' } },
+    { packets: { on: 'server', dir: 'out', socket: 'conn', win: 0, since: 'syn', mark: 'zw' } },
+  ]) as StepMark
+  t.same([[...zw.packetHosts].sort(), [...zw.names], zw.packetSockets, zw.setters], [['client', 'server'], ['conn'], true, [0, 1]])
+  // A socket no earlier step defines: the step would wait for itself.
+  t.match(issues(`  - after: zz\n    client: { close: { socket: cli } }\n  - at: 1s\n    client: { connect: { name: c2, to: "server:8000" } }\nexpect:\n  - packets: { on: client, socket: c2, flags: S, mark: zz }\n`).join('\n'), /steps\[2\]\.after: the mark "zz" is measured on "c2", which no earlier step defines/)
 })
 
 t.test('marks a step cannot wait for: exit 2 material, with file:line:col', async (t) => {
   const steps = (after: string): string => `  - after: ${after}\n    server: { close: { socket: conn } }\n  - at: 5s\n    client: { run: { name: pr, cmd: ["true"] } }\n`
-  t.same(issues(steps('syn') + EXPECT), [
-    'm.yaml:10:12 steps[2].after: a step cannot wait for the mark "syn": it is set by a packets expectation (#5), and packets are matched from the captures when the run ends, not as they happen. A step can wait for marks of event and process expectations (agent events, seen as they happen); for a socket reaching a state, name it under sockets: and wait for NAME.seen',
+  t.same(issues(steps('est') + EXPECT), [
+    'm.yaml:10:12 steps[2].after: a step cannot wait for the mark "est": it is set by a ss expectation (#6), and ss rows are matched to socket names and selectors when the run ends, not as they happen. A step can wait for marks of event, process and packets expectations (agent events and captured packets, seen as they happen); for a socket reaching a state, name it under sockets: and wait for NAME.seen',
   ])
-  t.match(issues(steps('est') + EXPECT).join('\n'), /steps\[2\]\.after: a step cannot wait for the mark "est": it is set by a ss expectation \(#6\), and ss rows are matched/)
   t.match(issues(steps('st.1') + EXPECT).join('\n'), /steps\[2\]\.after: a step cannot wait for the mark "st": it is set by a states expectation/)
   t.same(issues(steps('reads.last') + EXPECT), [
     'm.yaml:10:12 steps[2].after: a step cannot wait for reads.last: the last moment of a mark is known only when the run ends; wait for reads (its first moment) or reads.N (the nth)',
   ])
-  // Through since: a mark measured since another's last moment, or since a packets mark.
+  // Through since: a mark measured since another's last moment, or since an ss mark.
   t.match(issues(steps('late') + EXPECT).join('\n'), /steps\[2\]\.after: a step cannot wait for the mark "late": expectation #8 measures it since syn.last, whose last moment is known only when the run ends/)
-  t.match(issues(steps('late2') + EXPECT + '  - process: { name: pr, at: 1s, since: syn.2, mark: late2 }\n').join('\n'), /steps\[2\]\.after: a step cannot wait for the mark "syn" \(through "late2", measured since syn.2\): it is set by a packets expectation \(#5\)/)
+  t.match(issues(steps('late2') + EXPECT + '  - process: { name: pr, at: 1s, since: est.2, mark: late2 }\n').join('\n'), /steps\[2\]\.after: a step cannot wait for the mark "est" \(through "late2", measured since est.2\): it is set by a ss expectation \(#6\)/)
+  // A packets mark in a scenario that captures nothing would never come.
+  t.same(issues(`${steps('syn')}capture: false\n${EXPECT}`), [
+    'm.yaml:10:12 steps[2].after: the mark "syn" is set by packets, and this scenario captures none (capture: false): the step would never run',
+  ])
   t.same(issues(steps('nope') + EXPECT), [
     'm.yaml:10:12 steps[2].after: "nope" is neither an event (NAME.EVENT) nor a mark (marks: "acc", "reads", "shut", "gone", "syn", "est", "st", "late")',
   ])
@@ -107,7 +126,8 @@ ${EXPECT}`, 'm.yaml')
 
 t.test('wait: { for: MARK } takes marks as after: does', async (t) => {
   t.same(issues(`  - wait: { for: reads.2, timeout: 5s }\n  - server: { close: { socket: conn } }\n  - at: 5s\n    client: { run: { name: pr, cmd: ["true"] } }\n${EXPECT}`), [])
-  t.match(issues(`  - wait: { for: syn }\n  - server: { close: { socket: conn } }\n${EXPECT}`).join('\n'), /m\.yaml:10:18 steps\[2\]\.wait\.for: a step cannot wait for the mark "syn": it is set by a packets expectation/)
+  t.match(issues(`  - wait: { for: est }\n  - server: { close: { socket: conn } }\n${EXPECT}`).join('\n'), /m\.yaml:10:18 steps\[2\]\.wait\.for: a step cannot wait for the mark "est": it is set by a ss expectation/)
+  t.same(issues(`  - wait: { for: syn.2 }\n  - server: { close: { socket: conn } }\n  - at: 5s\n    client: { run: { name: pr, cmd: ["true"] } }\n${EXPECT}`), [], 'a packets mark: fine')
   t.match(issues(`  - wait: { for: { mark: reads } }\n  - server: { close: { socket: conn } }\n${EXPECT}`).join('\n'), /steps\[2\]\.wait: expected a duration \("2s"\) or \{ for: EVENT or MARK \("cli\.error", "zw\.2"\), timeout \}, got a mapping/)
   const { scenario } = parseScenario(`${head}  - at: 200ms\n    client: { run: { name: pr, cmd: ["true"] } }\n  - wait: { for: reads.2 }\n  - wait: 100ms\n  - server: { close: { socket: conn } }\n  - wait: { for: gone }\n  - server: { send: { socket: conn, data: "x" } }\n${EXPECT}`, 'm.yaml')
   const facts = new Map([['client', { addr: '198.18.0.1', ifname: 'eth0' }], ['server', { addr: '198.18.0.2', ifname: 'eth0' }]])
