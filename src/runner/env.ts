@@ -38,6 +38,11 @@ export function tcplabVersion(): string {
 
 const SYSCTL_KEEP = /^net\.(core\.|ipv4\.(?!conf\.|neigh\.)|ipv6\.(?!conf\.|neigh\.))/
 
+/** Whether env.json records this sysctl (so its absence there means the kernel lacks it). */
+export function recordsSysctl(key: string): boolean {
+  return SYSCTL_KEEP.test(key)
+}
+
 /** Sysctls of one host, parsed from `sysctl -a`. */
 export async function readHostSysctls(host: Host): Promise<Record<string, string>> {
   const r = await host.exec(['sysctl', '-a'], { reject: false })

@@ -118,6 +118,8 @@ export function checkStatically(list: readonly LoadedScenario[]): { issues: Scen
     for (const [p, map] of sysctlMaps) {
       for (const key of Object.keys(map ?? {})) {
         if (key.startsWith('?')) continue // optional: set only where the kernel has it
+        // A key the scenario `requires` is checked when it runs: a kernel without it skips the scenario.
+        if (s.requires?.sysctls?.includes(key)) continue
         const kp = p[0] === 'steps' ? [...p, key] : [...p, key]
         collected.sysctls.push({ loaded, pos: loaded.posOf?.(kp, true) ?? { file: loaded.file, line: 1, col: 1 }, path: `${formatPath(p)}.${key}`, key })
       }

@@ -23,7 +23,7 @@ import { DEFAULT_TOLERANCE, RESULTS_FORMAT_VERSION, evaluateAll, statusOf, type 
 import { ACTION_IMPLS, recordCounters, type AgentPort, type StepContext } from './actions.js'
 import type { AgentPriority } from '../agent/index.js'
 import { SAMPLE_CPU_BUDGET, startHostAgent, type HostAgent } from './agents.js'
-import { collectEnv, mergeSysctls } from './env.js'
+import { collectBaseEnv, collectEnv, mergeSysctls, recordsSysctl } from './env.js'
 import { InterruptedError, MissingToolError, ProcessError, StepError, TcplabError, TimeoutError } from '../util/errors.js'
 import { sleep } from '../util/sleep.js'
 import { Teardown } from '../util/teardown.js'
@@ -114,18 +114,25 @@ export async function runScenario(loaded: LoadedScenario, opts: RunScenarioOptio
       sysctls: mergeSysctls(s.sysctls, h.sysctls, opts.sysctlOverrides),
     }))
     phase(s.name, 'start')
-    const lab: Lab = await opts.backend.up({ labId, scenario: s.name, hosts: hostSpecs }, signal)
-    phase(s.name, 'lab up')
-    td.push(`tear down lab ${labId}`, () => lab.down())
-    const env = { ...(await collectEnv(opts.backend, hostSpecs, opts.sysctlOverrides ?? {}, signal)), ...lab.envFacts }
-    await writeFileAtomic(path.join(dir, 'env.json'), `${JSON.stringify(env, null, 2)}\n`)
-    phase(s.name, 'env')
-    const kernel: KernelFacts = loadScenarioKernelFacts(env)
-    const skip = await skipReason(loaded, lab, kernel)
-    if (skip) {
-      verdict = { ...base, labId, status: 'skip', reason: skip, durationMs: Date.now() - startedAt.getTime(), results: [] }
+    // The kernel's facts come before the lab: a scenario that needs a sysctl or a kernel this one
+    // lacks is skipped without creating anything (creating its hosts would fail on that sysctl).
+    const baseEnv = await collectEnv(opts.backend, hostSpecs, opts.sysctlOverrides ?? {}, signal)
+    const kernel: KernelFacts = loadScenarioKernelFacts(baseEnv)
+    const kernelSkip = kernelSkipReason(loaded, kernel, (await collectBaseEnv(opts.backend, signal)).defaultSysctls)
+    if (kernelSkip) {
+      await writeFileAtomic(path.join(dir, 'env.json'), `${JSON.stringify(baseEnv, null, 2)}\n`)
+      verdict = { ...base, labId, status: 'skip', reason: kernelSkip, durationMs: Date.now() - startedAt.getTime(), results: [] }
     } else {
-      verdict = await play(loaded, lab, kernel, dir, td, signal, opts, base, labId, startedAt, progress)
+      const lab: Lab = await opts.backend.up({ labId, scenario: s.name, hosts: hostSpecs }, signal)
+      phase(s.name, 'lab up')
+      td.push(`tear down lab ${labId}`, () => lab.down())
+      const env = { ...baseEnv, ...lab.envFacts }
+      await writeFileAtomic(path.join(dir, 'env.json'), `${JSON.stringify(env, null, 2)}\n`)
+      phase(s.name, 'env')
+      const skip = await labSkipReason(loaded, lab)
+      verdict = skip
+        ? { ...base, labId, status: 'skip', reason: skip, durationMs: Date.now() - startedAt.getTime(), results: [] }
+        : await play(loaded, lab, kernel, dir, td, signal, opts, base, labId, startedAt, progress)
     }
     // Ctrl-C: the player stops early and returns what it saw; the verdict is partial, and says so.
     if (signal.aborted) verdict = { ...verdict, status: 'interrupted', interrupted: interruptedVerdict('Ctrl-C').interrupted }
@@ -559,12 +566,20 @@ async function sleepUntil(t0Us: number, atMs: number, signal: AbortSignal): Prom
   await sleep(waitMs, signal)
 }
 
-/** Why a scenario cannot run here (requires:), or undefined. */
-async function skipReason(loaded: LoadedScenario, lab: Lab, kernel: KernelFacts): Promise<string | undefined> {
+/** Why a scenario cannot run on this kernel (requires: kernel, sysctls), or undefined. */
+function kernelSkipReason(loaded: LoadedScenario, kernel: KernelFacts, kernelSysctls: Readonly<Record<string, string>>): string | undefined {
   const req = loaded.scenario.requires
   if (!req) return undefined
   if (req.kernel && !kernel.satisfies(req.kernel)) return `needs kernel ${req.kernel}, this is ${kernel.release}`
-  for (const k of req.sysctls ?? []) if (!kernel.hasSysctl(k)) return `needs sysctl ${k}, which this kernel lacks`
+  // The kernel's own keys, not the host's view (which names the scenario's own sysctls, existing or not).
+  for (const k of req.sysctls ?? []) if (recordsSysctl(k) ? !(k in kernelSysctls) : !kernel.hasSysctl(k)) return `needs sysctl ${k}, which this kernel lacks`
+  return undefined
+}
+
+/** Why a scenario cannot run in this lab (requires: qdiscs, tools), or undefined. */
+async function labSkipReason(loaded: LoadedScenario, lab: Lab): Promise<string | undefined> {
+  const req = loaded.scenario.requires
+  if (!req) return undefined
   const first = [...lab.hosts.values()][0] as Host
   for (const q of req.qdiscs ?? []) {
     const r = await first.exec(['tc', 'qdisc', 'add', 'dev', 'lo', 'root', q], { reject: false })

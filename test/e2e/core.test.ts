@@ -86,6 +86,18 @@ if (skip) {
     t.equal(hostIptables(), iptablesBefore, "the host's iptables rules are unchanged")
   })
 
+  t.test('a scenario that needs a sysctl this kernel lacks is skipped before its lab exists', async (t) => {
+    const dir = tempDir('tcplab-e2e-requires-')
+    const r = await runCli(['run', 'test/fixtures/scenarios/e2e/requires-missing-sysctl.yaml', '--results', dir])
+    t.equal(r.code, 0, `exit 0 (a skip is not a failure)\n${r.stdout}\n${r.stderr}`)
+    t.match(r.stdout, /SKIP e2e-requires-missing-sysctl/)
+    const verdict = JSON.parse(readFileSync(path.join(dir, 'e2e-requires-missing-sysctl', 'verdict.json'), 'utf8')) as { status: string; reason: string; labId: string }
+    t.equal(verdict.status, 'skip')
+    t.match(verdict.reason, /needs sysctl net\.ipv4\.tcp_tcplab_no_such_key, which this kernel lacks/)
+    t.notOk(existsSync(path.join(dir, 'e2e-requires-missing-sysctl', 'client.pcap')), 'no capture: the lab was never created')
+    await assertClean(t, 'after the skip', dir)
+  })
+
   t.test('bad usage exits 2', async (t) => {
     const r: CliResult = await runCli(['run', '--jobs', 'many', 'scenarios/seed'])
     t.equal(r.code, 2)
