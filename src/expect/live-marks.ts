@@ -1,16 +1,25 @@
 // Marks evaluated as the run goes, for steps that wait for them (`after: zw`,
-// `after: reads.3`). A step's mark is set by event, process or packets
-// expectations (the loader refuses the others: src/scenario/marks.ts
-// stepMarkOf). Event and process moments are agent events; packets come from
-// the captures as tcpdump writes them (src/recorder/capture.ts onPackets),
-// each with its own capture time. Each time a record the mark depends on
-// arrives (an event of a name it is measured on, packets of a host a packets
-// setter reads), its setters are evaluated over the records so far, exactly as
-// at the end of the run (same evaluators, same `since:` and windows, same
-// `when:` guards, packets named after their sockets by the same rule), and a
-// moment that is now known is reported once, with its own time. The runner
-// turns that into a `trigger` for the waiting agents, which fire the step at
-// that time plus its delay, on their clocks.
+// `after: reads.3`). A step's mark is set by event, process, packets, ss or
+// states expectations (the loader refuses what only the end of the run can
+// tell: src/scenario/marks.ts stepMarkOf). Event and process moments are agent
+// events; packets come from the captures as tcpdump writes them
+// (src/recorder/capture.ts onPackets), each with its own capture time; ss rows
+// and `sample` records come from the agents' socket samples as they are taken
+// (src/runner/agents.ts), and `ss-destroy` events date a socket's end. When
+// records the mark depends on have arrived (an event of a name it is measured
+// on, packets of a host a packets setter reads, samples of a host an ss or
+// states setter reads), its setters are evaluated over the records so far,
+// exactly as at the end of the run (same evaluators, same `since:` and
+// windows, same `when:` guards, packets and rows named after their sockets by
+// the same rule), and a moment that is now known is reported once, with its
+// own time. The runner turns that into a `trigger` for the waiting agents,
+// which fire the step at that time plus its delay, on their clocks.
+//
+// hold() keeps records and evaluate() evaluates: the runner evaluates once per
+// turn of its event loop (src/runner/live-mark-feed.ts), never between the
+// records of one sample (a sample whose rows have not all arrived would show
+// sockets as gone). add() and addAll() do both, for callers that feed whole
+// samples.
 
 import type { Expectation } from '../scenario/schema.js'
 import type { StepMark } from '../scenario/marks.js'
@@ -18,12 +27,13 @@ import type { TimelineRecord } from '../recorder/records.js'
 import type { EvalContext } from './context.js'
 import { evaluateExpectation, kindOf } from './index.js'
 import { declaredMarks, emptyMarkTable, evaluationOrder, pickMoment, setMark } from './marks.js'
+import { ANY_HOST } from '../scenario/marks.js'
 
 /** What live evaluation needs of the run besides its records. */
 export type LiveMarkContext = Pick<EvalContext, 'hosts' | 'tolerance' | 'kernel' | 'hasSysctl' | 'sysctlValues'> & {
   /**
    * Names the sockets of ss rows and packets as the end of the run does (the
-   * runner's nameSockets), for packets setters that select by `socket:`;
+   * runner's nameSockets), for packets, ss and states setters that select by `socket:`;
    * `fromSs`: the scenario names sockets from ss rows (`sockets:`), so those
    * rows are kept for it. Without it packets keep the names they came with.
    */
@@ -43,8 +53,11 @@ export class LiveMarks {
   private readonly pending: Map<string, StepMark>
   private readonly watched = new Set<string>()
   private readonly packetHosts = new Set<string>()
-  /** Packets are named after their sockets: every event (the names' bindings) is kept, and ss rows for `sockets:` names. */
+  private readonly sampleHosts = new Set<string>()
+  /** Packets and rows are named after their sockets: every event (the names' bindings) is kept, and ss rows for `sockets:` names. */
   private readonly naming: boolean
+  /** A record that may change a mark was held since the last evaluation. */
+  private dirty = false
   private readonly setters: number[]
   private readonly declared: string[]
 
@@ -55,14 +68,15 @@ export class LiveMarks {
   ) {
     this.pending = new Map([...marks].map((m) => [m.gateRef, m]))
     const setters = new Set<number>()
-    let packetSockets = false
+    let namedSockets = false
     for (const m of this.pending.values()) {
       for (const n of m.names) this.watched.add(n)
-      for (const h of m.packetHosts ?? []) this.packetHosts.add(h)
-      if (m.packetSockets) packetSockets = true
+      for (const h of m.packetHosts) this.packetHosts.add(h)
+      for (const h of m.sampleHosts) this.sampleHosts.add(h)
+      if (m.namedSockets) namedSockets = true
       for (const i of m.setters) setters.add(i)
     }
-    this.naming = packetSockets && ctx.nameSockets !== undefined
+    this.naming = namedSockets && ctx.nameSockets !== undefined
     // Every setter of every mark involved, in the evaluation order (marks before their users).
     const bodies = expect.map((e) => kindOf(e).body as unknown as Record<string, unknown>)
     this.declared = [...declaredMarks(bodies).keys()]
@@ -79,26 +93,51 @@ export class LiveMarks {
     return this.packetHosts.size > 0
   }
 
-  /** Feed one timeline record; returns the marks' moments that became known with it. */
-  add(rec: TimelineRecord): ReachedMark[] {
-    return this.keep(rec) ? this.evaluate() : []
+  /** Whether some mark waited for is set by ss rows or states (the runner then feeds it the samples). */
+  get wantsSamples(): boolean {
+    return this.sampleHosts.size > 0
   }
 
-  /** Feed several records (the packets of one chunk of a capture): evaluated once, after the last. */
+  /** Feed one timeline record; returns the marks' moments that became known with it. */
+  add(rec: TimelineRecord): ReachedMark[] {
+    return this.addAll([rec])
+  }
+
+  /** Feed several records (the packets of one chunk of a capture, the records of one sample): evaluated once, after the last. */
   addAll(recs: readonly TimelineRecord[]): ReachedMark[] {
-    let kept = false
-    for (const r of recs) if (this.keep(r)) kept = true
-    return kept ? this.evaluate() : []
+    return this.hold(recs) ? this.evaluate() : []
+  }
+
+  /** Keep the records the marks depend on, without evaluating; true when some may change a mark (evaluate() then). */
+  hold(recs: readonly TimelineRecord[]): boolean {
+    let relevant = false
+    for (const r of recs) if (this.keep(r)) relevant = true
+    if (relevant) this.dirty = true
+    return relevant
+  }
+
+  /** Records kept so far. */
+  get held(): number {
+    return this.records.length
+  }
+
+  private readsSamples(host: string): boolean {
+    return this.sampleHosts.has(host) || this.sampleHosts.has(ANY_HOST)
   }
 
   /** Keep a record the marks depend on; true when it may change one. */
   private keep(rec: TimelineRecord): boolean {
     if (this.pending.size === 0) return false
     let relevant: boolean
-    if (rec.kind === 'event') relevant = this.watched.has(rec.source)
-    else if (rec.kind === 'pkt') relevant = this.packetHosts.has(rec.host)
+    let context = false
+    if (rec.kind === 'event') {
+      relevant = this.watched.has(rec.source)
+      // A socket's end, exactly: states date CLOSED by it.
+      context = rec.type === 'ss-destroy' && this.readsSamples(rec.host)
+    } else if (rec.kind === 'pkt') relevant = this.packetHosts.has(rec.host)
+    else if (rec.kind === 'ss' || rec.kind === 'sample') relevant = this.readsSamples(rec.host)
     else relevant = false
-    const kept = relevant || (this.naming && (rec.kind === 'event' || (rec.kind === 'ss' && this.ctx.nameSockets?.fromSs === true)))
+    const kept = relevant || context || (this.naming && (rec.kind === 'event' || (rec.kind === 'ss' && this.ctx.nameSockets?.fromSs === true)))
     if (!kept) return false
     // Sorted by time: records of different hosts and sources may come slightly out of order.
     let i = this.records.length
@@ -107,7 +146,10 @@ export class LiveMarks {
     return relevant
   }
 
-  private evaluate(): ReachedMark[] {
+  /** Evaluate the setters over the records held; the moments that became known since the last time. */
+  evaluate(): ReachedMark[] {
+    if (!this.dirty || this.pending.size === 0) return []
+    this.dirty = false
     const table = emptyMarkTable(this.declared)
     // A fresh array each time: evaluators cache what they derive per records array (packet states).
     const records = this.naming && this.ctx.nameSockets ? this.ctx.nameSockets.name([...this.records]) : [...this.records]

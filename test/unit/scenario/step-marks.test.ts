@@ -46,7 +46,7 @@ t.test('after: a mark of an event, process or packets expectation is accepted, w
 t.test('after: a packets mark: the runner evaluates it from the captures as they come, on the hosts it reads', async (t) => {
   t.same(issues(`  - after: syn\n    delay: 100ms\n    client: { close: { socket: cli } }\n  - wait: { for: zw.2 }\n  - server: { close: { socket: conn } }\n  - at: 5s\n    client: { run: { name: pr, cmd: ["true"] } }\n${EXPECT}  - packets: { on: server, dir: out, socket: conn, win: 0, since: syn, mark: zw }\n`), [])
   const m = stepMarkOf('syn', [{ packets: { on: 'client', dir: 'out', flags: 'S', mark: 'syn' } }])
-  t.match(m, { name: 'syn', pick: 'first', gateRef: 'mark:syn.first', direct: undefined, packetSockets: false, setters: [0] })
+  t.match(m, { name: 'syn', pick: 'first', gateRef: 'mark:syn.first', direct: undefined, namedSockets: false, setters: [0] })
   t.same([...(m as StepMark).packetHosts], ['client'])
   t.same([...(m as StepMark).names], [], 'no socket or process name: the client\'s packets are what it waits for')
   // Measured since a packets mark, by socket: both hosts' captures, and the names for the loader's check.
@@ -54,7 +54,7 @@ t.test('after: a packets mark: the runner evaluates it from the captures as they
     { packets: { on: 'client', dir: 'out', flags: 'S', mark: 'syn' } },
     { packets: { on: 'server', dir: 'out', socket: 'conn', win: 0, since: 'syn', mark: 'zw' } },
   ]) as StepMark
-  t.same([[...zw.packetHosts].sort(), [...zw.names], zw.packetSockets, zw.setters], [['client', 'server'], ['conn'], true, [0, 1]])
+  t.same([[...zw.packetHosts].sort(), [...zw.names], zw.namedSockets, zw.setters], [['client', 'server'], ['conn'], true, [0, 1]])
   // A socket no earlier step defines: the step would wait for itself.
   t.match(issues(`  - after: zz\n    client: { close: { socket: cli } }\n  - at: 1s\n    client: { connect: { name: c2, to: "server:8000" } }\nexpect:\n  - packets: { on: client, socket: c2, flags: S, mark: zz }\n`).join('\n'), /steps\[2\]\.after: the mark "zz" is measured on "c2", which no earlier step defines/)
 })
