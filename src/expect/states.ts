@@ -44,14 +44,25 @@ export function evaluateStates(e: ExpectationOf<'states'>, ctx: EvalContext): Ou
   const sampleTimes = new Map<string, number[]>()
   const destroys: EventRecord[] = []
   for (const r of ctx.records) {
-    if (r.kind === 'sample') sampleTimes.set(r.host, [...(sampleTimes.get(r.host) ?? []), r.t])
+    if (r.kind === 'sample') {
+      const list = sampleTimes.get(r.host)
+      if (list) list.push(r.t)
+      else sampleTimes.set(r.host, [r.t])
+    }
     if (r.kind === 'event' && r.type === 'ss-destroy') destroys.push(r)
   }
+  // The records are sorted by t, so is each list: the last sample before t by bisection
+  // (live marks re-evaluate this over every sample so far, src/expect/live-marks.ts).
   const prevSample = (host: string, t: number): number | undefined => {
     const list = sampleTimes.get(host) ?? []
-    let best: number | undefined
-    for (const x of list) if (x < t) best = x
-    return best
+    let lo = 0
+    let hi = list.length
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1
+      if ((list[mid] as number) < t) lo = mid + 1
+      else hi = mid
+    }
+    return lo > 0 ? list[lo - 1] : undefined
   }
   // One sequence per socket (host + 4-tuple).
   const seqs = new Map<string, Transition[]>()

@@ -171,10 +171,32 @@ export function stepMarkOf(ref: string, expect: ReadonlyArray<Record<string, unk
     }
     return undefined
   }
-  const why = visit(name, '')
+  const why = visit(name, '') ?? statesPickWhy(ref, name, pick, pairs, marks.get(name) ?? [])
   if (why !== undefined) return why
   const order = evaluationOrder(bodies).order.filter((i) => involved.has(i))
   return { name, pick, gateRef: `mark:${name}.${pick}`, names, packetHosts, sampleHosts, namedSockets, setters: order, direct: directRef(name, pick, pairs, marks) }
+}
+
+/**
+ * A states mark's moments are the transitions of its sequence, known together
+ * once the last is seen: a step after an earlier one would always be late (it
+ * is due at that transition plus the delay), and one after a moment past the
+ * last never comes.
+ */
+function statesPickWhy(ref: string, name: string, pick: 'first' | number, pairs: ReadonlyArray<[string, Record<string, unknown>]>, setters: readonly number[]): string | undefined {
+  const n = pick === 'first' ? 1 : pick
+  for (const i of setters) {
+    const [kind, body] = pairs[i] as [string, Record<string, unknown>]
+    if (kind !== 'states' || !Array.isArray(body.sequence)) continue
+    const states = body.sequence.map((x) => (typeof x === 'string' ? x : String((x as { state?: unknown }).state)))
+    const last = states[states.length - 1] ?? ''
+    if (n > states.length) return `a step cannot wait for ${ref}: the mark "${name}" is set by a states expectation (#${i + 1}) whose moments are the ${states.length} transitions of its sequence (${states.join(' → ')}); there is no moment #${n}`
+    if (n < states.length) {
+      const which = `${name}.${states.length}`
+      return `a step cannot wait for ${ref} (${states[n - 1] ?? ''}): the mark "${name}" is set by a states expectation (#${i + 1}), whose moments (its transitions: ${states.join(' → ')}) are known together once the last, ${last}, is seen, so the step would always run late; wait for ${which} (${last}), or mark a sequence that ends with the state to wait for`
+    }
+  }
+  return undefined
 }
 
 /** Keys of an event/process expectation that do not change which moments it marks. */
