@@ -23,11 +23,16 @@
 
 import type { Expectation } from '../scenario/schema.js'
 import type { StepMark } from '../scenario/marks.js'
-import type { TimelineRecord } from '../recorder/records.js'
+import type { SsRecord, TimelineRecord } from '../recorder/records.js'
 import type { EvalContext } from './context.js'
 import { evaluateExpectation, kindOf } from './index.js'
-import { declaredMarks, emptyMarkTable, evaluationOrder, pickMoment, setMark } from './marks.js'
+import { declaredMarks, emptyMarkTable, evaluationOrder, pickMoment, referencesOf, setMark } from './marks.js'
 import { ANY_HOST } from '../scenario/marks.js'
+import { MARK_REF_RE } from '../scenario/schema.js'
+import { compileComparator } from '../scenario/comparator.js'
+import { resolveWindow } from './context.js'
+import { ssField } from './ss.js'
+import { compactSamples, type SampleNeed } from './live-samples.js'
 
 /** What live evaluation needs of the run besides its records. */
 export type LiveMarkContext = Pick<EvalContext, 'hosts' | 'tolerance' | 'kernel' | 'hasSysctl' | 'sysctlValues'> & {
@@ -60,6 +65,10 @@ export class LiveMarks {
   private dirty = false
   private readonly setters: number[]
   private readonly declared: string[]
+  /** Per host, the time of its latest sample held: no sample of that host from before it is still to come. */
+  private readonly sampledTo = new Map<string, number>()
+  /** The ss and states setters involved, for compaction (live-samples.ts); undefined: the samples are kept whole. */
+  private readonly sampleSetters: Array<{ index: number; kind: 'ss' | 'states'; matches?: ((r: SsRecord) => boolean) | undefined }> | undefined
 
   constructor(
     private readonly expect: readonly Expectation[],
@@ -81,6 +90,7 @@ export class LiveMarks {
     const bodies = expect.map((e) => kindOf(e).body as unknown as Record<string, unknown>)
     this.declared = [...declaredMarks(bodies).keys()]
     this.setters = evaluationOrder(bodies).order.filter((i) => setters.has(i))
+    this.sampleSetters = sampleSettersOf(this.setters, expect, bodies, ctx.nameSockets?.fromSs === true)
   }
 
   /** Marks still waited for. */
@@ -139,6 +149,7 @@ export class LiveMarks {
     else relevant = false
     const kept = relevant || context || (this.naming && (rec.kind === 'event' || (rec.kind === 'ss' && this.ctx.nameSockets?.fromSs === true)))
     if (!kept) return false
+    if (rec.kind === 'sample' && rec.t > (this.sampledTo.get(rec.host) ?? -Infinity)) this.sampledTo.set(rec.host, rec.t)
     // Sorted by time: records of different hosts and sources may come slightly out of order.
     let i = this.records.length
     while (i > 0 && (this.records[i - 1] as TimelineRecord).t > rec.t) i--
@@ -166,10 +177,88 @@ export class LiveMarks {
       const mark = table.set.get(m.name)
       if (!mark) continue
       const t = pickMoment(mark, m.pick)
-      if (typeof t === 'string') continue
+      if (typeof t === 'string' || !this.sampledPast(m, t)) continue
       out.push({ ref, t })
       this.pending.delete(ref)
     }
+    this.compact(ctx)
     return out
   }
+
+  /**
+   * Whether every host whose samples the mark reads has been sampled at or
+   * after t: each agent sends its samples in order, but hosts do not wait for
+   * each other, so an earlier moment may still come from a host that lags.
+   */
+  private sampledPast(m: StepMark, t: number): boolean {
+    if (m.sampleHosts.size === 0) return true
+    const hosts = m.sampleHosts.has(ANY_HOST) ? [...this.ctx.hosts.keys()] : [...m.sampleHosts]
+    return hosts.every((h) => (this.sampledTo.get(h) ?? -Infinity) >= t)
+  }
+
+  /** Drop the ss rows and samples no setter can need any more (live-samples.ts), once their windows are known. */
+  private compact(ctx: EvalContext): void {
+    if (this.sampleSetters === undefined || this.sampleSetters.length === 0 || this.pending.size === 0) return
+    // The setters of the marks still waited for, and how many moments of each mark they use.
+    const involved = new Set<number>()
+    const uses = new Map<string, number>()
+    const use = (name: string, n: number): void => {
+      uses.set(name, Math.max(uses.get(name) ?? 0, n))
+    }
+    for (const m of this.pending.values()) {
+      for (const i of m.setters) involved.add(i)
+      use(m.name, m.pick === 'first' ? 1 : m.pick)
+    }
+    for (const i of involved) {
+      for (const ref of referencesOf(kindOf(this.expect[i] as Expectation).body as unknown as Record<string, unknown>)) {
+        const r = MARK_REF_RE.exec(ref)
+        if (r) use(r[1] as string, r[2] === undefined || r[2] === 'first' ? 1 : r[2] === 'last' ? Infinity : Number(r[2]))
+      }
+    }
+    const needs: SampleNeed[] = []
+    for (const s of this.sampleSetters) {
+      if (!involved.has(s.index)) continue
+      const body = kindOf(this.expect[s.index] as Expectation).body as Parameters<typeof resolveWindow>[0] & { on?: string; mark?: string }
+      const w = resolveWindow(body, ctx)
+      // A window that starts at a moment still to come: every row may be its first.
+      if (typeof w === 'string') return
+      needs.push({ kind: s.kind, on: body.on, from: w.from, to: w.to, matches: s.matches, firstMatches: uses.get(body.mark ?? '') ?? Infinity })
+    }
+    const kept = compactSamples(this.records, needs)
+    if (kept.length === this.records.length) return
+    this.records.length = 0
+    this.records.push(...kept)
+  }
+}
+
+/**
+ * The ss and states setters among `setters`, with what an ss one matches; undefined when
+ * the samples must be kept whole: sockets named from ss rows (`sockets:`: a name starts at
+ * the first row that matches), an ss predicate on the socket's name, or a window measured
+ * since a mark of samples (whose moment may still move earlier while another host lags).
+ */
+function sampleSettersOf(setters: readonly number[], expect: readonly Expectation[], bodies: ReadonlyArray<Record<string, unknown>>, fromSs: boolean): Array<{ index: number; kind: 'ss' | 'states'; matches?: ((r: SsRecord) => boolean) | undefined }> | undefined {
+  const out: Array<{ index: number; kind: 'ss' | 'states'; matches?: ((r: SsRecord) => boolean) | undefined }> = []
+  const sampleMarks = new Set<string>()
+  for (const [i, e] of expect.entries()) {
+    const kind = kindOf(e).kind
+    const mark = bodies[i]?.mark
+    if ((kind === 'ss' || kind === 'states') && typeof mark === 'string') sampleMarks.add(mark)
+  }
+  for (const i of setters) {
+    const { kind, body } = kindOf(expect[i] as Expectation)
+    if (kind !== 'ss' && kind !== 'states') continue
+    if (fromSs) return undefined
+    const since = (bodies[i] as { since?: unknown }).since
+    if (typeof since === 'string' && sampleMarks.has(MARK_REF_RE.exec(since)?.[1] ?? '')) return undefined
+    if (kind === 'states') {
+      out.push({ index: i, kind })
+      continue
+    }
+    const match = (body as { match?: Record<string, unknown> }).match ?? {}
+    if ('socket' in match) return undefined
+    const preds = Object.entries(match).map(([k, v]) => [k, compileComparator(v as Parameters<typeof compileComparator>[0])] as const)
+    out.push({ index: i, kind, matches: (r) => preds.every(([k, c]) => c.test(ssField(r, k))) })
+  }
+  return out
 }
