@@ -78,10 +78,10 @@ export const LIVE_MARK_KINDS: ReadonlySet<string> = new Set(['event', 'process',
 /** Why a step cannot wait for the moments of this setter (known only when the run ends), or undefined. */
 function notLiveWhy(kind: string, body: Record<string, unknown>): string | undefined {
   if (kind === 'ss') {
-    if (body.sockets !== undefined || body.trend !== undefined) return `counts and trends over samples (${body.sockets !== undefined ? 'sockets:' : 'trend:'}) mark no moment`
+    if (body.sockets !== undefined || body.trend !== undefined) return `counts and trends over samples (${body.sockets !== undefined ? 'sockets:' : 'trend:'}) mark no moment; for the first sample where a socket matches, write match: with quantifier: eventually`
     const windowed = body.during !== undefined || body.before !== undefined || body.after !== undefined
     const q = typeof body.quantifier === 'string' ? body.quantifier : windowed ? 'always' : 'eventually'
-    if (q === 'never') return 'quantifier never marks no moment'
+    if (q === 'never') return 'quantifier never marks no moment; for the first sample that matches, write quantifier: eventually'
     if (q === 'always') return `with quantifier always${body.quantifier === undefined ? ' (the default with a window)' : ''} its moments count only if every sample of the window matches, which is known when the window ends; for the first sample that matches, write quantifier: eventually`
   }
   if (kind === 'states' && body.exact === true) return 'exact: a sequence that matches now may gain a state later (known only when the run ends); without exact the transitions are known as they are seen'
