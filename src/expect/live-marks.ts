@@ -90,7 +90,7 @@ export class LiveMarks {
     const bodies = expect.map((e) => kindOf(e).body as unknown as Record<string, unknown>)
     this.declared = [...declaredMarks(bodies).keys()]
     this.setters = evaluationOrder(bodies).order.filter((i) => setters.has(i))
-    this.sampleSetters = sampleSettersOf(this.setters, expect, bodies, ctx.nameSockets?.fromSs === true)
+    this.sampleSetters = sampleSettersOf(this.setters, expect, bodies)
   }
 
   /** Marks still waited for. */
@@ -147,7 +147,8 @@ export class LiveMarks {
     } else if (rec.kind === 'pkt') relevant = this.packetHosts.has(rec.host)
     else if (rec.kind === 'ss' || rec.kind === 'sample') relevant = this.readsSamples(rec.host)
     else relevant = false
-    const kept = relevant || context || (this.naming && (rec.kind === 'event' || (rec.kind === 'ss' && this.ctx.nameSockets?.fromSs === true)))
+    // Names from ss rows (`sockets:`): every host's rows, and its samples (to compact its rows by).
+    const kept = relevant || context || (this.naming && (rec.kind === 'event' || ((rec.kind === 'ss' || rec.kind === 'sample') && this.ctx.nameSockets?.fromSs === true)))
     if (!kept) return false
     if (rec.kind === 'sample' && rec.t > (this.sampledTo.get(rec.host) ?? -Infinity)) this.sampledTo.set(rec.host, rec.t)
     // Sorted by time: records of different hosts and sources may come slightly out of order.
@@ -233,11 +234,13 @@ export class LiveMarks {
 
 /**
  * The ss and states setters among `setters`, with what an ss one matches; undefined when
- * the samples must be kept whole: sockets named from ss rows (`sockets:`: a name starts at
- * the first row that matches), an ss predicate on the socket's name, or a window measured
- * since a mark of samples (whose moment may still move earlier while another host lags).
+ * the samples must be kept whole: an ss predicate on the socket's name, or a window
+ * measured since a mark of samples (whose moment may still move earlier while another
+ * host lags). Names from ss rows (`sockets:`) need no more than what is kept: a name
+ * starts at the first row of its tuple in a state its selector takes, the first row of a
+ * stretch.
  */
-function sampleSettersOf(setters: readonly number[], expect: readonly Expectation[], bodies: ReadonlyArray<Record<string, unknown>>, fromSs: boolean): Array<{ index: number; kind: 'ss' | 'states'; matches?: ((r: SsRecord) => boolean) | undefined }> | undefined {
+function sampleSettersOf(setters: readonly number[], expect: readonly Expectation[], bodies: ReadonlyArray<Record<string, unknown>>): Array<{ index: number; kind: 'ss' | 'states'; matches?: ((r: SsRecord) => boolean) | undefined }> | undefined {
   const out: Array<{ index: number; kind: 'ss' | 'states'; matches?: ((r: SsRecord) => boolean) | undefined }> = []
   const sampleMarks = new Set<string>()
   for (const [i, e] of expect.entries()) {
@@ -248,7 +251,6 @@ function sampleSettersOf(setters: readonly number[], expect: readonly Expectatio
   for (const i of setters) {
     const { kind, body } = kindOf(expect[i] as Expectation)
     if (kind !== 'ss' && kind !== 'states') continue
-    if (fromSs) return undefined
     const since = (bodies[i] as { since?: unknown }).since
     if (typeof since === 'string' && sampleMarks.has(MARK_REF_RE.exec(since)?.[1] ?? '')) return undefined
     if (kind === 'states') {

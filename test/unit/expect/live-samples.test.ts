@@ -10,6 +10,7 @@ import t from 'tap'
 import { compactSamples, type SampleNeed } from '../../../src/expect/live-samples.js'
 import { evaluateExpectation } from '../../../src/expect/index.js'
 import { LiveMarks } from '../../../src/expect/live-marks.js'
+import { nameSockets } from '../../../src/runner/name-sockets.js'
 import { emptyMarkTable } from '../../../src/expect/marks.js'
 import { ssField } from '../../../src/expect/ss.js'
 import type { SsRecord, TimelineRecord } from '../../../src/recorder/records.js'
@@ -185,4 +186,31 @@ t.test('several hosts: a mark waits until every host it reads has been sampled p
   const r1: number[] = []
   for (const { b } of lagged) for (const m of l1.addAll(b)) r1.push(m.t)
   t.same(r1, [1.041659])
+})
+
+t.test('sockets named from ss rows (sockets:): compacted, the names and moments are those of the end of the run', async (t) => {
+  const fx = loadFixture('seed-close-wait')
+  const declared = { lsn: { on: 'server', local: 8000, state: 'LISTEN' as const } }
+  const name = (recs: TimelineRecord[]): TimelineRecord[] => nameSockets(recs, { declared, hosts: fx.hosts })
+  // The records as they come: without names.
+  const bare = contextOf(fx).records.map((r) => (r.kind === 'pkt' || r.kind === 'ss' ? ({ ...r, socket: undefined, listener: undefined } as TimelineRecord) : r))
+  const expect = [
+    { ss: { on: 'server', socket: 'lsn', match: { recvQ: 1 }, quantifier: 'eventually', mark: 'queued' } },
+    { states: { on: 'client', socket: { peer: 8000 }, sequence: ['FIN-WAIT-2', 'CLOSED'], mark: 'gone' } },
+  ]
+  const end = evaluateList({ ...contextOf(fx), records: name(bare) }, expect)
+  const want = [end[0]?.mark?.t[0], end[0]?.mark?.t[2], end[1]?.mark?.t[1]]
+  t.ok(want.every((x) => typeof x === 'number'), `the end of the run: ${want.join(', ')}`)
+  const live = new LiveMarks(expect.map((x) => Expectation.parse(x)), ['queued', 'queued.3', 'gone.2'].map((r) => markOf(r, expect)), { ...contextOf(fx), nameSockets: { name, fromSs: true } })
+  const got = new Map<string, number>()
+  let maxHeld = 0
+  for (const b of batches(bare)) {
+    for (const m of live.addAll(b)) got.set(m.ref, m.t)
+    maxHeld = Math.max(maxHeld, live.held)
+  }
+  t.same([got.get('mark:queued.first'), got.get('mark:queued.3'), got.get('mark:gone.2')], want)
+  // Without the names no row is lsn's: so the names are what found it.
+  const unnamed = new LiveMarks(expect.map((x) => Expectation.parse(x)), [markOf('queued', expect)], contextOf(fx))
+  t.same(batches(bare).flatMap((b) => unnamed.addAll(b)), [])
+  t.ok(maxHeld < bare.length, `held at most ${maxHeld} of ${bare.length} records`)
 })
