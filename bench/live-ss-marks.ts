@@ -75,7 +75,10 @@ async function stepRound(busy: boolean): Promise<StepFigures | undefined> {
     const ack = fin?.kind === 'pkt' ? recs.find((r) => r.kind === 'pkt' && r.host === 'client' && r.dir === 'in' && r.t > fin.t && r.ack === (fin.seq ?? 0) + 1) : undefined
     const fw2 = recs.find((r) => r.kind === 'ss' && r.host === 'client' && r.state === 'FIN-WAIT-2')
     const [a, b] = [late(3), late(4)]
-    if (a === undefined || b === undefined || !ack || !fw2) return undefined
+    if (a === undefined || b === undefined || !ack || !fw2) {
+      console.log(`  round without figures: ss step ${a}, states step ${b}, ACK of FIN ${ack?.t}, FIN-WAIT-2 row ${fw2?.t}`)
+      return undefined
+    }
     return { ssLateMs: a, statesLateMs: b, sampledAfterMs: (fw2.t - ack.t) * 1000 }
   } catch (e: unknown) {
     console.log(`  step round failed: ${(e as Error).message}`)
