@@ -15,6 +15,12 @@
 // own time. The runner turns that into a `trigger` for the waiting agents,
 // which fire the step at that time plus its delay, on their clocks.
 //
+// Samples are many (one per host every 10 ms): after each evaluation what is
+// held of them is cut down to what the setters read (live-samples.ts), with
+// the same moments. A mark that reads the samples of several hosts is
+// reported only once each of them has been sampled past its moment (the
+// agents do not wait for each other).
+//
 // hold() keeps records and evaluate() evaluates: the runner evaluates once per
 // turn of its event loop (src/runner/live-mark-feed.ts), never between the
 // records of one sample (a sample whose rows have not all arrived would show

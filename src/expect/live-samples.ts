@@ -19,7 +19,7 @@
 // of state and by a sample that misses the socket, so a 4-tuple that goes and
 // comes back (a new socket, maybe a new name) starts a new one. Evaluated over
 // what is kept, the evaluators give the moments they give over every record:
-// test/unit/expect/live-ss-marks.test.ts checks it on recorded runs.
+// test/unit/expect/live-samples.test.ts checks it on every recorded run.
 //
 // What is held then grows with the transitions, not with the samples: an
 // evaluation costs about the same in the tenth minute as in the first.

@@ -6,14 +6,15 @@
 // batch of records (a `sample` record and its rows, timeline.addAll), and an
 // evaluation between them would see sockets as gone.
 //
-// Each evaluation re-reads every record held so far, so its cost grows with
-// the run (at a 10 ms sampling interval, a hundred samples a second per
-// host). After an evaluation that took d ms the next waits until 3 d have
-// passed (the runner spends at most about a quarter of its time there, as in
-// live-packets.ts): records pile up into bigger batches instead of the runner
-// falling behind. A mark's moment is its record's own time whenever it is
-// evaluated; a late evaluation only makes the step fire late (its action
-// record's lateMs says by how much). bench/live-ss-marks.ts measures it.
+// Each evaluation re-reads the records held: the samples are compacted after
+// each one to what the setters still read (src/expect/live-samples.ts), so
+// that stays small, but packets and events are held whole. After an
+// evaluation that took d ms the next waits until 3 d have passed (the runner
+// spends at most about a quarter of its time there, as in live-packets.ts):
+// records pile up into bigger batches instead of the runner falling behind.
+// A mark's moment is its record's own time whenever it is evaluated; a late
+// evaluation only makes the step fire late (its action record's lateMs says
+// by how much). bench/live-ss-marks.ts measures it.
 
 import type { LiveMarks, ReachedMark } from '../expect/live-marks.js'
 import type { TimelineRecord } from '../recorder/records.js'
