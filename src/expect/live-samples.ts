@@ -12,13 +12,19 @@
 //   - an `ss` expectation looking for a sample (quantifier eventually) reads
 //     the rows of its window that match its predicates (its moments), and
 //     only its first N count when steps wait for NAME.N at most.
-// So after each evaluation only those rows and samples are kept: the first
-// and the last row of each stretch, the first row at or after each window's
-// start, the first N rows of each stretch an ss setter matches in its window, the samples around each
-// stretch and the latest sample of each host. A stretch is broken by a change
-// of state and by a sample that misses the socket, so a 4-tuple that goes and
-// comes back (a new socket, maybe a new name) starts a new one. Evaluated over
-// what is kept, the evaluators give the moments they give over every record:
+// So after each evaluation only the samples that carry those are kept, each
+// whole (every row it had, so a sample kept amid a stretch for another
+// socket never reads as one the socket was missing from): the sample of the
+// first and of the last row of each stretch, the one before the first and
+// the first after the last, the sample of the first row at or after each
+// window's start and the one before it, those of the first N rows of each
+// stretch an ss setter matches in its window, and the latest of each host.
+// A stretch is broken by a change of state and by a sample that misses the
+// socket, so a 4-tuple that goes and comes back (a new socket, maybe a new
+// name) starts a new one. Names from ss rows (`sockets:`) start at the first
+// row of a tuple in a state their selector takes: the first of a stretch.
+// Evaluated over what is kept, the evaluators give the moments they give over
+// every record:
 // test/unit/expect/live-samples.test.ts checks it on every recorded run.
 //
 // What is held then grows with the transitions, not with the samples: an
@@ -43,8 +49,7 @@ interface Stretch {
   state: string
   /** Index in the host's samples of the sample of its last row. */
   lastSample: number
-  /** Index in `records` of its first and last rows. */
-  first: number
+  /** Index in `records` of its last row. */
   last: number
   /** Per states need: whether the row at or after its window's start was seen. */
   windowSeen: boolean[]
@@ -95,7 +100,7 @@ export function compactSamples(records: readonly TimelineRecord[], needs: readon
       }
       keepSample(r.host, n - 1)
       keepSample(r.host, n)
-      stretches.set(key, { state: r.state, lastSample: n, first: i, last: i, windowSeen: states.map(() => false), matched: ss.map(() => 0) })
+      stretches.set(key, { state: r.state, lastSample: n, last: i, windowSeen: states.map(() => false), matched: ss.map(() => 0) })
     }
     const s = stretches.get(key) as Stretch
     for (const [k, need] of states.entries()) {
