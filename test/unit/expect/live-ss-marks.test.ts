@@ -23,6 +23,7 @@ import { contextOf, evaluateList, loadFixture, type Fixture } from './timeline-f
 
 const cw = loadFixture('seed-close-wait')
 const zw = loadFixture('zero-window')
+const two = loadFixture('two-closes')
 
 function markOf(ref: string, expect: unknown[]): StepMark {
   const m = stepMarkOf(ref, expect as Array<Record<string, unknown>>)
@@ -191,4 +192,18 @@ t.test('the feed backs off: after an evaluation that took d ms, none for 3 d', a
   f.push([])
   await new Promise((resolve) => setTimeout(resolve, 10))
   t.equal(evaluations, 2, 'none after stop()')
+})
+
+t.test('several sockets: a states mark names the socket through its sequence first, known as soon as it is', async (t) => {
+  // two-closes: c1 ESTAB at 0.104193 s, c2 at 0.204192 s; c2 in FIN-WAIT-2 at 0.404205 s, c1 at 0.704191 s.
+  const both = { states: { on: 'client', socket: { peer: 8000 }, sequence: ['ESTAB', 'FIN-WAIT-2'], mark: 'fw2' } }
+  t.same(evaluateList(contextOf(two), [both])[0]?.mark, { name: 'fw2', t: [0.204192, 0.404205] }, 'c2\'s transitions, though c1 was seen first')
+  const r = feed(two, [both], ['fw2.2'])
+  t.same(r.map((m) => m.t), [0.404205])
+  t.equal(r[0]?.at, sampleEnd(two, 'client', 0.404205), 'known with that sample: c1 may still come later, but not earlier')
+  // Each socket on its own: c1's comes only with its own FIN-WAIT-2.
+  t.same(feed(two, [{ states: { ...both.states, socket: 'c1' } }], ['fw2.2']).map((m) => m.t), [0.704191])
+  t.same(evaluateList(contextOf(two), [{ states: { ...both.states, socket: 'c1' } }])[0]?.mark?.t, [0.104193, 0.704191])
+  // Never: a state neither socket reaches while the run lasts.
+  t.same(feed(two, [{ states: { ...both.states, sequence: ['FIN-WAIT-2', 'TIME-WAIT'] } }], ['fw2.2']), [])
 })
