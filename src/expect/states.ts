@@ -44,20 +44,51 @@ export function evaluateStates(e: ExpectationOf<'states'>, ctx: EvalContext): Ou
   const sampleTimes = new Map<string, number[]>()
   const destroys: EventRecord[] = []
   for (const r of ctx.records) {
-    if (r.kind === 'sample') sampleTimes.set(r.host, [...(sampleTimes.get(r.host) ?? []), r.t])
+    if (r.kind === 'sample') {
+      const list = sampleTimes.get(r.host)
+      if (list) list.push(r.t)
+      else sampleTimes.set(r.host, [r.t])
+    }
     if (r.kind === 'event' && r.type === 'ss-destroy') destroys.push(r)
   }
+  // The records are sorted by t, so is each list: the last sample before t by bisection
+  // (live marks re-evaluate this over every sample so far, src/expect/live-marks.ts).
   const prevSample = (host: string, t: number): number | undefined => {
     const list = sampleTimes.get(host) ?? []
-    let best: number | undefined
-    for (const x of list) if (x < t) best = x
-    return best
+    let lo = 0
+    let hi = list.length
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1
+      if ((list[mid] as number) < t) lo = mid + 1
+      else hi = mid
+    }
+    return lo > 0 ? list[lo - 1] : undefined
   }
-  // One sequence per socket (host + 4-tuple).
+  /** The first sample of the host after t. */
+  const nextSample = (host: string, t: number): number | undefined => {
+    const list = sampleTimes.get(host) ?? []
+    let lo = 0
+    let hi = list.length
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1
+      if ((list[mid] as number) <= t) lo = mid + 1
+      else hi = mid
+    }
+    return list[lo]
+  }
+  // One sequence per socket: a host and 4-tuple, until a sample of the host no longer shows it
+  // (the socket is gone: a 4-tuple seen again after that is a new socket, e.g. a reused port).
   const seqs = new Map<string, Transition[]>()
   const lastSeen = new Map<string, SsRecord>()
+  const current = new Map<string, string>()
   for (const r of all) {
-    const key = `${r.host} ${r.local} ${r.peer}`
+    const tuple = `${r.host} ${r.local} ${r.peer}`
+    let key = current.get(tuple)
+    const last = key === undefined ? undefined : lastSeen.get(key)
+    if (key === undefined || (last !== undefined && (nextSample(r.host, last.t) ?? Infinity) < r.t)) {
+      key = `${tuple} #${current.size}:${lastSeen.size}`
+      current.set(tuple, key)
+    }
     lastSeen.set(key, r)
     if (!inWindow(r.t, w)) continue
     const s = seqs.get(key) ?? []
@@ -68,7 +99,7 @@ export function evaluateStates(e: ExpectationOf<'states'>, ctx: EvalContext): Ou
   // a destroy event of its ports between its last row and that sample dates it exactly.
   for (const [key, s] of seqs) {
     const r = lastSeen.get(key) as SsRecord
-    const next = sampleTimes.get(r.host)?.find((t) => t > r.t)
+    const next = nextSample(r.host, r.t)
     if (next === undefined || next > w.to) continue
     const d = destroys.find((x) => x.host === r.host && x.t > r.t && x.t <= next && isDestroyOf(x, r))
     s.push(d ? { state: 'CLOSED', t: d.t, source: 'destroy event' } : { state: 'CLOSED', t: next, prevT: r.t, source: 'samples' })
@@ -79,15 +110,19 @@ export function evaluateStates(e: ExpectationOf<'states'>, ctx: EvalContext): Ou
   const aligned = observed.map((s) => ({ s, hit: e.exact ? (s.length === names.length && s.every((x, i) => x.state === names[i]) ? s : undefined) : alignSubsequence(names, s) }))
   const hits = aligned.filter((a): a is { s: Transition[]; hit: Transition[] } => a.hit !== undefined)
   if (hits.length === 0) return { pass: false, expected, measured: `observed ${measured}`, t: observed[0]?.[0]?.t }
+  // The moments (mark:) are the transitions of the socket that went through the sequence first
+  // (the earliest last transition; the first selected on a tie): known as soon as that
+  // transition is seen, which is what lets a step wait for them (src/expect/live-marks.ts).
+  const moments = firstThrough(hits).map((x) => x.t)
   if (!items.some((x) => x.at !== undefined)) {
     const hit = hits[0] as { hit: Transition[] }
-    return { pass: true, expected, measured, t: hit.hit[0]?.t, moments: hit.hit.map((x) => x.t) }
+    return { pass: true, expected, measured, t: hit.hit[0]?.t, moments }
   }
   // Timed transitions: the first socket whose times all hold passes; else the first socket's miss is reported.
   let first: Outcome | undefined
   for (const { hit } of hits) {
     const o = judgeTimes(items, hit, w.refT, e, ctx)
-    const out: Outcome = { ...o, expected, measured: `${measured}; ${o.measured}`, moments: hit.map((x) => x.t) }
+    const out: Outcome = { ...o, expected, measured: `${measured}; ${o.measured}`, moments }
     if (o.pass) return out
     first ??= out
   }
@@ -144,6 +179,13 @@ function judgeTimes(items: ReadonlyArray<Exclude<StateItem, string> | { state: s
     t: bad?.t ?? hit[0]?.t,
     datedBy: [...sources].join(' and '),
   }
+}
+
+/** The matched transitions of the socket whose last one came first (the earliest selected on a tie). */
+function firstThrough(hits: ReadonlyArray<{ hit: readonly Transition[] }>): readonly Transition[] {
+  let best: readonly Transition[] = hits[0]?.hit ?? []
+  for (const { hit } of hits) if ((hit[hit.length - 1]?.t ?? Infinity) < (best[best.length - 1]?.t ?? Infinity)) best = hit
+  return best
 }
 
 /** The transitions matching `want` in order (earliest first), or undefined. */

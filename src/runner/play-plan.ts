@@ -28,6 +28,7 @@ import { StepError } from '../util/errors.js'
 import type { Teardown } from '../util/teardown.js'
 import type { HostAgent } from './agents.js'
 import type { LivePackets } from './live-packets.js'
+import { LiveMarkFeed } from './live-mark-feed.js'
 import { STEP_STRIDE, type CompiledPlan, type CompiledStep } from './plan.js'
 
 export interface PlayPlanOptions {
@@ -287,8 +288,10 @@ export async function playPlan(o: PlayPlanOptions): Promise<PlayPlanResult> {
         for (const h of plan.markRefs.get(ref)?.hosts ?? []) void agents.get(h)?.send({ op: 'trigger', ref, tUs }).catch(() => undefined)
       }
     }
-    unlisten.push(timeline.onAdd((r) => triggerReached(live.add(r))))
-    if (o.livePackets) unlisten.push(o.livePackets.on((recs) => triggerReached(live.addAll(recs))))
+    // Held as they come, evaluated once per turn (live-mark-feed.ts): never between a sample's records.
+    const feed = new LiveMarkFeed(live, triggerReached)
+    unlisten.push(timeline.onAdd((r) => feed.push([r])), () => feed.stop())
+    if (o.livePackets) unlisten.push(o.livePackets.on((recs) => feed.push(recs)))
   }
 
   const ruleHosts = new Set<`${IptablesCmd}:${string}`>()

@@ -33,6 +33,7 @@ import { nameSockets, socketNames, declaredWatches, watchDeclaredSockets } from 
 import { compilePlan, planUnsupported, resolveDeletes } from './plan.js'
 import { playPlan, relayDirFor, type PlayPlanResult } from './play-plan.js'
 import { LivePackets, packetMarkHosts } from './live-packets.js'
+import { LiveMarkFeed } from './live-mark-feed.js'
 import { writeScenarioReport } from '../report/index.js'
 import { kernelEventRecords } from './kernel-events.js'
 
@@ -371,14 +372,12 @@ async function play(
   if (stepMarks.size > 0) {
     const live = new LiveMarks(s.expect, stepMarks.values(), markContext())
     const refOf = new Map([...stepMarks].map(([after, m]) => [m.gateRef, after]))
-    timeline.onAdd((r) => {
-      for (const { ref, t } of live.add(r)) reached.set(refOf.get(ref) ?? ref, t)
+    const feed = new LiveMarkFeed(live, (moments) => {
+      for (const { ref, t } of moments) reached.set(refOf.get(ref) ?? ref, t)
       for (const w of [...reachedWaiters]) w()
     })
-    livePackets?.on((recs) => {
-      for (const { ref, t } of live.addAll(recs)) reached.set(refOf.get(ref) ?? ref, t)
-      for (const w of [...reachedWaiters]) w()
-    })
+    timeline.onAdd((r) => feed.push([r]))
+    livePackets?.on((recs) => feed.push(recs))
   }
   /** Seconds since t0 of an event or a mark's moment, once it happens. */
   async function waitForMoment(after: string, timeoutMs: number): Promise<number> {

@@ -60,19 +60,36 @@ export function evaluationOrder(bodies: ReadonlyArray<Record<string, unknown>>):
 
 // ---------------------------------------------------------------------------
 // Steps after a mark (`after: zw`, `after: zw.2` plus `delay:`). A step fires
-// during the run, so its mark must be known as it happens: marks set by
-// `event` and `process` expectations are (their moments are agent events), and
-// so are marks set by `packets` expectations (the runner parses each capture
-// as tcpdump writes it, and a packet's moment is its capture time); marks on
-// ss rows and state transitions are not (ss rows are matched to socket names,
-// and transitions dated, when the run ends).
+// during the run, so its mark must be known as it happens, and a moment once
+// known must stay the one the end of the run gives. Marks set by `event` and
+// `process` expectations are (their moments are agent events); so are marks
+// set by `packets` expectations (the runner parses each capture as tcpdump
+// writes it, and a packet's moment is its capture time), by `ss` expectations
+// that look for a sample (`quantifier: eventually`: a matching sample's time)
+// and by `states` sequences (a transition is dated by the sample that first
+// shows it, or by a destroy event, both seen as they come). What only the end
+// of the run can tell is refused: an `ss` that must hold in every sample
+// (`always`, the default with a window) or in none, counts and trends over
+// samples, an `exact` sequence (a later state undoes it), a mark's last moment.
 
-/** The expectation kinds whose marks a step can wait for, and why the others cannot be. */
-export const LIVE_MARK_KINDS: ReadonlySet<string> = new Set(['event', 'process', 'packets'])
-const NOT_LIVE_WHY: Record<string, string> = {
-  ss: 'ss rows are matched to socket names and selectors when the run ends, not as they happen',
-  states: 'state transitions are dated from the samples when the run ends, not as they happen',
+/** The expectation kinds whose marks a step can wait for. */
+export const LIVE_MARK_KINDS: ReadonlySet<string> = new Set(['event', 'process', 'packets', 'ss', 'states'])
+
+/** Why a step cannot wait for the moments of this setter (known only when the run ends), or undefined. */
+function notLiveWhy(kind: string, body: Record<string, unknown>): string | undefined {
+  if (kind === 'ss') {
+    if (body.sockets !== undefined || body.trend !== undefined) return `counts and trends over samples (${body.sockets !== undefined ? 'sockets:' : 'trend:'}) mark no moment; for the first sample where a socket matches, write match: with quantifier: eventually`
+    const windowed = body.during !== undefined || body.before !== undefined || body.after !== undefined
+    const q = typeof body.quantifier === 'string' ? body.quantifier : windowed ? 'always' : 'eventually'
+    if (q === 'never') return 'quantifier never marks no moment; for the first sample that matches, write quantifier: eventually'
+    if (q === 'always') return `with quantifier always${body.quantifier === undefined ? ' (the default with a window)' : ''} its moments count only if every sample of the window matches, which is known when the window ends; for the first sample that matches, write quantifier: eventually`
+  }
+  if (kind === 'states' && body.exact === true) return 'exact: a sequence that matches now may gain a state later (known only when the run ends); without exact the transitions are known as they are seen'
+  return undefined
 }
+
+/** In StepMark.sampleHosts: a setter without `on:` reads the samples of every host. */
+export const ANY_HOST = '*'
 
 /** Kind and body of an expectation as written (`{ event: {...} }`). */
 function kindAndBody(e: Record<string, unknown>): [string, Record<string, unknown>] {
@@ -90,8 +107,10 @@ export interface StepMark {
   names: Set<string>
   /** The hosts whose captures a packets setter involved reads (`on:`); empty when no packets expectation is involved. */
   packetHosts: Set<string>
-  /** Whether a packets setter involved selects by `socket:` (its packets must be named as at the end of the run). */
-  packetSockets: boolean
+  /** The hosts whose socket samples an ss or states setter involved reads (`on:`; ANY_HOST without one); empty when none is involved. */
+  sampleHosts: Set<string>
+  /** Whether a packets, ss or states setter involved selects by `socket:` (its packets and rows must be named as at the end of the run). */
+  namedSockets: boolean
   /** Indices of the expectations involved (setters of this mark and of the marks they measure since), in evaluation order. */
   setters: number[]
   /** Where the agent can open the gate on its own event: "SRC.TYPE" (a mark that is exactly the first such event); else undefined (the runner evaluates it live). */
@@ -114,7 +133,8 @@ export function stepMarkOf(ref: string, expect: ReadonlyArray<Record<string, unk
   const pick: 'first' | number = m[2] === undefined || m[2] === 'first' ? 'first' : Number(m[2])
   const names = new Set<string>()
   const packetHosts = new Set<string>()
-  let packetSockets = false
+  const sampleHosts = new Set<string>()
+  let namedSockets = false
   const involved = new Set<number>()
   const seen = new Set<string>()
   const visit = (mark: string, via: string): string | undefined => {
@@ -122,17 +142,19 @@ export function stepMarkOf(ref: string, expect: ReadonlyArray<Record<string, unk
     seen.add(mark)
     for (const i of marks.get(mark) ?? []) {
       const [kind, body] = pairs[i] as [string, Record<string, unknown>]
-      if (!LIVE_MARK_KINDS.has(kind)) {
-        return `a step cannot wait for the mark "${mark}"${via}: it is set by a ${kind} expectation (#${i + 1}), and ${NOT_LIVE_WHY[kind] ?? 'it is known only when the run ends'}. A step can wait for marks of event, process and packets expectations (agent events and captured packets, seen as they happen); for a socket reaching a state, name it under sockets: and wait for NAME.seen`
-      }
+      const why = LIVE_MARK_KINDS.has(kind) ? notLiveWhy(kind, body) : 'it is known only when the run ends'
+      if (why !== undefined) return `a step cannot wait for the mark "${mark}"${via}: it is set by a ${kind} expectation (#${i + 1}), and ${why}`
       involved.add(i)
-      if (kind === 'packets') {
-        if (typeof body.on === 'string') packetHosts.add(body.on)
+      if (kind === 'packets' || kind === 'ss' || kind === 'states') {
+        if (kind === 'packets') {
+          if (typeof body.on === 'string') packetHosts.add(body.on)
+        } else if (typeof body.on === 'string') sampleHosts.add(body.on)
+        else sampleHosts.add(ANY_HOST)
         const sel = body.socket
         const sock = typeof sel === 'string' ? sel : sel && typeof sel === 'object' ? (sel as { listener?: unknown }).listener : undefined
         if (typeof sock === 'string') {
           names.add(sock)
-          packetSockets = true
+          namedSockets = true
         }
       } else {
         const src = kind === 'process' ? body.name : (body.socket ?? body.source)
@@ -149,10 +171,32 @@ export function stepMarkOf(ref: string, expect: ReadonlyArray<Record<string, unk
     }
     return undefined
   }
-  const why = visit(name, '')
+  const why = visit(name, '') ?? statesPickWhy(ref, name, pick, pairs, marks.get(name) ?? [])
   if (why !== undefined) return why
   const order = evaluationOrder(bodies).order.filter((i) => involved.has(i))
-  return { name, pick, gateRef: `mark:${name}.${pick}`, names, packetHosts, packetSockets, setters: order, direct: directRef(name, pick, pairs, marks) }
+  return { name, pick, gateRef: `mark:${name}.${pick}`, names, packetHosts, sampleHosts, namedSockets, setters: order, direct: directRef(name, pick, pairs, marks) }
+}
+
+/**
+ * A states mark's moments are the transitions of its sequence, known together
+ * once the last is seen: a step after an earlier one would always be late (it
+ * is due at that transition plus the delay), and one after a moment past the
+ * last never comes.
+ */
+function statesPickWhy(ref: string, name: string, pick: 'first' | number, pairs: ReadonlyArray<[string, Record<string, unknown>]>, setters: readonly number[]): string | undefined {
+  const n = pick === 'first' ? 1 : pick
+  for (const i of setters) {
+    const [kind, body] = pairs[i] as [string, Record<string, unknown>]
+    if (kind !== 'states' || !Array.isArray(body.sequence)) continue
+    const states = body.sequence.map((x) => (typeof x === 'string' ? x : String((x as { state?: unknown }).state)))
+    const last = states[states.length - 1] ?? ''
+    if (n > states.length) return `a step cannot wait for ${ref}: the mark "${name}" is set by a states expectation (#${i + 1}) whose moments are the ${states.length} transitions of its sequence (${states.join(' → ')}); there is no moment #${n}`
+    if (n < states.length) {
+      const which = `${name}.${states.length}`
+      return `a step cannot wait for ${ref} (${states[n - 1] ?? ''}): the mark "${name}" is set by a states expectation (#${i + 1}), whose moments (its transitions: ${states.join(' → ')}) are known together once the last, ${last}, is seen, so the step would always run late; wait for ${which} (${last}), or mark a sequence that ends with the state to wait for`
+    }
+  }
+  return undefined
 }
 
 /** Keys of an event/process expectation that do not change which moments it marks. */

@@ -68,7 +68,7 @@ export const StepAfterRef = z
     message: 'expected an event reference like "cli.connected", or a mark like "zw" or "zw.2"',
   })
   .meta({
-    description: 'run the step when this happens (plus `delay`): an event NAME.EVENT, or a mark set by an event, process or packets expectation (`mark:`): NAME (its first moment) or NAME.N (its nth)',
+    description: 'run the step when this happens (plus `delay`): an event NAME.EVENT, or a mark (`mark:`) set by an event, process, packets, ss (quantifier eventually: a matching sample) or states expectation (not exact: NAME.N for its last transition): NAME (its first moment) or NAME.N (its nth)',
     examples: ['cli.connected', 'nc.exited', 'zero-window', 'reads.3'],
   })
 
@@ -76,7 +76,7 @@ export const StepAfterRef = z
 export const WaitAction = z.union([
   Duration,
   z.object({
-    for: StepAfterRef.meta({ description: 'the event to wait for (NAME.EVENT), or a mark set by an event, process or packets expectation (NAME, NAME.N)', examples: ['nc.exited', 'cli.connected', 'reads.3'] }),
+    for: StepAfterRef.meta({ description: 'the event to wait for (NAME.EVENT), or a mark set by an event, process, packets, ss or states expectation (NAME, NAME.N)', examples: ['nc.exited', 'cli.connected', 'reads.3'] }),
     timeout: Duration.optional().meta({ description: 'how long to wait for it (default: the run\'s duration)', examples: ['70s'] }),
   }).strict(),
 ])

@@ -22,6 +22,7 @@ export const FIXTURE_NAMES = [
   'zero-window',
   'naming-orphan-reuse',
   'step-after-mark',
+  'two-closes',
 ] as const
 export type FixtureName = (typeof FIXTURE_NAMES)[number]
 

@@ -46,7 +46,7 @@ t.test('after: a mark of an event, process or packets expectation is accepted, w
 t.test('after: a packets mark: the runner evaluates it from the captures as they come, on the hosts it reads', async (t) => {
   t.same(issues(`  - after: syn\n    delay: 100ms\n    client: { close: { socket: cli } }\n  - wait: { for: zw.2 }\n  - server: { close: { socket: conn } }\n  - at: 5s\n    client: { run: { name: pr, cmd: ["true"] } }\n${EXPECT}  - packets: { on: server, dir: out, socket: conn, win: 0, since: syn, mark: zw }\n`), [])
   const m = stepMarkOf('syn', [{ packets: { on: 'client', dir: 'out', flags: 'S', mark: 'syn' } }])
-  t.match(m, { name: 'syn', pick: 'first', gateRef: 'mark:syn.first', direct: undefined, packetSockets: false, setters: [0] })
+  t.match(m, { name: 'syn', pick: 'first', gateRef: 'mark:syn.first', direct: undefined, namedSockets: false, setters: [0] })
   t.same([...(m as StepMark).packetHosts], ['client'])
   t.same([...(m as StepMark).names], [], 'no socket or process name: the client\'s packets are what it waits for')
   // Measured since a packets mark, by socket: both hosts' captures, and the names for the loader's check.
@@ -54,23 +54,33 @@ t.test('after: a packets mark: the runner evaluates it from the captures as they
     { packets: { on: 'client', dir: 'out', flags: 'S', mark: 'syn' } },
     { packets: { on: 'server', dir: 'out', socket: 'conn', win: 0, since: 'syn', mark: 'zw' } },
   ]) as StepMark
-  t.same([[...zw.packetHosts].sort(), [...zw.names], zw.packetSockets, zw.setters], [['client', 'server'], ['conn'], true, [0, 1]])
+  t.same([[...zw.packetHosts].sort(), [...zw.names], zw.namedSockets, zw.setters], [['client', 'server'], ['conn'], true, [0, 1]])
   // A socket no earlier step defines: the step would wait for itself.
   t.match(issues(`  - after: zz\n    client: { close: { socket: cli } }\n  - at: 1s\n    client: { connect: { name: c2, to: "server:8000" } }\nexpect:\n  - packets: { on: client, socket: c2, flags: S, mark: zz }\n`).join('\n'), /steps\[2\]\.after: the mark "zz" is measured on "c2", which no earlier step defines/)
 })
 
 t.test('marks a step cannot wait for: exit 2 material, with file:line:col', async (t) => {
   const steps = (after: string): string => `  - after: ${after}\n    server: { close: { socket: conn } }\n  - at: 5s\n    client: { run: { name: pr, cmd: ["true"] } }\n`
-  t.same(issues(steps('est') + EXPECT), [
-    'm.yaml:10:12 steps[2].after: a step cannot wait for the mark "est": it is set by a ss expectation (#6), and ss rows are matched to socket names and selectors when the run ends, not as they happen. A step can wait for marks of event, process and packets expectations (agent events and captured packets, seen as they happen); for a socket reaching a state, name it under sockets: and wait for NAME.seen',
+  // ss marks: only a sample that matches (quantifier eventually, the default without a window) is a moment as it comes.
+  t.same(issues(steps('al') + EXPECT + '  - ss: { on: server, socket: conn, match: { state: ESTAB }, during: [0s, 2s], mark: al }\n'), [
+    'm.yaml:10:12 steps[2].after: a step cannot wait for the mark "al": it is set by a ss expectation (#9), and with quantifier always (the default with a window) its moments count only if every sample of the window matches, which is known when the window ends; for the first sample that matches, write quantifier: eventually',
   ])
-  t.match(issues(steps('st.1') + EXPECT).join('\n'), /steps\[2\]\.after: a step cannot wait for the mark "st": it is set by a states expectation/)
+  t.match(issues(steps('al') + EXPECT + '  - ss: { on: server, socket: conn, match: { state: ESTAB }, quantifier: always, mark: al }\n').join('\n'), /set by a ss expectation \(#9\), and with quantifier always its moments count only if every sample/)
+  t.match(issues(steps('nv') + EXPECT + '  - ss: { on: server, socket: conn, match: { state: CLOSE-WAIT }, quantifier: never, mark: nv }\n').join('\n'), /steps\[2\]\.after: a step cannot wait for the mark "nv": it is set by a ss expectation \(#9\), and quantifier never marks no moment; for the first sample that matches, write quantifier: eventually/)
+  t.match(issues(steps('one') + EXPECT + '  - ss: { on: server, socket: { local: 8000, state: CLOSE-WAIT }, sockets: 1, mark: one }\n').join('\n'), /mark "one": it is set by a ss expectation \(#9\), and counts and trends over samples \(sockets:\) mark no moment/)
+  t.match(issues(steps('up') + EXPECT + '  - ss: { on: server, socket: conn, trend: { rto: increases }, mark: up }\n').join('\n'), /mark "up": it is set by a ss expectation \(#9\), and counts and trends over samples \(trend:\) mark no moment/)
+  // states marks: the last transition of a sequence, not exact.
+  t.match(issues(steps('ex') + EXPECT + '  - states: { on: client, socket: cli, sequence: [ESTAB, FIN-WAIT-2], exact: true, mark: ex }\n').join('\n'), /m\.yaml:10:12 steps\[2\]\.after: a step cannot wait for the mark "ex": it is set by a states expectation \(#9\), and exact: a sequence that matches now may gain a state later/)
+  t.same(issues(steps('fw') + EXPECT + '  - states: { on: client, socket: cli, sequence: [ESTAB, FIN-WAIT-2], mark: fw }\n'), [
+    'm.yaml:10:12 steps[2].after: a step cannot wait for fw (ESTAB): the mark "fw" is set by a states expectation (#9), whose moments (its transitions: ESTAB → FIN-WAIT-2) are known together once the last, FIN-WAIT-2, is seen, so the step would always run late; wait for fw.2 (FIN-WAIT-2), or mark a sequence that ends with the state to wait for',
+  ])
+  t.match(issues(steps('fw.3') + EXPECT + '  - states: { on: client, socket: cli, sequence: [ESTAB, FIN-WAIT-2], mark: fw }\n').join('\n'), /steps\[2\]\.after: a step cannot wait for fw\.3: the mark "fw" is set by a states expectation \(#9\) whose moments are the 2 transitions of its sequence \(ESTAB → FIN-WAIT-2\); there is no moment #3/)
   t.same(issues(steps('reads.last') + EXPECT), [
     'm.yaml:10:12 steps[2].after: a step cannot wait for reads.last: the last moment of a mark is known only when the run ends; wait for reads (its first moment) or reads.N (the nth)',
   ])
   // Through since: a mark measured since another's last moment, or since an ss mark.
   t.match(issues(steps('late') + EXPECT).join('\n'), /steps\[2\]\.after: a step cannot wait for the mark "late": expectation #8 measures it since syn.last, whose last moment is known only when the run ends/)
-  t.match(issues(steps('late2') + EXPECT + '  - process: { name: pr, at: 1s, since: est.2, mark: late2 }\n').join('\n'), /steps\[2\]\.after: a step cannot wait for the mark "est" \(through "late2", measured since est.2\): it is set by a ss expectation \(#6\)/)
+  t.match(issues(steps('late2') + EXPECT + '  - ss: { on: server, socket: conn, match: { state: ESTAB }, quantifier: always, mark: al }\n  - process: { name: pr, at: 1s, since: al.2, mark: late2 }\n').join('\n'), /steps\[2\]\.after: a step cannot wait for the mark "al" \(through "late2", measured since al.2\): it is set by a ss expectation \(#9\), and with quantifier always/)
   // A packets mark in a scenario that captures nothing would never come.
   t.same(issues(`${steps('syn')}capture: false\n${EXPECT}`), [
     'm.yaml:10:12 steps[2].after: the mark "syn" is set by packets, and this scenario captures none (capture: false): the step would never run',
@@ -126,7 +136,8 @@ ${EXPECT}`, 'm.yaml')
 
 t.test('wait: { for: MARK } takes marks as after: does', async (t) => {
   t.same(issues(`  - wait: { for: reads.2, timeout: 5s }\n  - server: { close: { socket: conn } }\n  - at: 5s\n    client: { run: { name: pr, cmd: ["true"] } }\n${EXPECT}`), [])
-  t.match(issues(`  - wait: { for: est }\n  - server: { close: { socket: conn } }\n${EXPECT}`).join('\n'), /m\.yaml:10:18 steps\[2\]\.wait\.for: a step cannot wait for the mark "est": it is set by a ss expectation/)
+  t.match(issues(`  - wait: { for: ex }\n  - server: { close: { socket: conn } }\n${EXPECT}  - states: { on: client, socket: cli, sequence: [ESTAB], exact: true, mark: ex }\n`).join('\n'), /m\.yaml:10:18 steps\[2\]\.wait\.for: a step cannot wait for the mark "ex": it is set by a states expectation \(#9\), and exact/)
+  t.same(issues(`  - wait: { for: est }\n  - server: { close: { socket: conn } }\n  - wait: { for: st }\n  - at: 5s\n    client: { run: { name: pr, cmd: ["true"] } }\n${EXPECT}`), [], 'an ss mark (eventually) and a states one: fine')
   t.same(issues(`  - wait: { for: syn.2 }\n  - server: { close: { socket: conn } }\n  - at: 5s\n    client: { run: { name: pr, cmd: ["true"] } }\n${EXPECT}`), [], 'a packets mark: fine')
   t.match(issues(`  - wait: { for: { mark: reads } }\n  - server: { close: { socket: conn } }\n${EXPECT}`).join('\n'), /steps\[2\]\.wait: expected a duration \("2s"\) or \{ for: EVENT or MARK \("cli\.error", "zw\.2"\), timeout \}, got a mapping/)
   const { scenario } = parseScenario(`${head}  - at: 200ms\n    client: { run: { name: pr, cmd: ["true"] } }\n  - wait: { for: reads.2 }\n  - wait: 100ms\n  - server: { close: { socket: conn } }\n  - wait: { for: gone }\n  - server: { send: { socket: conn, data: "x" } }\n${EXPECT}`, 'm.yaml')
