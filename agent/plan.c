@@ -3,7 +3,11 @@
  * The runner loads steps (`plan`), then starts the clock (`go`). A step fires
  * when its gate is open AND every earlier step of this host (in step order)
  * has fired and, where that step has waits: true, is done:
- *   {atUs}               at an absolute CLOCK_REALTIME time;
+ *   {atUs}               at an absolute CLOCK_REALTIME time, and with
+ *                        notBefore: [K...] not before steps K (of other
+ *                        hosts: a rule, a listen that this step relies on)
+ *                        are done; it is then due at atUs all the same, so
+ *                        its lateness says how long it waited for them;
  *   {on: "NAME.TYPE"}    delayMs after the t of the first such event this agent
  *                        writes once the step is loaded (or of a `trigger`);
  *   {afterStep: K}       delayMs after step K (here or on another host, then
@@ -50,6 +54,8 @@ struct step {
 	long long num;
 	enum gate gate;
 	int64_t at_us;           /* G_AT */
+	long long *not_before;   /* G_AT: steps that must be done first */
+	size_t n_not_before;
 	char *ref;               /* G_ON: "NAME.TYPE" */
 	long long after;         /* G_AFTER: the step number */
 	int64_t delay_us;        /* G_ON, G_AFTER */
@@ -133,6 +139,7 @@ static void free_step(struct step *s)
 {
 	json_free(&s->cmd);
 	free(s->ref);
+	free(s->not_before);
 	free(s->id);
 	free(s);
 }
@@ -186,6 +193,11 @@ static int gate_due(const struct step *s, int64_t *due)
 {
 	switch (s->gate) {
 	case G_AT:
+		for (size_t i = 0; i < s->n_not_before; i++) {
+			const struct step *k = find_step(s->not_before[i]);
+			if (k != NULL ? !k->done : find_mark(NULL, s->not_before[i]) == NULL)
+				return 0;
+		}
 		*due = s->at_us;
 		return 1;
 	case G_ON:
@@ -340,7 +352,8 @@ static void observe(const struct ev_info *ev)
 /* ----------------------------------------------------------------- commands */
 
 static const char *const STEP_FIELDS[] = { "step", "gate", "cmd", "waits", NULL };
-static const char *const GATE_FIELDS[] = { "atUs", "on", "afterStep", "delayMs", NULL };
+static const char *const GATE_FIELDS[] = { "atUs", "on", "afterStep", "delayMs", "notBefore", NULL };
+#define MAX_NOT_BEFORE 64
 static const char *const NOT_IN_STEPS[] = { "plan", "go", "cancel", "relayBind", "relay", NULL };
 
 static int in_list(const char *const *list, const char *s)
@@ -390,7 +403,7 @@ static struct step *parse_step(const struct cmd *c, const struct jval *o, size_t
 	if (check_keys(c, gate, GATE_FIELDS, where) < 0)
 		return NULL;
 	const struct jval *at = json_get(gate, "atUs"), *on = json_get(gate, "on"), *after = json_get(gate, "afterStep"),
-	                  *delay = json_get(gate, "delayMs");
+	                  *delay = json_get(gate, "delayMs"), *nbf = json_get(gate, "notBefore");
 	if ((at != NULL) + (on != NULL) + (after != NULL) != 1) {
 		emit_invalid(c, "%s.gate: expected exactly one of atUs, on, afterStep", where);
 		return NULL;
@@ -403,6 +416,19 @@ static struct step *parse_step(const struct cmd *c, const struct jval *o, size_t
 		emit_invalid(c, "%s.gate.delayMs: only with on or afterStep", where);
 		return NULL;
 	}
+	if (nbf != NULL && at == NULL) {
+		emit_invalid(c, "%s.gate.notBefore: only with atUs", where);
+		return NULL;
+	}
+	if (nbf != NULL && (nbf->type != J_ARR || nbf->n > MAX_NOT_BEFORE)) {
+		emit_invalid(c, "%s.gate.notBefore: expected an array of at most %d step numbers", where, MAX_NOT_BEFORE);
+		return NULL;
+	}
+	for (size_t i = 0; nbf != NULL && i < nbf->n; i++)
+		if (!is_int(&nbf->items[i], 0)) {
+			emit_invalid(c, "%s.gate.notBefore[%zu]: expected a step number", where, i);
+			return NULL;
+		}
 	if (on != NULL && (on->type != J_STR || strlen(on->str) != on->len || strchr(on->str, '.') == NULL)) {
 		emit_invalid(c, "%s.gate.on: expected \"NAME.TYPE\"", where);
 		return NULL;
@@ -438,6 +464,12 @@ static struct step *parse_step(const struct cmd *c, const struct jval *o, size_t
 	if (at != NULL) {
 		s->gate = G_AT;
 		s->at_us = (int64_t)at->num;
+		if (nbf != NULL && nbf->n > 0) {
+			s->not_before = xmalloc(nbf->n * sizeof *s->not_before);
+			for (size_t i = 0; i < nbf->n; i++)
+				s->not_before[i] = (long long)nbf->items[i].num;
+			s->n_not_before = nbf->n;
+		}
 	} else if (on != NULL) {
 		s->gate = G_ON;
 		s->ref = xstrdup(on->str);

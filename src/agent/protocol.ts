@@ -334,8 +334,12 @@ export interface SignalCommand extends CommandBase {
 
 /** When a step's gate opens. */
 export type PlanGate =
-  /** At this CLOCK_REALTIME time (µs since the epoch), or this offset from `go`'s t0Us. */
-  | { atUs: number }
+  /**
+   * At this CLOCK_REALTIME time (µs since the epoch), or this offset from `go`'s t0Us; with
+   * `notBefore`, not before those steps (of other hosts, known from `trigger` "step:K") are done.
+   * The step is still due at atUs: its lateness says how long it waited for them.
+   */
+  | { atUs: number; notBefore?: number[] | undefined }
   /**
    * `delayMs` (default 0) after the `t` of the first event NAME.TYPE this agent
    * writes after the step was loaded ("c1.connected", "srv.exited"; agent-wide

@@ -11,9 +11,14 @@
 //   - steps of one host fire in file order (the agent's ordering rule), and a
 //     step whose result the next one may rely on (listen, close, iptables...)
 //     is `waits: true`: the next step of that host waits for its final event;
-//   - `at:` is the time the step runs, whatever another host is doing; only two
-//     steps at the same instant on different hosts keep their file order (the
-//     second waits for the first to be done: relayed through the runner);
+//   - `at:` is the time the step runs, whatever another host is doing, with one
+//     exception: it never runs before an earlier setup step of another host
+//     that it may rely on (a rule, a sysctl, a link, a listen: an `at:` step
+//     at or before its time) is done. On a fast machine that is long done; in
+//     a slow guest an iptables takes 100-300 ms, and a connect at 200 ms must
+//     not race the rule at 0 s. Such a step waits (gate notBefore) and its
+//     lateness says so. Two steps at the same instant on different hosts keep
+//     their file order (the second waits for the first to be done);
 //   - a step with no `at:`/`after:` runs when the step before it is done (plus
 //     any `wait: DURATION` in between); after `wait: {for: EVENT}` it runs on
 //     that event.
@@ -104,6 +109,12 @@ export function compilePlan(s: Scenario, t0Us: number, facts: ReadonlyMap<string
   let waitMs = 0
   let waitFor: string | undefined
   const markOf = new Map<string, StepMark>()
+  /**
+   * Per host, its setup steps with an `at:` (a rule, sysctl, link, tc or listen), in file order: a
+   * later `at:` step of another host waits for the last of them due at or before its time (the
+   * host's own order makes that one done only after the ones before it).
+   */
+  const setups = new Map<string, Array<{ planStep: number; at: number }>>()
   /** The gate ref of an `after:`/`wait: {for}`: the event, or a mark's own event, or "mark:NAME.N" (the runner triggers it). */
   const gateOn = (ref: string): string => {
     const mark = stepMarkOf(ref, s.expect as unknown as Array<Record<string, unknown>>)
@@ -128,7 +139,10 @@ export function compilePlan(s: Scenario, t0Us: number, facts: ReadonlyMap<string
     }
     let gate: PlanGate
     if (step.at !== undefined) {
-      gate = { atUs: t0Us + Math.round(step.at * 1000) }
+      const at = step.at
+      const notBefore = [...setups].filter(([h]) => h !== target.host)
+        .flatMap(([, list]) => list.filter((p) => p.at <= at).slice(-1).map((p) => p.planStep))
+      gate = { atUs: t0Us + Math.round(at * 1000), ...(notBefore.length > 0 ? { notBefore } : {}) }
       if (prev && prev.last.host !== target.host && prev.at === step.at) gate = { afterStep: prev.last.planStep }
     } else if (step.after !== undefined) {
       gate = { on: gateOn(step.after), delayMs: step.delay ?? 0 }
@@ -163,6 +177,9 @@ export function compilePlan(s: Scenario, t0Us: number, facts: ReadonlyMap<string
     })
     const last = steps[steps.length - 1]
     if (last) prev = { last, at: step.at }
+    if (last && step.at !== undefined && subs.some((sub) => sub.role === 'command' || (sub.role === 'socket' && target.action === 'listen'))) {
+      setups.set(target.host, [...(setups.get(target.host) ?? []), { planStep: last.planStep, at: step.at }])
+    }
   }
   const byHost = new Map<string, CompiledStep[]>()
   for (const c of steps) byHost.set(c.host, [...(byHost.get(c.host) ?? []), c])
@@ -176,6 +193,7 @@ export function compilePlan(s: Scenario, t0Us: number, facts: ReadonlyMap<string
     if (mark) markRefs.set(mark.gateRef, { mark, hosts: (markRefs.get(mark.gateRef)?.hosts ?? new Set()).add(c.host) })
     else if ('on' in g) eventRefs.set(g.on, (eventRefs.get(g.on) ?? new Set()).add(c.host))
     if ('afterStep' in g && hostOfStep.get(g.afterStep) !== c.host) stepRefs.set(g.afterStep, (stepRefs.get(g.afterStep) ?? new Set()).add(c.host))
+    if ('notBefore' in g) for (const k of g.notBefore ?? []) stepRefs.set(k, (stepRefs.get(k) ?? new Set()).add(c.host))
   }
   return { steps, waits, byHost, eventRefs, stepRefs, markRefs }
 }

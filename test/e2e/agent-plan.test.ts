@@ -236,6 +236,30 @@ async function runAll(): Promise<void> {
     expectErrno(tt, await a.req({ op: 'trigger', ref: 'nodot', tUs }), 'EINVAL')
   })
 
+  await t.test('plan: atUs with notBefore waits for another host\'s step, and stays due at atUs', async (tt) => {
+    expectType(tt, await a.req({ op: 'cancel' }), 'cancelled')
+    const since = a.events.length
+    const t0 = nowUs() + 50_000
+    expectType(tt, await a.req({
+      op: 'plan',
+      steps: [
+        { step: 1, gate: { atUs: t0, notBefore: [91] }, cmd: { op: 'list' } },
+        { step: 2, gate: { atUs: t0, notBefore: [92] }, cmd: { op: 'list' } },
+      ],
+    }), 'planned')
+    expectType(tt, await a.req({ op: 'go' }), 'go')
+    await sleep(150)
+    tt.notOk(a.events.slice(since).some(is('step')), 'past atUs, but step 91 is not done: nothing fires')
+    expectType(tt, await a.req({ op: 'trigger', ref: 'step:91', tUs: nowUs() }), 'triggered')
+    const s1 = (await a.next(stepEv(1), 5000, since)) as AgentEventOf<'step'>
+    tt.equal(s1.scheduledUs, t0, 'still due at atUs')
+    tt.ok(s1.lateUs >= 100_000, `so its lateness shows the wait: ${s1.lateUs} µs`)
+    await sleep(50)
+    tt.notOk(a.events.slice(since).some(stepEv(2)), 'step 92 never done: step 2 pending')
+    expectErrno(tt, await a.req({ op: 'plan', steps: [{ step: 5, gate: { on: 'x.y', notBefore: [1] }, cmd: { op: 'list' } }] }), 'EINVAL')
+    expectErrno(tt, await a.req({ op: 'plan', steps: [{ step: 5, gate: { atUs: 0, notBefore: ['x'] }, cmd: { op: 'list' } }] } as never), 'EINVAL')
+  })
+
   await t.test('plan: ordering with waits, and afterStep on a local step', async (tt) => {
     for (const waits of [true, false]) {
       expectType(tt, await a.req({ op: 'cancel' }), 'cancelled')

@@ -28,13 +28,40 @@ t.test('at: absolute deadlines on the scenario clock', async (t) => {
     client: { connect: { name: cli, to: "server:8000", nodelay: true } }`)
   t.equal(p.steps.length, 2)
   t.same(p.steps[0]?.gate, { atUs: T0 })
-  t.same(p.steps[1]?.gate, { atUs: T0 + 250_000 })
+  t.same(p.steps[1]?.gate, { atUs: T0 + 250_000, notBefore: [0] }, 'and not before the listen is done (a slow guest)')
   t.equal(p.steps[0]?.waits, true, 'listen: a later step may rely on the listener')
   t.equal(p.steps[1]?.waits, false, 'connect: the next step does not wait for the handshake')
   t.same(p.steps[1]?.cmd, { op: 'connect', name: 'cli', host: '198.18.0.2', port: 8000, opts: { nodelay: true }, id: `s${STEP_STRIDE}` })
   t.same([...p.byHost.keys()].sort(), ['client', 'server'])
-  t.equal(p.stepRefs.size, 0, 'nothing to relay: each step has its own time')
+  t.same([...(p.stepRefs.get(0) ?? [])], ['client'], "the listen's done is relayed to the client")
   t.not(p.steps[1]?.gate, { atUs: T0 }, 'a later step is not at t0')
+})
+
+t.test('an at: step never runs before an earlier rule, sysctl or listen of another host is done', async (t) => {
+  const p = compile(`
+  - at: 0s
+    server: { listen: { name: srv, port: 8000 } }
+  - at: 100ms
+    client: { connect: { name: cli, to: "server:8000" } }
+  - at: 500ms
+    server: { iptables: { name: drop, rule: "-A INPUT -p tcp --dport 8000 -j DROP" } }
+  - at: 600ms
+    server: { sysctl: { net.ipv4.tcp_retries2: 3 } }
+  - at: 700ms
+    client: { send: { socket: cli, data: "x" } }
+  - at: 300ms
+    client: { send: { socket: cli, data: "early" } }
+  - at: 2s
+    server: { iptables: { delete: drop } }
+  - after: cli.sent
+    client: { send: { socket: cli, data: "y" } }`)
+  const gateOf = (i: number): unknown => p.steps.find((c) => c.index === i && c.sub === 0)?.gate
+  t.same(gateOf(1), { atUs: T0 + 100_000, notBefore: [0] }, 'connect waits for the listen')
+  t.same(gateOf(4), { atUs: T0 + 700_000, notBefore: [STEP_STRIDE * 3] }, "the send waits for the server's latest setup step (its sysctl, after the rule)")
+  t.same(gateOf(5), { atUs: T0 + 300_000, notBefore: [0] }, 'a step due before a later rule does not wait for it')
+  t.same(gateOf(6), { atUs: T0 + 2_000_000 }, 'steps of the same host keep their own order: no notBefore')
+  t.same(gateOf(7), { on: 'cli.sent', delayMs: 0 }, 'after: steps are anchored on their event already')
+  t.same([...(p.stepRefs.get(STEP_STRIDE * 3) ?? [])], ['client'])
 })
 
 t.test('same instant on two hosts keeps file order through a relayed step', async (t) => {
