@@ -87,7 +87,13 @@ export function explainScenarioDiff(d: ScenarioDiff, opts: { maxLines?: number }
   }
   for (const e of d.expectations) changes.push(`expectation #${e.index + 1} (${e.kind}) ${e.a} → ${e.b}: ${e.description}`)
   const related = d.env.filter((e) => e.related)
-  const rank = (e: EnvChange): number => (sysctlPresence(e) ? 0 : /^net\./.test(e.key) ? 1 : 2)
+  // Most likely cause first: a key the scenario's own expectations name (a `when:` guard, a skip
+  // reason), then one whose name shares a word with what changed (SYN schedule -> *syn*), then
+  // keys that exist on one kernel only, then other net.* keys.
+  const named = d.expectations.map((e) => `${e.description} ${e.measuredA} ${e.measuredB}`).join('\n')
+  const words = new Set(d.metrics.flatMap((m) => m.what.toLowerCase().match(/[a-z]{3,}/g) ?? []))
+  const rank = (e: EnvChange): number =>
+    (named.includes(e.key) ? 0 : 4) + (e.key.split(/[._]/).some((w) => words.has(w)) ? 0 : 2) + (sysctlPresence(e) ? 0 : /^net\./.test(e.key) ? 1 : 2) / 4
   const ordered = [...related].sort((a, b) => rank(a) - rank(b))
   const causes = ordered.map(explainEnvChange)
   if (!headline) headline = d.metrics[0] ? `${d.metrics[0].what}: ${d.metrics[0].summary}` : d.verdict.a !== d.verdict.b ? `verdict ${d.verdict.a ?? 'missing'} → ${d.verdict.b ?? 'missing'}` : ''

@@ -110,3 +110,16 @@ t.test('explanations of a scenario with no metric change still have a headline',
   const ex = explainScenarioDiff({ ...(d as NonNullable<typeof d>), metrics: [] })
   t.equal(ex.headline, 'verdict pass → fail; net.ipv4.tcp_syn_linear_timeouts client: 2 → 0, server: 4 → 0')
 })
+
+t.test('the headline names the sysctl that explains the change, not the first one that differs', async (t) => {
+  const d = diffRuns(readRunResults(emulateOldKernel(t)), readRunResults(RUN_A)).scenarios.find((s) => s.name === 'seed-syn-drop-timeout')
+  t.ok(d)
+  const base = d as NonNullable<typeof d>
+  const only = (key: string, b: string): (typeof base.env)[number] => ({ key, summary: `only on B: ${b}`, values: [{ b }], related: true })
+  // A kernel that also gained an unrelated key, listed first: the SYN schedule change is still put on the SYN key.
+  const env = [only('net.ipv4.tcp_rto_min_us', '200000'), ...base.env.filter((e) => e.key !== 'net.ipv4.tcp_rto_min_us')]
+  const ex = explainScenarioDiff({ ...base, env })
+  t.match(ex.headline, /SYN schedule .*; net\.ipv4\.tcp_syn_linear_timeouts /)
+  t.notMatch(ex.headline, /tcp_rto_min_us/)
+  t.match(ex.causes[0] ?? '', /tcp_syn_linear_timeouts/, 'and lists it first among the causes')
+})
