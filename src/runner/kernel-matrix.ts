@@ -26,7 +26,7 @@ export interface KernelMatrixOptions extends Omit<RunSuiteOptions, 'backend' | '
   kernels: readonly string[]
   /** The run's directory; each kernel writes kernel-<label>/ in it. */
   resultsDir: string
-  /** Guest memory and CPUs (default 1024 MiB, the host's CPUs up to 4). */
+  /** Guest memory and CPUs (default 1024 MiB, 1 CPU: see lab/vm/guest.ts). */
   memMb?: number | undefined
   cpus?: number | undefined
   /** Progress lines ("booting 6.1 ..."). */

@@ -14,7 +14,6 @@
 import { existsSync, openSync, closeSync, readFileSync, readdirSync, statSync } from 'node:fs'
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { createServer, type Server, type Socket } from 'node:net'
-import { availableParallelism } from 'node:os'
 import path from 'node:path'
 import { EnvironmentError, LabError } from '../../util/errors.js'
 import { spawnProcess } from '../../util/proc.js'
@@ -63,7 +62,12 @@ export interface GuestOptions {
   kernel: CachedKernel
   /** Guest memory (default 1024 MiB). */
   memMb?: number | undefined
-  /** Guest CPUs (default: the host's, at most 4). */
+  /**
+   * Guest CPUs (default 1). One vCPU: sock_diag reads a socket without its lock, and under TCG a
+   * timer handler or a sendmsg on another vCPU lasts long enough for a dump to catch it half
+   * done (timer "none" between two "on" rows); on one vCPU a dump never runs inside them. It
+   * also costs the host one emulation thread instead of several.
+   */
   cpus?: number | undefined
   /** Force an accelerator (default: KVM where it works, else TCG; TCPLAB_VM_ACCEL). */
   accel?: Accel | undefined
@@ -187,7 +191,7 @@ export function qemuArgv(o: { kernel: CachedKernel; initrd: string; accel: Accel
 async function bootOnce(opts: GuestOptions, accel: Accel, timeoutMs: number): Promise<Guest> {
   const kernel = opts.kernel
   const memMb = opts.memMb ?? 1024
-  const cpus = opts.cpus ?? Math.min(4, availableParallelism())
+  const cpus = opts.cpus ?? 1
   const guestId = newGuestId()
   const dir = path.join(VM_STATE_DIR, guestId)
   const started = performance.now()
