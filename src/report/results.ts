@@ -100,7 +100,8 @@ export function readRunResults(dir: string, opts: ReadOptions = {}): RunResults 
   const summary = existsSync(summaryFile) ? (readJson(summaryFile, isObject, 'a run summary') as unknown as RunSummary) : undefined
   const subdirs = readdirSync(dir, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name).sort()
   const scenarios = subdirs.filter((d) => isScenarioDir(path.join(dir, d))).map((d) => readScenarioResult(path.join(dir, d), opts))
-  if (scenarios.length === 0) {
+  // A summary alone is a run that ended before any scenario started (Ctrl-C during start-up).
+  if (scenarios.length === 0 && summary === undefined) {
     throw new ResultsError(`${dir}: not a results directory (no summary.json and no scenario folder with verdict.json)`, {
       hint: 'pass the directory `tcplab run --results DIR` wrote, or one scenario folder inside it',
     })

@@ -24,6 +24,19 @@ t.test('a scenario folder alone is a run of one; records can be skipped', async 
   t.equal(run.scenarios[0]?.records.length, 0)
 })
 
+t.test('a run interrupted before any scenario started: its summary alone is a run of none', async (t) => {
+  const tmp = mkdtempSync(path.join(tmpdir(), 'tcplab-results-'))
+  t.teardown(() => rmSync(tmp, { recursive: true, force: true }))
+  // As `run` writes it on a Ctrl-C during start-up (recorded from a real run).
+  writeFileSync(path.join(tmp, 'summary.json'), JSON.stringify({
+    formatVersion: 1, startedAt: '2026-12-07T13:46:24.152Z', durationMs: 45, backend: 'netns', resultsDir: tmp,
+    scenarios: [], passed: 0, failed: 0, errors: 0, skipped: 0, interrupted: { at: '2026-12-07T13:46:24.197Z', how: 'Ctrl-C' },
+  }))
+  const run = readRunResults(tmp)
+  t.equal(run.scenarios.length, 0)
+  t.ok(run.summary?.interrupted, 'the summary says it was interrupted')
+})
+
 t.test('bad input is a ResultsError (exit 2) naming the file', async (t) => {
   const tmp = mkdtempSync(path.join(tmpdir(), 'tcplab-results-'))
   t.teardown(() => rmSync(tmp, { recursive: true, force: true }))
