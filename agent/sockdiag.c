@@ -579,11 +579,14 @@ static int send_req(int fd, int family, uint16_t flags, const struct inet_diag_s
 	}
 }
 
-/* Whether the socket of r is still in the kernel's tables (with the same
- * cookie): a destroyed full socket whose TIME-WAIT successor lives on. */
-static int still_exists(const struct inet_diag_msg *r)
+/* Ask the kernel for one socket by its id (a point query, no dump) and hand
+ * its row, if any, to on_row. Returns 1 when the socket is there, 0 when the
+ * kernel says it is not (ENOENT, or ESTALE: another socket on the 4-tuple)
+ * or the query failed. */
+static int point_query(int family, const struct inet_diag_sockid *id, uint8_t ext,
+                       void (*on_row)(const struct nlmsghdr *h, void *ctx), void *ctx)
 {
-	if (sd.nlfd < 0 || send_req(sd.nlfd, r->idiag_family, 0, &r->id, 0) < 0)
+	if (sd.nlfd < 0 || send_req(sd.nlfd, family, 0, id, ext) < 0)
 		return 0;
 	uint32_t seq = sd.seq;
 	for (;;) {
@@ -597,14 +600,24 @@ static int still_exists(const struct inet_diag_msg *r)
 		for (struct nlmsghdr *h = (struct nlmsghdr *)sd.buf; NLMSG_OK(h, len); h = NLMSG_NEXT(h, len)) {
 			if (h->nlmsg_seq != seq)
 				continue;
-			if (h->nlmsg_type == NLMSG_ERROR)
-				found = 0; /* ENOENT, or ESTALE: another socket on the 4-tuple */
-			else if (h->nlmsg_type == SOCK_DIAG_BY_FAMILY)
+			if (h->nlmsg_type == SOCK_DIAG_BY_FAMILY && h->nlmsg_len >= NLMSG_LENGTH(sizeof(struct inet_diag_msg))) {
 				found = 1;
+				if (on_row != NULL)
+					on_row(h, ctx);
+			} else if (found < 0) {
+				found = 0;
+			}
 		}
 		if (found >= 0)
 			return found;
 	}
+}
+
+/* Whether the socket of r is still in the kernel's tables (with the same
+ * cookie): a destroyed full socket whose TIME-WAIT successor lives on. */
+static int still_exists(const struct inet_diag_msg *r)
+{
+	return point_query(r->idiag_family, &r->id, 0, NULL, NULL);
 }
 
 /* ------------------------------------------------------------ dumps */
@@ -723,41 +736,33 @@ static int dump_family(int family, struct jbuf *b, int full, size_t *nrows)
 }
 
 
+struct settled_ctx {
+	uint64_t cookie;
+	struct jbuf *b;
+	size_t *nrows;
+};
+
+static void emit_settled_row(const struct nlmsghdr *h, void *ctx)
+{
+	struct settled_ctx *c = ctx;
+	struct diag d;
+	parse_diag(h, &d);
+	struct snap cmp = d.snap;
+	strip_clock_fields(&cmp);
+	struct entry *e = find_entry(c->cookie);
+	if (e != NULL)
+		e->snap = cmp;
+	jb_obj_begin(c->b);
+	put_row_fields(c->b, &d);
+	jb_obj_end(c->b);
+	(*c->nrows)++;
+}
+
 /* Re-read one socket and emit its row (nothing when it is gone). */
 static void emit_settled(size_t i, struct jbuf *b, size_t *nrows)
 {
-	if (send_req(sd.nlfd, settle[i].family, 0, &settle[i].id, SD_EXT) < 0)
-		return;
-	uint32_t seq = sd.seq;
-	for (;;) {
-		ssize_t got = recv(sd.nlfd, sd.buf, SD_RECV_BYTES, 0);
-		if (got < 0) {
-			if (errno == EINTR)
-				continue;
-			return;
-		}
-		int len = (int)got, over = 0;
-		for (struct nlmsghdr *h = (struct nlmsghdr *)sd.buf; NLMSG_OK(h, len); h = NLMSG_NEXT(h, len)) {
-			if (h->nlmsg_seq != seq)
-				continue;
-			over = 1;
-			if (h->nlmsg_type != SOCK_DIAG_BY_FAMILY || h->nlmsg_len < NLMSG_LENGTH(sizeof(struct inet_diag_msg)))
-				continue;
-			struct diag d;
-			parse_diag(h, &d);
-			struct snap cmp = d.snap;
-			strip_clock_fields(&cmp);
-			struct entry *e = find_entry(settle[i].cookie);
-			if (e != NULL)
-				e->snap = cmp;
-			jb_obj_begin(b);
-			put_row_fields(b, &d);
-			jb_obj_end(b);
-			(*nrows)++;
-		}
-		if (over)
-			return;
-	}
+	struct settled_ctx c = { settle[i].cookie, b, nrows };
+	point_query(settle[i].family, &settle[i].id, SD_EXT, emit_settled_row, &c);
 }
 
 /* Sample now: dump, compare with the last dump, emit what there is to say. */
