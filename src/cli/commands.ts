@@ -121,6 +121,7 @@ export const run = defineCommand({
     tolerance: { type: 'string', valueName: 'MS', description: 'the tolerance floor of timing expectations, in ms (default: each scenario\'s own)' },
     sysctl: { type: 'string', multiple: true, valueName: 'KEY=VALUE', description: 'set a sysctl on every host of every scenario (overrides the scenario\'s)' },
     'agent-priority': { type: 'string', choices: AGENT_PRIORITIES, default: 'fifo', valueName: 'PRIO', description: 'how the hosts\' socket agents are scheduled: SCHED_FIFO 2, nice -5, or as other processes' },
+    'stall-retries': { type: 'string', default: '2', valueName: 'N', description: 'run a scenario again, up to N times, when every failure in it is a timing miss that the machine\'s stalls account for (the timer canary saw it stop); the set-aside attempts stay in its folder. 0: never' },
     shard: { type: 'string', valueName: 'I/N', description: 'run part I of N of the selection (sorted by name, cut in N contiguous parts), as a CI matrix job does; merge the parts with tcplab merge' },
     'docker-host': { type: 'string', multiple: true, valueName: 'ADDR[,ADDR...]', description: 'Docker daemons to spread the labs over (unix://, tcp://, ssh://; implies --backend docker); see docs/scale.md' },
     kernel: { type: 'string', short: 'k', valueName: 'K[,K...]', description: 'run the suite once per kernel (fetched with tcplab kernels fetch; host = this machine\'s) into DIR/kernel-K, in QEMU guests' },
@@ -173,6 +174,7 @@ export const run = defineCommand({
       tolerance: toleranceMs !== undefined ? { floorMs: toleranceMs } : undefined,
       sysctlOverrides,
       agentPriority: v['agent-priority'] as (typeof AGENT_PRIORITIES)[number],
+      stallRetries: parseIntOption(v['stall-retries'], 'stall-retries', 0, 10),
     })
   },
 })

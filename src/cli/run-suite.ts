@@ -26,6 +26,8 @@ export interface CliRunOptions {
   tolerance?: Partial<ToleranceRule> | undefined
   sysctlOverrides: Record<string, string>
   agentPriority: 'fifo' | 'nice' | 'normal'
+  /** --stall-retries: runs again of a scenario whose every failure the machine's stalls account for. */
+  stallRetries?: number | undefined
   /** The last checks before anything is created (validate's preflight), given the checked backend. */
   beforeRun?: ((backend: import('../lab/index.js').Backend) => Promise<void>) | undefined
 }
@@ -56,6 +58,7 @@ export async function runFromCli(ctx: CommandContext, scenarios: readonly Loaded
     tolerance: o.tolerance,
     sysctlOverrides: o.sysctlOverrides,
     agentPriority: o.agentPriority,
+    stallRetries: o.stallRetries,
     signal: ctx.signal,
     reporter,
     warn: (msg: string) => ctx.err.write(`tcplab: ${msg}\n`),
@@ -90,6 +93,7 @@ async function runKernelsFromCli(ctx: CommandContext, scenarios: readonly Loaded
     tolerance: o.tolerance,
     sysctlOverrides: o.sysctlOverrides,
     agentPriority: o.agentPriority,
+    stallRetries: o.stallRetries,
     signal: ctx.signal,
     reporter: createReporter(o.reporterName, ctx.out, { color: isColorEnabled(ctx.out) }),
     warn: (msg: string) => ctx.err.write(`tcplab: ${msg}\n`),

@@ -84,6 +84,8 @@ export interface ScenarioVerdict {
   stepLateMs?: { p50: number; p99: number; max: number } | undefined
   /** How busy the machine was while the scenario ran (the suite's timing canary; see runner/canary.ts). */
   load?: ScenarioLoad | undefined
+  /** Earlier attempts set aside because the machine stalled under their timing failures; this verdict is the last attempt's. */
+  setAside?: SetAsideAttempt[] | undefined
 }
 
 /** Timer lateness seen by the canary during a scenario (ms), the 1-minute load average at its end, scenarios running beside it. */
@@ -93,6 +95,25 @@ export interface ScenarioLoad {
   canaryLateMsMax: number
   loadavg: number
   running: number
+  /**
+   * Stalls: the canary's wake-ups at least STALL_MS late (the machine ran nothing of ours for that
+   * long: too busy, or the whole machine paused by its hypervisor). t: when it began (seconds since
+   * t0), ms: how long. Absent when the clock never started.
+   */
+  stalls?: Array<{ t: number; ms: number }> | undefined
+}
+
+/** An attempt set aside: every failure in it was a timing miss the machine's stalls account for (see runner/suite.ts). */
+export interface SetAsideAttempt {
+  /** 1 for the first run of the scenario. */
+  attempt: number
+  /** Its failures, "#4 <description>: <measured>". */
+  failed: string[]
+  /** The longest stall during it (ms) and when it began (seconds since t0). */
+  stallMs: number
+  stallT: number
+  /** Its results folder, relative to the scenario's (attempts/1). */
+  dir: string
 }
 
 export interface RunSummary {

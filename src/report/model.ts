@@ -48,6 +48,8 @@ export interface ReportModel {
   durationMs: number
   error?: { code: string; message: string; hint?: string | undefined } | undefined
   reason?: string | undefined
+  /** Earlier attempts set aside because the machine stalled under their timing failures. */
+  setAside?: ScenarioVerdict['setAside']
   /** Set for an interrupted scenario: when, how far (atT) and how; its records and results are partial. */
   interrupted?: ScenarioVerdict['interrupted']
   scenario?: ScenarioView | undefined
@@ -143,6 +145,7 @@ export function buildReportModel(res: ScenarioResult): ReportModel {
     durationMs: v.durationMs,
     error: v.error,
     reason: v.reason,
+    setAside: v.setAside,
     interrupted: v.interrupted,
     scenario: res.scenario,
     env: res.env,

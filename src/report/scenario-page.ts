@@ -45,6 +45,7 @@ export function renderScenarioPage(m: ReportModel, res: Pick<ScenarioResult, 're
     `<style>${REPORT_CSS}</style></head><body><main>`,
     header(m, opts.indexHref),
     banner(m, failed),
+    setAsideNote(m),
     story(m),
     expectationsTable(m.expectations),
     '<section id="timeline"><h2>Timeline</h2>',
@@ -82,6 +83,14 @@ function header(m: ReportModel, indexHref: string | undefined): string {
     `<h1><span class="badge ${m.status}">${m.status}</span> ${x(m.title || m.name)}</h1>`,
     `<div class="meta">${meta.join('')}</div>`,
   ].join('\n')
+}
+
+/** The attempts set aside before this one (the machine stalled under their timing failures), with links to their reports. */
+function setAsideNote(m: ReportModel): string {
+  if (!m.setAside?.length) return ''
+  const items = m.setAside.map((a) => `<li><a href="${x(a.dir)}/report.html">attempt ${a.attempt}</a>: the machine stalled ${x(formatMs(Math.round(a.stallMs)))} at ${a.stallT.toFixed(3)}s, ` +
+    `which accounts for its timing failure${a.failed.length === 1 ? '' : 's'}: ${a.failed.map((f) => x(f)).join('; ')}</li>`)
+  return `<div class="banner note"><div class="what">Attempt ${m.setAside.length + 1}: earlier attempts were set aside</div><ul>${items.join('')}</ul></div>`
 }
 
 function banner(m: ReportModel, failed: ExpectationResult[]): string {

@@ -18,7 +18,7 @@ pre { background: var(--code); padding: 8px 10px; border-radius: 4px; overflow-x
 .badge { display: inline-block; padding: 1px 8px; border-radius: 10px; color: #fff; font-weight: 600; font-size: 12px; letter-spacing: .03em; text-transform: uppercase; }
 .badge.pass { background: var(--pass); } .badge.fail { background: var(--fail); } .badge.error { background: var(--error); } .badge.skip { background: var(--skip); } .badge.interrupted { background: #8d6e63; }
 .banner { border-left: 6px solid; padding: 8px 12px; margin: 12px 0; background: #fafafa; }
-.banner.pass { border-color: var(--pass); } .banner.fail { border-color: var(--fail); background: #fff5f5; } .banner.error { border-color: var(--error); background: #fff0f6; } .banner.skip { border-color: var(--skip); } .banner.interrupted { border-color: #8d6e63; background: #fbf7f5; }
+.banner.pass { border-color: var(--pass); } .banner.fail { border-color: var(--fail); background: #fff5f5; } .banner.error { border-color: var(--error); background: #fff0f6; } .banner.skip { border-color: var(--skip); } .banner.interrupted { border-color: #8d6e63; background: #fbf7f5; } .banner.note { border-color: var(--skip); background: #fffdf5; }
 .banner .what { font-weight: 600; }
 table { border-collapse: collapse; width: 100%; }
 th, td { text-align: left; vertical-align: top; padding: 4px 8px; border-bottom: 1px solid var(--line); }

@@ -3,7 +3,7 @@
 // one without failure details, that `run` puts on stderr beside the others.
 
 import type { Writable } from 'node:stream'
-import type { ExpectationResult, ScenarioVerdict } from '../expect/verdict.js'
+import type { ExpectationResult, ScenarioVerdict, SetAsideAttempt } from '../expect/verdict.js'
 import type { LoadedScenario } from '../scenario/loader.js'
 import type { SuiteReporter } from './reporter.js'
 import { renderJunit } from './junit.js'
@@ -80,6 +80,12 @@ export function loadNote(v: ScenarioVerdict): string {
   return `, timers ${formatMs(Math.round(l.canaryLateMsP99))} late (p99), load ${l.loadavg}`
 }
 
+/** "attempt 1 set aside (attempts/1): the machine stalled 101ms at 3.214s; it failed #4 ..." */
+export function setAsideLine(a: SetAsideAttempt): string {
+  return `attempt ${a.attempt} set aside (${a.dir}): the machine stalled ${formatMs(Math.round(a.stallMs))} at ${a.stallT.toFixed(3)}s, ` +
+    `which accounts for its timing failure${a.failed.length === 1 ? '' : 's'}: ${a.failed.join('; ')}`
+}
+
 /** One line per expectation: what was expected, what was measured, delta and tolerance. */
 export function formatResult(r: ExpectationResult): string {
   const where = r.line ? ` (line ${r.line})` : ''
@@ -151,6 +157,7 @@ function prettyReporter(out: Writable, opts: ReporterOptions): SuiteReporter {
       const expected = r?.expectedMs !== undefined ? `, expected ~${formatMs(r.expectedMs)}` : ''
       const where = manyDaemons && v.daemon ? `, on ${v.daemon}` : ''
       out.write(`${paint(color, ICON_COLOR[v.status] ?? 'bold', ICON[v.status] ?? v.status)} ${v.name} (${formatMs(v.durationMs)}${expected}, ${counts}${where}${loadNote(v)})${v.reason ? `: ${v.reason}` : ''}\n`)
+      for (const a of v.setAside ?? []) out.write(`  ${paint(color, 'dim', setAsideLine(a))}\n`)
       const show = v.status === 'pass' || !details ? [] : v.results.filter((x) => x.status !== 'pass')
       for (const x of show) out.write(`  ${formatResult(x).replace(/\n/g, '\n  ')}\n`)
       if (v.error && details) out.write(`  ${v.error.message.replace(/\n/g, '\n  ')}${v.error.hint ? `\n  hint: ${v.error.hint}` : ''}\n`)

@@ -16,6 +16,15 @@ const KEEP_MS = 5000
 /** The child writes its samples this often (ms); older than this plus slack, silence itself is lateness. */
 const FLUSH_MS = 50
 
+/** A wake-up at least this late (ms) is a stall: the machine did not run the canary for that long. */
+export const STALL_MS = 10
+
+/** A stall: the canary's wake-up came `ms` late, ending at `endMs` (epoch ms). */
+export interface Stall {
+  endMs: number
+  ms: number
+}
+
 /** Lateness figures over some span, in ms. */
 export interface LatenessStats {
   p90: number
@@ -68,7 +77,7 @@ process.stdin.on('end', () => process.exit(0)); process.stdin.resume()
 export class Canary {
   readonly source: 'child' | 'in-process'
   private readonly recent: Array<[atMs: number, lateMs: number]> = []
-  private readonly spans = new Set<LatenessHistogram>()
+  private readonly spans = new Set<{ h: LatenessHistogram; stalls: Stall[] }>()
   private lastSampleMs = Date.now()
   private proc: Proc | undefined
   private timer: NodeJS.Timeout | undefined
@@ -116,7 +125,10 @@ export class Canary {
     this.lastSampleMs = Math.max(this.lastSampleMs, atMs)
     this.recent.push([atMs, lateMs])
     while ((this.recent[0]?.[0] ?? atMs) < atMs - KEEP_MS) this.recent.shift()
-    for (const h of this.spans) h.add(lateMs)
+    for (const sp of this.spans) {
+      sp.h.add(lateMs)
+      if (lateMs >= STALL_MS) sp.stalls.push({ endMs: atMs, ms: lateMs })
+    }
   }
 
   /**
@@ -131,14 +143,14 @@ export class Canary {
     return h.stats()
   }
 
-  /** Start measuring a span (a scenario); stop() returns its figures. */
-  measure(): { stop(): LatenessStats } {
-    const h = new LatenessHistogram()
-    this.spans.add(h)
+  /** Start measuring a span (a scenario); stop() returns its figures and the stalls in it. */
+  measure(): { stop(): LatenessStats & { stalls: Stall[] } } {
+    const sp = { h: new LatenessHistogram(), stalls: [] as Stall[] }
+    this.spans.add(sp)
     return {
       stop: () => {
-        this.spans.delete(h)
-        return h.stats()
+        this.spans.delete(sp)
+        return { ...sp.h.stats(), stalls: sp.stalls }
       },
     }
   }

@@ -56,6 +56,8 @@ export interface RunScenarioOptions {
    * streams them). Records from before t0 come once the clock starts, re-stamped on it.
    */
   onRecord?: ((rec: ActionRecord | EventRecord, t0Us: number) => void) | undefined
+  /** The scenario's t0 (epoch µs), told when the clock starts (the suite places the canary's stalls on the timeline). */
+  onClock?: ((t0Us: number) => void) | undefined
 }
 
 // The agent samples every 10 ms by default (the ss loop, a fallback, at most every 100 ms: one ss run costs a few ms).
@@ -284,6 +286,7 @@ async function play(
     t0Us = nowUs() + (plan ? GO_LEAD_MS * 1000 : 0)
     timeline.rebase(t0Us)
     progress.t0Us = t0Us
+    opts.onClock?.(t0Us)
     return t0Us
   }
   const clockStarted = (): void => {

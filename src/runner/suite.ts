@@ -6,7 +6,7 @@
 // verdict records the lateness seen while it ran; a timing failure that
 // coincides with timers later than its tolerance says so.
 
-import { mkdir } from 'node:fs/promises'
+import { mkdir, rename, rmdir } from 'node:fs/promises'
 import { removeOwnTempFilesSync, writeFileAtomic, writeFileAtomicSync } from '../util/atomic-write.js'
 import { onExitSync } from './exit-hooks.js'
 import { availableParallelism, loadavg } from 'node:os'
@@ -14,12 +14,12 @@ import path from 'node:path'
 import type { Backend } from '../lab/index.js'
 import type { AgentPriority } from '../agent/index.js'
 import type { LoadedScenario } from '../scenario/loader.js'
-import { RESULTS_FORMAT_VERSION, type ExpectationResult, type RunShard, type RunSummary, type ScenarioLoad, type ScenarioVerdict, type ToleranceRule } from '../expect/index.js'
+import { RESULTS_FORMAT_VERSION, type ExpectationResult, type RunShard, type RunSummary, type ScenarioLoad, type ScenarioVerdict, type SetAsideAttempt, type ToleranceRule } from '../expect/index.js'
 import { runScenario } from './run-scenario.js'
 import { startScenarioTimeout, markTimedOut } from './timeout.js'
 import type { SuiteReporter } from '../report/reporter.js'
 import { summarizeRun, writeRunFiles, writeScenarioReport } from '../report/index.js'
-import { Canary, type LatenessStats } from './canary.js'
+import { Canary, type LatenessStats, type Stall } from './canary.js'
 import { collectBaseEnv } from './env.js'
 import { BackendSpread } from './spread.js'
 import { formatMs } from '../util/duration.js'
@@ -41,13 +41,24 @@ export interface RunSuiteOptions {
   agentPriority?: AgentPriority | undefined
   signal?: AbortSignal | undefined
   reporter?: SuiteReporter | undefined
-  /** Where a warning goes (once per run: --jobs N beyond what the machine holds). */
+  /** Where a warning goes (--jobs N beyond what the machine holds, once per run; an attempt set aside). */
   warn?: ((msg: string) => void) | undefined
   /** With --repeat N: this run is repeat `index` of `count` (told to the reporter). */
   repeat?: { index: number; count: number } | undefined
   /** `--shard i/N`: recorded in summary.json (the scenarios given are the shard's already). */
   shard?: RunShard | undefined
+  /**
+   * How many times a scenario runs again when every failure in it is a timing miss the machine's
+   * stalls account for (default DEFAULT_STALL_RETRIES; 0: never). The set-aside attempts stay in
+   * its folder (attempts/N) and its verdict (setAside).
+   */
+  stallRetries?: number | undefined
 }
+
+/** See RunSuiteOptions.stallRetries. */
+export const DEFAULT_STALL_RETRIES = 2
+/** Where set-aside attempts wait (in the results dir) until their scenario's last attempt is done. */
+const ATTEMPTS_DIR = '.attempts'
 
 /** --jobs auto: no scenario starts while the canary's p90 lateness over this window exceeds the budget. */
 export const ADMIT_WINDOW_MS = 200
@@ -117,33 +128,57 @@ export async function runSuite(scenarios: readonly LoadedScenario[], opts: RunSu
   const runOne = async (i: number): Promise<void> => {
     const s = scenarios[i] as LoadedScenario
     opts.reporter?.onScenarioStart?.(s)
-    const span = canary.measure()
-    let peak = running
-    const peakTimer = setInterval(() => (peak = Math.max(peak, running)), 100)
-    const timeout = startScenarioTimeout(s, opts.signal)
-    const slot = spread.acquire()
-    try {
-      let v = await runScenario(s, {
-        backend: slot.backend,
-        resultsDir: opts.resultsDir,
-        tolerance: opts.tolerance,
-        sysctlOverrides: opts.sysctlOverrides,
-        agentPriority: opts.agentPriority,
-        signal: timeout.signal,
-        onRecord: opts.reporter?.onScenarioRecord ? (rec, t0Us) => opts.reporter?.onScenarioRecord?.(s, rec, t0Us) : undefined,
-        onProgress: opts.reporter?.onNote ? (msg) => opts.reporter?.onNote?.(msg, s) : undefined,
-      })
-      if (timeout.expired()) v = markTimedOut(v, s)
-      const load = loadOf(span.stop(), Math.max(peak, running))
-      await recordLoad(v, load, path.join(opts.resultsDir, v.name), v.timedOut === true)
-      verdicts[i] = v
-      await writeSummary(provisional('the tcplab process ended before the run did (killed, or crashed)'))
-      opts.reporter?.onScenarioEnd?.(v, s)
-    } finally {
-      timeout.clear()
-      slot.release()
-      clearInterval(peakTimer)
-      span.stop()
+    const setAside: SetAsideAttempt[] = []
+    const attempts = 1 + Math.max(0, opts.stallRetries ?? DEFAULT_STALL_RETRIES)
+    for (let attempt = 1; ; attempt++) {
+      const span = canary.measure()
+      let peak = running
+      const peakTimer = setInterval(() => (peak = Math.max(peak, running)), 100)
+      const timeout = startScenarioTimeout(s, opts.signal)
+      const slot = spread.acquire()
+      let t0Us: number | undefined
+      try {
+        let v = await runScenario(s, {
+          backend: slot.backend,
+          resultsDir: opts.resultsDir,
+          tolerance: opts.tolerance,
+          sysctlOverrides: opts.sysctlOverrides,
+          agentPriority: opts.agentPriority,
+          signal: timeout.signal,
+          onRecord: opts.reporter?.onScenarioRecord ? (rec, t0) => opts.reporter?.onScenarioRecord?.(s, rec, t0) : undefined,
+          onProgress: opts.reporter?.onNote ? (msg) => opts.reporter?.onNote?.(msg, s) : undefined,
+          onClock: (t0) => (t0Us = t0),
+        })
+        if (timeout.expired()) v = markTimedOut(v, s)
+        const dir = path.join(opts.resultsDir, v.name)
+        const load = loadOf(span.stop(), Math.max(peak, running), t0Us, v.endT)
+        const stalled = v.status === 'fail' && !opts.signal?.aborted && attempt < attempts ? failedOnStalls(v, load) : undefined
+        if (stalled) {
+          // Every failure is a timing miss the machine's stalls account for: set this attempt aside, run it again.
+          await recordLoad(v, load, dir, v.timedOut === true)
+          const aside = path.join(opts.resultsDir, ATTEMPTS_DIR, v.name, String(attempt))
+          await mkdir(path.dirname(aside), { recursive: true })
+          await rename(dir, aside)
+          setAside.push({ attempt, failed: stalled.failed, stallMs: stalled.stallMs, stallT: stalled.stallT, dir: path.join('attempts', String(attempt)) })
+          const note = `${v.name}: ${stalled.failed.length} timing failure(s) while the machine stalled ${formatMs(Math.round(stalled.stallMs))} ` +
+            `at ${stalled.stallT.toFixed(3)}s; running it again (attempt ${attempt + 1} of ${attempts})`
+          opts.warn?.(note)
+          opts.reporter?.onNote?.(note, s)
+          continue
+        }
+        if (setAside.length > 0) v.setAside = setAside
+        await recordLoad(v, load, dir, v.timedOut === true || setAside.length > 0)
+        if (setAside.length > 0) await rename(path.join(opts.resultsDir, ATTEMPTS_DIR, v.name), path.join(dir, 'attempts')).catch(() => undefined)
+        verdicts[i] = v
+        await writeSummary(provisional('the tcplab process ended before the run did (killed, or crashed)'))
+        opts.reporter?.onScenarioEnd?.(v, s)
+        return
+      } finally {
+        timeout.clear()
+        slot.release()
+        clearInterval(peakTimer)
+        span.stop()
+      }
     }
   }
 
@@ -185,6 +220,7 @@ export async function runSuite(scenarios: readonly LoadedScenario[], opts: RunSu
       inFlight.add(p)
     }
     await Promise.all(inFlight)
+    await rmdir(path.join(opts.resultsDir, ATTEMPTS_DIR)).catch(() => undefined)
     if (failures.length > 0) throw failures[0]
   } finally {
     await canary.stop()
@@ -205,9 +241,16 @@ function expectedMs(s: LoadedScenario): number {
   return Math.max(0, ...sc.steps.map((st) => (typeof st.at === 'number' ? st.at : 0)))
 }
 
-function loadOf(late: LatenessStats, running: number): ScenarioLoad {
+function loadOf(late: LatenessStats & { stalls: Stall[] }, running: number, t0Us: number | undefined, endT: number | undefined): ScenarioLoad {
   const r = (x: number): number => Math.round(x * 100) / 100
-  return { canaryLateMsP90: r(late.p90), canaryLateMsP99: r(late.p99), canaryLateMsMax: r(late.max), loadavg: r(loadavg()[0] ?? 0), running }
+  const load: ScenarioLoad = { canaryLateMsP90: r(late.p90), canaryLateMsP99: r(late.p99), canaryLateMsMax: r(late.max), loadavg: r(loadavg()[0] ?? 0), running }
+  if (t0Us !== undefined) {
+    // A stall ends at the late wake-up; it began when that wake-up was due.
+    load.stalls = late.stalls
+      .map((st) => ({ t: Math.round(((st.endMs - st.ms) * 1000 - t0Us) / 1000) / 1000, ms: Math.round(st.ms) }))
+      .filter((st) => st.t + st.ms / 1000 >= -1 && (endT === undefined || st.t <= endT + 1))
+  }
+  return load
 }
 
 /**
@@ -221,18 +264,50 @@ async function recordLoad(v: ScenarioVerdict, load: ScenarioLoad, dir: string, c
   if (noted > 0 || changed) await writeScenarioReport(dir).catch(() => undefined)
 }
 
-/** Add "machine too busy" to the reason of timing failures whose tolerance the canary's lateness exceeded; returns how many. */
+/**
+ * Whether the machine's stalls account for a timing failure: it missed by `excess` ms beyond its
+ * tolerance, and the stalls that began before the moment it points at add up to at least that (a
+ * stall shifts every moment after it by up to its length). Without stall times (a clock that never
+ * started), the scenario's worst lateness against the tolerance.
+ */
+export function stallsAccountFor(r: ExpectationResult, load: ScenarioLoad): { stallMs: number; stallT: number } | undefined {
+  if (r.status !== 'fail' || r.toleranceMs === undefined || r.deltaMs === undefined) return undefined
+  const excess = Math.abs(r.deltaMs) - r.toleranceMs
+  if (load.stalls === undefined) return load.canaryLateMsMax > r.toleranceMs ? { stallMs: load.canaryLateMsMax, stallT: r.t ?? 0 } : undefined
+  if (excess <= 0) return undefined
+  const before = load.stalls.filter((st) => r.t === undefined || st.t <= r.t)
+  const sum = before.reduce((a, st) => a + st.ms, 0)
+  if (sum < excess) return undefined
+  const worst = before.reduce((a, st) => (st.ms > a.ms ? st : a))
+  return { stallMs: worst.ms, stallT: worst.t }
+}
+
+/** Add "machine stalled" to the reason of timing failures the machine's stalls account for; returns how many. */
 export function annotateBusyMachine(results: ExpectationResult[], load: ScenarioLoad): number {
   let n = 0
   for (const r of results) {
-    if (r.status !== 'fail' || r.toleranceMs === undefined || r.deltaMs === undefined) continue
-    if (load.canaryLateMsMax <= r.toleranceMs) continue
-    const note = `machine too busy: timers up to ${formatMs(Math.round(load.canaryLateMsMax))} late during this scenario ` +
-      `(p99 ${formatMs(Math.round(load.canaryLateMsP99))}, ${load.running} running, load ${load.loadavg}), more than the ${formatMs(r.toleranceMs)} tolerance`
+    const st = stallsAccountFor(r, load)
+    if (!st) continue
+    const note = `machine too busy: it stalled ${formatMs(Math.round(st.stallMs))} at ${st.stallT.toFixed(3)}s (timers up to ${formatMs(Math.round(load.canaryLateMsMax))} late during this scenario, ` +
+      `p99 ${formatMs(Math.round(load.canaryLateMsP99))}, ${load.running} running, load ${load.loadavg}), more than this missed by beyond its ${formatMs(r.toleranceMs ?? 0)} tolerance`
     r.reason = r.reason ? `${r.reason}; ${note}` : note
     n++
   }
   return n
+}
+
+/** A failed verdict whose every failure the machine's stalls account for: what failed, and the longest stall. */
+export function failedOnStalls(v: ScenarioVerdict, load: ScenarioLoad): { failed: string[]; stallMs: number; stallT: number } | undefined {
+  if (v.status !== 'fail' || v.error !== undefined || v.timedOut === true || v.interrupted !== undefined) return undefined
+  const bad = v.results.filter((r) => r.status === 'fail' || r.status === 'error')
+  if (bad.length === 0) return undefined
+  let worst = { stallMs: 0, stallT: 0 }
+  for (const r of bad) {
+    const st = stallsAccountFor(r, load)
+    if (!st) return undefined
+    if (st.stallMs > worst.stallMs) worst = st
+  }
+  return { failed: bad.map((r) => `#${r.index + 1} ${r.description}: ${r.measured}`), ...worst }
 }
 
 /** Count verdicts into a run summary (its duration: from startedMs to now). */

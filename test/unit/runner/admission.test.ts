@@ -1,13 +1,13 @@
 // Admission and fixed costs: the busy-machine note on timing failures, the canary's
 // histogram, a host's env sysctls from the run's defaults, the netns lab plan, --jobs.
 import t from 'tap'
-import { annotateBusyMachine } from '../../../src/runner/suite.js'
+import { annotateBusyMachine, failedOnStalls, stallsAccountFor } from '../../../src/runner/suite.js'
 import { LatenessHistogram } from '../../../src/runner/canary.js'
 import { hostSysctls } from '../../../src/runner/env.js'
 import { planLab } from '../../../src/lab/netns/backend.js'
 import { BACKEND_NAMES as CLI_BACKENDS, parseJobs } from '../../../src/cli/commands.js'
 import { BACKEND_NAMES } from '../../../src/lab/index.js'
-import type { ExpectationResult, ScenarioLoad } from '../../../src/expect/verdict.js'
+import type { ExpectationResult, ScenarioLoad, ScenarioVerdict } from '../../../src/expect/verdict.js'
 
 const result = (over: Partial<ExpectationResult>): ExpectationResult =>
   ({ index: 0, kind: 'packets', status: 'fail', description: 'd', expected: 'e', measured: 'm', deltaMs: 300, toleranceMs: 100, ...over })
@@ -17,7 +17,7 @@ const calm: ScenarioLoad = { canaryLateMsP90: 0.5, canaryLateMsP99: 2, canaryLat
 t.test('a timing failure under late timers says so; the status stays fail', async (t) => {
   const rs = [result({}), result({ status: 'pass' }), result({ deltaMs: undefined, toleranceMs: undefined }), result({ toleranceMs: 500 })]
   t.equal(annotateBusyMachine(rs, busy), 1)
-  t.match(rs[0]?.reason, /machine too busy: timers up to 180ms late/)
+  t.match(rs[0]?.reason, /machine too busy: it stalled 180ms .*timers up to 180ms late/)
   t.equal(rs[0]?.status, 'fail')
   t.equal(rs[1]?.reason, undefined, 'a pass is left alone')
   t.equal(rs[2]?.reason, undefined, 'a non-timing failure is left alone')
@@ -25,6 +25,36 @@ t.test('a timing failure under late timers says so; the status stays fail', asyn
   const quiet = [result({ reason: 'x' })]
   t.equal(annotateBusyMachine(quiet, calm), 0, 'a calm machine: no note')
   t.equal(quiet[0]?.reason, 'x')
+})
+
+t.test('stalls account for a timing miss only if they came before it and add up to what it missed by', async (t) => {
+  // Missed by 300 ms with 100 ms of tolerance: 200 ms to account for, at 3.0 s.
+  const miss = result({ t: 3.0 })
+  const at = (stalls: Array<{ t: number; ms: number }>): ScenarioLoad => ({ ...calm, canaryLateMsMax: 150, stalls })
+  t.same(stallsAccountFor(miss, at([{ t: 1.0, ms: 101 }, { t: 2.0, ms: 120 }])), { stallMs: 120, stallT: 2.0 }, 'two stalls before it: 221 ms >= 200')
+  t.equal(stallsAccountFor(miss, at([{ t: 1.0, ms: 101 }])), undefined, 'one 101 ms stall cannot shift it by 200 ms')
+  t.equal(stallsAccountFor(miss, at([{ t: 1.0, ms: 101 }, { t: 3.5, ms: 150 }])), undefined, 'a stall after the moment it points at is no excuse')
+  t.equal(stallsAccountFor(result({ t: 3.0, deltaMs: -300 }), at([{ t: 2.9, ms: 210 }])) !== undefined, true, 'early or late, the size counts')
+  t.equal(stallsAccountFor(result({ t: 3.0, deltaMs: 80 }), at([{ t: 1, ms: 500 }])), undefined, 'within its tolerance it failed for another reason')
+  t.equal(stallsAccountFor(result({ t: 3.0, status: 'pass' }), at([{ t: 1, ms: 500 }])), undefined, 'a pass')
+  t.equal(stallsAccountFor(result({ t: 3.0, deltaMs: undefined }), at([{ t: 1, ms: 500 }])), undefined, 'not a timing claim')
+  t.same(stallsAccountFor(result({}), at([{ t: 9, ms: 250 }])), { stallMs: 250, stallT: 9 }, 'a result without a moment: any stall of the scenario')
+  const rs = [result({ t: 3.0 })]
+  t.equal(annotateBusyMachine(rs, at([{ t: 1.25, ms: 230 }])), 1)
+  t.match(rs[0]?.reason, /machine too busy: it stalled 230ms at 1\.250s/)
+})
+
+t.test('a failed verdict is set aside only when stalls account for every failure in it', async (t) => {
+  const load: ScenarioLoad = { ...calm, canaryLateMsMax: 230, stalls: [{ t: 1.25, ms: 230 }] }
+  const verdict = (results: ExpectationResult[], over: Partial<ScenarioVerdict> = {}): ScenarioVerdict =>
+    ({ name: 's', file: 's.yaml', title: 't', status: 'fail', backend: 'netns', startedAt: '', durationMs: 1, results, ...over })
+  const timing = result({ index: 2, t: 3.0, description: 'exit at 2.8s', measured: 'exit at 3.1s' })
+  t.same(failedOnStalls(verdict([result({ status: 'pass' }), timing]), load), { failed: ['#3 exit at 2.8s: exit at 3.1s'], stallMs: 230, stallT: 1.25 })
+  t.equal(failedOnStalls(verdict([timing, result({ index: 3, deltaMs: undefined, toleranceMs: undefined })]), load), undefined, 'one failure the stall does not explain: a real failure')
+  t.equal(failedOnStalls(verdict([timing, result({ index: 3, status: 'error', deltaMs: undefined })]), load), undefined, 'an expectation that could not be judged')
+  t.equal(failedOnStalls(verdict([timing], { status: 'error', error: { code: 'E', message: 'm', exitCode: 1 } }), load), undefined, 'a scenario that could not run')
+  t.equal(failedOnStalls(verdict([timing], { timedOut: true }), load), undefined, 'timed out')
+  t.equal(failedOnStalls(verdict([timing]), { ...load, stalls: [] }), undefined, 'no stall')
 })
 
 t.test('lateness histogram quantiles', async (t) => {

@@ -1,0 +1,92 @@
+// A scenario whose every failure the machine's stalls account for runs again
+// (--stall-retries), the set-aside attempt kept in attempts/N; with
+// --stall-retries 0 it is not, and the failure names the stall. The stall is
+// real: the suite's timer canary (a child process) is stopped with SIGSTOP for
+// 600 ms while the first attempt plays, which is what a machine that does not
+// run it looks like to the suite.
+import t from 'tap'
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
+import path from 'node:path'
+import type { ChildProcess } from 'node:child_process'
+import { e2eSkipReason, runCli, sleep, tempDir } from './helpers.js'
+import type { ScenarioVerdict } from '../../src/expect/verdict.js'
+
+const FIXTURE = 'test/fixtures/scenarios/e2e/stall-retry.yaml'
+const NAME = 'e2e-stall-retry'
+
+const ppidOf = (pid: number): number => {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1])
+  } catch {
+    return 0
+  }
+}
+
+/** The canary: the process under the run (it starts its children through a spawner) whose program is the canary's loop. */
+function canaryPid(run: number): number | undefined {
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue
+    let cmd = ''
+    try {
+      cmd = readFileSync(`/proc/${d}/cmdline`, 'utf8')
+    } catch {
+      continue // gone meanwhile
+    }
+    if (!cmd.includes('performance.timeOrigin')) continue
+    for (let p = ppidOf(Number(d)), hops = 0; p > 1 && hops < 5; p = ppidOf(p), hops++) if (p === run) return Number(d)
+  }
+  return undefined
+}
+
+/** Once the first attempt's timeline plays (its listen at 0 s is recorded), stop the canary for 600 ms. */
+function stallFirstAttempt(dir: string, child: ChildProcess, stalled: { pid?: number }): void {
+  void (async () => {
+    const records = path.join(dir, NAME, 'records.jsonl')
+    const started = Date.now()
+    while (!(existsSync(records) && readFileSync(records, 'utf8').includes('"action":"listen"')) && Date.now() - started < 30_000) await sleep(20)
+    const pid = canaryPid(child.pid ?? -1)
+    if (pid === undefined) return
+    stalled.pid = pid
+    process.kill(pid, 'SIGSTOP')
+    await sleep(600)
+    process.kill(pid, 'SIGCONT')
+  })()
+}
+
+const skip = e2eSkipReason()
+if (skip) {
+  t.plan(0, skip)
+} else {
+  t.test('a timing failure the stall accounts for is set aside and the scenario runs again', async (t) => {
+    const dir = tempDir('tcplab-e2e-stall-')
+    const stalled: { pid?: number } = {}
+    const r = await runCli(['run', FIXTURE, '--stall-retries', '1', '--results', dir, '--reporter', 'json'], { onSpawn: (c) => stallFirstAttempt(dir, c, stalled) })
+    t.ok(stalled.pid, 'the canary was found and stopped')
+    t.equal(r.code, 1, `exit 1: the second attempt fails on its own\n${r.stderr}`)
+    t.match(r.stderr, /e2e-stall-retry: 1 timing failure\(s\) while the machine stalled \d+ms at -?\d+\.\d+s; running it again \(attempt 2 of 2\)/)
+    const v = JSON.parse(readFileSync(path.join(dir, NAME, 'verdict.json'), 'utf8')) as ScenarioVerdict
+    t.equal(v.status, 'fail')
+    t.equal(v.setAside?.length, 1, 'one attempt set aside')
+    t.match(v.setAside?.[0], { attempt: 1, dir: 'attempts/1', failed: [/^#1 the SYN leaves at 2\.2 s/] })
+    t.ok((v.setAside?.[0]?.stallMs ?? 0) >= 500, `the stall was measured: ${v.setAside?.[0]?.stallMs} ms`)
+    const first = JSON.parse(readFileSync(path.join(dir, NAME, 'attempts', '1', 'verdict.json'), 'utf8')) as ScenarioVerdict
+    t.equal(first.status, 'fail', 'the set-aside attempt keeps its own verdict')
+    t.match(first.results[0]?.reason, /machine too busy: it stalled \d+ms/)
+    t.ok(existsSync(path.join(dir, NAME, 'attempts', '1', 'records.jsonl')), 'and its records')
+    t.notOk(existsSync(path.join(dir, '.attempts')), 'nothing left waiting in the results dir')
+    t.match(readFileSync(path.join(dir, NAME, 'report.html'), 'utf8'), /earlier attempts were set aside/)
+  })
+
+  t.test('--stall-retries 0: the failure stays, and names the stall', async (t) => {
+    const dir = tempDir('tcplab-e2e-stall0-')
+    const stalled: { pid?: number } = {}
+    const r = await runCli(['run', FIXTURE, '--stall-retries', '0', '--results', dir, '--reporter', 'json'], { onSpawn: (c) => stallFirstAttempt(dir, c, stalled) })
+    t.ok(stalled.pid, 'the canary was found and stopped')
+    t.equal(r.code, 1)
+    const v = JSON.parse(readFileSync(path.join(dir, NAME, 'verdict.json'), 'utf8')) as ScenarioVerdict
+    t.equal(v.setAside, undefined, 'not run again')
+    t.match(v.results[0]?.reason, /machine too busy: it stalled \d+ms at \d+\.\d+s/)
+    t.notOk(existsSync(path.join(dir, NAME, 'attempts')))
+  })
+}
