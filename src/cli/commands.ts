@@ -5,6 +5,7 @@
 // loader only, not execa, dockerode or the report renderers.
 
 import path from 'node:path'
+import { availableParallelism } from 'node:os'
 import { UsageError } from '../util/errors.js'
 import { ScenarioError } from '../util/errors.js'
 import { excerptOf } from '../scenario/limits.js'
@@ -127,6 +128,7 @@ export const run = defineCommand({
     kernel: { type: 'string', short: 'k', valueName: 'K[,K...]', description: 'run the suite once per kernel (fetched with tcplab kernels fetch; host = this machine\'s) into DIR/kernel-K, in QEMU guests' },
     'vm-memory': { type: 'string', valueName: 'MB', defaultText: 'the vm backend\'s default', description: 'guest memory with --kernel' },
     'vm-cpus': { type: 'string', valueName: 'N', defaultText: '1', description: 'guest CPUs with --kernel' },
+    'kernels-at-once': { type: 'string', valueName: 'N', defaultText: 'the number of cores', description: 'with --kernel: how many kernels\' suites run side by side (each guest plays one scenario at a time and costs about half a core under TCG); their lines are labelled [K]' },
   },
   examples: [
     { description: 'run the default suite on network namespaces', command: 'sudo tcplab run' },
@@ -171,6 +173,7 @@ export const run = defineCommand({
       kernels: v.kernel === undefined ? undefined : (await import('../runner/kernel-matrix.js')).parseKernelList(v.kernel),
       vmMemoryMb: parseIntOption(v['vm-memory'], 'vm-memory', 128, 65536, ' of MiB'),
       vmCpus: parseIntOption(v['vm-cpus'], 'vm-cpus', 1, 64),
+      kernelsAtOnce: parseIntOption(v['kernels-at-once'], 'kernels-at-once', 1, 64) ?? availableParallelism(),
       tolerance: toleranceMs !== undefined ? { floorMs: toleranceMs } : undefined,
       sysctlOverrides,
       agentPriority: v['agent-priority'] as (typeof AGENT_PRIORITIES)[number],

@@ -19,6 +19,8 @@ export interface CliRunOptions {
   kernels?: readonly string[] | undefined
   vmMemoryMb?: number | undefined
   vmCpus?: number | undefined
+  /** --kernels-at-once: kernels whose suites run side by side. */
+  kernelsAtOnce?: number | undefined
   reporterName: ReporterName
   jobs: number | 'auto'
   repeat: number
@@ -81,9 +83,23 @@ export function runExitCode(verdicts: readonly ScenarioVerdict[]): number {
 
 /** --kernel: one results directory per kernel (DIR/kernel-K), then DIR/matrix.html across them. */
 async function runKernelsFromCli(ctx: CommandContext, scenarios: readonly LoadedScenario[], o: CliRunOptions, kernels: readonly string[]): Promise<number> {
-  const [{ runKernelMatrix }, { createReporter, isColorEnabled }, { writeMatrixPage }] = await Promise.all([
-    import('../runner/kernel-matrix.js'), import('../report/terminal.js'), import('../diff/index.js'),
+  const [{ runKernelMatrix }, { createReporter, isColorEnabled }, { writeMatrixPage }, { labelledLines, heldUntilReleased }] = await Promise.all([
+    import('../runner/kernel-matrix.js'), import('../report/terminal.js'), import('../diff/index.js'), import('../report/labelled-out.js'),
   ])
+  // Kernels side by side: line reporters label each line with its kernel, one-document reporters
+  // (json, junit) are written whole when their kernel ends.
+  const atOnce = Math.min(o.kernelsAtOnce ?? 1, kernels.length)
+  const held = new Map<string, () => void>()
+  const reporterFor = atOnce > 1
+    ? (label: string) => {
+        if (o.reporterName === 'json' || o.reporterName === 'junit') {
+          const h = heldUntilReleased(ctx.out)
+          held.set(label, h.release)
+          return createReporter(o.reporterName, h.held)
+        }
+        return createReporter(o.reporterName, labelledLines(ctx.out, label), { color: isColorEnabled(ctx.out) })
+      }
+    : undefined
   const runs = await runKernelMatrix(scenarios, {
     kernels,
     resultsDir: o.resultsDir,
@@ -96,6 +112,9 @@ async function runKernelsFromCli(ctx: CommandContext, scenarios: readonly Loaded
     stallRetries: o.stallRetries,
     signal: ctx.signal,
     reporter: createReporter(o.reporterName, ctx.out, { color: isColorEnabled(ctx.out) }),
+    atOnce,
+    reporterFor,
+    onKernelDone: (label: string) => held.get(label)?.(),
     warn: (msg: string) => ctx.err.write(`tcplab: ${msg}\n`),
     onProgress: (msg: string) => ctx.err.write(`tcplab: ${msg}\n`),
   })

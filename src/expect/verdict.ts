@@ -96,9 +96,10 @@ export interface ScenarioLoad {
   loadavg: number
   running: number
   /**
-   * Stalls: the canary's wake-ups at least STALL_MS late (the machine ran nothing of ours for that
-   * long: too busy, or the whole machine paused by its hypervisor). t: when it began (seconds since
-   * t0), ms: how long. Absent when the clock never started.
+   * Stalls: the stall probe's wake-ups (a SCHED_FIFO loop, runner/canary.ts) at least STALL_MS late:
+   * the machine did not run even a real-time task for that long (the kernel held the CPU, or the
+   * hypervisor paused the machine). t: when it began (seconds since t0), ms: how long. Absent when
+   * the clock never started or there was no probe.
    */
   stalls?: Array<{ t: number; ms: number }> | undefined
 }

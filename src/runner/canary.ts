@@ -5,6 +5,13 @@
 // ran. A child rather than our own event loop: parsing a pcap in the runner
 // must not read as a busy machine. If the child cannot start, the same loop
 // runs in-process.
+//
+// Beside it, the stall probe: the same loop at SCHED_FIFO 1 (under the agents'
+// 2), so that only what stops even a real-time task makes it late: the kernel
+// not letting go of a CPU, or the whole machine paused by its hypervisor,
+// which stops the kernel's TCP timers too. Its wake-ups STALL_MS or more late
+// are the stalls a verdict lists; being busy is not a stall (the canary
+// measures that). Without the probe (chrt refused) a verdict lists no stalls.
 
 import { spawnProcess } from '../util/proc.js'
 import type { Proc } from '../lab/types.js'
@@ -65,7 +72,8 @@ export class LatenessHistogram {
 }
 
 /** The child's program: sleep, measure, write "<epochMs> <lateMs>" lines in batches; exit when stdin closes (we died). */
-const CHILD_SOURCE = `
+const childSource = (role: string): string => `
+const role = '${role}'
 const iv = ${CANARY_INTERVAL_MS}; let prev = performance.now(); let buf = []
 const tick = () => { const now = performance.now(); buf.push((performance.timeOrigin + now).toFixed(1) + ' ' + Math.max(0, now - prev - iv).toFixed(2)); prev = now; setTimeout(tick, iv) }
 setTimeout(tick, iv)
@@ -80,31 +88,37 @@ export class Canary {
   private readonly spans = new Set<{ h: LatenessHistogram; stalls: Stall[] }>()
   private lastSampleMs = Date.now()
   private proc: Proc | undefined
+  private probe: Proc | undefined
   private timer: NodeJS.Timeout | undefined
 
   private constructor(source: 'child' | 'in-process') {
     this.source = source
   }
 
-  /** Start the canary child (or, failing that, the in-process loop). */
+  /** Start the canary child (or, failing that, the in-process loop) and the stall probe. */
   static async start(): Promise<Canary> {
-    const c = new Canary('child')
+    const onLine = (fn: (at: number, late: number) => void) => (line: string): void => {
+      const [at, late] = line.split(' ')
+      if (at !== undefined && late !== undefined) fn(Number(at), Number(late))
+    }
+    let c: Canary
     try {
-      const proc = spawnProcess([process.execPath, '-e', CHILD_SOURCE], {
-        stdin: true,
-        onStdoutLine: (line) => {
-          const [at, late] = line.split(' ')
-          if (at !== undefined && late !== undefined) c.add(Number(at), Number(late))
-        },
-      })
+      c = new Canary('child')
+      const proc = spawnProcess([process.execPath, '-e', childSource('canary')], { stdin: true, onStdoutLine: onLine((at, late) => c.add(at, late)) })
       await proc.started
       c.proc = proc
-      return c
     } catch {
-      const own = new Canary('in-process')
-      own.runInProcess()
-      return own
+      c = new Canary('in-process')
+      c.runInProcess()
     }
+    try {
+      const probe = spawnProcess(['chrt', '-f', '1', process.execPath, '-e', childSource('stall-probe')], { stdin: true, onStdoutLine: onLine((at, late) => c.addProbe(at, late)) })
+      await probe.started
+      c.probe = probe
+    } catch {
+      // No stall probe: verdicts list no stalls, and nothing is set aside.
+    }
+    return c
   }
 
   private runInProcess(): void {
@@ -125,10 +139,13 @@ export class Canary {
     this.lastSampleMs = Math.max(this.lastSampleMs, atMs)
     this.recent.push([atMs, lateMs])
     while ((this.recent[0]?.[0] ?? atMs) < atMs - KEEP_MS) this.recent.shift()
-    for (const sp of this.spans) {
-      sp.h.add(lateMs)
-      if (lateMs >= STALL_MS) sp.stalls.push({ endMs: atMs, ms: lateMs })
-    }
+    for (const sp of this.spans) sp.h.add(lateMs)
+  }
+
+  /** One wake-up of the stall probe. */
+  addProbe(atMs: number, lateMs: number): void {
+    if (lateMs < STALL_MS) return
+    for (const sp of this.spans) sp.stalls.push({ endMs: atMs, ms: lateMs })
   }
 
   /**
@@ -143,23 +160,24 @@ export class Canary {
     return h.stats()
   }
 
-  /** Start measuring a span (a scenario); stop() returns its figures and the stalls in it. */
-  measure(): { stop(): LatenessStats & { stalls: Stall[] } } {
+  /** Start measuring a span (a scenario); stop() returns its figures and the stalls in it (none known without the probe). */
+  measure(): { stop(): LatenessStats & { stalls: Stall[] | undefined } } {
     const sp = { h: new LatenessHistogram(), stalls: [] as Stall[] }
     this.spans.add(sp)
     return {
       stop: () => {
         this.spans.delete(sp)
-        return { ...sp.h.stats(), stalls: sp.stalls }
+        return { ...sp.h.stats(), stalls: this.probe ? sp.stalls : undefined }
       },
     }
   }
 
   async stop(): Promise<void> {
     clearTimeout(this.timer)
-    if (this.proc) {
-      this.proc.endStdin()
-      await this.proc.stop({ graceMs: 500 })
-    }
+    await Promise.all([this.proc, this.probe].map(async (p) => {
+      if (!p) return
+      p.endStdin()
+      await p.stop({ graceMs: 500 })
+    }))
   }
 }

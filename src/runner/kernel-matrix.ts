@@ -6,8 +6,9 @@
 // that every scenario of that kernel reuses (lab/vm). Each kernel directory is a
 // complete results directory (`tcplab report`, `tcplab diff`, `tcplab matrix`
 // read it) and its env.json says which kernel it was and the guest's clock
-// offset. Kernels run one after another: under TCG a guest keeps the machine's
-// cores busy, and a suite's timings must not depend on a neighbour's load.
+// offset. Kernels run `atOnce` at a time (default 1): a guest plays one
+// scenario at a time on its own clock, and under TCG it costs about half a host
+// core, so two guests side by side fit two cores (bench/kernels-matrix.ts).
 
 import { writeFile, mkdir } from 'node:fs/promises'
 import { loadavg, release as hostRelease } from 'node:os'
@@ -18,6 +19,7 @@ import type { LoadedScenario } from '../scenario/loader.js'
 import type { RunSummary, ScenarioVerdict } from '../expect/index.js'
 import { UsageError, InterruptedError } from '../util/errors.js'
 import { runSuite, type RunSuiteOptions } from './suite.js'
+import type { SuiteReporter } from '../report/reporter.js'
 
 export const HOST_KERNEL = 'host'
 
@@ -31,6 +33,11 @@ export interface KernelMatrixOptions extends Omit<RunSuiteOptions, 'backend' | '
   cpus?: number | undefined
   /** Progress lines ("booting 6.1 ..."). */
   onProgress?: ((msg: string) => void) | undefined
+  /** How many kernels run at the same time (default 1). */
+  atOnce?: number | undefined
+  /** One reporter per kernel (its lines labelled with it), instead of `reporter` for all; done(label) when that kernel ends. */
+  reporterFor?: ((label: string) => SuiteReporter) | undefined
+  onKernelDone?: ((label: string) => void) | undefined
 }
 
 export interface KernelRun {
@@ -87,12 +94,13 @@ export async function runKernelMatrix(scenarios: readonly LoadedScenario[], opts
     return [l, k.kind === 'cached' ? k : undefined]
   }))
   await mkdir(opts.resultsDir, { recursive: true })
-  const runs: KernelRun[] = []
-  for (const [label, kernel] of resolved) {
-    if (opts.signal?.aborted) throw new InterruptedError()
+  const atOnce = Math.max(1, Math.min(opts.atOnce ?? 1, resolved.size))
+  const labelled = atOnce > 1 && resolved.size > 1
+  const runOne = async (label: string, kernel: CachedKernel | undefined): Promise<KernelRun> => {
     const dir = path.join(opts.resultsDir, kernelDirName(label))
     await mkdir(dir, { recursive: true })
     const startedAt = new Date().toISOString()
+    const say = (msg: string): string => (labelled ? `[${label}] ${msg}` : msg)
     let guest: Guest | undefined
     try {
       let backend: Backend
@@ -102,9 +110,9 @@ export async function runKernelMatrix(scenarios: readonly LoadedScenario[], opts
         await backend.check()
         env = { label, backend: 'netns', kernelRelease: hostRelease(), loadavg: round2(loadavg()[0] ?? 0), startedAt }
       } else {
-        opts.onProgress?.(`booting ${kernel.release} ...`)
+        opts.onProgress?.(say(`booting ${kernel.release} ...`))
         guest = await bootGuest({ kernel, memMb: opts.memMb, cpus: opts.cpus, signal: opts.signal })
-        opts.onProgress?.(`${guest.release} up in ${(guest.bootMs / 1000).toFixed(1)} s (${guest.accel}; tools warmed up in ${(guest.warmMs / 1000).toFixed(1)} s), clock offset ${guest.clock.offsetUs} µs`)
+        opts.onProgress?.(say(`${guest.release} up in ${(guest.bootMs / 1000).toFixed(1)} s (${guest.accel}; tools warmed up in ${(guest.warmMs / 1000).toFixed(1)} s), clock offset ${guest.clock.offsetUs} µs`))
         backend = createVmBackend(guest)
         env = {
           label, backend: 'vm', kernelRelease: guest.release,
@@ -118,13 +126,39 @@ export async function runKernelMatrix(scenarios: readonly LoadedScenario[], opts
       // In a guest, --jobs auto means one scenario at a time: the host's timer canary cannot see how
       // late the guest's timers are, and under TCG every process start costs the guest 0.1-1 s of CPU.
       const jobs = guest && (opts.jobs === undefined || opts.jobs === 'auto') ? 1 : opts.jobs
-      const { summary, verdicts } = await runSuite(scenarios, { ...opts, jobs, backend, resultsDir: dir })
-      runs.push({ label, dir, release: env.kernelRelease, summary, verdicts })
+      const reporter = opts.reporterFor?.(label) ?? opts.reporter
+      const warn = opts.warn && labelled ? (msg: string) => opts.warn?.(say(msg)) : opts.warn
+      const { summary, verdicts } = await runSuite(scenarios, { ...opts, jobs, backend, resultsDir: dir, reporter, warn })
+      return { label, dir, release: env.kernelRelease, summary, verdicts }
     } finally {
       await guest?.shutdown()
+      opts.onKernelDone?.(label)
     }
   }
-  return runs
+  // A pool of atOnce workers over the kernels, in the order given; results keep that order.
+  const queue = [...resolved]
+  const runs = new Array<KernelRun | undefined>(queue.length)
+  let next = 0
+  let stopped = false
+  const worker = async (): Promise<void> => {
+    for (;;) {
+      const i = next++
+      const item = queue[i]
+      if (item === undefined || stopped) return
+      if (opts.signal?.aborted) throw new InterruptedError()
+      try {
+        runs[i] = await runOne(item[0], item[1])
+      } catch (e: unknown) {
+        stopped = true // no new kernel starts after a failure; the ones running finish
+        throw e
+      }
+    }
+  }
+  // Every worker ends (its guest shut down) before a failure is thrown.
+  const settled = await Promise.allSettled(Array.from({ length: atOnce }, worker))
+  const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected')
+  if (failed) throw failed.reason
+  return runs.filter((r): r is KernelRun => r !== undefined)
 }
 
 function round2(x: number): number {

@@ -3,8 +3,10 @@
 // while the machine keeps time: a timing canary (runner/canary.ts) measures
 // how late a 5 ms sleep wakes up, and no scenario starts while that lateness
 // is over budget, with at least one running and at most 4 per core. Every
-// verdict records the lateness seen while it ran; a timing failure that
-// coincides with timers later than its tolerance says so.
+// verdict records the lateness seen while it ran, and the stalls (the machine
+// stopped even real-time tasks) on the scenario's clock; a timing failure the
+// stalls account for says so, and a scenario whose every failure is such a miss
+// runs again (stallRetries), the set-aside attempt kept in its folder.
 
 import { mkdir, rename, rmdir } from 'node:fs/promises'
 import { removeOwnTempFilesSync, writeFileAtomic, writeFileAtomicSync } from '../util/atomic-write.js'
@@ -241,10 +243,10 @@ function expectedMs(s: LoadedScenario): number {
   return Math.max(0, ...sc.steps.map((st) => (typeof st.at === 'number' ? st.at : 0)))
 }
 
-function loadOf(late: LatenessStats & { stalls: Stall[] }, running: number, t0Us: number | undefined, endT: number | undefined): ScenarioLoad {
+function loadOf(late: LatenessStats & { stalls: Stall[] | undefined }, running: number, t0Us: number | undefined, endT: number | undefined): ScenarioLoad {
   const r = (x: number): number => Math.round(x * 100) / 100
   const load: ScenarioLoad = { canaryLateMsP90: r(late.p90), canaryLateMsP99: r(late.p99), canaryLateMsMax: r(late.max), loadavg: r(loadavg()[0] ?? 0), running }
-  if (t0Us !== undefined) {
+  if (t0Us !== undefined && late.stalls !== undefined) {
     // A stall ends at the late wake-up; it began when that wake-up was due.
     load.stalls = late.stalls
       .map((st) => ({ t: Math.round(((st.endMs - st.ms) * 1000 - t0Us) / 1000) / 1000, ms: Math.round(st.ms) }))
@@ -298,7 +300,8 @@ export function annotateBusyMachine(results: ExpectationResult[], load: Scenario
 
 /** A failed verdict whose every failure the machine's stalls account for: what failed, and the longest stall. */
 export function failedOnStalls(v: ScenarioVerdict, load: ScenarioLoad): { failed: string[]; stallMs: number; stallT: number } | undefined {
-  if (v.status !== 'fail' || v.error !== undefined || v.timedOut === true || v.interrupted !== undefined) return undefined
+  // Only stalls the probe placed on the clock set an attempt aside, not lateness in general.
+  if (v.status !== 'fail' || v.error !== undefined || v.timedOut === true || v.interrupted !== undefined || load.stalls === undefined) return undefined
   const bad = v.results.filter((r) => r.status === 'fail' || r.status === 'error')
   if (bad.length === 0) return undefined
   let worst = { stallMs: 0, stallT: 0 }

@@ -1,9 +1,9 @@
 // A scenario whose every failure the machine's stalls account for runs again
 // (--stall-retries), the set-aside attempt kept in attempts/N; with
 // --stall-retries 0 it is not, and the failure names the stall. The stall is
-// real: the suite's timer canary (a child process) is stopped with SIGSTOP for
-// 600 ms while the first attempt plays, which is what a machine that does not
-// run it looks like to the suite.
+// real: the suite's stall probe (a SCHED_FIFO child process) is stopped with
+// SIGSTOP for 600 ms while the first attempt plays, which is what a machine
+// that does not run it looks like to the suite.
 import t from 'tap'
 import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import path from 'node:path'
@@ -23,8 +23,8 @@ const ppidOf = (pid: number): number => {
   }
 }
 
-/** The canary: the process under the run (it starts its children through a spawner) whose program is the canary's loop. */
-function canaryPid(run: number): number | undefined {
+/** The stall probe: the process under the run (it starts its children through a spawner) whose program is the probe's loop. */
+function probePid(run: number): number | undefined {
   for (const d of readdirSync('/proc')) {
     if (!/^\d+$/.test(d)) continue
     let cmd = ''
@@ -33,19 +33,19 @@ function canaryPid(run: number): number | undefined {
     } catch {
       continue // gone meanwhile
     }
-    if (!cmd.includes('performance.timeOrigin')) continue
+    if (!cmd.includes("role = 'stall-probe'")) continue
     for (let p = ppidOf(Number(d)), hops = 0; p > 1 && hops < 5; p = ppidOf(p), hops++) if (p === run) return Number(d)
   }
   return undefined
 }
 
-/** Once the first attempt's timeline plays (its listen at 0 s is recorded), stop the canary for 600 ms. */
+/** Once the first attempt's timeline plays (its listen at 0 s is recorded), stop the stall probe for 600 ms. */
 function stallFirstAttempt(dir: string, child: ChildProcess, stalled: { pid?: number }): void {
   void (async () => {
     const records = path.join(dir, NAME, 'records.jsonl')
     const started = Date.now()
     while (!(existsSync(records) && readFileSync(records, 'utf8').includes('"action":"listen"')) && Date.now() - started < 30_000) await sleep(20)
-    const pid = canaryPid(child.pid ?? -1)
+    const pid = probePid(child.pid ?? -1)
     if (pid === undefined) return
     stalled.pid = pid
     process.kill(pid, 'SIGSTOP')
@@ -62,7 +62,7 @@ if (skip) {
     const dir = tempDir('tcplab-e2e-stall-')
     const stalled: { pid?: number } = {}
     const r = await runCli(['run', FIXTURE, '--stall-retries', '1', '--results', dir, '--reporter', 'json'], { onSpawn: (c) => stallFirstAttempt(dir, c, stalled) })
-    t.ok(stalled.pid, 'the canary was found and stopped')
+    t.ok(stalled.pid, 'the stall probe was found and stopped')
     t.equal(r.code, 1, `exit 1: the second attempt fails on its own\n${r.stderr}`)
     t.match(r.stderr, /e2e-stall-retry: 1 timing failure\(s\) while the machine stalled \d+ms at -?\d+\.\d+s; running it again \(attempt 2 of 2\)/)
     const v = JSON.parse(readFileSync(path.join(dir, NAME, 'verdict.json'), 'utf8')) as ScenarioVerdict
@@ -82,7 +82,7 @@ if (skip) {
     const dir = tempDir('tcplab-e2e-stall0-')
     const stalled: { pid?: number } = {}
     const r = await runCli(['run', FIXTURE, '--stall-retries', '0', '--results', dir, '--reporter', 'json'], { onSpawn: (c) => stallFirstAttempt(dir, c, stalled) })
-    t.ok(stalled.pid, 'the canary was found and stopped')
+    t.ok(stalled.pid, 'the stall probe was found and stopped')
     t.equal(r.code, 1)
     const v = JSON.parse(readFileSync(path.join(dir, NAME, 'verdict.json'), 'utf8')) as ScenarioVerdict
     t.equal(v.setAside, undefined, 'not run again')

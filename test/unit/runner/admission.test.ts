@@ -55,6 +55,7 @@ t.test('a failed verdict is set aside only when stalls account for every failure
   t.equal(failedOnStalls(verdict([timing], { status: 'error', error: { code: 'E', message: 'm', exitCode: 1 } }), load), undefined, 'a scenario that could not run')
   t.equal(failedOnStalls(verdict([timing], { timedOut: true }), load), undefined, 'timed out')
   t.equal(failedOnStalls(verdict([timing]), { ...load, stalls: [] }), undefined, 'no stall')
+  t.equal(failedOnStalls(verdict([timing]), { ...load, stalls: undefined }), undefined, 'no stall probe: lateness alone never sets an attempt aside')
 })
 
 t.test('lateness histogram quantiles', async (t) => {
