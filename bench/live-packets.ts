@@ -26,33 +26,21 @@ import path from 'node:path'
 import { startCapture } from '../src/recorder/capture.js'
 import { nowUs, type TimelineRecord } from '../src/recorder/records.js'
 import { createBackend } from '../src/lab/index.js'
-import type { Proc } from '../src/lab/types.js'
-import { runCommand, spawnProcess } from '../src/util/proc.js'
+import { runCommand } from '../src/util/proc.js'
 import { LiveMarks } from '../src/expect/live-marks.js'
 import { stepMarkOf, type StepMark } from '../src/scenario/marks.js'
 import { Expectation } from '../src/scenario/schema.js'
 import { contextOf, loadFixture } from '../test/unit/expect/timeline-fixture.js'
 import { parseJsonl } from '../src/recorder/timeline.js'
+import { loadavgNow, summarizeMs, withBusy } from './lib/figures.js'
 import { LivePackets } from '../src/runner/live-packets.js'
 
 const ROUNDS = Number(process.argv[2] ?? 3)
 const PARTS = new Set(process.argv.length > 3 ? process.argv.slice(3) : ['lag', 'step', 'bulk', 'evaluate'])
-const loadavg = (): string => `loadavg ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}`
+const loadavg = loadavgNow
 
 function summarize(label: string, ms: readonly number[]): string {
-  const s = [...ms].sort((a, b) => a - b)
-  const at = (q: number): number => s[Math.min(s.length - 1, Math.floor(q * s.length))] ?? NaN
-  const f = (v: number): string => `${v.toFixed(3).padStart(8)} ms`
-  return `${label.padEnd(40)} p50 ${f(at(0.5))}  p95 ${f(at(0.95))}  p99 ${f(at(0.99))}  max ${f(s.at(-1) ?? NaN)}  (n=${s.length})  ${loadavg()}`
-}
-
-async function withBusy<T>(busy: boolean, fn: () => Promise<T>): Promise<T> {
-  const loops: Proc[] = busy ? [0, 1].map(() => spawnProcess(['node', '-e', 'for(;;){}'])) : []
-  try {
-    return await fn()
-  } finally {
-    await Promise.all(loops.map((p) => p.stop({ graceMs: 200 })))
-  }
+  return summarizeMs(label, ms, { width: 40, quantiles: [0.5, 0.95, 0.99] })
 }
 
 async function lagRound(busy: boolean, round: number): Promise<number[]> {

@@ -23,33 +23,21 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import type { Proc } from '../src/lab/types.js'
-import { runCommand, spawnProcess } from '../src/util/proc.js'
+import { runCommand } from '../src/util/proc.js'
 import { LiveMarks, type LiveMarkContext } from '../src/expect/live-marks.js'
 import { stepMarkOf, type StepMark } from '../src/scenario/marks.js'
 import { Expectation } from '../src/scenario/schema.js'
 import { contextOf, loadFixture } from '../test/unit/expect/timeline-fixture.js'
 import { parseJsonl } from '../src/recorder/timeline.js'
+import { loadavgNow, summarizeMs, withBusy } from './lib/figures.js'
 import type { TimelineRecord } from '../src/recorder/records.js'
 
 const ROUNDS = Number(process.argv[2] ?? 3)
 const PARTS = new Set(process.argv.length > 3 ? process.argv.slice(3) : ['step', 'evaluate'])
-const loadavg = (): string => `loadavg ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}`
+const loadavg = loadavgNow
 
 function summarize(label: string, ms: readonly number[]): string {
-  const s = [...ms].sort((a, b) => a - b)
-  const at = (q: number): number => s[Math.min(s.length - 1, Math.floor(q * s.length))] ?? NaN
-  const f = (v: number): string => `${v.toFixed(3).padStart(8)} ms`
-  return `${label.padEnd(52)} p50 ${f(at(0.5))}  max ${f(s.at(-1) ?? NaN)}  (n=${s.length})  ${loadavg()}`
-}
-
-async function withBusy<T>(busy: boolean, fn: () => Promise<T>): Promise<T> {
-  const loops: Proc[] = busy ? [0, 1].map(() => spawnProcess(['node', '-e', 'for(;;){}'])) : []
-  try {
-    return await fn()
-  } finally {
-    await Promise.all(loops.map((p) => p.stop({ graceMs: 200 })))
-  }
+  return summarizeMs(label, ms, { width: 52, quantiles: [0.5] })
 }
 
 interface StepFigures {

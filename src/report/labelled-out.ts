@@ -14,7 +14,7 @@ export function labelledLines(out: Writable, label: string): Writable {
       const text = partial + chunk.toString()
       const lines = text.split('\n')
       partial = lines.pop() ?? ''
-      if (lines.length > 0) out.write(lines.map((l) => `[${label}] ${l}\n`).join(''))
+      if (lines.length > 0) out.write(lines.map((l) => (l === '' ? '\n' : `[${label}] ${l}\n`)).join(''))
       done()
     },
     final(done) {

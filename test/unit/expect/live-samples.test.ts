@@ -14,21 +14,9 @@ import { nameSockets } from '../../../src/runner/name-sockets.js'
 import { emptyMarkTable } from '../../../src/expect/marks.js'
 import { ssField } from '../../../src/expect/ss.js'
 import type { SsRecord, TimelineRecord } from '../../../src/recorder/records.js'
-import { stepMarkOf, type StepMark } from '../../../src/scenario/marks.js'
 import { Expectation } from '../../../src/scenario/schema.js'
-import { contextOf, evaluateList, FIXTURE_NAMES, loadFixture } from './timeline-fixture.js'
+import { contextOf, evaluateList, FIXTURE_NAMES, loadFixture, markOf, sampleBatches } from './timeline-fixture.js'
 
-/** The records in the batches they reach the runner in: a `sample` record with its rows, everything else alone. */
-function batches(records: readonly TimelineRecord[]): TimelineRecord[][] {
-  const out: TimelineRecord[][] = []
-  for (const r of records) {
-    const last = out[out.length - 1]
-    const head = last?.[0]
-    if (r.kind === 'ss' && head?.kind === 'sample' && head.host === r.host && head.t === r.t) last?.push(r)
-    else out.push([r])
-  }
-  return out
-}
 
 /** Setters from what the run's sockets went through: per host and local port, each state seen, and each socket's first and last states in order. */
 function settersOf(records: readonly TimelineRecord[]): Array<Record<string, unknown>> {
@@ -84,7 +72,7 @@ for (const name of FIXTURE_NAMES) {
     let bad = 0
     let checks = 0
     let moments = 0
-    for (const b of batches(all)) {
+    for (const b of sampleBatches(all)) {
       prefix.push(...b)
       held = compactSamples([...held, ...b], setters.map((e) => needOf(e)))
       if (b[0]?.kind !== 'sample') continue
@@ -120,11 +108,6 @@ t.test('the samples kept grow with the transitions, not with the run: zero-windo
   t.ok(rows(few) < 40, `one states setter: kept ${rows(few)} of ${rows(all)}`)
 })
 
-function markOf(ref: string, expect: unknown[]): StepMark {
-  const m = stepMarkOf(ref, expect as Array<Record<string, unknown>>)
-  if (typeof m !== 'object') throw new Error(`${ref}: ${String(m)}`)
-  return m
-}
 
 for (const name of FIXTURE_NAMES) {
   t.test(`${name}: a step after each setter's first and second moment fires at the moment the end of the run gives, or never`, async (t) => {
@@ -160,7 +143,7 @@ for (const name of FIXTURE_NAMES) {
     for (const [ref, w] of want) if (ref.startsWith('mark:any') && w !== undefined && w > sampledTo) want.set(ref, undefined)
     const live = new LiveMarks(expect.map((x) => Expectation.parse(x)), refs.map((r) => markOf(r, expect)), ctx)
     const got = new Map<string, number>()
-    for (const b of batches(ctx.records)) for (const m of live.addAll(b)) got.set(m.ref, m.t)
+    for (const b of sampleBatches(ctx.records)) for (const m of live.addAll(b)) got.set(m.ref, m.t)
     let bad = 0
     for (const [ref, w] of want) if (got.get(ref) !== w && bad++ < 5) t.fail(`${ref}: live ${got.get(ref)}, end of run ${w}`)
     t.equal(bad, 0, `${want.size} marks, ${[...want.values()].filter((x) => x !== undefined).length} reached`)
@@ -174,7 +157,7 @@ t.test('several hosts: a mark waits until every host it reads has been sampled p
   const expect = [{ ss: { match: { state: 'ESTAB' }, quantifier: 'eventually', mark: 'est' } }]
   t.equal(evaluateList(ctx, expect)[0]?.mark?.t[0], 0.964463)
   // The server's agent lags: its samples come 0.5 s late.
-  const lagged = batches(ctx.records).map((b) => ({ b, at: (b[0]?.t ?? 0) + (b[0]?.host === 'server' ? 0.5 : 0) })).sort((x, y) => x.at - y.at)
+  const lagged = sampleBatches(ctx.records).map((b) => ({ b, at: (b[0]?.t ?? 0) + (b[0]?.host === 'server' ? 0.5 : 0) })).sort((x, y) => x.at - y.at)
   const live = new LiveMarks(expect.map((x) => Expectation.parse(x)), [markOf('est', expect)], ctx)
   const reached: Array<{ t: number; at: number }> = []
   for (const { b, at } of lagged) for (const m of live.addAll(b)) reached.push({ t: m.t, at })
@@ -204,13 +187,13 @@ t.test('sockets named from ss rows (sockets:): compacted, the names and moments 
   const live = new LiveMarks(expect.map((x) => Expectation.parse(x)), ['queued', 'queued.3', 'gone.2'].map((r) => markOf(r, expect)), { ...contextOf(fx), nameSockets: { name, fromSs: true } })
   const got = new Map<string, number>()
   let maxHeld = 0
-  for (const b of batches(bare)) {
+  for (const b of sampleBatches(bare)) {
     for (const m of live.addAll(b)) got.set(m.ref, m.t)
     maxHeld = Math.max(maxHeld, live.held)
   }
   t.same([got.get('mark:queued.first'), got.get('mark:queued.3'), got.get('mark:gone.2')], want)
   // Without the names no row is lsn's: so the names are what found it.
   const unnamed = new LiveMarks(expect.map((x) => Expectation.parse(x)), [markOf('queued', expect)], contextOf(fx))
-  t.same(batches(bare).flatMap((b) => unnamed.addAll(b)), [])
+  t.same(sampleBatches(bare).flatMap((b) => unnamed.addAll(b)), [])
   t.ok(maxHeld < bare.length, `held at most ${maxHeld} of ${bare.length} records`)
 })

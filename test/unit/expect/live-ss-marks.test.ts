@@ -17,34 +17,15 @@ import { LiveMarks, type LiveMarkContext, type ReachedMark } from '../../../src/
 import type { TimelineRecord } from '../../../src/recorder/records.js'
 import { LiveMarkFeed } from '../../../src/runner/live-mark-feed.js'
 import { nameSockets } from '../../../src/runner/name-sockets.js'
-import { stepMarkOf, type StepMark } from '../../../src/scenario/marks.js'
+import { stepMarkOf } from '../../../src/scenario/marks.js'
 import { Expectation } from '../../../src/scenario/schema.js'
-import { contextOf, evaluateList, loadFixture, type Fixture } from './timeline-fixture.js'
+import { contextOf, evaluateList, loadFixture, type Fixture, markOf, sampleBatches } from './timeline-fixture.js'
 
 const cw = loadFixture('seed-close-wait')
 const zw = loadFixture('zero-window')
 const two = loadFixture('two-closes')
 
-function markOf(ref: string, expect: unknown[]): StepMark {
-  const m = stepMarkOf(ref, expect as Array<Record<string, unknown>>)
-  if (typeof m !== 'object') throw new Error(`${ref}: ${String(m)}`)
-  return m
-}
 
-/**
- * The records in the batches they reach the runner in: a `sample` record with
- * the rows of that sample (one timeline.addAll), everything else alone.
- */
-function batches(records: readonly TimelineRecord[]): TimelineRecord[][] {
-  const out: TimelineRecord[][] = []
-  for (const r of records) {
-    const last = out[out.length - 1]
-    const head = last?.[0]
-    if (r.kind === 'ss' && head?.kind === 'sample' && head.host === r.host && head.t === r.t) last?.push(r)
-    else out.push([r])
-  }
-  return out
-}
 
 /** Feed a fixture batch by batch; each mark reached with the index of the last record of its batch. */
 function feed(fx: Fixture, expect: unknown[], refs: string[], o: { records?: readonly TimelineRecord[]; context?: LiveMarkContext } = {}): Array<ReachedMark & { at: number }> {
@@ -52,7 +33,7 @@ function feed(fx: Fixture, expect: unknown[], refs: string[], o: { records?: rea
   const live = new LiveMarks(list, refs.map((r) => markOf(r, expect)), o.context ?? contextOf(fx))
   const out: Array<ReachedMark & { at: number }> = []
   let i = -1
-  for (const b of batches(o.records ?? contextOf(fx).records)) {
+  for (const b of sampleBatches(o.records ?? contextOf(fx).records)) {
     i += b.length
     for (const m of live.addAll(b)) out.push({ ...m, at: i })
   }
@@ -151,13 +132,13 @@ t.test('the feed evaluates once per turn, after a whole sample: never between a 
   const live = marks()
   const reached: number[] = []
   const f = new LiveMarkFeed(live, (rs) => reached.push(...rs.map((m) => m.t)))
-  for (const b of batches(client)) {
+  for (const b of sampleBatches(client)) {
     for (const r of b) f.push([r])
     await new Promise<void>((resolve) => setImmediate(resolve))
   }
   await new Promise((resolve) => setTimeout(resolve, 50))
   t.same(reached, [7.174126], 'CLOSED when the socket is really gone')
-  t.ok(f.stats.evaluations >= 1 && f.stats.evaluations <= batches(client).length, `${f.stats.evaluations} evaluations for ${batches(client).length} samples`)
+  t.ok(f.stats.evaluations >= 1 && f.stats.evaluations <= sampleBatches(client).length, `${f.stats.evaluations} evaluations for ${sampleBatches(client).length} samples`)
   f.stop()
 })
 

@@ -10,6 +10,7 @@ import { evaluateAll, evaluateExpectation, type ExpectationResult, type Scenario
 import type { EventRecord, TimelineRecord } from '../../../src/recorder/records.js'
 import { parseJsonl } from '../../../src/recorder/timeline.js'
 import { Expectation } from '../../../src/scenario/schema.js'
+import { stepMarkOf, type StepMark } from '../../../src/scenario/marks.js'
 
 export const TIMELINES = join(dirname(fileURLToPath(import.meta.url)), '../../fixtures/timelines')
 
@@ -109,4 +110,23 @@ export function timeOf(fx: Fixture, source: string, type: string): number {
 /** Synthetic agent-style event (not recorded): data.synthetic marks it in every test that uses one. */
 export function syntheticEvent(e: Omit<EventRecord, 'kind' | 'data'> & { data?: Record<string, unknown> }): EventRecord {
   return { kind: 'event', ...e, data: { ...e.data, synthetic: true } }
+}
+
+/** The records in the batches they reach the runner in: a `sample` record with the rows of that sample (one timeline.addAll), everything else alone. */
+export function sampleBatches(records: readonly TimelineRecord[]): TimelineRecord[][] {
+  const out: TimelineRecord[][] = []
+  for (const r of records) {
+    const last = out[out.length - 1]
+    const head = last?.[0]
+    if (r.kind === 'ss' && head?.kind === 'sample' && head.host === r.host && head.t === r.t) last?.push(r)
+    else out.push([r])
+  }
+  return out
+}
+
+/** The step mark `ref` (as `after:` names it) among these expectations; throws when it is not one. */
+export function markOf(ref: string, expect: unknown[]): StepMark {
+  const m = stepMarkOf(ref, expect as Array<Record<string, unknown>>)
+  if (typeof m !== 'object') throw new Error(`${ref}: ${String(m)}`)
+  return m
 }
