@@ -1,5 +1,6 @@
-// End to end on the vm backend: `tcplab run --kernel 6.1` boots the cached
-// Debian 6.1 kernel in QEMU (TCG here), runs three short scenarios in network
+// End to end on the vm backend: `tcplab run --kernel 6.1,host --kernels-at-once 2`
+// boots the cached Debian 6.1 kernel in QEMU (TCG here) while the host's kernel
+// runs the same suite beside it, runs three short scenarios in network
 // namespaces inside it (agent-only ones: a command such as iptables takes
 // 0.1-1 s to start in a TCG guest, seconds on a loaded machine), and writes results/kernel-6.1/ with env.json naming the
 // guest's kernel and clock offset. Then: no guest, QEMU or virtiofsd of the run
@@ -82,12 +83,18 @@ if (skip) {
     const watch = setInterval(() => {
       for (const g of guestsOf(pid)) dirsSeen.add(g.dir)
     }, 200)
-    const r = await runCli(['run', ...SCENARIOS, '--kernel', KERNEL, '--results', dir, '--reporter', 'json'], {
+    // With the host's kernel beside it (--kernels-at-once 2): the two suites run at once.
+    const r = await runCli(['run', ...SCENARIOS, '--kernel', `${KERNEL},host`, '--kernels-at-once', '2', '--results', dir, '--reporter', 'json'], {
       onSpawn: (c) => (pid = c.pid ?? 0),
       timeoutMs: 240_000,
     })
     clearInterval(watch)
     t.equal(r.code, 0, `exit 0\n${r.stdout.slice(-3000)}\n${r.stderr.slice(-2000)}`)
+    // Side by side: progress lines say whose they are, and each kernel's JSON document is written whole.
+    t.match(r.stderr, new RegExp(`tcplab: \\[${KERNEL}\\] booting `))
+    const docs = r.stdout.trim().split(/\n(?=\{\n {2}"summary")/).map((d) => JSON.parse(d) as { summary: { backend: string } })
+    t.same(docs.map((d) => d.summary.backend).sort(), ['netns', 'vm'], 'two whole JSON documents, one per kernel')
+    t.ok(existsSync(path.join(dir, 'matrix.html')), 'the matrix page of the two kernels')
     const kdir = path.join(dir, `kernel-${KERNEL}`)
     const env = JSON.parse(readFileSync(path.join(kdir, 'env.json'), 'utf8')) as { backend: string; kernelRelease: string; clockOffsetUs: number; clockRttUs: number; accel: string }
     t.equal(env.backend, 'vm')
