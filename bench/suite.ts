@@ -33,7 +33,7 @@ interface RunFigures {
   lateMs: number[]; failures: string[]
   /** The same, leaving out steps due while the canary saw the machine stalled (it ran nothing of ours). */
   lateOutsideStallsMs: number[]
-  /** Stalls (>= 10 ms) the canary saw, summed over scenarios, and the longest. */
+  /** Stalls (>= 10 ms) the stall probe saw, summed over scenarios, and the longest. */
   stalls: number; stallMaxMs: number
   /** Attempts set aside (every failure accounted for by a stall) and run again. */
   setAside: string[]
@@ -105,7 +105,7 @@ for (const jobs of SETTINGS) {
     const o = quantiles(f.lateOutsideStallsMs)
     console.log(`           step lateness over ${f.lateMs.length} steps: p50 ${q(50)} ms, p99 ${q(99)} ms, max ${q(100)} ms (target p99 <= 2 ms); ` +
       `outside machine stalls (${f.lateOutsideStallsMs.length} steps): p99 ${o(99)} ms, max ${o(100)} ms`)
-    console.log(`           machine stalls >= 10 ms seen by the canary: ${f.stalls} (longest ${f.stallMaxMs} ms); attempts set aside and run again: ${f.setAside.length}`)
+    console.log(`           machine stalls >= 10 ms seen by the stall probe: ${f.stalls} (longest ${f.stallMaxMs} ms); attempts set aside and run again: ${f.setAside.length}`)
     for (const x of f.setAside.slice(0, 10)) console.log(`           set aside: ${x}`)
     for (const x of f.failures.slice(0, 10)) console.log(`           fail: ${x}`)
   }
