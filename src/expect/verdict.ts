@@ -96,10 +96,11 @@ export interface ScenarioLoad {
   loadavg: number
   running: number
   /**
-   * Stalls: the stall probe's wake-ups (a SCHED_FIFO loop, runner/canary.ts) at least STALL_MS late:
-   * the machine did not run even a real-time task for that long (the kernel held the CPU, or the
-   * hypervisor paused the machine). t: when it began (seconds since t0), ms: how long. Absent when
-   * the clock never started or there was no probe.
+   * Stalls: the stall probes' wake-ups (a SCHED_FIFO loop pinned to each CPU, runner/canary.ts) at
+   * least STALL_MS late, overlapping ones merged: a CPU did not run even a real-time task for that
+   * long (the kernel held it, or the hypervisor did not run it, or paused the whole machine).
+   * t: when it began (seconds since t0), ms: how long. Absent when the clock never started or
+   * there was no probe.
    */
   stalls?: Array<{ t: number; ms: number }> | undefined
 }

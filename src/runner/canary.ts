@@ -6,13 +6,16 @@
 // must not read as a busy machine. If the child cannot start, the same loop
 // runs in-process.
 //
-// Beside it, the stall probe: the same loop at SCHED_FIFO 1 (under the agents'
-// 2), so that only what stops even a real-time task makes it late: the kernel
-// not letting go of a CPU, or the whole machine paused by its hypervisor,
-// which stops the kernel's TCP timers too. Its wake-ups STALL_MS or more late
-// are the stalls a verdict lists; being busy is not a stall (the canary
-// measures that). Without the probe (chrt refused) a verdict lists no stalls.
+// Beside it, the stall probes: the same loop at SCHED_FIFO 1 (under the
+// agents' 2), one pinned to each CPU (at most MAX_PROBES), so that only what
+// stops even a real-time task makes them late: the kernel not letting go of a
+// CPU, or the hypervisor not running a vCPU (or the whole machine), which
+// stops the kernel's timers on it too. Their wake-ups STALL_MS or more late are
+// the stalls a verdict lists, overlapping ones merged (a paused machine stalls
+// every CPU at once); being busy is not a stall (the canary measures that).
+// Without a probe (chrt or taskset refused) a verdict lists no stalls.
 
+import { readFileSync } from 'node:fs'
 import { spawnProcess } from '../util/proc.js'
 import type { Proc } from '../lab/types.js'
 
@@ -26,7 +29,10 @@ const FLUSH_MS = 50
 /** A wake-up at least this late (ms) is a stall: the machine did not run the canary for that long. */
 export const STALL_MS = 10
 
-/** A stall: the canary's wake-up came `ms` late, ending at `endMs` (epoch ms). */
+/** Stall probes at most (one per CPU). */
+const MAX_PROBES = 8
+
+/** A stall: a probe's wake-up came `ms` late, ending at `endMs` (epoch ms). */
 export interface Stall {
   endMs: number
   ms: number
@@ -88,7 +94,7 @@ export class Canary {
   private readonly spans = new Set<{ h: LatenessHistogram; stalls: Stall[] }>()
   private lastSampleMs = Date.now()
   private proc: Proc | undefined
-  private probe: Proc | undefined
+  private readonly probes: Proc[] = []
   private timer: NodeJS.Timeout | undefined
 
   private constructor(source: 'child' | 'in-process') {
@@ -111,13 +117,16 @@ export class Canary {
       c = new Canary('in-process')
       c.runInProcess()
     }
-    try {
-      const probe = spawnProcess(['chrt', '-f', '1', process.execPath, '-e', childSource('stall-probe')], { stdin: true, onStdoutLine: onLine((at, late) => c.addProbe(at, late)) })
-      await probe.started
-      c.probe = probe
-    } catch {
-      // No stall probe: verdicts list no stalls, and nothing is set aside.
-    }
+    await Promise.all(allowedCpus().slice(0, MAX_PROBES).map(async (cpu) => {
+      try {
+        const argv = ['taskset', '-c', String(cpu), 'chrt', '-f', '1', process.execPath, '-e', childSource('stall-probe')]
+        const probe = spawnProcess(argv, { stdin: true, onStdoutLine: onLine((at, late) => c.addProbe(at, late)) })
+        await probe.started
+        c.probes.push(probe)
+      } catch {
+        // No probe on this CPU; with none at all, verdicts list no stalls and nothing is set aside.
+      }
+    }))
     return c
   }
 
@@ -167,17 +176,44 @@ export class Canary {
     return {
       stop: () => {
         this.spans.delete(sp)
-        return { ...sp.h.stats(), stalls: this.probe ? sp.stalls : undefined }
+        return { ...sp.h.stats(), stalls: this.probes.length > 0 ? mergeStalls(sp.stalls) : undefined }
       },
     }
   }
 
   async stop(): Promise<void> {
     clearTimeout(this.timer)
-    await Promise.all([this.proc, this.probe].map(async (p) => {
+    await Promise.all([this.proc, ...this.probes].map(async (p) => {
       if (!p) return
       p.endStdin()
       await p.stop({ graceMs: 500 })
     }))
   }
+}
+
+/** Stalls that overlap (several CPUs' probes stalled at once) as one, in time order. */
+export function mergeStalls(stalls: readonly Stall[]): Stall[] {
+  const spans = stalls.map((st) => [st.endMs - st.ms, st.endMs] as [number, number]).sort((a, b) => a[0] - b[0])
+  const out: Array<[number, number]> = []
+  for (const [from, to] of spans) {
+    const last = out[out.length - 1]
+    if (last && from <= last[1]) last[1] = Math.max(last[1], to)
+    else out.push([from, to])
+  }
+  return out.map(([from, to]) => ({ endMs: to, ms: to - from }))
+}
+
+/** The CPUs this process may run on (Cpus_allowed_list), else 0..n-1 of os.cpus(). */
+function allowedCpus(): number[] {
+  try {
+    const line = /^Cpus_allowed_list:\s*(.+)$/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? ''
+    const cpus = line.split(',').flatMap((r) => {
+      const [a, b] = r.split('-').map(Number)
+      return a === undefined || Number.isNaN(a) ? [] : Array.from({ length: (b ?? a) - a + 1 }, (_, i) => a + i)
+    })
+    if (cpus.length > 0) return cpus
+  } catch {
+    // not Linux's /proc
+  }
+  return [0]
 }

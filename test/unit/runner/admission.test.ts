@@ -2,7 +2,7 @@
 // histogram, a host's env sysctls from the run's defaults, the netns lab plan, --jobs.
 import t from 'tap'
 import { annotateBusyMachine, failedOnStalls, stallsAccountFor } from '../../../src/runner/suite.js'
-import { LatenessHistogram } from '../../../src/runner/canary.js'
+import { LatenessHistogram, mergeStalls } from '../../../src/runner/canary.js'
 import { hostSysctls } from '../../../src/runner/env.js'
 import { planLab } from '../../../src/lab/netns/backend.js'
 import { BACKEND_NAMES as CLI_BACKENDS, parseJobs } from '../../../src/cli/commands.js'
@@ -56,6 +56,13 @@ t.test('a failed verdict is set aside only when stalls account for every failure
   t.equal(failedOnStalls(verdict([timing], { timedOut: true }), load), undefined, 'timed out')
   t.equal(failedOnStalls(verdict([timing]), { ...load, stalls: [] }), undefined, 'no stall')
   t.equal(failedOnStalls(verdict([timing]), { ...load, stalls: undefined }), undefined, 'no stall probe: lateness alone never sets an attempt aside')
+})
+
+t.test('stalls seen by several CPUs\' probes at once are one stall', async (t) => {
+  // A paused machine: both probes wake 100 ms late at about the same time; then one CPU alone stalls.
+  t.same(mergeStalls([{ endMs: 1100, ms: 100 }, { endMs: 5030, ms: 20 }, { endMs: 1102, ms: 101 }]), [{ endMs: 1102, ms: 102 }, { endMs: 5030, ms: 20 }])
+  t.same(mergeStalls([{ endMs: 200, ms: 50 }, { endMs: 100, ms: 50 }]), [{ endMs: 100, ms: 50 }, { endMs: 200, ms: 50 }], 'apart: two, in time order')
+  t.same(mergeStalls([]), [])
 })
 
 t.test('lateness histogram quantiles', async (t) => {
