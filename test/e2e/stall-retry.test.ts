@@ -10,6 +10,9 @@ import path from 'node:path'
 import type { ChildProcess } from 'node:child_process'
 import { e2eSkipReason, runCli, sleep, tempDir } from './helpers.js'
 import type { ScenarioVerdict } from '../../src/expect/verdict.js'
+import { Ajv2020 } from 'ajv/dist/2020.js'
+
+const validateVerdict = new Ajv2020({ strict: false, allErrors: true }).compile(JSON.parse(readFileSync('schema/verdict.schema.json', 'utf8')) as Record<string, unknown>)
 
 const FIXTURE = 'test/fixtures/scenarios/e2e/stall-retry.yaml'
 const NAME = 'e2e-stall-retry'
@@ -68,6 +71,8 @@ if (skip) {
     const v = JSON.parse(readFileSync(path.join(dir, NAME, 'verdict.json'), 'utf8')) as ScenarioVerdict
     t.equal(v.status, 'fail')
     t.equal(v.setAside?.length, 1, 'one attempt set aside')
+    t.ok(validateVerdict(v), `verdict.json (setAside, load.stalls) matches verdict.schema.json: ${JSON.stringify(validateVerdict.errors)}`)
+    t.ok((v.load?.stalls ?? []).every((st) => st.ms < 500), 'the last attempt saw no 600 ms stall')
     t.match(v.setAside?.[0], { attempt: 1, dir: 'attempts/1', failed: [/^#1 the SYN leaves at 2\.2 s/] })
     t.ok((v.setAside?.[0]?.stallMs ?? 0) >= 500, `the stall was measured: ${v.setAside?.[0]?.stallMs} ms`)
     const first = JSON.parse(readFileSync(path.join(dir, NAME, 'attempts', '1', 'verdict.json'), 'utf8')) as ScenarioVerdict
