@@ -266,21 +266,34 @@ async function recordLoad(v: ScenarioVerdict, load: ScenarioLoad, dir: string, c
   if (noted > 0 || changed) await writeScenarioReport(dir).catch(() => undefined)
 }
 
+/** How far a stall's start may be from where it is placed: a probe sees it only when it wakes (every 5 ms) (s). */
+const STALL_EDGE_S = 0.01
+
 /**
- * Whether the machine's stalls account for a timing failure: it missed by `excess` ms beyond its
- * tolerance, and the stalls that began before the moment it points at add up to at least that (a
- * stall shifts every moment after it by up to its length). Without stall times (a clock that never
- * started), the scenario's worst lateness against the tolerance.
+ * Whether one of the machine's stalls accounts for a timing failure that missed by `excess` ms
+ * beyond its tolerance. Late (delta > 0): the stall covered the moment it was due (t - delta) and
+ * lasted past it by at least the excess: nothing could happen while the machine stood still.
+ * Early: a stall of at least the excess before it (it delayed what it is measured from). Without
+ * a moment, any stall that long; without stall times (no probe, or a clock that never started),
+ * the scenario's worst canary lateness against the tolerance, for the note only.
  */
 export function stallsAccountFor(r: ExpectationResult, load: ScenarioLoad): { stallMs: number; stallT: number } | undefined {
   if (r.status !== 'fail' || r.toleranceMs === undefined || r.deltaMs === undefined) return undefined
-  const excess = Math.abs(r.deltaMs) - r.toleranceMs
+  const delta = r.deltaMs
+  const excess = Math.abs(delta) - r.toleranceMs
   if (load.stalls === undefined) return load.canaryLateMsMax > r.toleranceMs ? { stallMs: load.canaryLateMsMax, stallT: r.t ?? 0 } : undefined
   if (excess <= 0) return undefined
-  const before = load.stalls.filter((st) => r.t === undefined || st.t <= r.t)
-  const sum = before.reduce((a, st) => a + st.ms, 0)
-  if (sum < excess) return undefined
-  const worst = before.reduce((a, st) => (st.ms > a.ms ? st : a))
+  const t = r.t
+  const due = t === undefined ? undefined : t - delta / 1000
+  const fits = (st: { t: number; ms: number }): boolean => {
+    const end = st.t + st.ms / 1000
+    if (t === undefined || due === undefined) return st.ms >= excess
+    if (delta > 0) return st.t <= due + STALL_EDGE_S && end >= due + excess / 1000 - STALL_EDGE_S
+    return st.ms >= excess && end <= t + STALL_EDGE_S
+  }
+  const found = load.stalls.filter(fits)
+  if (found.length === 0) return undefined
+  const worst = found.reduce((x, st) => (st.ms > x.ms ? st : x))
   return { stallMs: worst.ms, stallT: worst.t }
 }
 
