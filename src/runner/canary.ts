@@ -6,16 +6,18 @@
 // must not read as a busy machine. If the child cannot start, the same loop
 // runs in-process.
 //
-// Beside it, the stall probes: the same loop at SCHED_FIFO 1 (under the
-// agents' 2), one pinned to each CPU (at most MAX_PROBES), so that only what
+// Beside it, the stall probes (agent/stallprobe.c): a 5 ms sleep loop at
+// SCHED_FIFO 1 (under the agents' 2), one pinned to each CPU (at most
+// MAX_PROBES), a few hundred kB each and started in a millisecond, so that only what
 // stops even a real-time task makes them late: the kernel not letting go of a
 // CPU, or the hypervisor not running a vCPU (or the whole machine), which
 // stops the kernel's timers on it too. Their wake-ups STALL_MS or more late are
 // the stalls a verdict lists, overlapping ones merged (a paused machine stalls
 // every CPU at once); being busy is not a stall (the canary measures that).
-// Without a probe (chrt or taskset refused) a verdict lists no stalls.
+// Without a probe (no SCHED_FIFO, or no binary) a verdict lists no stalls.
 
 import { readFileSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
 import { spawnProcess } from '../util/proc.js'
 import type { Proc } from '../lab/types.js'
 
@@ -78,8 +80,7 @@ export class LatenessHistogram {
 }
 
 /** The child's program: sleep, measure, write "<epochMs> <lateMs>" lines in batches; exit when stdin closes (we died). */
-const childSource = (role: string): string => `
-const role = '${role}'
+const CHILD_SOURCE = `
 const iv = ${CANARY_INTERVAL_MS}; let prev = performance.now(); let buf = []
 const tick = () => { const now = performance.now(); buf.push((performance.timeOrigin + now).toFixed(1) + ' ' + Math.max(0, now - prev - iv).toFixed(2)); prev = now; setTimeout(tick, iv) }
 setTimeout(tick, iv)
@@ -110,7 +111,7 @@ export class Canary {
     let c: Canary
     try {
       c = new Canary('child')
-      const proc = spawnProcess([process.execPath, '-e', childSource('canary')], { stdin: true, onStdoutLine: onLine((at, late) => c.add(at, late)) })
+      const proc = spawnProcess([process.execPath, '-e', CHILD_SOURCE], { stdin: true, onStdoutLine: onLine((at, late) => c.add(at, late)) })
       await proc.started
       c.proc = proc
     } catch {
@@ -119,8 +120,7 @@ export class Canary {
     }
     await Promise.all(allowedCpus().slice(0, MAX_PROBES).map(async (cpu) => {
       try {
-        const argv = ['taskset', '-c', String(cpu), 'chrt', '-f', '1', process.execPath, '-e', childSource('stall-probe')]
-        const probe = spawnProcess(argv, { stdin: true, onStdoutLine: onLine((at, late) => c.addProbe(at, late)) })
+        const probe = spawnProcess([stallProbePath(), String(cpu)], { stdin: true, onStdoutLine: onLine((at, late) => c.addProbe(at, late)) })
         await probe.started
         c.probes.push(probe)
       } catch {
@@ -216,4 +216,9 @@ function allowedCpus(): number[] {
     // not Linux's /proc
   }
   return [0]
+}
+
+/** agent/build/tcplab-stallprobe (the same from src/ under tsx and from dist/). */
+function stallProbePath(): string {
+  return process.env.TCPLAB_STALLPROBE ?? fileURLToPath(new URL('../../agent/build/tcplab-stallprobe', import.meta.url))
 }

@@ -1,7 +1,7 @@
 // A scenario whose every failure the machine's stalls account for runs again
 // (--stall-retries), the set-aside attempt kept in attempts/N; with
 // --stall-retries 0 it is not, and the failure names the stall. The stall is
-// real: one of the suite's stall probes (a SCHED_FIFO child process) is stopped
+// real: one of the suite's stall probes (agent/stallprobe.c, SCHED_FIFO) is stopped
 // with SIGSTOP for 1.1 s over the moment the claim is due in the first attempt, which is what a machine
 // that does not run it looks like to the suite.
 import t from 'tap'
@@ -36,7 +36,7 @@ function probePid(run: number): number | undefined {
     } catch {
       continue // gone meanwhile
     }
-    if (!cmd.includes("role = 'stall-probe'")) continue
+    if (!cmd.includes('tcplab-stallprobe')) continue
     for (let p = ppidOf(Number(d)), hops = 0; p > 1 && hops < 5; p = ppidOf(p), hops++) if (p === run) return Number(d)
   }
   return undefined
