@@ -23,8 +23,8 @@ import type { AgentTestLab } from '../test/e2e/agent-host.js'
 import { startBusyLoops } from './lib/procs.js'
 
 const ROUNDS = Number(process.argv[2] ?? 50)
-/** CPU-bound busy loops beside the bench (second argument): the loaded-machine figure. */
-const BUSY = Number(process.argv[3] ?? 0)
+/** CPU-bound busy loops beside the bench (second argument; default 2: the target is "with the busy loops running"). */
+const BUSY = Number(process.argv[3] ?? 2)
 /** The agents' scheduling, as the runner starts them (default fifo; third argument: normal|nice|fifo). */
 const PRIORITY = (process.argv[4] ?? 'fifo') as AgentPriority
 const loadavg = async (): Promise<string> => (await readFile('/proc/loadavg', 'utf8')).split(' ').slice(0, 3).join(' ')

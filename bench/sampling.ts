@@ -12,7 +12,9 @@
 // connections; the runner's mode (FULL_EVERY_MS, budget SAMPLE_CPU_BUDGET) and
 // whether its budget would stretch 10 ms. Everything is removed in `finally`.
 
+import { spawn } from 'node:child_process'
 import { readdirSync, readFileSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
@@ -67,6 +69,29 @@ async function measure(a: AgentClient & { events: AgentEvent[] }, intervalMs: nu
   return { gaps, dumps, cpuPct, written: ss.length, n: done.type === 'unsampled' ? done.n - n0 + 1 : 0, missed: done.type === 'unsampled' ? done.missed : 0 }
 }
 
+/**
+ * What waking up 100 times a second costs on this machine, with nothing done on each wake-up:
+ * agent/build/tcplab-stallprobe (a clock_nanosleep loop, 5 ms) on CPU 0, its CPU time per
+ * wake-up x 100. On a VM every timer programmed and fired can exit to the hypervisor; that
+ * cost is the sampler's floor, whatever a dump costs.
+ */
+function wakeupFloor(): { stop(): number | undefined } {
+  const child = spawn(fileURLToPath(new URL('../agent/build/tcplab-stallprobe', import.meta.url)), ['0'], { stdio: ['pipe', 'ignore', 'ignore'] })
+  const t0 = performance.now()
+  let cpu0: number | undefined
+  setTimeout(() => { cpu0 = child.pid !== undefined ? cpuSeconds(child.pid) : undefined }, 50)
+  return {
+    stop() {
+      const pid = child.pid
+      const cpu = pid !== undefined && cpu0 !== undefined && child.exitCode === null ? cpuSeconds(pid) - cpu0 : undefined
+      const wakeups = (performance.now() - t0 - 50) / 5
+      child.stdin?.end()
+      child.kill()
+      return cpu === undefined ? undefined : (cpu / wakeups) * 100 * 100
+    },
+  }
+}
+
 async function agentOn(host: Host): Promise<AgentClient & { events: AgentEvent[] }> {
   const events: AgentEvent[] = []
   const a = await startAgent(host, { onEvent: (ev) => events.push(ev) })
@@ -97,13 +122,17 @@ async function intervals(lab: BenchLab, agents: AgentClient[]): Promise<{ server
   for (const iv of [10, 1]) {
     const every = await measure(server, iv, iv, 3000) // every dump written: the interval is visible
     console.log(`interval ${String(iv).padStart(2)} ms, every dump written: achieved p50 ${pct(every.gaps, 0.5).toFixed(3)} ms p95 ${pct(every.gaps, 0.95).toFixed(3)} ms max ${pct(every.gaps, 1).toFixed(3)} ms (n=${every.gaps.length}, missed ticks ${every.missed}); dump p50 ${pct(every.dumps, 0.5).toFixed(3)} ms; agent CPU ${every.cpuPct.toFixed(1)} %   (${loadavg()})`)
-    const runner = await measure(server, iv, FULL_EVERY_MS, 10_000) // the runner's mode: changes + every socket each FULL_EVERY_MS
+    // The runner's mode: changes + every socket each FULL_EVERY_MS; at 10 ms, beside it, what a bare wake-up costs here.
+    const floor = iv === 10 ? wakeupFloor() : undefined
+    const runner = await measure(server, iv, FULL_EVERY_MS, 10_000)
     console.log(`interval ${String(iv).padStart(2)} ms, runner's mode:    ${runner.n} dumps, ${runner.written} written; agent CPU ${runner.cpuPct.toFixed(1)} % of a core   (${loadavg()})`)
     if (iv === 10) {
       // What the runner's budget check does with this (agents.ts sample(): the cheaper of two dumps).
       const dumpMs = Math.min(pct(every.dumps, 0.5), pct(runner.dumps, 0.5))
       const needMs = Math.ceil(dumpMs / SAMPLE_CPU_BUDGET)
       console.log(`agent CPU per host at 10 ms (runner's mode): ${runner.cpuPct.toFixed(2)} % of a core (target <= 1 %); budget ${SAMPLE_CPU_BUDGET * 100} % -> interval ${needMs > 10 ? `stretched to ${needMs} ms` : 'stays 10 ms'}   (${loadavg()})`)
+      const bare = floor?.stop()
+      if (bare !== undefined) console.log(`  of which waking up every 10 ms at all: ${bare.toFixed(2)} % of a core on this machine (the stall probe's sleep loop over the same 10 s, per wake-up x 100/s)   (${loadavg()})`)
     }
   }
   return { server, client }

@@ -11,10 +11,11 @@
 // B's lateness is the relay latency (scheduled = A's done time). Every phase
 // runs idle and with two busy loops (`node -e 'for(;;){}'` x2). Prints
 // figures with /proc/loadavg beside each, asserts nothing.
-// PRIORITY (nice | fifo) starts the agents with --priority=PRIORITY (opt-in,
-// see plan_raise_priority in agent/plan.c; needs CAP_SYS_NICE).
+// PRIORITY (fifo, the default, as the runner starts them: --agent-priority;
+// nice; or normal, no --priority at all) is the agents' --priority (see
+// plan_raise_priority in agent/plan.c; fifo and nice need CAP_SYS_NICE).
 //
-// Run:  npx tsx bench/step-lateness.ts [STEPS] [PRIORITY]
+// Run:  npx tsx bench/step-lateness.ts [STEPS] [fifo|nice|normal]
 
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import os from 'node:os'
@@ -29,7 +30,7 @@ import type { Proc } from '../src/lab/types.js'
 import { buildAgent } from '../test/e2e/agent-host.js'
 
 const STEPS = Number(process.argv[2] ?? 50)
-const PRIORITY = process.argv[3]
+const PRIORITY = process.argv[3] === 'normal' ? undefined : (process.argv[3] ?? 'fifo')
 const AGENTS = 16
 const GAP_US = 20_000
 const LEAD_US = 500_000

@@ -165,6 +165,20 @@ export interface Backend {
    * process left (processes, namespaces, containers) right now. Best effort, never throws.
    */
   removeOwnLabsNow?(): void | Promise<void>
+  /**
+   * The machine whose clock the labs keep, when it is not this one (a vm guest, whose CPUs are
+   * threads of QEMU): its CPUs and how to start a program on it, for the suite's stall probes
+   * (runner/canary.ts), which must see that machine stop. Absent: the labs run on this machine.
+   */
+  readonly probeMachine?: ProbeMachine | undefined
+}
+
+/** See Backend.probeMachine. */
+export interface ProbeMachine {
+  /** What to call it in a warning ("the guest on 6.1.0-50-cloud-amd64"). */
+  readonly label: string
+  readonly cpus: readonly number[]
+  spawn(argv: readonly string[], opts: SpawnOptions): Proc
 }
 
 /** A throwaway host (Backend.withScratchHost): commands only. */

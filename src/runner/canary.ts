@@ -14,12 +14,17 @@
 // stops the kernel's timers on it too. Their wake-ups STALL_MS or more late are
 // the stalls a verdict lists, overlapping ones merged (a paused machine stalls
 // every CPU at once); being busy is not a stall (the canary measures that).
-// Without a probe (no SCHED_FIFO, or no binary) a verdict lists no stalls.
+// When the labs keep another machine's clock (a vm guest: Backend.probeMachine),
+// the probes run there, one per guest CPU: a guest whose vCPU thread waits for
+// a host core stops, and only a probe inside it sees that.
+// A probe that cannot run (no SCHED_FIFO, no binary) or stops running is
+// dropped; with none left, a verdict's stalls are "not measured" (undefined),
+// not "none".
 
 import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { spawnProcess } from '../util/proc.js'
-import type { Proc } from '../lab/types.js'
+import type { ProbeMachine, Proc, SpawnOptions } from '../lab/types.js'
 
 /** The canary's sleep (ms). */
 export const CANARY_INTERVAL_MS = 5
@@ -28,7 +33,7 @@ const KEEP_MS = 5000
 /** The child writes its samples this often (ms); older than this plus slack, silence itself is lateness. */
 const FLUSH_MS = 50
 
-/** A wake-up at least this late (ms) is a stall: the machine did not run the canary for that long. */
+/** A probe's wake-up at least this late (ms) is a stall: the machine did not run even a real-time task for that long. */
 export const STALL_MS = 10
 
 /** Stall probes at most (one per CPU). */
@@ -95,15 +100,18 @@ export class Canary {
   private readonly spans = new Set<{ h: LatenessHistogram; stalls: Stall[] }>()
   private lastSampleMs = Date.now()
   private proc: Proc | undefined
-  private readonly probes: Proc[] = []
+  private readonly probes = new Set<Proc>()
   private timer: NodeJS.Timeout | undefined
 
   private constructor(source: 'child' | 'in-process') {
     this.source = source
   }
 
-  /** Start the canary child (or, failing that, the in-process loop) and the stall probe. */
-  static async start(): Promise<Canary> {
+  /**
+   * Start the canary child (or, failing that, the in-process loop) and the stall probes: one per
+   * CPU of `machine` (the labs' machine when it is not this one), else of this machine.
+   */
+  static async start(machine?: ProbeMachine): Promise<Canary> {
     const onLine = (fn: (at: number, late: number) => void) => (line: string): void => {
       const [at, late] = line.split(' ')
       if (at !== undefined && late !== undefined) fn(Number(at), Number(late))
@@ -118,11 +126,15 @@ export class Canary {
       c = new Canary('in-process')
       c.runInProcess()
     }
-    await Promise.all(allowedCpus().slice(0, MAX_PROBES).map(async (cpu) => {
+    const spawn = machine ? (argv: readonly string[], o: SpawnOptions) => machine.spawn(argv, o) : spawnProcess
+    const cpus = machine ? machine.cpus : allowedCpus()
+    await Promise.all(cpus.slice(0, MAX_PROBES).map(async (cpu) => {
       try {
-        const probe = spawnProcess([stallProbePath(), String(cpu)], { stdin: true, onStdoutLine: onLine((at, late) => c.addProbe(at, late)) })
+        const probe = spawn([stallProbePath(), String(cpu)], { stdin: true, onStdoutLine: onLine((at, late) => c.addProbe(at, late)) })
         await probe.started
-        c.probes.push(probe)
+        c.probes.add(probe)
+        // A probe that exits (no CAP_SYS_NICE: exit 3 at once; killed) measures nothing from then on.
+        void probe.exited.then(() => c.probes.delete(probe))
       } catch {
         // No probe on this CPU; with none at all, verdicts list no stalls and nothing is set aside.
       }
@@ -176,7 +188,7 @@ export class Canary {
     return {
       stop: () => {
         this.spans.delete(sp)
-        return { ...sp.h.stats(), stalls: this.probes.length > 0 ? mergeStalls(sp.stalls) : undefined }
+        return { ...sp.h.stats(), stalls: this.probes.size > 0 ? mergeStalls(sp.stalls) : undefined }
       },
     }
   }

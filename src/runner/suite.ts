@@ -112,7 +112,7 @@ export async function runSuite(scenarios: readonly LoadedScenario[], opts: RunSu
   // The run's shared env facts (per backend: daemons may run different kernels), probed once while
   // the first scenarios set up (runScenario awaits the same promise). None for an empty shard.
   if (scenarios.length > 0) for (const b of spread.backends) collectBaseEnv(b, opts.signal).catch(() => undefined)
-  const canary = await Canary.start()
+  const canary = await Canary.start(spread.backends.length === 1 ? spread.backends[0]?.probeMachine : undefined)
   // Longest first when several run at once: the suite then ends soon after its longest scenario.
   const order = scenarios.map((_, i) => i)
   if (maxJobs > 1) order.sort((a, b) => expectedMs(scenarios[b] as LoadedScenario) - expectedMs(scenarios[a] as LoadedScenario))
@@ -154,10 +154,11 @@ export async function runSuite(scenarios: readonly LoadedScenario[], opts: RunSu
         if (timeout.expired()) v = markTimedOut(v, s)
         const dir = path.join(opts.resultsDir, v.name)
         const load = loadOf(span.stop(), Math.max(peak, running), t0Us, v.endT)
-        const stalled = v.status === 'fail' && !opts.signal?.aborted && attempt < attempts ? failedOnStalls(v, load) : undefined
+        const found = stallsFor(v.results, load)
+        const stalled = v.status === 'fail' && !opts.signal?.aborted && attempt < attempts ? failedOnStalls(v, load, found) : undefined
         if (stalled) {
           // Every failure is a timing miss the machine's stalls account for: set this attempt aside, run it again.
-          await recordLoad(v, load, dir, v.timedOut === true)
+          await recordLoad(v, load, found, dir, v.timedOut === true)
           const aside = path.join(opts.resultsDir, ATTEMPTS_DIR, v.name, String(attempt))
           await mkdir(path.dirname(aside), { recursive: true })
           await rename(dir, aside)
@@ -169,7 +170,7 @@ export async function runSuite(scenarios: readonly LoadedScenario[], opts: RunSu
           continue
         }
         if (setAside.length > 0) v.setAside = setAside
-        await recordLoad(v, load, dir, v.timedOut === true || setAside.length > 0)
+        await recordLoad(v, load, found, dir, v.timedOut === true || setAside.length > 0)
         if (setAside.length > 0) await rename(path.join(opts.resultsDir, ATTEMPTS_DIR, v.name), path.join(dir, 'attempts')).catch(() => undefined)
         verdicts[i] = v
         await writeSummary(provisional('the tcplab process ended before the run did (killed, or crashed)'))
@@ -259,9 +260,9 @@ function loadOf(late: LatenessStats & { stalls: Stall[] | undefined }, running: 
  * Put the load into the verdict (and verdict.json), and say so on each timing failure that
  * coincides with timers later than its tolerance: the status stays fail, the reason names the machine.
  */
-async function recordLoad(v: ScenarioVerdict, load: ScenarioLoad, dir: string, changed: boolean): Promise<void> {
+async function recordLoad(v: ScenarioVerdict, load: ScenarioLoad, found: readonly (StallFound | undefined)[], dir: string, changed: boolean): Promise<void> {
   v.load = load
-  const noted = annotateBusyMachine(v.results, load)
+  const noted = annotateBusyMachine(v.results, load, found)
   await writeFileAtomic(path.join(dir, 'verdict.json'), `${JSON.stringify(v, null, 2)}\n`).catch(() => undefined)
   if (noted > 0 || changed) await writeScenarioReport(dir).catch(() => undefined)
 }
@@ -277,7 +278,7 @@ const STALL_EDGE_S = 0.01
  * a moment, any stall that long; without stall times (no probe, or a clock that never started),
  * the scenario's worst canary lateness against the tolerance, for the note only.
  */
-export function stallsAccountFor(r: ExpectationResult, load: ScenarioLoad): { stallMs: number; stallT: number } | undefined {
+export function stallsAccountFor(r: ExpectationResult, load: ScenarioLoad): StallFound | undefined {
   if (r.status !== 'fail' || r.toleranceMs === undefined || r.deltaMs === undefined) return undefined
   const delta = r.deltaMs
   const excess = Math.abs(delta) - r.toleranceMs
@@ -297,11 +298,22 @@ export function stallsAccountFor(r: ExpectationResult, load: ScenarioLoad): { st
   return { stallMs: worst.ms, stallT: worst.t }
 }
 
-/** Add "machine stalled" to the reason of timing failures the machine's stalls account for; returns how many. */
-export function annotateBusyMachine(results: ExpectationResult[], load: ScenarioLoad): number {
+/** The stall that accounts for a timing failure: how long, and when (s, scenario clock). */
+export interface StallFound {
+  stallMs: number
+  stallT: number
+}
+
+/** stallsAccountFor of each result, in order: what annotateBusyMachine and failedOnStalls share. */
+export function stallsFor(results: readonly ExpectationResult[], load: ScenarioLoad): Array<StallFound | undefined> {
+  return results.map((r) => stallsAccountFor(r, load))
+}
+
+/** Add "machine stalled" to the reason of timing failures the machine's stalls account for (`found`: stallsFor); returns how many. */
+export function annotateBusyMachine(results: ExpectationResult[], load: ScenarioLoad, found: readonly (StallFound | undefined)[] = stallsFor(results, load)): number {
   let n = 0
-  for (const r of results) {
-    const st = stallsAccountFor(r, load)
+  for (const [i, r] of results.entries()) {
+    const st = found[i]
     if (!st) continue
     const note = `machine too busy: it stalled ${formatMs(Math.round(st.stallMs))} at ${st.stallT.toFixed(3)}s (timers up to ${formatMs(Math.round(load.canaryLateMsMax))} late during this scenario, ` +
       `p99 ${formatMs(Math.round(load.canaryLateMsP99))}, ${load.running} running, load ${load.loadavg}), more than this missed by beyond its ${formatMs(r.toleranceMs ?? 0)} tolerance`
@@ -312,18 +324,18 @@ export function annotateBusyMachine(results: ExpectationResult[], load: Scenario
 }
 
 /** A failed verdict whose every failure the machine's stalls account for: what failed, and the longest stall. */
-export function failedOnStalls(v: ScenarioVerdict, load: ScenarioLoad): { failed: string[]; stallMs: number; stallT: number } | undefined {
+export function failedOnStalls(v: ScenarioVerdict, load: ScenarioLoad, found: readonly (StallFound | undefined)[] = stallsFor(v.results, load)): ({ failed: string[] } & StallFound) | undefined {
   // Only stalls the probe placed on the clock set an attempt aside, not lateness in general.
   if (v.status !== 'fail' || v.error !== undefined || v.timedOut === true || v.interrupted !== undefined || load.stalls === undefined) return undefined
-  const bad = v.results.filter((r) => r.status === 'fail' || r.status === 'error')
+  const bad = [...v.results.entries()].filter(([, r]) => r.status === 'fail' || r.status === 'error')
   if (bad.length === 0) return undefined
-  let worst = { stallMs: 0, stallT: 0 }
-  for (const r of bad) {
-    const st = stallsAccountFor(r, load)
+  let worst: StallFound = { stallMs: 0, stallT: 0 }
+  for (const [i] of bad) {
+    const st = found[i]
     if (!st) return undefined
     if (st.stallMs > worst.stallMs) worst = st
   }
-  return { failed: bad.map((r) => `#${r.index + 1} ${r.description}: ${r.measured}`), ...worst }
+  return { failed: bad.map(([, r]) => `#${r.index + 1} ${r.description}: ${r.measured}`), ...worst }
 }
 
 /** Count verdicts into a run summary (its duration: from startedMs to now). */

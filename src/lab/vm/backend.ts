@@ -59,6 +59,12 @@ export function createVmBackend(guest: Guest): Backend {
   let active = 0
   return {
     name: 'vm',
+    // The guest's CPUs are QEMU's threads: a loaded host stops them and the lab's clock with them, which only probes inside see.
+    probeMachine: {
+      label: `the guest on ${guest.release}`,
+      cpus: Array.from({ length: guest.cpus }, (_, i) => i),
+      spawn: (argv, opts) => guest.mux.spawn(argv, opts, `vm ${guest.release}`),
+    },
     async check() {
       if (process.getuid?.() !== 0) throw new PrivilegeError('the vm backend runs QEMU with virtiofsd sharing /, which needs root')
       if (guest.mux.isClosed) throw new LabError(`the guest on ${guest.release} is not running`)

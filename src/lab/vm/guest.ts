@@ -209,6 +209,7 @@ async function bootOnce(opts: GuestOptions, accel: Accel, timeoutMs: number): Pr
     if (stderrTail.length > 20) stderrTail.shift()
   }
   let down: Promise<void> | undefined
+  let bootTimer: AbortController | undefined
   const shutdown = (mux?: Mux): Promise<void> => {
     down ??= (async () => {
       if (mux && !mux.isClosed) {
@@ -261,7 +262,10 @@ async function bootOnce(opts: GuestOptions, accel: Accel, timeoutMs: number): Pr
       throw new LabError(`QEMU (${accel}) exited during boot (${info.signal ?? `code ${info.code ?? '?'}`}): ${stderrTail.join(' | ') || consoleTail(consoleLog)}`)
     })
     failed.catch(() => undefined)
-    const timeout = sleep(timeoutMs, opts.signal).then(() => {
+    // Cleared once the guest is ready (or failed): a boot timer left armed keeps the runner alive after its last kernel.
+    const bootOver = new AbortController()
+    bootTimer = bootOver
+    const timeout = sleep(timeoutMs, opts.signal ? AbortSignal.any([opts.signal, bootOver.signal]) : bootOver.signal).then(() => {
       throw new LabError(`guest on ${kernel.release} (${accel}) not ready within ${timeoutMs / 1000} s; console: ${consoleTail(consoleLog)}`)
     }, () => {
       throw new LabError('guest boot interrupted')
@@ -274,6 +278,7 @@ async function bootOnce(opts: GuestOptions, accel: Accel, timeoutMs: number): Pr
     const bootMs = Math.round(performance.now() - started)
     await Promise.race([mux.exec(['sh', '-c', WARM_SCRIPT], { reject: false, timeoutMs: timeoutMs }), failed, timeout])
     const warmMs = Math.round(performance.now() - started) - bootMs
+    bootOver.abort()
     void qemu.exited.then(() => mux.fail(new LabError(`the guest on ${release} stopped (QEMU exited): ${stderrTail.join(' | ') || consoleTail(consoleLog)}`)))
     const guest: Guest = {
       guestId, kernel, release, accel, memMb, cpus, mux, bootMs, warmMs, clock,
@@ -287,6 +292,7 @@ async function bootOnce(opts: GuestOptions, accel: Accel, timeoutMs: number): Pr
     }
     return guest
   } catch (e: unknown) {
+    bootTimer?.abort()
     await shutdown()
     throw e
   }
