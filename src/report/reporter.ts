@@ -8,6 +8,8 @@ export interface RunStartInfo {
   backend: string
   jobs: number
   auto?: boolean | undefined
+  /** The labs run in a vm guest (--jobs auto there: runner/suite.ts GUEST_AUTO_JOBS, not the canary). */
+  inGuest?: boolean | undefined
   resultsDir: string
   /** The Docker daemons of --docker-host, when there are several. */
   daemons?: readonly string[] | undefined

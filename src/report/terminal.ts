@@ -134,7 +134,9 @@ function prettyReporter(out: Writable, opts: ReporterOptions): SuiteReporter {
       total = scenarios.length
       done.pass = done.fail = done.error = done.skip = 0
       manyDaemons = (info.daemons?.length ?? 0) > 1
-      const jobs = info.auto ? `up to ${info.jobs} at a time while timers keep time (--jobs auto)` : `${info.jobs} at a time`
+      const jobs = !info.auto ? `${info.jobs} at a time`
+        : info.inGuest ? `${info.jobs} at a time (--jobs auto in a guest)`
+          : `up to ${info.jobs} at a time while timers keep time (--jobs auto)`
       const repeat = info.repeat ? `repeat ${info.repeat.index}/${info.repeat.count}: ` : ''
       out.write(`tcplab: ${repeat}${scenarios.length} scenario(s) on ${info.backend}, ${jobs}; results in ${info.resultsDir}\n`)
       if (live) {

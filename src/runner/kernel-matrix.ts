@@ -6,9 +6,10 @@
 // that every scenario of that kernel reuses (lab/vm). Each kernel directory is a
 // complete results directory (`tcplab report`, `tcplab diff`, `tcplab matrix`
 // read it) and its env.json says which kernel it was and the guest's clock
-// offset. Kernels run `atOnce` at a time (default 1): a guest plays one
-// scenario at a time on its own clock, and under TCG it costs about half a host
-// core, so two guests side by side fit two cores (bench/kernels-matrix.ts).
+// offset. Kernels run `atOnce` at a time (default 1; the CLI's default is the
+// number of cores). In a guest, --jobs auto plays up to GUEST_AUTO_JOBS
+// scenarios at once and those that start programs alone (runner/suite.ts), its
+// stall probes inside it (Backend.probeMachine).
 
 import { writeFile, mkdir } from 'node:fs/promises'
 import { loadavg, release as hostRelease } from 'node:os'
@@ -17,7 +18,8 @@ import { bootGuest, createBackend, createVmBackend, type Backend, type Guest } f
 import { resolveKernel, type CachedKernel } from '../kernels/index.js'
 import type { LoadedScenario } from '../scenario/loader.js'
 import type { RunSummary, ScenarioVerdict } from '../expect/index.js'
-import { UsageError, InterruptedError } from '../util/errors.js'
+import { UsageError } from '../util/errors.js'
+import { runPool } from '../util/pool.js'
 import { runSuite, type RunSuiteOptions } from './suite.js'
 import type { SuiteReporter } from '../report/reporter.js'
 
@@ -123,42 +125,17 @@ export async function runKernelMatrix(scenarios: readonly LoadedScenario[], opts
         }
       }
       await writeFile(path.join(dir, 'env.json'), `${JSON.stringify(env, null, 2)}\n`)
-      // In a guest, --jobs auto means one scenario at a time: the host's timer canary cannot see how
-      // late the guest's timers are, and under TCG every process start costs the guest 0.1-1 s of CPU.
-      const jobs = guest && (opts.jobs === undefined || opts.jobs === 'auto') ? 1 : opts.jobs
       const reporter = opts.reporterFor?.(label) ?? opts.reporter
       const warn = opts.warn && labelled ? (msg: string) => opts.warn?.(say(msg)) : opts.warn
-      const { summary, verdicts } = await runSuite(scenarios, { ...opts, jobs, backend, resultsDir: dir, reporter, warn })
+      const { summary, verdicts } = await runSuite(scenarios, { ...opts, backend, resultsDir: dir, reporter, warn })
       return { label, dir, release: env.kernelRelease, summary, verdicts }
     } finally {
       await guest?.shutdown()
       opts.onKernelDone?.(label)
     }
   }
-  // A pool of atOnce workers over the kernels, in the order given; results keep that order.
-  const queue = [...resolved]
-  const runs = new Array<KernelRun | undefined>(queue.length)
-  let next = 0
-  let stopped = false
-  const worker = async (): Promise<void> => {
-    for (;;) {
-      const i = next++
-      const item = queue[i]
-      if (item === undefined || stopped) return
-      if (opts.signal?.aborted) throw new InterruptedError()
-      try {
-        runs[i] = await runOne(item[0], item[1])
-      } catch (e: unknown) {
-        stopped = true // no new kernel starts after a failure; the ones running finish
-        throw e
-      }
-    }
-  }
-  // Every worker ends (its guest shut down) before a failure is thrown.
-  const settled = await Promise.allSettled(Array.from({ length: atOnce }, worker))
-  const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected')
-  if (failed) throw failed.reason
-  return runs.filter((r): r is KernelRun => r !== undefined)
+  // atOnce kernels at a time, in the order given; every guest is shut down before a failure is thrown.
+  return runPool([...resolved], atOnce, ([label, kernel]) => runOne(label, kernel), opts.signal)
 }
 
 function round2(x: number): number {
