@@ -128,7 +128,7 @@ export const run = defineCommand({
     kernel: { type: 'string', short: 'k', valueName: 'K[,K...]', description: 'run the suite once per kernel (fetched with tcplab kernels fetch; host = this machine\'s) into DIR/kernel-K, in QEMU guests' },
     'vm-memory': { type: 'string', valueName: 'MB', defaultText: 'the vm backend\'s default', description: 'guest memory with --kernel' },
     'vm-cpus': { type: 'string', valueName: 'N', defaultText: '1', description: 'guest CPUs with --kernel' },
-    'kernels-at-once': { type: 'string', valueName: 'N', defaultText: 'the number of cores', description: 'with --kernel: how many kernels\' suites run side by side (one guest each, a TCG guest costs up to a core); their lines are labelled [K]' },
+    'kernels-at-once': { type: 'string', valueName: 'N', defaultText: 'the number of cores', description: 'with --kernel: how many kernels\' suites run side by side (each guest plays one scenario at a time and costs about half a core under TCG); their lines are labelled [K]' },
   },
   examples: [
     { description: 'run the default suite on network namespaces', command: 'sudo tcplab run' },

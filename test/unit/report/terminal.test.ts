@@ -85,3 +85,18 @@ t.test('junit reporter writes the document at the end', async (t) => {
   const s = play('junit', RUN_LINEAR0)
   t.match(s, /^<\?xml version="1.0" encoding="UTF-8"\?>\n<testsuites name="tcplab" tests="14" failures="3"/)
 })
+
+t.test('the first line says how many run at a time, and by which rule', async (t) => {
+  const loaded = loadedOf(RUN_A)
+  const first = (info: Parameters<NonNullable<ReturnType<typeof createReporter>['onStart']>>[1]): string => {
+    const { out, text } = sink()
+    createReporter('pretty', out, { live: false }).onStart?.(loaded, info)
+    return text().split('\n')[0] ?? ''
+  }
+  t.match(first({ backend: 'netns', jobs: 3, resultsDir: '/r' }), /on netns, 3 at a time; results in \/r/)
+  t.match(first({ backend: 'netns', jobs: 32, auto: true, resultsDir: '/r' }), /up to 32 at a time while timers keep time \(--jobs auto\)/)
+  // In a guest the host's canary does not admit: one at a time, said as such.
+  const vm = first({ backend: 'vm', jobs: 1, auto: true, inGuest: true, resultsDir: '/r' })
+  t.match(vm, /on vm, 1 at a time \(--jobs auto in a guest\); results in \/r/)
+  t.notMatch(vm, /timers keep time/)
+})
