@@ -103,6 +103,8 @@ export interface ScenarioLoad {
    * there was no probe.
    */
   stalls?: Array<{ t: number; ms: number }> | undefined
+  /** Where the stall probes ran, with stalls: "this machine", or the vm guest the labs ran in ("the guest on 6.1.0-57-cloud-amd64"). */
+  stallsOn?: string | undefined
 }
 
 /** An attempt set aside: every failure in it was a timing miss the machine's stalls account for (see runner/suite.ts). */

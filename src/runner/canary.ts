@@ -96,6 +96,8 @@ process.stdin.on('end', () => process.exit(0)); process.stdin.resume()
 /** A running canary. */
 export class Canary {
   readonly source: 'child' | 'in-process'
+  /** Where the stall probes run: "this machine", or the ProbeMachine's label. */
+  probesOn = 'this machine'
   private readonly recent: Array<[atMs: number, lateMs: number]> = []
   private readonly spans = new Set<{ h: LatenessHistogram; stalls: Stall[] }>()
   private lastSampleMs = Date.now()
@@ -126,6 +128,7 @@ export class Canary {
       c = new Canary('in-process')
       c.runInProcess()
     }
+    if (machine) c.probesOn = machine.label
     const spawn = machine ? (argv: readonly string[], o: SpawnOptions) => machine.spawn(argv, o) : spawnProcess
     const cpus = machine ? machine.cpus : allowedCpus()
     await Promise.all(cpus.slice(0, MAX_PROBES).map(async (cpu) => {

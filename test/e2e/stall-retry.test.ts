@@ -77,6 +77,7 @@ if (skip) {
     t.equal(v.setAside?.length, 1, 'one attempt set aside')
     t.ok(validateVerdict(v), `verdict.json (setAside, load.stalls) matches verdict.schema.json: ${JSON.stringify(validateVerdict.errors)}`)
     t.ok((v.load?.stalls ?? []).every((st) => st.ms < 800), 'the last attempt saw no such stall')
+    t.equal(v.load?.stallsOn, 'this machine', 'on netns the probes run on this machine')
     t.match(v.setAside?.[0], { attempt: 1, dir: 'attempts/1', failed: [/^#1 the SYN leaves at 2\.2 s/] })
     t.ok((v.setAside?.[0]?.stallMs ?? 0) >= 800, `the stall was measured: ${v.setAside?.[0]?.stallMs} ms`)
     const first = JSON.parse(readFileSync(path.join(dir, NAME, 'attempts', '1', 'verdict.json'), 'utf8')) as ScenarioVerdict

@@ -121,8 +121,9 @@ if (skip) {
       t.type(senv.vm?.clockOffsetUs, 'number', `${s.name}: env.json has the clock offset`)
       for (const f of ['client.pcap', 'server.pcap', 'records.jsonl']) t.ok(readFileSync(path.join(kdir, s.name, f)).length > 0, `${s.name}/${f} written`)
       // The stall probe ran in the guest (Backend.probeMachine): its stalls are measured, a list.
-      const verdict = JSON.parse(readFileSync(path.join(kdir, s.name, 'verdict.json'), 'utf8')) as { load?: { stalls?: unknown } }
+      const verdict = JSON.parse(readFileSync(path.join(kdir, s.name, 'verdict.json'), 'utf8')) as { load?: { stalls?: unknown; stallsOn?: string } }
       t.ok(Array.isArray(verdict.load?.stalls), `${s.name}: the guest's stalls were measured (${JSON.stringify(verdict.load?.stalls)})`)
+      t.equal(verdict.load?.stallsOn, `the guest on ${env.kernelRelease}`, `${s.name}: by probes inside the guest, not this machine's`)
       if (senv.vm?.tracepoints) {
         const recs = readFileSync(path.join(kdir, s.name, 'records.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { kind: string; source?: string; type?: string; text?: string })
         const states = recs.filter((x) => x.kind === 'event' && x.source === 'tracepoint' && x.type === 'tcp-state')
