@@ -54,6 +54,9 @@ export interface LatenessStats {
   samples: number
 }
 
+/** What a span (a scenario) saw: lateness, the stalls in it (undefined: no probe measured them) and where the probes ran. */
+export type SpanFigures = LatenessStats & { stalls: Stall[] | undefined; stallsOn: string }
+
 /** A histogram of lateness over a span (a scenario's); log buckets of 5 %, 0.1 ms to minutes. */
 export class LatenessHistogram {
   private readonly counts = new Map<number, number>()
@@ -97,7 +100,7 @@ process.stdin.on('end', () => process.exit(0)); process.stdin.resume()
 export class Canary {
   readonly source: 'child' | 'in-process'
   /** Where the stall probes run: "this machine", or the ProbeMachine's label. */
-  probesOn = 'this machine'
+  private probesOn = 'this machine'
   private readonly recent: Array<[atMs: number, lateMs: number]> = []
   private readonly spans = new Set<{ h: LatenessHistogram; stalls: Stall[] }>()
   private lastSampleMs = Date.now()
@@ -184,14 +187,14 @@ export class Canary {
     return h.stats()
   }
 
-  /** Start measuring a span (a scenario); stop() returns its figures and the stalls in it (none known without the probe). */
-  measure(): { stop(): LatenessStats & { stalls: Stall[] | undefined } } {
+  /** Start measuring a span (a scenario); stop() returns its figures and the stalls in it and where they were seen (none known without a probe). */
+  measure(): { stop(): SpanFigures } {
     const sp = { h: new LatenessHistogram(), stalls: [] as Stall[] }
     this.spans.add(sp)
     return {
       stop: () => {
         this.spans.delete(sp)
-        return { ...sp.h.stats(), stalls: this.probes.size > 0 ? mergeStalls(sp.stalls) : undefined }
+        return { ...sp.h.stats(), stalls: this.probes.size > 0 ? mergeStalls(sp.stalls) : undefined, stallsOn: this.probesOn }
       },
     }
   }

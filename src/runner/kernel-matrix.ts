@@ -7,9 +7,9 @@
 // complete results directory (`tcplab report`, `tcplab diff`, `tcplab matrix`
 // read it) and its env.json says which kernel it was and the guest's clock
 // offset. Kernels run `atOnce` at a time (default 1; the CLI's default is the
-// number of cores). In a guest, --jobs auto plays up to GUEST_AUTO_JOBS
-// scenarios at once and those that start programs alone (runner/suite.ts), its
-// stall probes inside it (Backend.probeMachine).
+// number of cores). In a guest, --jobs auto plays GUEST_AUTO_JOBS (one)
+// scenario at a time (runner/suite.ts), with the stall probes inside the guest
+// (Backend.probeMachine).
 
 import { writeFile, mkdir } from 'node:fs/promises'
 import { loadavg, release as hostRelease } from 'node:os'

@@ -21,7 +21,7 @@ import { runScenario } from './run-scenario.js'
 import { startScenarioTimeout, markTimedOut } from './timeout.js'
 import type { SuiteReporter } from '../report/reporter.js'
 import { summarizeRun, writeRunFiles, writeScenarioReport } from '../report/index.js'
-import { Canary, type LatenessStats, type Stall } from './canary.js'
+import { Canary, type SpanFigures } from './canary.js'
 import { collectBaseEnv } from './env.js'
 import { BackendSpread } from './spread.js'
 import { formatMs } from '../util/duration.js'
@@ -167,7 +167,7 @@ export async function runSuite(scenarios: readonly LoadedScenario[], opts: RunSu
         })
         if (timeout.expired()) v = markTimedOut(v, s)
         const dir = path.join(opts.resultsDir, v.name)
-        const load = loadOf(span.stop(), Math.max(peak, running), t0Us, v.endT, canary.probesOn)
+        const load = loadOf(span.stop(), Math.max(peak, running), t0Us, v.endT)
         const found = stallsFor(v.results, load)
         const stalled = v.status === 'fail' && !opts.signal?.aborted && attempt < attempts ? failedOnStalls(v, load, found) : undefined
         if (stalled) {
@@ -258,7 +258,7 @@ function expectedMs(s: LoadedScenario): number {
   return Math.max(0, ...sc.steps.map((st) => (typeof st.at === 'number' ? st.at : 0)))
 }
 
-function loadOf(late: LatenessStats & { stalls: Stall[] | undefined }, running: number, t0Us: number | undefined, endT: number | undefined, stallsOn: string): ScenarioLoad {
+function loadOf(late: SpanFigures, running: number, t0Us: number | undefined, endT: number | undefined): ScenarioLoad {
   const r = (x: number): number => Math.round(x * 100) / 100
   const load: ScenarioLoad = { canaryLateMsP90: r(late.p90), canaryLateMsP99: r(late.p99), canaryLateMsMax: r(late.max), loadavg: r(loadavg()[0] ?? 0), running }
   if (t0Us !== undefined && late.stalls !== undefined) {
@@ -266,7 +266,7 @@ function loadOf(late: LatenessStats & { stalls: Stall[] | undefined }, running: 
     load.stalls = late.stalls
       .map((st) => ({ t: Math.round(((st.endMs - st.ms) * 1000 - t0Us) / 1000) / 1000, ms: Math.round(st.ms) }))
       .filter((st) => st.t + st.ms / 1000 >= -1 && (endT === undefined || st.t <= endT + 1))
-    load.stallsOn = stallsOn
+    load.stallsOn = late.stallsOn
   }
   return load
 }

@@ -209,7 +209,8 @@ async function bootOnce(opts: GuestOptions, accel: Accel, timeoutMs: number): Pr
     if (stderrTail.length > 20) stderrTail.shift()
   }
   let down: Promise<void> | undefined
-  let bootTimer: AbortController | undefined
+  // Aborted once the guest is ready (or failed): a boot timer left armed keeps the runner alive after its last kernel.
+  const bootOver = new AbortController()
   const shutdown = (mux?: Mux): Promise<void> => {
     down ??= (async () => {
       if (mux && !mux.isClosed) {
@@ -262,9 +263,6 @@ async function bootOnce(opts: GuestOptions, accel: Accel, timeoutMs: number): Pr
       throw new LabError(`QEMU (${accel}) exited during boot (${info.signal ?? `code ${info.code ?? '?'}`}): ${stderrTail.join(' | ') || consoleTail(consoleLog)}`)
     })
     failed.catch(() => undefined)
-    // Cleared once the guest is ready (or failed): a boot timer left armed keeps the runner alive after its last kernel.
-    const bootOver = new AbortController()
-    bootTimer = bootOver
     const timeout = sleep(timeoutMs, opts.signal ? AbortSignal.any([opts.signal, bootOver.signal]) : bootOver.signal).then(() => {
       throw new LabError(`guest on ${kernel.release} (${accel}) not ready within ${timeoutMs / 1000} s; console: ${consoleTail(consoleLog)}`)
     }, () => {
@@ -292,7 +290,7 @@ async function bootOnce(opts: GuestOptions, accel: Accel, timeoutMs: number): Pr
     }
     return guest
   } catch (e: unknown) {
-    bootTimer?.abort()
+    bootOver.abort()
     await shutdown()
     throw e
   }
