@@ -532,20 +532,34 @@ void jb_str(struct jbuf *b, const char *s)
 	jb_strn(b, s, strlen(s));
 }
 
+/* The decimal digits of v, written backwards so they end at `end`; returns
+ * where they start. Numbers are most of what the sampler writes, and
+ * snprintf's format parsing cost more than the digits. */
+static char *digits_before(char *end, unsigned long long v)
+{
+	do {
+		*--end = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0);
+	return end;
+}
+
 void jb_int(struct jbuf *b, long long v)
 {
-	char tmp[32];
-	int n = snprintf(tmp, sizeof tmp, "%lld", v);
+	char tmp[24], *end = tmp + sizeof tmp;
+	char *p = digits_before(end, v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v);
+	if (v < 0)
+		*--p = '-';
 	sep(b);
-	jb_append(b, tmp, (size_t)n);
+	jb_append(b, p, (size_t)(end - p));
 }
 
 void jb_uint(struct jbuf *b, unsigned long long v)
 {
-	char tmp[32];
-	int n = snprintf(tmp, sizeof tmp, "%llu", v);
+	char tmp[24], *end = tmp + sizeof tmp;
+	char *p = digits_before(end, v);
 	sep(b);
-	jb_append(b, tmp, (size_t)n);
+	jb_append(b, p, (size_t)(end - p));
 }
 
 void jb_bool(struct jbuf *b, int v)

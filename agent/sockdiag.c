@@ -30,7 +30,7 @@
  * (SCHED_OTHER), never at the SCHED_FIFO of --priority=fifo: a dump costs up
  * to ~1.4 ms of kernel time while namespaces share the host's TCP hash, and
  * every agent dumping every 10 ms at real-time priority starves the rest of
- * the machine. The thread owns the netlink sockets, the timerfd and the
+ * the machine. The thread owns its epoll set, the netlink sockets and the
  * tables; the main thread only parses `sample`/`unsample` and passes them on
  * through a pipe. Lines go to stdout under events.c's mutex; the plan's
  * observer (plan.c) stays on the main thread: replies carrying an id
@@ -45,7 +45,6 @@
 #include <fcntl.h>
 #include <net/if.h>
 #include <netinet/in.h>
-#include <poll.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -54,6 +53,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/timerfd.h>
 #include <time.h>
@@ -75,6 +75,9 @@
  * TCP_BOUND_INACTIVE. */
 #define SD_ALL_STATES 0xfffu
 #define SD_RECV_BYTES 65536
+/* Datagrams one recvmmsg() takes: a dump's rows, then its NLMSG_DONE, which the
+ * kernel queues while the first is read (netlink_recvmsg runs the dump on). */
+#define SD_RECV_MSGS 4
 #define SD_DESTROY_RCVBUF (1 << 20)
 #define SD_DEFAULT_INTERVAL_MS 10
 #define SD_DEFAULT_FULL_EVERY_MS 1000
@@ -158,8 +161,11 @@ struct diag {
 
 static struct {
 	int nlfd, timerfd, destroyfd;
+	int epfd;              /* the sampler thread's wait: ctl pipe, destroy socket (and timerfd) */
+	int deadlines;         /* epoll_pwait2 works: ticks are waited for as deadlines, no timerfd */
 	int active;
 	long interval_ms, full_every_ms;
+	int64_t next_tick_ns;  /* CLOCK_MONOTONIC deadline of the next tick (deadlines) */
 	int64_t next_full_ns;
 	uint64_t n;            /* dumps done */
 	uint64_t missed;       /* timer ticks missed because a dump overran */
@@ -167,9 +173,9 @@ static struct {
 	uint32_t seq;
 	int compat_ok;         /* the one-walk TCPDIAG_GETSOCK dump works here */
 	struct table tab, fresh;
-	char *buf;             /* dump replies */
+	char *buf;             /* dump replies: SD_RECV_MSGS buffers of SD_RECV_BYTES */
 	char *dbuf;            /* destroy notifications (still_exists() reuses buf meanwhile) */
-} sd = { .nlfd = -1, .timerfd = -1, .destroyfd = -1 };
+} sd = { .nlfd = -1, .timerfd = -1, .destroyfd = -1, .epfd = -1 };
 
 static const char *const STATE_NAMES[] = {
 	/* ss(8) names (iproute2 misc/ss.c sock_state_print), by TCP_* state */
@@ -668,78 +674,129 @@ static struct {
 } settle[SD_SETTLE_MAX];
 static size_t nsettle;
 
+/* The `ss` event of one dump, begun at its first row: most ticks emit
+ * nothing, and a header formatted only to be thrown away costs more than
+ * comparing the rows. */
+struct sdout {
+	struct jbuf b;
+	int begun, full;
+	int64_t t_us;
+	size_t nrows;
+};
+
+static void out_begin(struct sdout *o)
+{
+	if (o->begun)
+		return;
+	o->begun = 1;
+	ev_begin_at(&o->b, o->t_us, "", "ss", NULL);
+	jb_key(&o->b, "n");
+	jb_uint(&o->b, sd.n);
+	jb_key(&o->b, "full");
+	jb_bool(&o->b, o->full);
+	jb_key(&o->b, "rows");
+	jb_arr_begin(&o->b);
+}
+
+static void out_row(struct sdout *o, const struct diag *d)
+{
+	out_begin(o);
+	jb_obj_begin(&o->b);
+	put_row_fields(&o->b, d);
+	jb_obj_end(&o->b);
+	o->nrows++;
+}
+
+/* One message of a dump's reply: a row is compared with the table and
+ * emitted into o when new or changed (or full). Returns 1 at NLMSG_DONE, -1
+ * with errno at NLMSG_ERROR, 0 otherwise. */
+static int take_message(const struct nlmsghdr *h, uint32_t seq, struct sdout *o)
+{
+	if (h->nlmsg_seq != seq)
+		return 0;
+	if (h->nlmsg_type == NLMSG_DONE)
+		return 1;
+	if (h->nlmsg_type == NLMSG_ERROR) {
+		const struct nlmsgerr *e = NLMSG_DATA(h);
+		errno = e->error < 0 ? -e->error : EPROTO;
+		return -1;
+	}
+	/* replies carry the request's type: TCPDIAG_GETSOCK for the compat dump */
+	if ((h->nlmsg_type != SOCK_DIAG_BY_FAMILY && h->nlmsg_type != TCPDIAG_GETSOCK) ||
+	    h->nlmsg_len < NLMSG_LENGTH(sizeof(struct inet_diag_msg)))
+		return 0;
+	struct diag d;
+	parse_diag(h, &d);
+	match_watches(&d);
+	struct snap cmp = d.snap;
+	strip_clock_fields(&cmp);
+	struct entry *e = find_entry(d.cookie);
+	int emit = o->full;
+	if (e != NULL) {
+		if (e->gen == sd.n)
+			return 0; /* seen twice in one dump (it moved between hash chains) */
+		e->gen = sd.n;
+		if (memcmp(&e->snap, &cmp, sizeof cmp) != 0) {
+			int timer_changed = e->snap.timer != cmp.timer;
+			e->snap = cmp;
+			emit = 1;
+			if (timer_changed && nsettle < SD_SETTLE_MAX) {
+				settle[nsettle].family = d.r->idiag_family;
+				settle[nsettle].id = d.r->id;
+				settle[nsettle].cookie = d.cookie;
+				nsettle++;
+				return 0; /* its row comes from the re-read */
+			}
+		}
+	} else {
+		struct entry ne = { .cookie = d.cookie, .gen = sd.n, .snap = cmp };
+		push_entry(&sd.fresh, &ne);
+		emit = 1;
+	}
+	if (emit)
+		out_row(o, &d);
+	return 0;
+}
+
 /* One dump (family AF_UNSPEC: the compat request for both) into the event
- * being built. Returns 0 or -1 with errno. */
-static int dump_family(int family, struct jbuf *b, int full, size_t *nrows)
+ * being built. Returns 0 or -1 with errno. The reply is read with recvmmsg():
+ * a small dump is one datagram of rows and one of NLMSG_DONE, already queued
+ * when the first is read, so a dump costs two system calls rather than
+ * three (each one dearer in a VM than the work it does here). */
+static int dump_family(int family, struct sdout *o)
 {
 	if ((family == AF_UNSPEC ? send_compat_dump(sd.nlfd) : send_req(sd.nlfd, family, NLM_F_DUMP, NULL, SD_EXT)) < 0)
 		return -1;
 	uint32_t seq = sd.seq;
+	struct iovec iov[SD_RECV_MSGS];
+	struct mmsghdr mm[SD_RECV_MSGS];
 	for (;;) {
-		ssize_t got = recv(sd.nlfd, sd.buf, SD_RECV_BYTES, 0);
+		memset(mm, 0, sizeof mm);
+		for (size_t i = 0; i < SD_RECV_MSGS; i++) {
+			iov[i] = (struct iovec){ .iov_base = sd.buf + i * SD_RECV_BYTES, .iov_len = SD_RECV_BYTES };
+			mm[i].msg_hdr.msg_iov = &iov[i];
+			mm[i].msg_hdr.msg_iovlen = 1;
+		}
+		int got = recvmmsg(sd.nlfd, mm, SD_RECV_MSGS, MSG_WAITFORONE, NULL);
 		if (got < 0) {
 			if (errno == EINTR)
 				continue;
 			return -1;
 		}
-		int len = (int)got;
-		for (struct nlmsghdr *h = (struct nlmsghdr *)sd.buf; NLMSG_OK(h, len); h = NLMSG_NEXT(h, len)) {
-			if (h->nlmsg_seq != seq)
-				continue;
-			if (h->nlmsg_type == NLMSG_DONE)
-				return 0;
-			if (h->nlmsg_type == NLMSG_ERROR) {
-				const struct nlmsgerr *e = NLMSG_DATA(h);
-				errno = e->error < 0 ? -e->error : EPROTO;
-				return -1;
-			}
-			/* replies carry the request's type: TCPDIAG_GETSOCK for the compat dump */
-			if ((h->nlmsg_type != SOCK_DIAG_BY_FAMILY && h->nlmsg_type != TCPDIAG_GETSOCK) ||
-			    h->nlmsg_len < NLMSG_LENGTH(sizeof(struct inet_diag_msg)))
-				continue;
-			struct diag d;
-			parse_diag(h, &d);
-			match_watches(&d);
-			struct snap cmp = d.snap;
-			strip_clock_fields(&cmp);
-			struct entry *e = find_entry(d.cookie);
-			int emit = full;
-			if (e != NULL) {
-				if (e->gen == sd.n)
-					continue; /* seen twice in one dump (it moved between hash chains) */
-				e->gen = sd.n;
-				if (memcmp(&e->snap, &cmp, sizeof cmp) != 0) {
-					int timer_changed = e->snap.timer != cmp.timer;
-					e->snap = cmp;
-					emit = 1;
-					if (timer_changed && nsettle < SD_SETTLE_MAX) {
-						settle[nsettle].family = d.r->idiag_family;
-						settle[nsettle].id = d.r->id;
-						settle[nsettle].cookie = d.cookie;
-						nsettle++;
-						continue; /* its row comes from the re-read */
-					}
-				}
-			} else {
-				struct entry ne = { .cookie = d.cookie, .gen = sd.n, .snap = cmp };
-				push_entry(&sd.fresh, &ne);
-				emit = 1;
-			}
-			if (emit) {
-				jb_obj_begin(b);
-				put_row_fields(b, &d);
-				jb_obj_end(b);
-				(*nrows)++;
+		for (int i = 0; i < got; i++) {
+			int len = (int)mm[i].msg_len;
+			for (const struct nlmsghdr *h = iov[i].iov_base; NLMSG_OK(h, len); h = NLMSG_NEXT(h, len)) {
+				int r = take_message(h, seq, o);
+				if (r != 0)
+					return r < 0 ? -1 : 0;
 			}
 		}
 	}
 }
 
-
 struct settled_ctx {
 	uint64_t cookie;
-	struct jbuf *b;
-	size_t *nrows;
+	struct sdout *o;
 };
 
 static void emit_settled_row(const struct nlmsghdr *h, void *ctx)
@@ -752,16 +809,13 @@ static void emit_settled_row(const struct nlmsghdr *h, void *ctx)
 	struct entry *e = find_entry(c->cookie);
 	if (e != NULL)
 		e->snap = cmp;
-	jb_obj_begin(c->b);
-	put_row_fields(c->b, &d);
-	jb_obj_end(c->b);
-	(*c->nrows)++;
+	out_row(c->o, &d);
 }
 
 /* Re-read one socket and emit its row (nothing when it is gone). */
-static void emit_settled(size_t i, struct jbuf *b, size_t *nrows)
+static void emit_settled(size_t i, struct sdout *o)
 {
-	struct settled_ctx c = { settle[i].cookie, b, nrows };
+	struct settled_ctx c = { settle[i].cookie, o };
 	point_query(settle[i].family, &settle[i].id, SD_EXT, emit_settled_row, &c);
 }
 
@@ -779,29 +833,24 @@ static int sample_now(int force_full)
 	}
 	sd.n++;
 	/* The dump's CPU cost (this thread's CPU time): the wall time includes
-	 * waiting for a CPU on a busy machine, which says nothing of the cost. */
+	 * waiting for a CPU on a busy machine, which says nothing of the cost.
+	 * Taken for full dumps only (the runner's cost check reads those): the
+	 * thread's CPU clock is a system call, and most ticks write nothing. */
 	struct timespec cpu0, cpu1;
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu0);
-	struct jbuf b;
-	int64_t t_us = realtime_us();
-	dump_t_us = t_us;
-	ev_begin_at(&b, t_us, "", "ss", NULL);
-	jb_key(&b, "n");
-	jb_uint(&b, sd.n);
-	jb_key(&b, "full");
-	jb_bool(&b, full);
-	jb_key(&b, "rows");
-	jb_arr_begin(&b);
-	size_t nrows = 0;
+	if (full)
+		clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu0);
+	struct sdout o = { .full = full, .t_us = realtime_us() };
+	dump_t_us = o.t_us;
 	sd.fresh.n = 0;
 	nsettle = 0;
-	int ok = sd.compat_ok ? dump_family(AF_UNSPEC, &b, full, &nrows) == 0
-	                      : dump_family(AF_INET, &b, full, &nrows) == 0 && dump_family(AF_INET6, &b, full, &nrows) == 0;
+	int ok = sd.compat_ok ? dump_family(AF_UNSPEC, &o) == 0
+	                      : dump_family(AF_INET, &o) == 0 && dump_family(AF_INET6, &o) == 0;
 	for (size_t i = 0; ok && i < nsettle; i++)
-		emit_settled(i, &b, &nrows);
+		emit_settled(i, &o);
 	if (!ok) {
 		int err = errno;
-		jb_free(&b);
+		if (o.begun)
+			jb_free(&o.b);
 		/* Entries seen by the half-done dump keep gen = n; the next dump sorts it out. */
 		for (size_t i = 0; i < sd.fresh.n; i++)
 			sd.fresh.v[i].gen = 0;
@@ -810,26 +859,31 @@ static int sample_now(int force_full)
 		errno = err;
 		return -1;
 	}
-	jb_arr_end(&b);
 	int64_t dump_us = (monotonic_ns() - now_ns) / 1000;
 	/* Sockets the dump no longer showed. */
 	size_t ngone = 0, keep = 0;
+	for (size_t i = 0; i < sd.tab.n; i++)
+		ngone += sd.tab.v[i].gen != sd.n;
+	if (full || o.nrows > 0 || ngone > 0) {
+		out_begin(&o);
+		jb_arr_end(&o.b);
+	}
+	if (ngone > 0) {
+		jb_key(&o.b, "gone");
+		jb_arr_begin(&o.b);
+	}
 	for (size_t i = 0; i < sd.tab.n; i++) {
 		struct entry *e = &sd.tab.v[i];
 		if (e->gen == sd.n) {
 			sd.tab.v[keep++] = *e;
 			continue;
 		}
-		if (ngone++ == 0) {
-			jb_key(&b, "gone");
-			jb_arr_begin(&b);
-		}
 		char tmp[24];
 		snprintf(tmp, sizeof tmp, "%llx", (unsigned long long)e->cookie);
-		jb_str(&b, tmp);
+		jb_str(&o.b, tmp);
 	}
 	if (ngone > 0)
-		jb_arr_end(&b);
+		jb_arr_end(&o.b);
 	sd.tab.n = keep;
 	if (sd.fresh.n > 0) {
 		for (size_t i = 0; i < sd.fresh.n; i++)
@@ -837,18 +891,18 @@ static int sample_now(int force_full)
 		qsort(sd.tab.v, sd.tab.n, sizeof *sd.tab.v, cmp_entry);
 		sd.fresh.n = 0;
 	}
-	if (!full && nrows == 0 && ngone == 0) {
-		jb_free(&b);
+	if (!o.begun)
 		return 0;
+	jb_key(&o.b, "dumpUs");
+	jb_int(&o.b, dump_us);
+	if (full) {
+		clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu1);
+		jb_key(&o.b, "dumpCpuUs");
+		jb_int(&o.b, ((int64_t)(cpu1.tv_sec - cpu0.tv_sec) * 1000000000 + (cpu1.tv_nsec - cpu0.tv_nsec)) / 1000);
 	}
-	jb_key(&b, "dumpUs");
-	jb_int(&b, dump_us);
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu1);
-	jb_key(&b, "dumpCpuUs");
-	jb_int(&b, ((int64_t)(cpu1.tv_sec - cpu0.tv_sec) * 1000000000 + (cpu1.tv_nsec - cpu0.tv_nsec)) / 1000);
-	jb_key(&b, "missed");
-	jb_uint(&b, sd.missed);
-	ev_end(&b);
+	jb_key(&o.b, "missed");
+	jb_uint(&o.b, sd.missed);
+	ev_end(&o.b);
 	return 0;
 }
 
@@ -950,50 +1004,79 @@ static void stop_quietly(void)
 	sd.active = 0;
 }
 
+/* Whether the tick is due, and if so the deadline of the next: tick k is at
+ * start + k * interval however long a dump took, and the ticks a late wake-up
+ * passed over count as missed. With the timerfd (a kernel without
+ * epoll_pwait2), its expiry count says the same. */
+static int tick_due(int timer_ready)
+{
+	if (!sd.deadlines) {
+		uint64_t ticks = 0;
+		if (!timer_ready || read(sd.timerfd, &ticks, sizeof ticks) != (ssize_t)sizeof ticks)
+			return 0;
+		if (ticks > 1)
+			sd.missed += ticks - 1;
+		return 1;
+	}
+	int64_t now = monotonic_ns(), step = (int64_t)sd.interval_ms * 1000000;
+	if (now < sd.next_tick_ns)
+		return 0;
+	int64_t passed = (now - sd.next_tick_ns) / step;
+	sd.missed += (uint64_t)passed;
+	sd.next_tick_ns += (passed + 1) * step;
+	return 1;
+}
+
 static void on_timer(int destroy_ready)
 {
 	/* Destroy notifications first: they were read before the dump that follows.
-	 * Only when poll() said so: an empty recv() every tick is a syscall per
+	 * Only when epoll said so: an empty recv() every tick is a syscall per
 	 * tick for nothing (on a kernel that never delivers them, every tick). */
 	if (destroy_ready)
 		read_destroyed();
-	uint64_t ticks = 0;
-	if (read(sd.timerfd, &ticks, sizeof ticks) != (ssize_t)sizeof ticks)
-		return;
-	if (ticks > 1)
-		sd.missed += ticks - 1;
 	if (sample_now(0) < 0 && (sd.errors == 1 || sd.errors % 1000 == 0))
 		emit_error("", NULL, "sample", errno);
+}
+
+/* Watch fd on the sampler's epoll set (a closed fd leaves it by itself). */
+static void watch_fd(int fd)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.fd = fd };
+	if (fd >= 0 && sd.epfd >= 0)
+		(void)epoll_ctl(sd.epfd, EPOLL_CTL_ADD, fd, &ev);
 }
 
 static int sd_start(long interval_ms, long full_every_ms, const char *id)
 {
 	stop_quietly();
 	if (sd.buf == NULL) {
-		sd.buf = xmalloc(SD_RECV_BYTES);
+		sd.buf = xmalloc(SD_RECV_MSGS * SD_RECV_BYTES);
 		sd.dbuf = xmalloc(SD_RECV_BYTES);
 	}
 	if (sd.nlfd < 0 && (sd.nlfd = open_diag_socket()) < 0)
-		return -1;
-	sd.timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-	if (sd.timerfd < 0)
 		return -1;
 	sd.interval_ms = interval_ms;
 	sd.full_every_ms = full_every_ms;
 	sd.next_full_ns = 0;
 	sd.missed = 0;
 	open_destroy_socket();
+	watch_fd(sd.destroyfd);
 	/* Absolute, periodic: tick k fires at start + k * interval however long a dump took. */
 	int64_t start = monotonic_ns() + (int64_t)interval_ms * 1000000;
-	struct itimerspec its = {
-		.it_interval = { .tv_sec = interval_ms / 1000, .tv_nsec = (interval_ms % 1000) * 1000000 },
-		.it_value = { .tv_sec = start / 1000000000, .tv_nsec = start % 1000000000 },
-	};
-	if (timerfd_settime(sd.timerfd, TFD_TIMER_ABSTIME, &its, NULL) < 0) {
-		int err = errno;
-		stop_quietly();
-		errno = err;
-		return -1;
+	sd.next_tick_ns = start;
+	if (!sd.deadlines) {
+		sd.timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+		struct itimerspec its = {
+			.it_interval = { .tv_sec = interval_ms / 1000, .tv_nsec = (interval_ms % 1000) * 1000000 },
+			.it_value = { .tv_sec = start / 1000000000, .tv_nsec = start % 1000000000 },
+		};
+		if (sd.timerfd < 0 || timerfd_settime(sd.timerfd, TFD_TIMER_ABSTIME, &its, NULL) < 0) {
+			int err = errno;
+			stop_quietly();
+			errno = err;
+			return -1;
+		}
+		watch_fd(sd.timerfd);
 	}
 	/* The first dump tells whether sampling works at all; `sampling` follows it. */
 	sd.compat_ok = 1;
@@ -1014,6 +1097,8 @@ static int sd_start(long interval_ms, long full_every_ms, const char *id)
 	jb_str(&b, sd.compat_ok ? "tcpdiag" : "inet+inet6");
 	jb_key(&b, "destroy");
 	jb_bool(&b, sd.destroyfd >= 0);
+	jb_key(&b, "wait");
+	jb_str(&b, sd.deadlines ? "deadline" : "timerfd");
 	ev_end(&b);
 	sd.active = 1;
 	return 0;
@@ -1103,23 +1188,53 @@ static void *sampler_main(void *arg)
 	if (procs_unraise_thread() < 0)
 		fprintf(stderr, "tcplab-agent: the sampler thread keeps the raised priority: %s\n", strerror(errno));
 	ev_set_forward(forward_meta);
+	/* One epoll set for the control pipe and the destroy socket. While
+	 * sampling, the wait itself ends at the next tick's deadline
+	 * (epoll_pwait2, Linux 5.11): one system call per idle tick, where a
+	 * timerfd costs a poll and a read. The timer slack goes to 1 ns so the
+	 * deadline is kept as a timerfd would keep it (50 us by default). An
+	 * older kernel gets the periodic timerfd on the same set, as does an
+	 * agent whose environment has TCPLAB_SAMPLER_TIMERFD (the tests' way to
+	 * run that path on a newer kernel). */
+	(void)prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
+	sd.epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (sd.epfd < 0) {
+		fprintf(stderr, "tcplab-agent: sampler epoll: %s\n", strerror(errno));
+		return NULL;
+	}
+	struct timespec zero = { 0, 0 };
+	struct epoll_event evs[4];
+	sd.deadlines = getenv("TCPLAB_SAMPLER_TIMERFD") == NULL && epoll_pwait2(sd.epfd, evs, 4, &zero, NULL) >= 0;
+	watch_fd(thr.ctl[0]);
 	for (;;) {
-		struct pollfd p[3] = {
-			{ .fd = thr.ctl[0], .events = POLLIN },
-			{ .fd = sd.timerfd, .events = POLLIN },
-			{ .fd = sd.destroyfd, .events = POLLIN },
-		};
-		if (poll(p, 3, -1) < 0) {
+		int n;
+		if (sd.active && sd.deadlines) {
+			int64_t left = sd.next_tick_ns - monotonic_ns();
+			struct timespec ts = { 0, 0 };
+			if (left > 0)
+				ts = (struct timespec){ .tv_sec = left / 1000000000, .tv_nsec = left % 1000000000 };
+			n = epoll_pwait2(sd.epfd, evs, 4, &ts, NULL);
+		} else {
+			n = epoll_wait(sd.epfd, evs, 4, -1);
+		}
+		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			fprintf(stderr, "tcplab-agent: sampler poll: %s\n", strerror(errno));
+			fprintf(stderr, "tcplab-agent: sampler wait: %s\n", strerror(errno));
 			break;
 		}
-		if (sd.destroyfd >= 0 && (p[2].revents & POLLIN) && !(p[1].revents & POLLIN))
+		int ctl = 0, timer = 0, destroy = 0;
+		for (int i = 0; i < n; i++) {
+			int fd = evs[i].data.fd;
+			ctl |= fd == thr.ctl[0];
+			timer |= fd == sd.timerfd && fd >= 0;
+			destroy |= fd == sd.destroyfd && fd >= 0;
+		}
+		if (sd.active && tick_due(timer))
+			on_timer(destroy);
+		else if (destroy)
 			read_destroyed();
-		if (sd.timerfd >= 0 && (p[1].revents & POLLIN))
-			on_timer(sd.destroyfd >= 0 && (p[2].revents & POLLIN));
-		if (p[0].revents == 0)
+		if (!ctl)
 			continue;
 		struct sd_req *r;
 		ssize_t got = read(thr.ctl[0], &r, sizeof r);
@@ -1139,6 +1254,7 @@ static void *sampler_main(void *arg)
 			break;
 	}
 	stop_quietly();
+	close_fd(&sd.epfd);
 	while (watches != NULL) {
 		struct sd_watch *w = watches;
 		watches = w->next;

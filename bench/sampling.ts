@@ -9,8 +9,9 @@
 // (made from a parent namespace with net.ipv4.tcp_child_ehash_entries), and in two
 // namespaces made from the machine's (the e2e helper), which share its big hash as
 // the backend's did before: a dump walks every bucket. Per lab: a handful of
-// connections; the runner's mode (FULL_EVERY_MS, budget SAMPLE_CPU_BUDGET) and
-// whether its budget would stretch 10 ms. Everything is removed in `finally`.
+// connections; the runner's mode (FULL_EVERY_MS, budget SAMPLE_CPU_BUDGET, every
+// host of the lab sampling at once as in a scenario) and whether its budget would
+// stretch 10 ms. Everything is removed in `finally`.
 
 import { spawn } from 'node:child_process'
 import { readdirSync, readFileSync } from 'node:fs'
@@ -53,20 +54,30 @@ function cpuSeconds(pid: number): number {
   return ns / 1e9
 }
 
-/** Run the sampler for durationMs and measure it. */
-async function measure(a: AgentClient & { events: AgentEvent[] }, intervalMs: number, fullEveryMs: number, durationMs: number) {
-  a.events.length = 0
-  const cpu0 = cpuSeconds(a.pid)
+/** Run the sampler on each agent at once for durationMs and measure each. */
+async function measureAll(agents: ReadonlyArray<AgentClient & { events: AgentEvent[] }>, intervalMs: number, fullEveryMs: number, durationMs: number) {
+  for (const a of agents) a.events.length = 0
+  const cpu0 = agents.map((a) => cpuSeconds(a.pid))
   const wall0 = performance.now()
-  await a.request({ op: 'sample', intervalMs, fullEveryMs })
+  await Promise.all(agents.map((a) => a.request({ op: 'sample', intervalMs, fullEveryMs })))
   await sleep(durationMs)
-  const done = await a.request({ op: 'unsample' })
-  const n0 = a.events.find((e): e is SsEvent => e.type === 'ss')?.n ?? 0
-  const cpuPct = ((cpuSeconds(a.pid) - cpu0) / ((performance.now() - wall0) / 1000)) * 100
-  const ss = a.events.filter((e): e is SsEvent => e.type === 'ss')
-  const gaps = ss.slice(1).map((e, i) => (e.t - (ss[i] as SsEvent).t) / 1000)
-  const dumps = ss.map((e) => e.dumpUs / 1000)
-  return { gaps, dumps, cpuPct, written: ss.length, n: done.type === 'unsampled' ? done.n - n0 + 1 : 0, missed: done.type === 'unsampled' ? done.missed : 0 }
+  const done = await Promise.all(agents.map((a) => a.request({ op: 'unsample' })))
+  const wallS = (performance.now() - wall0) / 1000
+  return agents.map((a, i) => {
+    const n0 = a.events.find((e): e is SsEvent => e.type === 'ss')?.n ?? 0
+    const cpuPct = ((cpuSeconds(a.pid) - (cpu0[i] as number)) / wallS) * 100
+    const ss = a.events.filter((e): e is SsEvent => e.type === 'ss')
+    const gaps = ss.slice(1).map((e, j) => (e.t - (ss[j] as SsEvent).t) / 1000)
+    const dumps = ss.map((e) => e.dumpUs / 1000)
+    const d = done[i] as AgentEvent
+    return { gaps, dumps, cpuPct, written: ss.length, n: d.type === 'unsampled' ? d.n - n0 + 1 : 0, missed: d.type === 'unsampled' ? d.missed : 0 }
+  })
+}
+type Measured = Awaited<ReturnType<typeof measureAll>>[number]
+
+/** Run the sampler for durationMs and measure it. */
+async function measure(a: AgentClient & { events: AgentEvent[] }, intervalMs: number, fullEveryMs: number, durationMs: number): Promise<Measured> {
+  return (await measureAll([a], intervalMs, fullEveryMs, durationMs))[0] as Measured
 }
 
 /**
@@ -122,15 +133,16 @@ async function intervals(lab: BenchLab, agents: AgentClient[]): Promise<{ server
   for (const iv of [10, 1]) {
     const every = await measure(server, iv, iv, 3000) // every dump written: the interval is visible
     console.log(`interval ${String(iv).padStart(2)} ms, every dump written: achieved p50 ${pct(every.gaps, 0.5).toFixed(3)} ms p95 ${pct(every.gaps, 0.95).toFixed(3)} ms max ${pct(every.gaps, 1).toFixed(3)} ms (n=${every.gaps.length}, missed ticks ${every.missed}); dump p50 ${pct(every.dumps, 0.5).toFixed(3)} ms; agent CPU ${every.cpuPct.toFixed(1)} %   (${loadavg()})`)
-    // The runner's mode: changes + every socket each FULL_EVERY_MS; at 10 ms, beside it, what a bare wake-up costs here.
+    // The runner's mode: changes + every socket each FULL_EVERY_MS, on every host of the lab at
+    // once as a scenario samples them; at 10 ms, beside it, what a bare wake-up costs here.
     const floor = iv === 10 ? wakeupFloor() : undefined
-    const runner = await measure(server, iv, FULL_EVERY_MS, 10_000)
-    console.log(`interval ${String(iv).padStart(2)} ms, runner's mode:    ${runner.n} dumps, ${runner.written} written; agent CPU ${runner.cpuPct.toFixed(1)} % of a core   (${loadavg()})`)
+    const [runner, other] = (await measureAll([server, client], iv, FULL_EVERY_MS, 10_000)) as [Measured, Measured]
+    console.log(`interval ${String(iv).padStart(2)} ms, runner's mode:    ${runner.n} dumps, ${runner.written} written; agent CPU ${runner.cpuPct.toFixed(1)} % of a core on the server, ${other.cpuPct.toFixed(1)} % on the client   (${loadavg()})`)
     if (iv === 10) {
       // What the runner's budget check does with this (agents.ts sample(): the cheaper of two dumps).
       const dumpMs = Math.min(pct(every.dumps, 0.5), pct(runner.dumps, 0.5))
       const needMs = Math.ceil(dumpMs / SAMPLE_CPU_BUDGET)
-      console.log(`agent CPU per host at 10 ms (runner's mode): ${runner.cpuPct.toFixed(2)} % of a core (target <= 1 %); budget ${SAMPLE_CPU_BUDGET * 100} % -> interval ${needMs > 10 ? `stretched to ${needMs} ms` : 'stays 10 ms'}   (${loadavg()})`)
+      console.log(`agent CPU per host at 10 ms (runner's mode, both hosts sampling): server ${runner.cpuPct.toFixed(2)} %, client ${other.cpuPct.toFixed(2)} % of a core (target <= 1 %); budget ${SAMPLE_CPU_BUDGET * 100} % -> interval ${needMs > 10 ? `stretched to ${needMs} ms` : 'stays 10 ms'}   (${loadavg()})`)
       const bare = floor?.stop()
       if (bare !== undefined) console.log(`  of which waking up every 10 ms at all: ${bare.toFixed(2)} % of a core on this machine (the stall probe's sleep loop over the same 10 s, per wake-up x 100/s)   (${loadavg()})`)
     }

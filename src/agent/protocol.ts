@@ -862,6 +862,12 @@ export interface SamplingEvent extends EventBase {
   dumps: 'tcpdiag' | 'inet+inet6'
   /** Whether exact close times (`ss-destroy`) are available (joining SKNLGRP_INET_TCP_DESTROY needs CAP_NET_ADMIN). */
   destroy: boolean
+  /**
+   * How the sampler waits for its ticks: "deadline", the wait itself ends at the tick (epoll_pwait2,
+   * Linux 5.11); "timerfd", a periodic timerfd (older kernels, or TCPLAB_SAMPLER_TIMERFD set in the
+   * agent's environment). Absent from agents before this field.
+   */
+  wait?: 'deadline' | 'timerfd' | undefined
 }
 
 /** A `watch` is in place (`sampling`: whether rows are being sampled yet). */
@@ -948,7 +954,7 @@ export interface SsEvent extends EventBase {
   gone?: string[] | undefined
   /** What the dump cost (µs of CLOCK_MONOTONIC). */
   dumpUs: number
-  /** The dump's CPU time (the sampler thread's), µs: its cost, whatever the machine's load. */
+  /** The dump's CPU time (the sampler thread's), µs: its cost, whatever the machine's load. Full dumps only. */
   dumpCpuUs?: number | undefined
   /** Timer ticks missed so far. */
   missed: number

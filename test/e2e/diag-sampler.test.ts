@@ -146,6 +146,31 @@ async function checks(lab: Awaited<ReturnType<typeof createAgentTestLab>>, agent
     tt.ok(events[0]?.full === true && events[0].rows.length >= 3, 'the first is full')
   })
 
+  // Both ways the sampler waits: the deadline of epoll_pwait2 (Linux 5.11), and the periodic
+  // timerfd of older kernels, forced here by the agent's environment.
+  for (const wait of ['deadline', 'timerfd'] as const) {
+    await t.test(`ticks keep their times (${wait}): a dump every 10 ms, none twice`, async (tt: TT) => {
+      const dumps: SsEvent[] = []
+      // The agent's environment: its argv goes through env(1), as the spawner keeps its own.
+      const host: typeof lab.server = wait === 'deadline' ? lab.server : Object.assign(Object.create(lab.server) as typeof lab.server, {
+        spawn: (argv: readonly string[], o?: Parameters<typeof lab.server.spawn>[1]) => lab.server.spawn(['env', 'TCPLAB_SAMPLER_TIMERFD=1', ...argv], o),
+      })
+      const a = await startAgent(host, { onEvent: (ev) => { if (ev.type === 'ss') dumps.push(ev) } })
+      agents.push(a)
+      const started = await a.request({ op: 'sample', intervalMs: 10, fullEveryMs: 10 }) // every dump written
+      tt.equal(started.type === 'sampling' ? started.wait : undefined, wait, `the sampler waits by ${wait}`)
+      await sleep(600)
+      const reply = await a.request({ op: 'unsample' })
+      const n = reply.type === 'unsampled' ? reply.n : 0
+      tt.ok(n >= 45 && n <= 65, `~60 dumps in 600 ms (${n}): not a busy loop, not stuck`)
+      const gaps = dumps.slice(1).map((e, i) => (e.t - (dumps[i] as SsEvent).t) / 1000).sort((x, y) => x - y)
+      const median = gaps[Math.floor(gaps.length / 2)] ?? NaN
+      tt.ok(median > 9 && median < 11, `median gap between dumps ${median.toFixed(2)} ms`)
+      tt.equal(new Set(dumps.map((e) => e.n)).size, dumps.length, 'every dump has its own number')
+      tt.ok(dumps.every((e) => typeof e.dumpCpuUs === 'number'), 'full dumps carry their CPU cost')
+    })
+  }
+
   await t.test('a watch: the first matching row is NAME seen, and the plan fires on it without the runner', async (tt: TT) => {
     const evs: AgentEvent[] = []
     const c4 = await startAgent(lab.server, { onEvent: (ev) => { evs.push(ev) } })

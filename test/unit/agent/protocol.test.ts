@@ -45,9 +45,9 @@ function readCommandInterfaces(src: string): Map<string, string[]> {
 /** Every event type the C program writes. */
 function readEventTypes(src: string): Set<string> {
   const types = new Set<string>()
-  for (const m of src.matchAll(/ev_begin\(&b, [^,]+, "([\w-]+)"/g)) types.add(m[1] as string)
-  for (const m of src.matchAll(/ev_begin_at\(&b, [^,]+, [^,]+, "([\w-]+)"/g)) types.add(m[1] as string)
-  for (const m of src.matchAll(/ev_begin_observed_at\(&b, [^,]+, [^,]+, "([\w-]+)"/g)) types.add(m[1] as string)
+  for (const m of src.matchAll(/ev_begin\([^,]+, [^,]+, "([\w-]+)"/g)) types.add(m[1] as string)
+  for (const m of src.matchAll(/ev_begin_at\([^,]+, [^,]+, [^,]+, "([\w-]+)"/g)) types.add(m[1] as string)
+  for (const m of src.matchAll(/ev_begin_observed_at\([^,]+, [^,]+, [^,]+, "([\w-]+)"/g)) types.add(m[1] as string)
   for (const m of src.matchAll(/emit_simple\([^,]+, "([\w-]+)"/g)) types.add(m[1] as string)
   // procs.c: a stream's event type is its name (.type = "stdout").
   for (const m of src.matchAll(/\.type = "(\w+)" \}/g)) types.add(m[1] as string)
