@@ -23,6 +23,7 @@ import { DEFAULT_TOLERANCE, RESULTS_FORMAT_VERSION, evaluateAll, statusOf, type 
 import { ACTION_IMPLS, recordCounters, type AgentPort, type StepContext } from './actions.js'
 import type { AgentPriority } from '../agent/index.js'
 import { SAMPLE_CPU_BUDGET, startHostAgent, type HostAgent } from './agents.js'
+import { annotateLateSteps } from './late-steps.js'
 import { collectBaseEnv, collectEnv, mergeSysctls, recordsSysctl } from './env.js'
 import { InterruptedError, MissingToolError, ProcessError, StepError, TcplabError, TimeoutError } from '../util/errors.js'
 import { sleep } from '../util/sleep.js'
@@ -521,6 +522,7 @@ async function play(
     sysctlValues: kernel.sysctlValues,
   }
   const results = [...extra, ...evaluateAll(s.expect, ctx, loaded.expectPos)]
+  annotateLateSteps(results, records)
   // The final records (sorted, sockets named) replace the streamed ones whole.
   progress.records?.close({ durable: false })
   progress.records = undefined

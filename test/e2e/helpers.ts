@@ -1,7 +1,7 @@
 // Shared helpers for end-to-end tests: run the built CLI, and check that
 // nothing of tcplab is left on the machine.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
-import { existsSync, mkdtempSync } from 'node:fs'
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 
@@ -69,4 +69,35 @@ export function hostIptables(): string {
 
 export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms))
+}
+
+const ppidOf = (pid: number): number => {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1])
+  } catch {
+    return 0
+  }
+}
+
+/** Processes whose command line names `program`, started (within 5 generations) under `root`: a run's agents or stall probes. */
+export function descendantsRunning(root: number, program: string): number[] {
+  const found: number[] = []
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue
+    let cmd = ''
+    try {
+      cmd = readFileSync(`/proc/${d}/cmdline`, 'utf8')
+    } catch {
+      continue // gone meanwhile
+    }
+    if (!cmd.includes(program)) continue
+    for (let p = ppidOf(Number(d)), hops = 0; p > 1 && hops < 5; p = ppidOf(p), hops++) {
+      if (p === root) {
+        found.push(Number(d))
+        break
+      }
+    }
+  }
+  return found
 }

@@ -5,10 +5,10 @@
 // with SIGSTOP for 1.1 s over the moment the claim is due in the first attempt, which is what a machine
 // that does not run it looks like to the suite.
 import t from 'tap'
-import { existsSync, readdirSync, readFileSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import path from 'node:path'
 import type { ChildProcess } from 'node:child_process'
-import { e2eSkipReason, runCli, sleep, tempDir } from './helpers.js'
+import { descendantsRunning, e2eSkipReason, runCli, sleep, tempDir } from './helpers.js'
 import type { ScenarioVerdict } from '../../src/expect/verdict.js'
 import { Ajv2020 } from 'ajv/dist/2020.js'
 
@@ -16,31 +16,6 @@ const validateVerdict = new Ajv2020({ strict: false, allErrors: true }).compile(
 
 const FIXTURE = 'test/fixtures/scenarios/e2e/stall-retry.yaml'
 const NAME = 'e2e-stall-retry'
-
-const ppidOf = (pid: number): number => {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1])
-  } catch {
-    return 0
-  }
-}
-
-/** The stall probe: the process under the run (it starts its children through a spawner) whose program is the probe's loop. */
-function probePid(run: number): number | undefined {
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue
-    let cmd = ''
-    try {
-      cmd = readFileSync(`/proc/${d}/cmdline`, 'utf8')
-    } catch {
-      continue // gone meanwhile
-    }
-    if (!cmd.includes('tcplab-stallprobe')) continue
-    for (let p = ppidOf(Number(d)), hops = 0; p > 1 && hops < 5; p = ppidOf(p), hops++) if (p === run) return Number(d)
-  }
-  return undefined
-}
 
 /** Once the first attempt's timeline plays (its listen at 0 s is recorded), stop a stall probe over the moment the SYN is due. */
 function stallFirstAttempt(dir: string, child: ChildProcess, stalled: { pid?: number }): void {
@@ -52,7 +27,7 @@ function stallFirstAttempt(dir: string, child: ChildProcess, stalled: { pid?: nu
     // however long records.jsonl took to show the listen), over that moment and past it by more than
     // the 250 ms the claim misses by beyond its tolerance.
     await sleep(1500)
-    const pid = probePid(child.pid ?? -1)
+    const pid = descendantsRunning(child.pid ?? -1, 'tcplab-stallprobe')[0]
     if (pid === undefined) return
     stalled.pid = pid
     process.kill(pid, 'SIGSTOP')
