@@ -8,8 +8,8 @@ import type { ExpectationResult } from '../expect/verdict.js'
 import type { ActionRecord } from '../recorder/records.js'
 import { formatMs } from '../util/duration.js'
 
-/** How far a step's due time may be after the moment it is said to have delayed (s). */
-const DUE_EDGE_S = 0.001
+/** Slack between a step's times and the failure's moment, which another clock may have stamped (a capture) (s). */
+const EDGE_S = 0.001
 
 /**
  * The late step that accounts for a timing failure, if one does: the failure came late
@@ -25,7 +25,7 @@ export function lateStepAccountsFor(r: ExpectationResult, actions: readonly Acti
   let worst: ActionRecord | undefined
   for (const a of actions) {
     if (a.scheduledT === undefined || a.lateMs === undefined) continue
-    if (a.scheduledT > expected + DUE_EDGE_S || a.t > r.t || a.lateMs < excess) continue
+    if (a.scheduledT > expected + EDGE_S || a.t > r.t + EDGE_S || a.lateMs < excess) continue
     if (worst === undefined || a.lateMs > (worst.lateMs ?? 0)) worst = a
   }
   return worst
