@@ -101,3 +101,31 @@ export function descendantsRunning(root: number, program: string): number[] {
   }
   return found
 }
+
+/**
+ * The wall-clock moment (ms since the epoch) of the first scenario's t0, read from the jsonl
+ * reporter's lines of a run started with `--reporter jsonl`: run-start's time, plus the first
+ * step's runT less its t. To place something on the scenario's clock from outside the run,
+ * however late the line arrives.
+ */
+export function scenarioT0Ms(c: ChildProcess): Promise<number> {
+  return new Promise((resolve) => {
+    let runStartMs: number | undefined
+    let buf = ''
+    c.stdout?.on('data', (chunk: Buffer | string) => {
+      buf += chunk.toString()
+      for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
+        const line = buf.slice(0, i)
+        buf = buf.slice(i + 1)
+        let o: { event?: unknown; time?: unknown; runT?: unknown; t?: unknown }
+        try {
+          o = JSON.parse(line) as typeof o
+        } catch {
+          continue
+        }
+        if (o.event === 'run-start' && typeof o.time === 'string') runStartMs = Date.parse(o.time)
+        if (o.event === 'step' && runStartMs !== undefined && typeof o.runT === 'number' && typeof o.t === 'number') resolve(runStartMs + (o.runT - o.t) * 1000)
+      }
+    })
+  })
+}

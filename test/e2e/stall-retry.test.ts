@@ -8,7 +8,7 @@ import t from 'tap'
 import { existsSync, readFileSync } from 'node:fs'
 import path from 'node:path'
 import type { ChildProcess } from 'node:child_process'
-import { descendantsRunning, e2eSkipReason, runCli, sleep, tempDir } from './helpers.js'
+import { descendantsRunning, e2eSkipReason, runCli, scenarioT0Ms, sleep, tempDir } from './helpers.js'
 import type { ScenarioVerdict } from '../../src/expect/verdict.js'
 import { Ajv2020 } from 'ajv/dist/2020.js'
 
@@ -17,16 +17,12 @@ const validateVerdict = new Ajv2020({ strict: false, allErrors: true }).compile(
 const FIXTURE = 'test/fixtures/scenarios/e2e/stall-retry.yaml'
 const NAME = 'e2e-stall-retry'
 
-/** Once the first attempt's timeline plays (its listen at 0 s is recorded), stop a stall probe over the moment the SYN is due. */
-function stallFirstAttempt(dir: string, child: ChildProcess, stalled: { pid?: number }): void {
+/** Stop a stall probe from 1.6 s to 2.7 s on the first attempt's clock, over the moment the SYN is due (2.2 s). */
+function stallFirstAttempt(child: ChildProcess, stalled: { pid?: number }): void {
   void (async () => {
-    const records = path.join(dir, NAME, 'records.jsonl')
-    const started = Date.now()
-    while (!(existsSync(records) && readFileSync(records, 'utf8').includes('"action":"listen"')) && Date.now() - started < 30_000) await sleep(20)
-    // The SYN is due (by the claim) at 2.2 s: the probe stands still from ~1.5 s to ~2.6 s (later by
-    // however long records.jsonl took to show the listen), over that moment and past it by more than
-    // the 250 ms the claim misses by beyond its tolerance.
-    await sleep(1500)
+    const t0Ms = await scenarioT0Ms(child)
+    // Over that moment and past it by more than the 250 ms the claim misses by beyond its tolerance.
+    await sleep(t0Ms + 1600 - Date.now())
     const pid = descendantsRunning(child.pid ?? -1, 'tcplab-stallprobe')[0]
     if (pid === undefined) return
     stalled.pid = pid
@@ -43,7 +39,7 @@ if (skip) {
   t.test('a timing failure the stall accounts for is set aside and the scenario runs again', async (t) => {
     const dir = tempDir('tcplab-e2e-stall-')
     const stalled: { pid?: number } = {}
-    const r = await runCli(['run', FIXTURE, '--stall-retries', '1', '--results', dir, '--reporter', 'json'], { onSpawn: (c) => stallFirstAttempt(dir, c, stalled) })
+    const r = await runCli(['run', FIXTURE, '--stall-retries', '1', '--results', dir, '--reporter', 'jsonl'], { onSpawn: (c) => stallFirstAttempt(c, stalled) })
     t.ok(stalled.pid, 'the stall probe was found and stopped')
     t.equal(r.code, 1, `exit 1: the second attempt fails on its own\n${r.stderr}`)
     t.match(r.stderr, /e2e-stall-retry: 1 timing failure\(s\) while the machine stalled [\d.]+m?s at -?\d+\.\d+s; running it again \(attempt 2 of 2\)/)
@@ -66,7 +62,7 @@ if (skip) {
   t.test('--stall-retries 0: the failure stays, and names the stall', async (t) => {
     const dir = tempDir('tcplab-e2e-stall0-')
     const stalled: { pid?: number } = {}
-    const r = await runCli(['run', FIXTURE, '--stall-retries', '0', '--results', dir, '--reporter', 'json'], { onSpawn: (c) => stallFirstAttempt(dir, c, stalled) })
+    const r = await runCli(['run', FIXTURE, '--stall-retries', '0', '--results', dir, '--reporter', 'jsonl'], { onSpawn: (c) => stallFirstAttempt(c, stalled) })
     t.ok(stalled.pid, 'the stall probe was found and stopped')
     t.equal(r.code, 1)
     const v = JSON.parse(readFileSync(path.join(dir, NAME, 'verdict.json'), 'utf8')) as ScenarioVerdict
