@@ -30,10 +30,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
+#include <linux/capability.h>
 #include <linux/sockios.h>
 #include <linux/tcp.h>
 
@@ -1927,6 +1930,42 @@ static int connect_control(const char *path)
 	return 0;
 }
 
+/* --caps=HEX: keep only these capabilities (bounding, permitted, effective and
+ * inheritable sets), once the priority is set. The docker backend starts the
+ * agent from outside its container (nsenter, to leave the container's cgroup,
+ * which has no real-time budget) and passes the container's own bounding set,
+ * so the agent and each program it starts hold what the container's processes
+ * hold, no more (a root execve gets the bounding set as its permitted set). */
+static int limit_caps(const char *hex)
+{
+	char *end;
+	errno = 0;
+	unsigned long long keep = strtoull(hex, &end, 16);
+	if (errno != 0 || end == hex || *end != '\0') {
+		errno = EINVAL;
+		return -1;
+	}
+	for (int cap = 0; cap < 64; cap++) {
+		if (keep & (1ULL << cap))
+			continue;
+		/* EINVAL: beyond this kernel's last capability. */
+		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
+			return -1;
+	}
+	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
+	struct __user_cap_data_struct d[2];
+	memset(d, 0, sizeof d);
+	if (syscall(SYS_capget, &h, d) < 0)
+		return -1;
+	for (int i = 0; i < 2; i++) {
+		uint32_t k = (uint32_t)(keep >> (32 * i));
+		d[i].effective &= k;
+		d[i].permitted &= k;
+		d[i].inheritable &= k;
+	}
+	return syscall(SYS_capset, &h, d) < 0 ? -1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc > 1 && (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0)) {
@@ -1939,15 +1978,17 @@ int main(int argc, char **argv)
 	 * failure, or stdout not being a pipe, changes nothing). */
 	(void)fcntl(STDOUT_FILENO, F_SETPIPE_SZ, 1 << 20);
 	/* Opt-in only: --priority=nice|fifo (see plan_raise_priority in plan.c). */
-	const char *priority = NULL, *control = NULL;
+	const char *priority = NULL, *control = NULL, *caps = NULL;
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--priority=nice") == 0 || strcmp(argv[i], "--priority=fifo") == 0)
 			priority = argv[i] + strlen("--priority=");
 		else if (strncmp(argv[i], "--connect=", strlen("--connect=")) == 0 && argv[i][strlen("--connect=")] != '\0')
 			control = argv[i] + strlen("--connect=");
+		else if (strncmp(argv[i], "--caps=", strlen("--caps=")) == 0)
+			caps = argv[i] + strlen("--caps=");
 		else {
-			fprintf(stderr, "usage: tcplab-agent [--priority=nice|fifo] [--connect=PATH]   (JSON commands on stdin, events on stdout,\n"
-					"       or both on the unix stream socket PATH; see src/agent/protocol.ts)\n");
+			fprintf(stderr, "usage: tcplab-agent [--priority=nice|fifo] [--connect=PATH] [--caps=HEX]   (JSON commands on stdin,\n"
+					"       events on stdout, or both on the unix stream socket PATH; see src/agent/protocol.ts)\n");
 			return 2;
 		}
 	}
@@ -1966,10 +2007,21 @@ int main(int argc, char **argv)
 		fprintf(stderr, "tcplab-agent: setting up processes and the plan timer: %s\n", strerror(errno));
 		return 2;
 	}
-	if (priority != NULL && plan_raise_priority(priority) < 0)
-		fprintf(stderr, "tcplab-agent: --priority=%s: %s (running at the normal priority)\n", priority, strerror(errno));
-	else if (priority != NULL && rtg_arm() < 0)
-		fprintf(stderr, "tcplab-agent: arming the real-time guard: %s\n", strerror(errno));
+	/* What it runs at goes into `ready` (sched, and schedError when the
+	 * priority asked for was refused): the runner records it in the verdict. */
+	const char *sched = "normal", *sched_err = NULL;
+	if (priority != NULL && plan_raise_priority(priority) < 0) {
+		sched_err = strerror(errno);
+		fprintf(stderr, "tcplab-agent: --priority=%s: %s (running at the normal priority)\n", priority, sched_err);
+	} else if (priority != NULL) {
+		sched = priority;
+		if (rtg_arm() < 0)
+			fprintf(stderr, "tcplab-agent: arming the real-time guard: %s\n", strerror(errno));
+	}
+	if (caps != NULL && limit_caps(caps) < 0) {
+		fprintf(stderr, "tcplab-agent: --caps=%s: %s\n", caps, strerror(errno));
+		return 2;
+	}
 	a.rbuf = xmalloc(READ_CHUNK_BYTES);
 	struct jbuf b;
 	ev_begin(&b, "", "ready", NULL);
@@ -1977,6 +2029,12 @@ int main(int argc, char **argv)
 	jb_int(&b, getpid());
 	jb_key(&b, "version");
 	jb_int(&b, AGENT_PROTOCOL_VERSION);
+	jb_key(&b, "sched");
+	jb_str(&b, sched);
+	if (sched_err != NULL) {
+		jb_key(&b, "schedError");
+		jb_str(&b, sched_err);
+	}
 	ev_end(&b);
 	int code = run_loop(&a);
 	free_agent(&a);

@@ -2,7 +2,7 @@
 // writes commands as JSON lines and delivers its events (protocol.ts).
 
 import { ProcessError, TimeoutError } from '../util/errors.js'
-import type { ExitInfo, Host, Proc } from '../lab/types.js'
+import type { ExitInfo, Host, Proc, SpawnOptions } from '../lab/types.js'
 import type { AgentCommand, AgentEvent } from './protocol.js'
 import type net from 'node:net'
 import { listenForAgent } from './channel.js'
@@ -39,6 +39,9 @@ export interface AgentClient {
   readonly proc: Proc
   /** The agent's pid (from its `ready` event). */
   readonly pid: number
+  /** How it runs (from `ready`): the priority asked for, or 'normal' where it was refused (then schedError says why). */
+  readonly sched: AgentPriority
+  readonly schedError?: string | undefined
   /** Write one command (no waiting for its events). */
   send(cmd: AgentCommand): Promise<void>
   /** Write a command (given an id "r<N>" if it has none) and resolve with the first matching event. */
@@ -124,14 +127,21 @@ export async function startAgent(host: Host, opts: StartAgentOptions): Promise<A
         }
       }
   }
-  const proc = host.spawn(argv, {
+  const spawnOpts: SpawnOptions = {
     stdin: channel === undefined,
     onStdoutLine: channel === undefined ? onLine : (line) => keepStderr(`stdout: ${line}`),
     onStderrLine: (line) => {
       keepStderr(line)
       opts.onStderrLine?.(line)
     },
-  })
+  }
+  let proc: Proc
+  try {
+    proc = host.spawnAgent ? await host.spawnAgent(argv, spawnOpts) : host.spawn(argv, spawnOpts)
+  } catch (e: unknown) {
+    channel?.abandon()
+    throw e
+  }
   const failureOf = (info: ExitInfo | undefined): ProcessError =>
     new ProcessError({
       argv, host: host.name, exitCode: info?.code, signal: info?.signal, stderr: stderrTail.join('\n'),
@@ -185,9 +195,15 @@ export async function startAgent(host: Host, opts: StartAgentOptions): Promise<A
   ready.catch(() => undefined)
   await proc.started
   let pid: number
+  let sched: AgentPriority = 'normal'
+  let schedError: string | undefined
   try {
     const ev = await ready
     pid = ev.type === 'ready' ? ev.pid : 0
+    if (ev.type === 'ready') {
+      sched = ev.sched ?? 'normal'
+      schedError = ev.schedError
+    }
   } catch (e: unknown) {
     await proc.stop({ graceMs: 500 })
     throw e
@@ -206,6 +222,8 @@ export async function startAgent(host: Host, opts: StartAgentOptions): Promise<A
     host,
     proc,
     pid,
+    sched,
+    schedError,
     send,
     async request(cmd, ropts = {}) {
       // String ids cannot collide with numeric ids a caller gives to send().

@@ -530,6 +530,10 @@ export interface ReadyEvent extends EventBase {
   pid: number
   /** Protocol version (1). */
   version: number
+  /** How it is scheduled: what --priority asked for, or 'normal' where that was refused (absent from agents before it). */
+  sched?: 'fifo' | 'nice' | 'normal' | undefined
+  /** Why the priority asked for was refused (strerror: "Operation not permitted"). */
+  schedError?: string | undefined
 }
 
 /** The agent is exiting after closing every socket (exit code 0). */

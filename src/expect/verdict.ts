@@ -82,10 +82,34 @@ export interface ScenarioVerdict {
   player?: 'agent' | 'runner' | undefined
   /** How late the steps ran (actual - scheduled, ms); each action record has its own. */
   stepLateMs?: { p50: number; p99: number; max: number } | undefined
+  /** How the hosts' agents were scheduled: --agent-priority, what each host's agent got, and why it was refused where it was. */
+  agentSched?: AgentSched | undefined
   /** How busy the machine was while the scenario ran (the suite's timing canary; see runner/canary.ts). */
   load?: ScenarioLoad | undefined
   /** Earlier attempts set aside because the machine stalled under their timing failures; this verdict is the last attempt's. */
   setAside?: SetAsideAttempt[] | undefined
+}
+
+/** How the hosts' agents were scheduled (tcplab-agent --priority; see agent/plan.c plan_raise_priority). */
+export interface AgentSched {
+  asked: 'fifo' | 'nice' | 'normal'
+  /** Host name: what its agent runs at ('normal' where the priority asked for was refused). */
+  hosts: Record<string, 'fifo' | 'nice' | 'normal'>
+  /** Why it was refused (strerror, "Operation not permitted"), where it was. */
+  refused?: string | undefined
+}
+
+/** Hosts whose agent did not get the priority asked for, in name order. */
+export function demotedAgents(s: AgentSched | undefined): string[] {
+  if (!s) return []
+  return Object.keys(s.hosts).filter((h) => s.hosts[h] !== s.asked).sort()
+}
+
+/** "the agents on client, server ran at the normal priority: --agent-priority=fifo was refused (Operation not permitted)" */
+export function demotedLine(s: AgentSched, hosts: readonly string[]): string {
+  const got = s.hosts[hosts[0] ?? ''] ?? 'normal'
+  return `the agent${hosts.length === 1 ? '' : 's'} on ${hosts.join(', ')} ran at the ${got} priority: ` +
+    `--agent-priority=${s.asked} was refused${s.refused ? ` (${s.refused})` : ''}`
 }
 
 /** Timer lateness seen by the canary during a scenario (ms), the 1-minute load average at its end, scenarios running beside it. */

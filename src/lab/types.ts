@@ -90,6 +90,12 @@ export interface Host {
   /** Start a long-running process inside the host (agent, tcpdump, nc, user programs). */
   spawn(argv: readonly string[], opts?: SpawnOptions): Proc
   /**
+   * Start the socket agent, where it needs another way in than spawn() to run at a raised priority
+   * (docker: from this machine into the container's namespaces, outside its cgroup, which has no
+   * real-time budget). Absent: spawn().
+   */
+  spawnAgent?(argv: readonly string[], opts: SpawnOptions): Promise<Proc>
+  /**
    * Set sysctls while the lab runs, where `sysctl -w` through exec cannot (a container's /proc/sys
    * is read-only). Keys prefixed "?" are optional. Absent: applySysctls uses `sysctl -w`.
    */

@@ -3,7 +3,7 @@
 // one without failure details, that `run` puts on stderr beside the others.
 
 import type { Writable } from 'node:stream'
-import type { ExpectationResult, ScenarioVerdict, SetAsideAttempt } from '../expect/verdict.js'
+import { demotedAgents, demotedLine, type AgentSched, type ExpectationResult, type ScenarioVerdict, type SetAsideAttempt } from '../expect/verdict.js'
 import type { LoadedScenario } from '../scenario/loader.js'
 import type { SuiteReporter } from './reporter.js'
 import { renderJunit } from './junit.js'
@@ -116,6 +116,7 @@ function prettyReporter(out: Writable, opts: ReporterOptions): SuiteReporter {
   const done = { pass: 0, fail: 0, error: 0, skip: 0, interrupted: 0 }
   let total = 0
   let manyDaemons = false
+  let schedNoted = false
   let timer: NodeJS.Timeout | undefined
   let statusShown = false
   const clearStatus = (): void => {
@@ -160,6 +161,12 @@ function prettyReporter(out: Writable, opts: ReporterOptions): SuiteReporter {
       const where = manyDaemons && v.daemon ? `, on ${v.daemon}` : ''
       out.write(`${paint(color, ICON_COLOR[v.status] ?? 'bold', ICON[v.status] ?? v.status)} ${v.name} (${formatMs(v.durationMs)}${expected}, ${counts}${where}${loadNote(v)})${v.reason ? `: ${v.reason}` : ''}\n`)
       for (const a of v.setAside ?? []) out.write(`  ${paint(color, 'dim', setAsideLine(a))}\n`)
+      const demoted = demotedAgents(v.agentSched)
+      if (demoted.length > 0 && !schedNoted) {
+        // Once a run: it is the machine's (or the daemon's) doing, the same for every scenario.
+        schedNoted = true
+        out.write(`  ${paint(color, 'yellow', `note: ${demotedLine(v.agentSched as AgentSched, demoted)}; steps run on time only as far as the machine's load allows`)}\n`)
+      }
       const show = v.status === 'pass' || !details ? [] : v.results.filter((x) => x.status !== 'pass')
       for (const x of show) out.write(`  ${formatResult(x).replace(/\n/g, '\n  ')}\n`)
       if (v.error && details) out.write(`  ${v.error.message.replace(/\n/g, '\n  ')}${v.error.hint ? `\n  hint: ${v.error.hint}` : ''}\n`)

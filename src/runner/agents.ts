@@ -21,6 +21,9 @@ export interface HostAgent extends AgentPort {
   listen(fn: (ev: AgentEvent) => boolean | void): () => void
   /** Whether the agent process has exited. */
   readonly hasExited: boolean
+  /** How it runs: the priority asked for, or 'normal' where that was refused (schedError says why). */
+  readonly sched: AgentPriority
+  readonly schedError?: string | undefined
   /**
    * Sample the host's sockets in the agent (sock_diag, op `sample`): its `ss`
    * and `ss-destroy` events become `ss`/`sample` records (diag-sampler.ts)
@@ -104,6 +107,8 @@ export async function startHostAgent(host: Host, timeline: Timeline, priority?: 
     get hasExited() {
       return client.proc.hasExited
     },
+    sched: client.sched,
+    schedError: client.schedError,
     async close(): Promise<void> {
       await client.close({ graceMs: 1000 })
     },

@@ -4,7 +4,7 @@
 // holds every later step of its host. The verdict says so in the failure's reason; the status
 // stays fail, and only stalls set an attempt aside (suite.ts failedOnStalls).
 
-import type { ExpectationResult } from '../expect/verdict.js'
+import { demotedAgents, demotedLine, type AgentSched, type ExpectationResult } from '../expect/verdict.js'
 import type { ActionRecord } from '../recorder/records.js'
 import { formatMs } from '../util/duration.js'
 
@@ -31,8 +31,11 @@ export function lateStepAccountsFor(r: ExpectationResult, actions: readonly Acti
   return worst
 }
 
-/** Add "a step ran late" to the reason of each timing failure a late step accounts for; returns how many. */
-export function annotateLateSteps(results: ExpectationResult[], records: ReadonlyArray<{ kind: string }>): number {
+/**
+ * Add "a step ran late" to the reason of each timing failure a late step accounts for; returns how
+ * many. With `sched`, a late step whose host's agent did not get the priority asked for says so.
+ */
+export function annotateLateSteps(results: ExpectationResult[], records: ReadonlyArray<{ kind: string }>, sched?: AgentSched): number {
   const actions = records.filter((x): x is ActionRecord => x.kind === 'action' && (x as ActionRecord).lateMs !== undefined)
   if (actions.length === 0) return 0
   let n = 0
@@ -41,7 +44,8 @@ export function annotateLateSteps(results: ExpectationResult[], records: Readonl
     if (a === undefined) continue
     const what = `step #${a.step} (${a.action}${a.host === undefined ? '' : ` on ${a.host}`})`
     const note = `machine too busy: ${what} was due at ${(a.scheduledT ?? 0).toFixed(3)}s and ran at ${a.t.toFixed(3)}s, ` +
-      `${formatMs(Math.round(a.lateMs ?? 0))} late, more than this missed by beyond its ${formatMs(r.toleranceMs ?? 0)} tolerance`
+      `${formatMs(Math.round(a.lateMs ?? 0))} late, more than this missed by beyond its ${formatMs(r.toleranceMs ?? 0)} tolerance` +
+      (a.host !== undefined && demotedAgents(sched).includes(a.host) ? ` (${demotedLine(sched as AgentSched, [a.host])})` : '')
     r.reason = r.reason ? `${r.reason}; ${note}` : note
     n++
   }

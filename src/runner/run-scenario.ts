@@ -19,7 +19,7 @@ import { Timeline } from '../recorder/timeline.js'
 import type { SsSampler } from '../recorder/ss-sampler.js'
 import { startSsStreamSampler } from '../recorder/ss-stream-sampler.js'
 import { startCapture, type Capture, type CaptureOptions } from '../recorder/capture.js'
-import { DEFAULT_TOLERANCE, RESULTS_FORMAT_VERSION, evaluateAll, statusOf, type ExpectationResult, type ScenarioVerdict, type ToleranceRule } from '../expect/index.js'
+import { DEFAULT_TOLERANCE, RESULTS_FORMAT_VERSION, evaluateAll, statusOf, type ExpectationResult, type AgentSched, type ScenarioVerdict, type ToleranceRule } from '../expect/index.js'
 import { ACTION_IMPLS, recordCounters, type AgentPort, type StepContext } from './actions.js'
 import type { AgentPriority } from '../agent/index.js'
 import { SAMPLE_CPU_BUDGET, startHostAgent, type HostAgent } from './agents.js'
@@ -522,7 +522,8 @@ async function play(
     sysctlValues: kernel.sysctlValues,
   }
   const results = [...extra, ...evaluateAll(s.expect, ctx, loaded.expectPos)]
-  annotateLateSteps(results, records)
+  const agentSched = await schedOf(agents, opts.agentPriority ?? DEFAULT_AGENT_PRIORITY)
+  annotateLateSteps(results, records, agentSched)
   // The final records (sorted, sockets named) replace the streamed ones whole.
   progress.records?.close({ durable: false })
   progress.records = undefined
@@ -532,7 +533,21 @@ async function play(
     ...base, labId, status: statusOf(results), durationMs: Date.now() - startedAt.getTime(), endT, results,
     player: plan ? 'agent' : 'runner',
     ...(planned && planned.lateness.n > 0 ? { stepLateMs: { p50: planned.lateness.p50, p99: planned.lateness.p99, max: planned.lateness.max } } : {}),
+    ...(agentSched ? { agentSched } : {}),
   }
+}
+
+/** How the agents that started are scheduled (undefined: none started). */
+async function schedOf(agents: ReadonlyMap<string, Promise<HostAgent>>, asked: AgentPriority): Promise<AgentSched | undefined> {
+  const hosts: AgentSched['hosts'] = {}
+  let refused: string | undefined
+  for (const [name, p] of agents) {
+    const a = await p.catch(() => undefined)
+    if (!a) continue
+    hosts[name] = a.sched
+    refused ??= a.schedError
+  }
+  return Object.keys(hosts).length === 0 ? undefined : { asked, hosts, ...(refused ? { refused } : {}) }
 }
 
 /**

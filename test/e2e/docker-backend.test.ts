@@ -232,8 +232,21 @@ if (reason !== undefined) {
     const lab = await backend.up({ labId, scenario: 'docker-e2e-agent', hosts: [host('client'), host('server')] })
     try {
       const evs: AgentEvent[] = []
-      const srv = await startAgent(lab.hosts.get('server') as Host, { onEvent: (e) => evs.push(e) })
-      const cli = await startAgent(lab.hosts.get('client') as Host, { onEvent: (e) => evs.push(e) })
+      const srv = await startAgent(lab.hosts.get('server') as Host, { onEvent: (e) => evs.push(e), priority: 'fifo' })
+      const cli = await startAgent(lab.hosts.get('client') as Host, { onEvent: (e) => evs.push(e), priority: 'fifo' })
+      if (isLocal && process.getuid?.() === 0) {
+        // Started from here into the container's namespaces (not its cgroup, which has no real-time budget).
+        tt.equal(cli.sched, 'fifo', `the agent runs SCHED_FIFO (${cli.schedError ?? 'granted'})`)
+        const client = lab.hosts.get('client') as Host
+        const comm = await client.exec(['cat', `/proc/${cli.pid}/comm`])
+        tt.equal(comm.stdout.trim(), 'tcplab-agent', "the agent's pid is in the container's pid namespace")
+        const capsOf = (text: string): string | undefined => /^CapEff:\s*(\S+)/m.exec(text)?.[1]
+        const inContainer = capsOf((await client.exec(['cat', '/proc/self/status'])).stdout)
+        const run = await cli.request({ op: 'exec', name: 'caps', argv: ['cat', '/proc/self/status'] })
+        tt.equal(run.type, 'exited')
+        tt.equal(capsOf(run.type === 'exited' ? run.stdoutTail ?? '' : ''), inContainer, "a program the agent starts holds the container's capabilities, no more")
+        tt.not(inContainer, undefined)
+      }
       const l = await srv.request({ op: 'listen', name: 'l', port: 7000, as: 's' })
       tt.equal(l.type, 'listening', 'agent listens')
       const c = await cli.request({ op: 'connect', name: 'c', host: (lab.hosts.get('server') as Host).addr, port: 7000 })

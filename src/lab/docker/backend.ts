@@ -29,6 +29,7 @@ import { exitedError, userImageStarter, type UserImageHost } from './user-exec.j
 import { LAB_AGENT_PATH, labImageName } from './image.js'
 import { PhaseClock } from './phases.js'
 import { canRouteAtStart, followRoutesAtStart, routesAtStartCmd, setRoutes } from './routes.js'
+import { spawnProcess } from '../../util/proc.js'
 import { sysctlKeyProblem, sysctlValueProblem, SYSCTL_KEY_HINT } from '../../scenario/sysctl-values.js'
 
 export const LABEL_RUN_ID = 'tcplab.run-id'
@@ -642,7 +643,44 @@ function createDockerHost(m: MadeContainers, r: HostRefs, hp: HostPlan, procs: S
       const start = user && opts.inUserImage ? userImageStarter(user, argv, opts.stdin === true) : launcherStarter(r.tools, argv, opts.stdin === true)
       return track(new DockerProc(r.tools, argv, opts, user ? explained(start) : start))
     },
+    async spawnAgent(argv: readonly string[], opts: SpawnOptions): Promise<Proc> {
+      const local = await localProcessOf(r.tools.container)
+      if (local === undefined) return this.spawn(argv, opts)
+      // The container's capabilities, no more, once it has its priority (tcplab-agent --caps).
+      return track(spawnProcess(['nsenter', `--target=${local.pid}`, ...AGENT_NAMESPACES, '--', ...argv, `--caps=${local.capBnd}`], opts))
+    },
     setSysctls: (sysctls) => setRuntimeSysctls(m, r, hp.name, sysctls, ++helpers),
+  }
+}
+
+/**
+ * The agent joins these namespaces of its container (nsenter(1)): its network, its files (the
+ * agent and the tools in the image), its pid namespace (so it and what it starts die with the
+ * container, and its pids are the container's), hostname and IPC. Not its cgroup: a container's
+ * cgroup has no real-time budget (cgroup v1 with RT group scheduling: cpu.rt_runtime_us 0 unless
+ * dockerd runs with --cpu-rt-runtime), and no CAP_SYS_NICE, so inside it SCHED_FIFO is refused
+ * and the agent's deadlines wait behind every runnable task on a busy machine.
+ */
+const AGENT_NAMESPACES = ['--net', '--mount', '--pid', '--uts', '--ipc']
+
+/**
+ * A container's first process on this machine (its pid here, and its capability bounding set in
+ * hex), when the daemon runs here and this process may enter its namespaces (root); undefined
+ * otherwise (a remote or rootless daemon: the agent then starts with `docker exec`, at the normal
+ * priority, and the verdict's agentSched says so).
+ */
+async function localProcessOf(container: Docker.Container): Promise<{ pid: number; capBnd: string } | undefined> {
+  if (process.getuid?.() !== 0) return undefined
+  const info = await container.inspect().catch(() => undefined)
+  const pid = info?.State?.Pid
+  if (!pid || !info) return undefined
+  try {
+    // The same container, not a process that happens to have its pid here.
+    if (!readFileSync(`/proc/${pid}/cgroup`, 'utf8').includes(info.Id)) return undefined
+    const capBnd = /^CapBnd:\s*([0-9a-f]+)$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]
+    return capBnd === undefined ? undefined : { pid, capBnd }
+  } catch {
+    return undefined
   }
 }
 

@@ -136,3 +136,53 @@ t.test('an agent that cannot start', async (t) => {
   t.type(err, ProcessError, 'exits before ready: ProcessError')
   t.match((err as ProcessError).failure, { exitCode: 1, host: 'local' })
 })
+
+t.test('the agent says in ready how it is scheduled, and where a priority was refused, why', async (t) => {
+  await buildAgent()
+  const started = async (host: Host, priority?: 'fifo' | 'normal'): Promise<AgentClient> => {
+    const a = await startAgent(host, { onEvent: () => undefined, priority })
+    t.teardown(() => a.close())
+    return a
+  }
+  t.equal((await started(localHost())).sched, 'normal', 'nothing asked: normal')
+  const root = process.getuid?.() === 0
+  if (root) {
+    const fifo = await started(localHost(), 'fifo')
+    t.equal(fifo.sched, 'fifo', 'root: SCHED_FIFO granted')
+    t.equal(fifo.schedError, undefined)
+  }
+  // Host.spawnAgent, where a host has one, starts it: here as nobody (setpriv; root only), who may not.
+  let viaSpawnAgent = 0
+  const asNobody: Host = {
+    ...localHost(),
+    spawnAgent: async (argv, opts) => {
+      viaSpawnAgent++
+      return spawnProcess(root ? ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--', ...argv] : argv, opts)
+    },
+  }
+  const refused = await started(asNobody, 'fifo')
+  t.equal(viaSpawnAgent, 1, 'started through spawnAgent')
+  if (root || (await runCommand(['sh', '-c', 'ulimit -r'])).stdout.trim() === '0') {
+    t.equal(refused.sched, 'normal', 'refused: normal')
+    t.match(refused.schedError, /not permitted/, 'and why')
+  }
+})
+
+t.test('--caps keeps only the capabilities given, for the agent and what it starts; a bad mask is exit 2', async (t) => {
+  await buildAgent()
+  if (process.getuid?.() !== 0) {
+    t.plan(0, 'needs root (dropping from the bounding set needs CAP_SETPCAP)')
+    return
+  }
+  const kill = '20' // CAP_KILL only
+  const host: Host = { ...localHost(), spawnAgent: async (argv, opts) => spawnProcess([...argv, `--caps=${kill}`], opts) }
+  const a = await startAgent(host, { onEvent: () => undefined, priority: 'fifo' })
+  t.teardown(() => a.close())
+  t.equal(a.sched, 'fifo', 'the priority is taken before the capabilities go')
+  const ran = await a.request({ op: 'exec', name: 'caps', argv: ['cat', '/proc/self/status'] })
+  const status = ran.type === 'exited' ? ran.stdoutTail : ''
+  for (const set of ['CapPrm', 'CapEff', 'CapBnd']) t.match(status, new RegExp(`^${set}:\\s*0*${kill}$`, 'm'), `${set} of a program it starts: CAP_KILL only`)
+  const bad = await runCommand([agentBinaryPath(), '--caps=zz'], { reject: false })
+  t.equal(bad.exitCode, 2)
+  t.match(bad.stderr, /--caps=zz: Invalid argument/)
+})

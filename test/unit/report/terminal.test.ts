@@ -100,3 +100,20 @@ t.test('the first line says how many run at a time, and by which rule', async (t
   t.match(vm, /on vm, 1 at a time \(--jobs auto in a guest\); results in \/r/)
   t.notMatch(vm, /timers keep time/)
 })
+
+t.test('pretty: agents that did not get the priority asked for are noted once a run', async (t) => {
+  const run = readRunResults(RUN_A, { records: false })
+  const loaded = loadedOf(RUN_A)
+  const { out, text } = sink()
+  const r = createReporter('pretty', out, { live: false })
+  r.onStart?.(loaded, { backend: 'docker', jobs: 2, resultsDir: '/r' })
+  const demoted = { asked: 'fifo' as const, hosts: { server: 'normal' as const, client: 'normal' as const }, refused: 'Operation not permitted' }
+  run.scenarios.forEach((s, i) => r.onScenarioEnd?.({ ...s.verdict, agentSched: demoted }, loaded[i] as LoadedScenario))
+  const notes = text().split('\n').filter((l) => l.includes('note:'))
+  t.same(notes, ['  note: the agents on client, server ran at the normal priority: --agent-priority=fifo was refused (Operation not permitted); steps run on time only as far as the machine\'s load allows'])
+  const { out: out2, text: text2 } = sink()
+  const r2 = createReporter('pretty', out2, { live: false })
+  const granted = { asked: 'fifo' as const, hosts: { server: 'fifo' as const, client: 'fifo' as const } }
+  run.scenarios.forEach((s, i) => r2.onScenarioEnd?.({ ...s.verdict, agentSched: granted }, loaded[i] as LoadedScenario))
+  t.notMatch(text2(), /note:/, 'granted: no note')
+})

@@ -37,3 +37,14 @@ t.test('the note names the step, when it was due and when it ran; the status sta
   t.match(rs[2]?.reason, /^x; machine too busy: step #4/, 'appended to a reason already there')
   t.equal(annotateLateSteps([result({})], [ev, step({})]), 0, 'steps on time: no note')
 })
+
+t.test("a late step on a host whose agent did not get the priority asked for says so", async (t) => {
+  const records = [step({ step: 4, host: 'client', action: 'connect', scheduledT: 2.5, t: 2.75, lateMs: 250 })]
+  const demoted = { asked: 'fifo' as const, hosts: { client: 'normal' as const, server: 'fifo' as const }, refused: 'Operation not permitted' }
+  const rs = [result({})]
+  annotateLateSteps(rs, records, demoted)
+  t.match(rs[0]?.reason, /250ms late, .* tolerance \(the agent on client ran at the normal priority: --agent-priority=fifo was refused \(Operation not permitted\)\)$/)
+  const onServer = [result({})]
+  annotateLateSteps(onServer, [step({ step: 4, host: 'server', scheduledT: 2.5, t: 2.75, lateMs: 250 })], demoted)
+  t.notMatch(onServer[0]?.reason, /priority/, "the late step's own host had its priority: no word about it")
+})
