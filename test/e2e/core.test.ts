@@ -5,7 +5,7 @@
 import t, { type Test } from 'tap'
 import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import path from 'node:path'
-import { e2eSkipReason, hostIptables, labNamespaces, labProcesses, runCli, sleep, tempDir, type CliResult } from './helpers.js'
+import { e2eSkipReason, hostIptables, labNamespaces, labProcesses, readVerdict, runCli, sleep, tempDir, type CliResult } from './helpers.js'
 
 const skip = e2eSkipReason()
 if (skip) {
@@ -57,7 +57,7 @@ if (skip) {
     t.match(r.stdout, /FAIL e2e-wrong-expectation/)
     t.match(r.stdout, /recvQ = 7 always during \[1\.3s, 2\.8s\]/)
     t.match(r.stdout, /measured: 0 of \d+ samples matched; first mismatch at [\d.]+s: recvQ=6/)
-    const verdict = JSON.parse(readFileSync(path.join(dir, 'e2e-wrong-expectation', 'verdict.json'), 'utf8')) as { results: Array<{ status: string }> }
+    const verdict = readVerdict(dir, 'e2e-wrong-expectation')
     t.same(verdict.results.map((x) => x.status), ['pass', 'fail'], 'only the wrong expectation fails')
     await assertClean(t, 'after a failing run', dir)
   })
@@ -91,7 +91,7 @@ if (skip) {
     const r = await runCli(['run', 'test/fixtures/scenarios/e2e/requires-missing-sysctl.yaml', '--results', dir])
     t.equal(r.code, 0, `exit 0 (a skip is not a failure)\n${r.stdout}\n${r.stderr}`)
     t.match(r.stdout, /SKIP e2e-requires-missing-sysctl/)
-    const verdict = JSON.parse(readFileSync(path.join(dir, 'e2e-requires-missing-sysctl', 'verdict.json'), 'utf8')) as { status: string; reason: string; labId: string }
+    const verdict = readVerdict(dir, 'e2e-requires-missing-sysctl')
     t.equal(verdict.status, 'skip')
     t.match(verdict.reason, /needs sysctl net\.ipv4\.tcp_tcplab_no_such_key, which this kernel lacks/)
     t.notOk(existsSync(path.join(dir, 'e2e-requires-missing-sysctl', 'client.pcap')), 'no capture: the lab was never created')

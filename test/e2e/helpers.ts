@@ -1,7 +1,8 @@
 // Shared helpers for end-to-end tests: run the built CLI, and check that
 // nothing of tcplab is left on the machine.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
-import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import type { ScenarioVerdict } from '../../src/expect/verdict.js'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 
@@ -39,8 +40,18 @@ export function runCli(args: string[], opts: { onSpawn?: (c: ChildProcess) => vo
   })
 }
 
+/** A new directory under the system's temp dir; removed when the test process exits, unless a test failed (kept to look at). */
 export function tempDir(prefix: string): string {
-  return mkdtempSync(path.join(tmpdir(), prefix))
+  const dir = mkdtempSync(path.join(tmpdir(), prefix))
+  process.once('exit', (code) => {
+    if (code === 0 && !process.exitCode) rmSync(dir, { recursive: true, force: true })
+  })
+  return dir
+}
+
+/** A scenario's verdict.json in a results directory (`sub`: below the scenario's own, e.g. 'attempts', '1'). */
+export function readVerdict<V = ScenarioVerdict>(resultsDir: string, name: string, ...sub: string[]): V {
+  return JSON.parse(readFileSync(path.join(resultsDir, name, ...sub, 'verdict.json'), 'utf8')) as V
 }
 
 /** Network namespaces whose names start with tcplab- (optionally of given lab ids). */

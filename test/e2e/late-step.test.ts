@@ -4,11 +4,8 @@
 // it when they go on. The machine itself runs on, so no stall accounts for it and
 // the scenario is not run again.
 import t from 'tap'
-import { readFileSync } from 'node:fs'
-import path from 'node:path'
 import type { ChildProcess } from 'node:child_process'
-import { descendantsRunning, e2eSkipReason, runCli, scenarioT0Ms, sleep, tempDir } from './helpers.js'
-import type { ScenarioVerdict } from '../../src/expect/verdict.js'
+import { descendantsRunning, e2eSkipReason, readVerdict, runCli, scenarioT0Ms, sleep, tempDir } from './helpers.js'
 
 const FIXTURE = 'test/fixtures/scenarios/e2e/late-step.yaml'
 const NAME = 'e2e-late-step'
@@ -35,7 +32,7 @@ if (skip) {
     const r = await runCli(['run', FIXTURE, '--stall-retries', '1', '--results', dir, '--reporter', 'jsonl'], { onSpawn: (c) => stopAgents(c, stopped) })
     t.equal(stopped.pids.length, 2, 'both hosts\' agents were found and stopped')
     t.equal(r.code, 1, `exit 1: the SYN left late\n${r.stderr}`)
-    const v = JSON.parse(readFileSync(path.join(dir, NAME, 'verdict.json'), 'utf8')) as ScenarioVerdict
+    const v = readVerdict(dir, NAME)
     t.equal(v.status, 'fail')
     t.equal(v.setAside, undefined, 'a late step sets nothing aside: only stalls do')
     t.match(v.results[0]?.reason, /machine too busy: step #1 \(connect on client\) was due at 3\.000s and ran at \d+\.\d{3}s, [\d.]+m?s late/)

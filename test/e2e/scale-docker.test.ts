@@ -79,9 +79,9 @@ if (reason) {
     const r = await runCli(['run', ...SCENARIOS, '--docker-host', `${D1},${D2}`, '--jobs', '2', '--results', dir])
     running = false
     await watch
-    // The verdicts themselves are timing checks (covered by the catalogue tests); under a heavy load a
-    // docker lab's agent, which cannot use SCHED_FIFO in a container, may be late and fail one (exit 1).
-    // What this test needs: both labs came up and were judged, each on the daemon the verdict names.
+    // The verdicts themselves are timing checks (covered by the catalogue tests, and this daemon on
+    // 127.0.0.1 is as local as the other: its agents run SCHED_FIFO too). What this test needs: both
+    // labs came up and were judged (exit 0 or 1), each on the daemon the verdict names.
     t.ok(r.code === 0 || r.code === 1, `exit 0 or 1 (judged), got ${r.code}`)
     if (r.code !== 0) t.comment(`${r.stdout.slice(-3000)}\n${r.stderr.slice(-3000)}`)
     t.match(r.stdout, /tcplab: 2 scenario\(s\) on docker \(2 daemons\)/)

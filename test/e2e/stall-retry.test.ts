@@ -8,8 +8,7 @@ import t from 'tap'
 import { existsSync, readFileSync } from 'node:fs'
 import path from 'node:path'
 import type { ChildProcess } from 'node:child_process'
-import { descendantsRunning, e2eSkipReason, runCli, scenarioT0Ms, sleep, tempDir } from './helpers.js'
-import type { ScenarioVerdict } from '../../src/expect/verdict.js'
+import { descendantsRunning, e2eSkipReason, readVerdict, runCli, scenarioT0Ms, sleep, tempDir } from './helpers.js'
 import { Ajv2020 } from 'ajv/dist/2020.js'
 
 const validateVerdict = new Ajv2020({ strict: false, allErrors: true }).compile(JSON.parse(readFileSync('schema/verdict.schema.json', 'utf8')) as Record<string, unknown>)
@@ -43,7 +42,7 @@ if (skip) {
     t.ok(stalled.pid, 'the stall probe was found and stopped')
     t.equal(r.code, 1, `exit 1: the second attempt fails on its own\n${r.stderr}`)
     t.match(r.stderr, /e2e-stall-retry: 1 timing failure\(s\) while the machine stalled [\d.]+m?s at -?\d+\.\d+s; running it again \(attempt 2 of 2\)/)
-    const v = JSON.parse(readFileSync(path.join(dir, NAME, 'verdict.json'), 'utf8')) as ScenarioVerdict
+    const v = readVerdict(dir, NAME)
     t.equal(v.status, 'fail')
     t.equal(v.setAside?.length, 1, 'one attempt set aside')
     t.ok(validateVerdict(v), `verdict.json (setAside, load.stalls) matches verdict.schema.json: ${JSON.stringify(validateVerdict.errors)}`)
@@ -51,7 +50,7 @@ if (skip) {
     t.equal(v.load?.stallsOn, 'this machine', 'on netns the probes run on this machine')
     t.match(v.setAside?.[0], { attempt: 1, dir: 'attempts/1', failed: [/^#1 the SYN leaves at 2\.2 s/] })
     t.ok((v.setAside?.[0]?.stallMs ?? 0) >= 800, `the stall was measured: ${v.setAside?.[0]?.stallMs} ms`)
-    const first = JSON.parse(readFileSync(path.join(dir, NAME, 'attempts', '1', 'verdict.json'), 'utf8')) as ScenarioVerdict
+    const first = readVerdict(dir, NAME, 'attempts', '1')
     t.equal(first.status, 'fail', 'the set-aside attempt keeps its own verdict')
     t.match(first.results[0]?.reason, /machine too busy: it stalled [\d.]+m?s/)
     t.ok(existsSync(path.join(dir, NAME, 'attempts', '1', 'records.jsonl')), 'and its records')
@@ -65,7 +64,7 @@ if (skip) {
     const r = await runCli(['run', FIXTURE, '--stall-retries', '0', '--results', dir, '--reporter', 'jsonl'], { onSpawn: (c) => stallFirstAttempt(c, stalled) })
     t.ok(stalled.pid, 'the stall probe was found and stopped')
     t.equal(r.code, 1)
-    const v = JSON.parse(readFileSync(path.join(dir, NAME, 'verdict.json'), 'utf8')) as ScenarioVerdict
+    const v = readVerdict(dir, NAME)
     t.equal(v.setAside, undefined, 'not run again')
     t.match(v.results[0]?.reason, /machine too busy: it stalled [\d.]+m?s at \d+\.\d+s/)
     t.notOk(existsSync(path.join(dir, NAME, 'attempts')))

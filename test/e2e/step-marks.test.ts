@@ -10,7 +10,7 @@
 import { readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import t from 'tap'
-import { e2eSkipReason, labNamespaces, labProcesses, runCli, sleep, tempDir } from './helpers.js'
+import { e2eSkipReason, labNamespaces, labProcesses, readVerdict, runCli, sleep, tempDir } from './helpers.js'
 import { parseJsonl } from '../../src/recorder/timeline.js'
 import type { ActionRecord, EventRecord } from '../../src/recorder/records.js'
 
@@ -36,7 +36,7 @@ if (skip) {
     const r = await runCli(['run', FILE, never, '--jobs', '2', '--results', results], { timeoutMs: 120_000 })
     t.equal(r.code, 1, `exit 1: one run fails\n${r.stdout.slice(-3000)}\n${r.stderr}`)
 
-    const ok = JSON.parse(readFileSync(path.join(results, 'e2e-step-after-mark', 'verdict.json'), 'utf8')) as Verdict
+    const ok = readVerdict<Verdict>(results, 'e2e-step-after-mark')
     t.equal(ok.status, 'pass', `the scenario holds:\n${ok.results.map((x) => `${x.status} ${x.description}: ${x.measured}`).join('\n')}`)
     const records = parseJsonl(readFileSync(path.join(results, 'e2e-step-after-mark', 'records.jsonl'), 'utf8'))
     const ev = (source: string, type: string): EventRecord[] => records.filter((x): x is EventRecord => x.kind === 'event' && x.source === source && x.type === type)
@@ -56,7 +56,7 @@ if (skip) {
     const closed = ev('cli', 'closed')[0]?.t as number
     t.ok(closed > (sends[1] as number) + 0.1 && closed < (sends[2] as number), `the close at ${closed} lies between the second and third send`)
 
-    const bad = JSON.parse(readFileSync(path.join(results, 'e2e-step-after-mark-never', 'verdict.json'), 'utf8')) as Verdict
+    const bad = readVerdict<Verdict>(results, 'e2e-step-after-mark-never')
     t.equal(bad.status, 'fail')
     const stepResult = bad.results.find((x) => x.kind === 'step')
     t.match(stepResult, { status: 'fail', description: 'step 4 could not run', expected: 'sends.4 happens', measured: /^the mark sends never reached its moment #4 \(before the end at / })

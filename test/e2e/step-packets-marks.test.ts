@@ -11,7 +11,7 @@
 import { readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import t from 'tap'
-import { e2eSkipReason, labNamespaces, labProcesses, runCli, sleep, tempDir } from './helpers.js'
+import { e2eSkipReason, labNamespaces, labProcesses, readVerdict, runCli, sleep, tempDir } from './helpers.js'
 import { parseJsonl } from '../../src/recorder/timeline.js'
 import { parsePcap } from '../../src/recorder/pcap.js'
 import type { ActionRecord, EventRecord, PktRecord } from '../../src/recorder/records.js'
@@ -59,7 +59,7 @@ if (skip) {
     const reads = records.filter((x): x is EventRecord => x.kind === 'event' && x.source === 'srv-conn' && x.type === 'read')
     t.ok(reads.length > 0 && (reads[0] as EventRecord).t >= (step?.t ?? Infinity), `the first read (${reads[0]?.t}) comes after the step (${step?.t})`)
 
-    const bad = JSON.parse(readFileSync(path.join(results, `${NAME}-never`, 'verdict.json'), 'utf8')) as Verdict
+    const bad = readVerdict<Verdict>(results, `${NAME}-never`)
     t.equal(bad.status, 'fail')
     t.match(bad.results.find((x) => x.kind === 'step'), { status: 'fail', description: 'step 3 could not run', expected: 'zw happens', measured: /^the mark zw was never reached \(before the end at / })
     t.match(bad.results.find((x) => x.description === 'the reader resumes 300 ms after the first zero-window ACK'), { status: 'fail' })

@@ -12,7 +12,7 @@ import { execFileSync } from 'node:child_process'
 import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { release } from 'node:os'
 import path from 'node:path'
-import { e2eSkipReason, runCli, sleep, tempDir } from './helpers.js'
+import { e2eSkipReason, readVerdict, runCli, sleep, tempDir } from './helpers.js'
 
 const KERNEL = '6.1'
 const VM_DIR = path.join(process.env.TCPLAB_STATE_DIR ?? '/run/tcplab', 'vm')
@@ -121,7 +121,7 @@ if (skip) {
       t.type(senv.vm?.clockOffsetUs, 'number', `${s.name}: env.json has the clock offset`)
       for (const f of ['client.pcap', 'server.pcap', 'records.jsonl']) t.ok(readFileSync(path.join(kdir, s.name, f)).length > 0, `${s.name}/${f} written`)
       // The stall probe ran in the guest (Backend.probeMachine): its stalls are measured, a list.
-      const verdict = JSON.parse(readFileSync(path.join(kdir, s.name, 'verdict.json'), 'utf8')) as { load?: { stalls?: unknown; stallsOn?: string } }
+      const verdict = readVerdict(kdir, s.name)
       t.ok(Array.isArray(verdict.load?.stalls), `${s.name}: the guest's stalls were measured (${JSON.stringify(verdict.load?.stalls)})`)
       t.equal(verdict.load?.stallsOn, `the guest on ${env.kernelRelease}`, `${s.name}: by probes inside the guest, not this machine's`)
       if (senv.vm?.tracepoints) {

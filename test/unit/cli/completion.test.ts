@@ -7,7 +7,7 @@
 
 import t from 'tap'
 import { spawnSync } from 'node:child_process'
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { COMMANDS } from '../../../src/cli/registry.js'
@@ -16,6 +16,7 @@ import type { OptionDef } from '../../../src/cli/command.js'
 
 const CLI = path.resolve('dist/cli/main.js')
 const work = mkdtempSync(path.join(tmpdir(), 'tcplab-completion-'))
+t.teardown(() => rmSync(work, { recursive: true, force: true }))
 const bin = path.join(work, 'bin')
 mkdirSync(bin)
 writeFileSync(path.join(bin, 'tcplab'), `#!/bin/sh\nexec ${JSON.stringify(process.execPath)} ${JSON.stringify(CLI)} "$@"\n`)

@@ -90,6 +90,7 @@ t.test('readScenarioWords: a directory of both kinds, and a missing one', async 
   const { mkdtempSync, writeFileSync, mkdirSync } = await import('node:fs')
   const { tmpdir } = await import('node:os')
   const dir = mkdtempSync(path.join(tmpdir(), 'tcplab-words-'))
+  t.teardown(async () => (await import('node:fs')).rmSync(dir, { recursive: true, force: true }))
   mkdirSync(path.join(dir, 'sub'))
   writeFileSync(path.join(dir, 'a.yaml'), 'name: plain\ntags: [p]\n')
   writeFileSync(path.join(dir, 'sub', 'b.yml'), '{ name: flow, tags: [f] }\n')

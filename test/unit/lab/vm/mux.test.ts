@@ -44,7 +44,9 @@ t.test('requests the guest init answers without a program: DONE carries one errn
   const { mkdtempSync } = await import('node:fs')
   const { tmpdir } = await import('node:os')
   const path = await import('node:path')
-  const sockPath = path.join(mkdtempSync(path.join(tmpdir(), 'tcplab-mux-')), 's')
+  const sockDir = mkdtempSync(path.join(tmpdir(), 'tcplab-mux-'))
+  t.teardown(async () => (await import('node:fs')).rmSync(sockDir, { recursive: true, force: true }))
+  const sockPath = path.join(sockDir, 's')
   const frames: Array<[number, number, Buffer]> = []
   const guestSide = new Promise<import('node:net').Socket>((resolve) => {
     const srv = createServer((s) => resolve(s))
