@@ -173,7 +173,10 @@ static struct {
 	uint32_t seq;
 	int compat_ok;         /* the one-walk TCPDIAG_GETSOCK dump works here */
 	struct table tab, fresh;
+	size_t seen;           /* entries of tab the dump under way has seen (the rest are gone) */
 	char *buf;             /* dump replies: SD_RECV_MSGS buffers of SD_RECV_BYTES */
+	struct iovec iov[SD_RECV_MSGS];   /* over buf, set once: recvmmsg() writes only msg_len and flags */
+	struct mmsghdr mm[SD_RECV_MSGS];
 	char *dbuf;            /* destroy notifications (still_exists() reuses buf meanwhile) */
 } sd = { .nlfd = -1, .timerfd = -1, .destroyfd = -1, .epfd = -1 };
 
@@ -736,6 +739,7 @@ static int take_message(const struct nlmsghdr *h, uint32_t seq, struct sdout *o)
 		if (e->gen == sd.n)
 			return 0; /* seen twice in one dump (it moved between hash chains) */
 		e->gen = sd.n;
+		sd.seen++;
 		if (memcmp(&e->snap, &cmp, sizeof cmp) != 0) {
 			int timer_changed = e->snap.timer != cmp.timer;
 			e->snap = cmp;
@@ -768,24 +772,16 @@ static int dump_family(int family, struct sdout *o)
 	if ((family == AF_UNSPEC ? send_compat_dump(sd.nlfd) : send_req(sd.nlfd, family, NLM_F_DUMP, NULL, SD_EXT)) < 0)
 		return -1;
 	uint32_t seq = sd.seq;
-	struct iovec iov[SD_RECV_MSGS];
-	struct mmsghdr mm[SD_RECV_MSGS];
 	for (;;) {
-		memset(mm, 0, sizeof mm);
-		for (size_t i = 0; i < SD_RECV_MSGS; i++) {
-			iov[i] = (struct iovec){ .iov_base = sd.buf + i * SD_RECV_BYTES, .iov_len = SD_RECV_BYTES };
-			mm[i].msg_hdr.msg_iov = &iov[i];
-			mm[i].msg_hdr.msg_iovlen = 1;
-		}
-		int got = recvmmsg(sd.nlfd, mm, SD_RECV_MSGS, MSG_WAITFORONE, NULL);
+		int got = recvmmsg(sd.nlfd, sd.mm, SD_RECV_MSGS, MSG_WAITFORONE, NULL);
 		if (got < 0) {
 			if (errno == EINTR)
 				continue;
 			return -1;
 		}
 		for (int i = 0; i < got; i++) {
-			int len = (int)mm[i].msg_len;
-			for (const struct nlmsghdr *h = iov[i].iov_base; NLMSG_OK(h, len); h = NLMSG_NEXT(h, len)) {
+			int len = (int)sd.mm[i].msg_len;
+			for (const struct nlmsghdr *h = sd.iov[i].iov_base; NLMSG_OK(h, len); h = NLMSG_NEXT(h, len)) {
 				int r = take_message(h, seq, o);
 				if (r != 0)
 					return r < 0 ? -1 : 0;
@@ -819,10 +815,10 @@ static void emit_settled(size_t i, struct sdout *o)
 	point_query(settle[i].family, &settle[i].id, SD_EXT, emit_settled_row, &c);
 }
 
-/* Sample now: dump, compare with the last dump, emit what there is to say. */
-static int sample_now(int force_full)
+/* Sample now (now_ns: CLOCK_MONOTONIC, read by the caller as it woke): dump,
+ * compare with the last dump, emit what there is to say. */
+static int sample_now(int force_full, int64_t now_ns)
 {
-	int64_t now_ns = monotonic_ns();
 	int full = force_full || now_ns >= sd.next_full_ns;
 	if (full) {
 		int64_t step = (int64_t)sd.full_every_ms * 1000000;
@@ -842,6 +838,7 @@ static int sample_now(int force_full)
 	struct sdout o = { .full = full, .t_us = realtime_us() };
 	dump_t_us = o.t_us;
 	sd.fresh.n = 0;
+	sd.seen = 0;
 	nsettle = 0;
 	int ok = sd.compat_ok ? dump_family(AF_UNSPEC, &o) == 0
 	                      : dump_family(AF_INET, &o) == 0 && dump_family(AF_INET6, &o) == 0;
@@ -860,10 +857,8 @@ static int sample_now(int force_full)
 		return -1;
 	}
 	int64_t dump_us = (monotonic_ns() - now_ns) / 1000;
-	/* Sockets the dump no longer showed. */
-	size_t ngone = 0, keep = 0;
-	for (size_t i = 0; i < sd.tab.n; i++)
-		ngone += sd.tab.v[i].gen != sd.n;
+	/* Sockets the dump no longer showed: the entries it did not see. */
+	size_t ngone = sd.tab.n - sd.seen, keep = 0;
 	if (full || o.nrows > 0 || ngone > 0) {
 		out_begin(&o);
 		jb_arr_end(&o.b);
@@ -872,7 +867,7 @@ static int sample_now(int force_full)
 		jb_key(&o.b, "gone");
 		jb_arr_begin(&o.b);
 	}
-	for (size_t i = 0; i < sd.tab.n; i++) {
+	for (size_t i = 0; ngone > 0 && i < sd.tab.n; i++) {
 		struct entry *e = &sd.tab.v[i];
 		if (e->gen == sd.n) {
 			sd.tab.v[keep++] = *e;
@@ -882,9 +877,10 @@ static int sample_now(int force_full)
 		snprintf(tmp, sizeof tmp, "%llx", (unsigned long long)e->cookie);
 		jb_str(&o.b, tmp);
 	}
-	if (ngone > 0)
+	if (ngone > 0) {
 		jb_arr_end(&o.b);
-	sd.tab.n = keep;
+		sd.tab.n = keep;
+	}
 	if (sd.fresh.n > 0) {
 		for (size_t i = 0; i < sd.fresh.n; i++)
 			push_entry(&sd.tab, &sd.fresh.v[i]);
@@ -1008,7 +1004,7 @@ static void stop_quietly(void)
  * start + k * interval however long a dump took, and the ticks a late wake-up
  * passed over count as missed. With the timerfd (a kernel without
  * epoll_pwait2), its expiry count says the same. */
-static int tick_due(int timer_ready)
+static int tick_due(int timer_ready, int64_t now)
 {
 	if (!sd.deadlines) {
 		uint64_t ticks = 0;
@@ -1018,7 +1014,7 @@ static int tick_due(int timer_ready)
 			sd.missed += ticks - 1;
 		return 1;
 	}
-	int64_t now = monotonic_ns(), step = (int64_t)sd.interval_ms * 1000000;
+	int64_t step = (int64_t)sd.interval_ms * 1000000;
 	if (now < sd.next_tick_ns)
 		return 0;
 	int64_t passed = (now - sd.next_tick_ns) / step;
@@ -1027,14 +1023,16 @@ static int tick_due(int timer_ready)
 	return 1;
 }
 
-static void on_timer(int destroy_ready)
+static void on_timer(int destroy_ready, int64_t now)
 {
 	/* Destroy notifications first: they were read before the dump that follows.
 	 * Only when epoll said so: an empty recv() every tick is a syscall per
 	 * tick for nothing (on a kernel that never delivers them, every tick). */
-	if (destroy_ready)
+	if (destroy_ready) {
 		read_destroyed();
-	if (sample_now(0) < 0 && (sd.errors == 1 || sd.errors % 1000 == 0))
+		now = monotonic_ns(); /* the dump's time is its own */
+	}
+	if (sample_now(0, now) < 0 && (sd.errors == 1 || sd.errors % 1000 == 0))
 		emit_error("", NULL, "sample", errno);
 }
 
@@ -1052,6 +1050,10 @@ static int sd_start(long interval_ms, long full_every_ms, const char *id)
 	if (sd.buf == NULL) {
 		sd.buf = xmalloc(SD_RECV_MSGS * SD_RECV_BYTES);
 		sd.dbuf = xmalloc(SD_RECV_BYTES);
+		for (size_t i = 0; i < SD_RECV_MSGS; i++) {
+			sd.iov[i] = (struct iovec){ .iov_base = sd.buf + i * SD_RECV_BYTES, .iov_len = SD_RECV_BYTES };
+			sd.mm[i].msg_hdr = (struct msghdr){ .msg_iov = &sd.iov[i], .msg_iovlen = 1 };
+		}
 	}
 	if (sd.nlfd < 0 && (sd.nlfd = open_diag_socket()) < 0)
 		return -1;
@@ -1080,10 +1082,10 @@ static int sd_start(long interval_ms, long full_every_ms, const char *id)
 	}
 	/* The first dump tells whether sampling works at all; `sampling` follows it. */
 	sd.compat_ok = 1;
-	if (sample_now(1) < 0) {
+	if (sample_now(1, monotonic_ns()) < 0) {
 		sd.compat_ok = 0; /* a kernel without the compat request: two dumps */
 	}
-	if (!sd.compat_ok && sample_now(1) < 0) {
+	if (!sd.compat_ok && sample_now(1, monotonic_ns()) < 0) {
 		int err = errno;
 		stop_quietly();
 		errno = err;
@@ -1230,8 +1232,10 @@ static void *sampler_main(void *arg)
 			timer |= fd == sd.timerfd && fd >= 0;
 			destroy |= fd == sd.destroyfd && fd >= 0;
 		}
-		if (sd.active && tick_due(timer))
-			on_timer(destroy);
+		/* One clock read a wake-up: the tick's check and the dump's start. */
+		int64_t now = sd.active ? monotonic_ns() : 0;
+		if (sd.active && tick_due(timer, now))
+			on_timer(destroy, now);
 		else if (destroy)
 			read_destroyed();
 		if (!ctl)
