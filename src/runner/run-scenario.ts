@@ -23,7 +23,7 @@ import { DEFAULT_TOLERANCE, RESULTS_FORMAT_VERSION, evaluateAll, statusOf, type 
 import { ACTION_IMPLS, recordCounters, type AgentPort, type StepContext } from './actions.js'
 import type { AgentPriority } from '../agent/index.js'
 import { SAMPLE_CPU_BUDGET, startHostAgent, type HostAgent } from './agents.js'
-import { annotateLateSteps } from './late-steps.js'
+import { annotateLateSteps } from './busy-machine.js'
 import { collectBaseEnv, collectEnv, mergeSysctls, recordsSysctl } from './env.js'
 import { InterruptedError, MissingToolError, ProcessError, StepError, TcplabError, TimeoutError } from '../util/errors.js'
 import { sleep } from '../util/sleep.js'

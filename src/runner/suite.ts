@@ -16,7 +16,7 @@ import path from 'node:path'
 import type { Backend } from '../lab/index.js'
 import type { AgentPriority } from '../agent/index.js'
 import type { LoadedScenario } from '../scenario/loader.js'
-import { RESULTS_FORMAT_VERSION, type ExpectationResult, type RunShard, type RunSummary, type ScenarioLoad, type ScenarioVerdict, type SetAsideAttempt, type ToleranceRule } from '../expect/index.js'
+import { RESULTS_FORMAT_VERSION, type RunShard, type RunSummary, type ScenarioLoad, type ScenarioVerdict, type SetAsideAttempt, type ToleranceRule } from '../expect/index.js'
 import { runScenario } from './run-scenario.js'
 import { startScenarioTimeout, markTimedOut } from './timeout.js'
 import type { SuiteReporter } from '../report/reporter.js'
@@ -25,6 +25,7 @@ import { Canary, type SpanFigures } from './canary.js'
 import { collectBaseEnv } from './env.js'
 import { BackendSpread } from './spread.js'
 import { formatMs } from '../util/duration.js'
+import { annotateBusyMachine, failedOnStalls, stallsFor, type StallFound } from './busy-machine.js'
 
 export interface RunSuiteOptions {
   /**
@@ -280,77 +281,6 @@ async function recordLoad(v: ScenarioVerdict, load: ScenarioLoad, found: readonl
   const noted = annotateBusyMachine(v.results, load, found)
   await writeFileAtomic(path.join(dir, 'verdict.json'), `${JSON.stringify(v, null, 2)}\n`).catch(() => undefined)
   if (noted > 0 || changed) await writeScenarioReport(dir).catch(() => undefined)
-}
-
-/** How far a stall's start may be from where it is placed: a probe sees it only when it wakes (every 5 ms) (s). */
-const STALL_EDGE_S = 0.01
-
-/**
- * Whether one of the machine's stalls accounts for a timing failure that missed by `excess` ms
- * beyond its tolerance. Late (delta > 0): the stall covered the moment it was due (t - delta) and
- * lasted past it by at least the excess: nothing could happen while the machine stood still.
- * Early: a stall of at least the excess before it (it delayed what it is measured from). Without
- * a moment, any stall that long; without stall times (no probe, or a clock that never started),
- * the scenario's worst canary lateness against the tolerance, for the note only.
- */
-export function stallsAccountFor(r: ExpectationResult, load: ScenarioLoad): StallFound | undefined {
-  if (r.status !== 'fail' || r.toleranceMs === undefined || r.deltaMs === undefined) return undefined
-  const delta = r.deltaMs
-  const excess = Math.abs(delta) - r.toleranceMs
-  if (load.stalls === undefined) return load.canaryLateMsMax > r.toleranceMs ? { stallMs: load.canaryLateMsMax, stallT: r.t ?? 0 } : undefined
-  if (excess <= 0) return undefined
-  const t = r.t
-  const due = t === undefined ? undefined : t - delta / 1000
-  const fits = (st: { t: number; ms: number }): boolean => {
-    const end = st.t + st.ms / 1000
-    if (t === undefined || due === undefined) return st.ms >= excess
-    if (delta > 0) return st.t <= due + STALL_EDGE_S && end >= due + excess / 1000 - STALL_EDGE_S
-    return st.ms >= excess && end <= t + STALL_EDGE_S
-  }
-  const found = load.stalls.filter(fits)
-  if (found.length === 0) return undefined
-  const worst = found.reduce((x, st) => (st.ms > x.ms ? st : x))
-  return { stallMs: worst.ms, stallT: worst.t }
-}
-
-/** The stall that accounts for a timing failure: how long, and when (s, scenario clock). */
-export interface StallFound {
-  stallMs: number
-  stallT: number
-}
-
-/** stallsAccountFor of each result, in order: what annotateBusyMachine and failedOnStalls share. */
-export function stallsFor(results: readonly ExpectationResult[], load: ScenarioLoad): Array<StallFound | undefined> {
-  return results.map((r) => stallsAccountFor(r, load))
-}
-
-/** Add "machine stalled" to the reason of timing failures the machine's stalls account for (`found`: stallsFor); returns how many. */
-export function annotateBusyMachine(results: ExpectationResult[], load: ScenarioLoad, found: readonly (StallFound | undefined)[] = stallsFor(results, load)): number {
-  let n = 0
-  for (const [i, r] of results.entries()) {
-    const st = found[i]
-    if (!st) continue
-    const note = `machine too busy: it stalled ${formatMs(Math.round(st.stallMs))} at ${st.stallT.toFixed(3)}s (timers up to ${formatMs(Math.round(load.canaryLateMsMax))} late during this scenario, ` +
-      `p99 ${formatMs(Math.round(load.canaryLateMsP99))}, ${load.running} running, load ${load.loadavg}), more than this missed by beyond its ${formatMs(r.toleranceMs ?? 0)} tolerance`
-    r.reason = r.reason ? `${r.reason}; ${note}` : note
-    n++
-  }
-  return n
-}
-
-/** A failed verdict whose every failure the machine's stalls account for: what failed, and the longest stall. */
-export function failedOnStalls(v: ScenarioVerdict, load: ScenarioLoad, found: readonly (StallFound | undefined)[] = stallsFor(v.results, load)): ({ failed: string[] } & StallFound) | undefined {
-  // Only stalls the probe placed on the clock set an attempt aside, not lateness in general.
-  if (v.status !== 'fail' || v.error !== undefined || v.timedOut === true || v.interrupted !== undefined || load.stalls === undefined) return undefined
-  const bad = [...v.results.entries()].filter(([, r]) => r.status === 'fail' || r.status === 'error')
-  if (bad.length === 0) return undefined
-  let worst: StallFound = { stallMs: 0, stallT: 0 }
-  for (const [i] of bad) {
-    const st = found[i]
-    if (!st) return undefined
-    if (st.stallMs > worst.stallMs) worst = st
-  }
-  return { failed: bad.map(([, r]) => `#${r.index + 1} ${r.description}: ${r.measured}`), ...worst }
 }
 
 /** Count verdicts into a run summary (its duration: from startedMs to now). */

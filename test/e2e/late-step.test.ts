@@ -1,5 +1,5 @@
 // A timing failure behind a step that ran late names the step in its reason
-// (runner/late-steps.ts). The lateness is real: the run's agents are stopped with
+// (runner/busy-machine.ts). The lateness is real: the run's agents are stopped with
 // SIGSTOP for 1.5 s over the moment the client's connect is due, so the plan fires
 // it when they go on. The machine itself runs on, so no stall accounts for it and
 // the scenario is not run again.

@@ -1,7 +1,7 @@
 // Admission and fixed costs: the busy-machine note on timing failures, the canary's
 // histogram, a host's env sysctls from the run's defaults, the netns lab plan, --jobs.
 import t from 'tap'
-import { annotateBusyMachine, failedOnStalls, stallsAccountFor } from '../../../src/runner/suite.js'
+import { annotateBusyMachine, failedOnStalls, stallsAccountFor } from '../../../src/runner/busy-machine.js'
 import { LatenessHistogram, mergeStalls } from '../../../src/runner/canary.js'
 import { hostSysctls } from '../../../src/runner/env.js'
 import { planLab } from '../../../src/lab/netns/backend.js'
