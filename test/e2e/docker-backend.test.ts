@@ -253,6 +253,17 @@ if (reason !== undefined) {
       tt.equal(c.type, 'connected', 'agent connects across the lab network')
       tt.same(await cli.close(), { code: 0, signal: undefined }, 'client agent exits 0 on stdin EOF')
       tt.same(await srv.close(), { code: 0, signal: undefined }, 'server agent exits 0 on stdin EOF')
+      // Where the daemon is elsewhere: `docker exec`, inside the container's cgroup, where SCHED_FIFO is refused.
+      process.env.TCPLAB_DOCKER_AGENT_EXEC = '1'
+      try {
+        const remote = await startAgent(lab.hosts.get('client') as Host, { onEvent: () => undefined, priority: 'fifo' })
+        tt.equal(remote.sched, 'normal', 'by docker exec: the normal priority')
+        tt.match(remote.schedError, /not permitted/, 'and why')
+        tt.equal((await remote.request({ op: 'listen', name: 'l2', port: 7001 })).type, 'listening', 'and it works')
+        tt.same(await remote.close(), { code: 0, signal: undefined }, 'it exits 0 on stdin EOF')
+      } finally {
+        delete process.env.TCPLAB_DOCKER_AGENT_EXEC
+      }
     } finally {
       await lab.down()
     }

@@ -644,7 +644,8 @@ function createDockerHost(m: MadeContainers, r: HostRefs, hp: HostPlan, procs: S
       return track(new DockerProc(r.tools, argv, opts, user ? explained(start) : start))
     },
     async spawnAgent(argv: readonly string[], opts: SpawnOptions): Promise<Proc> {
-      const local = await localProcessOf(r.tools.container)
+      // TCPLAB_DOCKER_AGENT_EXEC=1: as a remote daemon would have it (the tests' way to run that path here).
+      const local = process.env.TCPLAB_DOCKER_AGENT_EXEC === '1' ? undefined : await localProcessOf(r.tools.container)
       if (local === undefined) return this.spawn(argv, opts)
       // The container's capabilities, no more, once it has its priority (tcplab-agent --caps).
       return track(spawnProcess(['nsenter', `--target=${local.pid}`, ...AGENT_NAMESPACES, '--', ...argv, `--caps=${local.capBnd}`], opts))
