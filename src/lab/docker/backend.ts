@@ -1,11 +1,15 @@
 // The docker backend: one container per lab host, from the lab image
 // (tcplab-lab:<version>, `make image`), on per-lab `internal` networks in the
 // lab's leased /24 of 198.18.0.0/15. Everything goes through the Docker API
-// (dockerode), so DOCKER_HOST may name a remote daemon.
+// (dockerode), so DOCKER_HOST may name a remote daemon. One exception where the
+// daemon is on this machine: the socket agent starts from here into its
+// container's namespaces (nsenter), to run at a real-time priority that the
+// container's cgroup does not allow (see AGENT_NAMESPACES).
 //
 // Isolation: containers get capabilities NET_ADMIN, NET_RAW, SETUID, SETGID and
 // KILL only (see LAB_CAPABILITIES), never --privileged; sysctls are set through
-// the container config (/proc/sys is read-only inside). Docker gives every
+// the container config (/proc/sys is read-only inside); the agent started by
+// nsenter keeps only the container's capabilities. Docker gives every
 // container a default route via the bridge's gateway (on the daemon's host),
 // even on an `internal` network: the backend deletes it, so a lab host only
 // has routes to the lab's own /24.
