@@ -73,6 +73,8 @@ export function evaluateEvent(e: ExpectationOf<'event'>, ctx: EvalContext): Outc
     const ns = seq.map((s) => (s.n !== undefined ? compileComparator(s.n) : undefined))
     let i = 0
     let firstT: number | undefined
+    // Where it broke: the first event of the type due next that did not match (its errno or n).
+    let brokeT: number | undefined
     const hitTimes: number[] = []
     for (const r of evs) {
       const s = seq[i]
@@ -80,12 +82,12 @@ export function evaluateEvent(e: ExpectationOf<'event'>, ctx: EvalContext): Outc
         firstT ??= r.t
         hitTimes.push(r.t)
         i++
-      }
+      } else if (s && r.type === s.type) brokeT ??= r.t
     }
     const observed = evs.filter((r) => r.type !== 'stdout' && r.type !== 'stderr').map(describeEvent).slice(0, 20).join(', ')
     return i === seq.length
       ? { pass: true, expected, measured: observed, t: firstT, moments: hitTimes }
-      : { pass: false, expected, measured: `got ${observed || 'no events'} (matched ${i} of ${seq.length})`, t: evs[0]?.t }
+      : { pass: false, expected, measured: `got ${observed || 'no events'} (matched ${i} of ${seq.length})`, t: brokeT ?? evs[0]?.t }
   }
   const typed = evs.filter((r) => (e.type === undefined || r.type === e.type) && (e.errno === undefined || r.errno === e.errno))
   const matched = typed.filter(values.test)

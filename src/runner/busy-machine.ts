@@ -24,9 +24,15 @@ function missOf(r: ExpectationResult): { delta: number; excess: number; toleranc
   return { delta: r.deltaMs, excess: Math.abs(r.deltaMs) - r.toleranceMs, tolerance: r.toleranceMs }
 }
 
-/** Append "machine too busy: <what>, more than this missed by beyond its <tolerance> tolerance" to a failure's reason. */
+/**
+ * Append "machine too busy: <what>, more than this missed by beyond its <tolerance> tolerance" (a
+ * timing failure), or "..., and this failed at <t> as it came back" (another), to a failure's reason.
+ */
 function noteBusy(r: ExpectationResult, what: string): void {
-  const note = `machine too busy: ${what}, more than this missed by beyond its ${formatMs(r.toleranceMs ?? 0)} tolerance`
+  const how = r.deltaMs === undefined
+    ? `and this failed at ${(r.t ?? 0).toFixed(3)}s, while it stood still or as it came back`
+    : `more than this missed by beyond its ${formatMs(r.toleranceMs ?? 0)} tolerance`
+  const note = `machine too busy: ${what}, ${how}`
   r.reason = r.reason ? `${r.reason}; ${note}` : note
 }
 
@@ -85,7 +91,7 @@ export interface StallFound {
  */
 export function stallsAccountFor(r: ExpectationResult, load: ScenarioLoad): StallFound | undefined {
   const miss = missOf(r)
-  if (miss === undefined) return undefined
+  if (miss === undefined) return brokeInStall(r, load)
   const { delta, excess } = miss
   if (load.stalls === undefined) return load.canaryLateMsMax > miss.tolerance ? { stallMs: load.canaryLateMsMax, stallT: r.t ?? 0 } : undefined
   if (excess <= 0) return undefined
@@ -98,6 +104,20 @@ export function stallsAccountFor(r: ExpectationResult, load: ScenarioLoad): Stal
     return st.ms >= excess && end <= t + STALL_EDGE_S
   }
   const found = load.stalls.filter(fits)
+  if (found.length === 0) return undefined
+  const worst = found.reduce((x, st) => (st.ms > x.ms ? st : x))
+  return { stallMs: worst.ms, stallT: worst.t }
+}
+
+/**
+ * A failure that is not a timing claim (an order, a count, a value) whose first violation came
+ * while the machine stood still, or as it came back: two reads due 50 ms apart that one read took
+ * at the end of a 98 ms stall. Only where the probes placed stalls on the clock.
+ */
+function brokeInStall(r: ExpectationResult, load: ScenarioLoad): StallFound | undefined {
+  if (r.status !== 'fail' || r.deltaMs !== undefined || r.t === undefined || load.stalls === undefined) return undefined
+  const t = r.t
+  const found = load.stalls.filter((st) => st.t - STALL_EDGE_S <= t && t <= st.t + st.ms / 1000 + STALL_EDGE_S)
   if (found.length === 0) return undefined
   const worst = found.reduce((x, st) => (st.ms > x.ms ? st : x))
   return { stallMs: worst.ms, stallT: worst.t }

@@ -224,8 +224,10 @@ t.test('event: sequence with errno and byte counts (synthetic agent events)', as
   const connected = evaluate(ctx, { event: { socket: 'asock', sequence: [{ type: 'connecting' }, { type: 'connected' }] } })
   t.equal(connected.status, 'fail')
   t.equal(connected.measured, 'got connecting@0.465s, error ETIMEDOUT@9.831s, closed@9.831s (matched 1 of 2)')
+  t.equal(connected.t?.toFixed(3), '0.465', 'no event of the type due next: its moment is the first event\'s')
   const wrongErrno = evaluate(ctx, { event: { socket: 'asock', sequence: [{ type: 'connecting' }, { type: 'error', errno: 'ECONNRESET' }] } })
   t.equal(wrongErrno.status, 'fail')
+  t.equal(wrongErrno.t?.toFixed(3), '9.831', 'its moment is where it broke: the error due next, with another errno')
 
   // SYNTHETIC: the server side of seed-sendq-ack-drop as the agent would report it:
   // 6 bytes sent when nc wrote them, acknowledged only after the rule was removed.
@@ -239,6 +241,7 @@ t.test('event: sequence with errno and byte counts (synthetic agent events)', as
   const more = evaluate(sent, { event: { socket: 'ssock', sequence: [{ type: 'sent', n: '>6' }, { type: 'info' }] } })
   t.equal(more.status, 'fail')
   t.equal(more.measured, 'got sent 6@1.149s, info@4.501s (matched 0 of 2)')
+  t.equal(more.t, 1.149461, 'where it broke: the send due first, of another size')
 })
 
 t.test('event: an expectation naming neither socket nor source matches nothing', async (t) => {

@@ -39,12 +39,30 @@ t.test('a stall accounts for a timing miss only if the machine stood still when 
   t.equal(stallsAccountFor(result({ t: 3.0, deltaMs: -300 }), at([{ t: 3.5, ms: 400 }])), undefined, 'early: not a stall after it')
   t.equal(stallsAccountFor(result({ t: 3.0, deltaMs: 80 }), at([{ t: 2.9, ms: 500 }])), undefined, 'within its tolerance it failed for another reason')
   t.equal(stallsAccountFor(result({ t: 3.0, status: 'pass' }), at([{ t: 2.6, ms: 500 }])), undefined, 'a pass')
-  t.equal(stallsAccountFor(result({ t: 3.0, deltaMs: undefined }), at([{ t: 2.6, ms: 500 }])), undefined, 'not a timing claim')
   t.same(stallsAccountFor(result({}), at([{ t: 9, ms: 250 }])), { stallMs: 250, stallT: 9 }, 'a result without a moment: a stall as long as the excess')
   t.equal(stallsAccountFor(result({}), at([{ t: 9, ms: 150 }, { t: 10, ms: 150 }])), undefined, 'a result without a moment: stalls do not add up')
   const rs = [result({ t: 3.0 })]
   t.equal(annotateBusyMachine(rs, at([{ t: 2.65, ms: 330 }])), 1)
   t.match(rs[0]?.reason, /machine too busy: it stalled 330ms at 2\.650s/)
+})
+
+t.test('a failure that is not a timing claim: a stall accounts for it when it broke while the machine stood still or as it came back', async (t) => {
+  // Two reads due 50 ms apart, taken as one at the end of a 98 ms stall (docker parity, nodelay-ack-loss).
+  const order = (brokeT: number): ExpectationResult => result({ kind: 'event', deltaMs: undefined, toleranceMs: undefined, t: brokeT })
+  const at = (stalls: Array<{ t: number; ms: number }>): ScenarioLoad => ({ ...calm, stalls })
+  const stall = [{ t: 0.965, ms: 98 }]
+  t.same(stallsAccountFor(order(1.0634), at(stall)), { stallMs: 98, stallT: 0.965 }, 'broke as it came back (1.063 s)')
+  t.same(stallsAccountFor(order(1.0), at(stall)), { stallMs: 98, stallT: 0.965 }, 'broke while it stood still')
+  t.equal(stallsAccountFor(order(1.09), at(stall)), undefined, '27 ms after it came back: not the stall\'s doing')
+  t.equal(stallsAccountFor(order(0.9), at(stall)), undefined, 'before it')
+  t.equal(stallsAccountFor(order(1.0), { ...calm, canaryLateMsMax: 500 }), undefined, 'no stall times (no probe): late timers are no excuse for it')
+  t.equal(stallsAccountFor({ ...order(1.0), t: undefined }, at(stall)), undefined, 'no moment')
+  t.equal(stallsAccountFor({ ...order(1.0), status: 'pass' }, at(stall)), undefined, 'a pass')
+  const rs = [order(1.0634)]
+  t.equal(annotateBusyMachine(rs, at(stall)), 1)
+  t.match(rs[0]?.reason, /^machine too busy: it stalled 98ms at 0\.965s \(.*\), and this failed at 1\.063s, while it stood still or as it came back$/)
+  const v = { status: 'fail', results: [order(1.0634), result({ status: 'pass' })] } as unknown as ScenarioVerdict
+  t.match(failedOnStalls(v, at(stall)), { stallMs: 98, stallT: 0.965 }, 'its only failure: the attempt is set aside')
 })
 
 t.test('stalls seen by several CPUs\' probes at once are one stall', async (t) => {
