@@ -3,13 +3,13 @@
 
 import { ProcessError, TimeoutError } from '../util/errors.js'
 import type { ExitInfo, Host, Proc, SpawnOptions } from '../lab/types.js'
-import type { AgentCommand, AgentEvent } from './protocol.js'
+import type { AgentCommand, AgentEvent, AgentPriority } from './protocol.js'
+export type { AgentPriority } from './protocol.js'
 import type net from 'node:net'
 import { listenForAgent } from './channel.js'
 import { lineSplitter } from '../util/mux.js'
 export { agentBinaryPath } from '../lab/agent-path.js'
 
-export type AgentPriority = 'normal' | 'nice' | 'fifo'
 
 export interface StartAgentOptions {
   /** Every event the agent writes, in order (called before any `request` resolves with it). Must not throw. */

@@ -524,6 +524,9 @@ interface Endpoints extends LocalEndpoint {
   rport: number
 }
 
+/** How an agent is scheduled (tcplab-agent --priority; agent/plan.c plan_raise_priority). */
+export type AgentPriority = 'fifo' | 'nice' | 'normal'
+
 /** The agent is running (first line it writes). */
 export interface ReadyEvent extends EventBase {
   type: 'ready'
@@ -531,7 +534,7 @@ export interface ReadyEvent extends EventBase {
   /** Protocol version (1). */
   version: number
   /** How it is scheduled: what --priority asked for, or 'normal' where that was refused (absent from agents before it). */
-  sched?: 'fifo' | 'nice' | 'normal' | undefined
+  sched?: AgentPriority | undefined
   /** Why the priority asked for was refused (strerror: "Operation not permitted"). */
   schedError?: string | undefined
 }

@@ -7,6 +7,7 @@
  * away, not when one is added. Their JSON Schemas: schema/summary.schema.json,
  * schema/verdict.schema.json (test/unit/report/results-schema.test.ts).
  */
+import type { AgentPriority } from '../agent/protocol.js'
 export const RESULTS_FORMAT_VERSION = 1
 
 /** error: the expectation could not be judged (e.g. its named socket was never seen), never a pass. */
@@ -92,9 +93,9 @@ export interface ScenarioVerdict {
 
 /** How the hosts' agents were scheduled (tcplab-agent --priority; see agent/plan.c plan_raise_priority). */
 export interface AgentSched {
-  asked: 'fifo' | 'nice' | 'normal'
+  asked: AgentPriority
   /** Host name: what its agent runs at ('normal' where the priority asked for was refused). */
-  hosts: Record<string, 'fifo' | 'nice' | 'normal'>
+  hosts: Record<string, AgentPriority>
   /** Why it was refused (strerror, "Operation not permitted"), where it was. */
   refused?: string | undefined
 }

@@ -103,7 +103,11 @@ export function stallsAccountFor(r: ExpectationResult, load: ScenarioLoad): Stal
     if (delta > 0) return st.t <= due + STALL_EDGE_S && end >= due + excess / 1000 - STALL_EDGE_S
     return st.ms >= excess && end <= t + STALL_EDGE_S
   }
-  const found = load.stalls.filter(fits)
+  return longest(load.stalls.filter(fits))
+}
+
+/** The longest of the stalls found, as a StallFound (undefined: none). */
+function longest(found: ReadonlyArray<{ t: number; ms: number }>): StallFound | undefined {
   if (found.length === 0) return undefined
   const worst = found.reduce((x, st) => (st.ms > x.ms ? st : x))
   return { stallMs: worst.ms, stallT: worst.t }
@@ -117,10 +121,7 @@ export function stallsAccountFor(r: ExpectationResult, load: ScenarioLoad): Stal
 function brokeInStall(r: ExpectationResult, load: ScenarioLoad): StallFound | undefined {
   if (r.status !== 'fail' || r.deltaMs !== undefined || r.t === undefined || load.stalls === undefined) return undefined
   const t = r.t
-  const found = load.stalls.filter((st) => st.t - STALL_EDGE_S <= t && t <= st.t + st.ms / 1000 + STALL_EDGE_S)
-  if (found.length === 0) return undefined
-  const worst = found.reduce((x, st) => (st.ms > x.ms ? st : x))
-  return { stallMs: worst.ms, stallT: worst.t }
+  return longest(load.stalls.filter((st) => st.t - STALL_EDGE_S <= t && t <= st.t + st.ms / 1000 + STALL_EDGE_S))
 }
 
 /** stallsAccountFor of each result, in order: what annotateBusyMachine and failedOnStalls share. */
